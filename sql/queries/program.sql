@@ -1,0 +1,35 @@
+-- name: CreateProgram :one
+INSERT INTO programs (id, name, kind, currency, review_sla_hours, agreement_version)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING *;
+
+-- name: GetProgram :one
+SELECT * FROM programs WHERE id = $1;
+
+-- name: ListPrograms :many
+SELECT * FROM programs
+WHERE sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after')::uuid
+ORDER BY id
+LIMIT $1;
+
+-- name: CreateTier :one
+INSERT INTO tiers (id, program_id, name, rank, deal_protection_days, mdf_quarterly_allocation, default_margin, required_certifications)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING *;
+
+-- name: ListTiers :many
+SELECT * FROM tiers WHERE program_id = $1 ORDER BY rank;
+
+-- name: GetTier :one
+SELECT * FROM tiers WHERE id = $1;
+
+-- name: GetLowestTier :one
+SELECT * FROM tiers WHERE program_id = $1 ORDER BY rank LIMIT 1;
+
+-- name: AddProgramCertification :exec
+INSERT INTO program_certifications (program_id, partner_type, certification)
+VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING;
+
+-- name: ListProgramCertifications :many
+SELECT * FROM program_certifications WHERE program_id = $1 ORDER BY partner_type, certification;
