@@ -1,0 +1,103 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
+)
+
+// PartnerPolicy is what onboarding needs to know of the partner's program and tier,
+// read once when the workflow starts.
+type PartnerPolicy struct {
+	ReviewSLA              time.Duration `json:"review_sla"`
+	AgreementVersion       string        `json:"agreement_version"`
+	RequiredCertifications []string      `json:"required_certifications"`
+}
+
+func (a *Activities) LoadPartnerPolicy(ctx context.Context, partnerID uuid.UUID) (PartnerPolicy, error) {
+	p, err := a.Store.GetPartner(ctx, partnerID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// The API starts the workflow inside the transaction that inserts the partner;
+		// if that transaction rolled back, there is nobody to onboard.
+		return PartnerPolicy{}, temporal.NewNonRetryableApplicationError("partner not found", "not_found", err)
+	}
+	if err != nil {
+		return PartnerPolicy{}, fmt.Errorf("load partner %s: %w", partnerID, err)
+	}
+	prog, err := a.Store.GetProgram(ctx, p.ProgramID)
+	if err != nil {
+		return PartnerPolicy{}, fmt.Errorf("load program %s: %w", p.ProgramID, err)
+	}
+	tier, err := a.Store.GetTier(ctx, p.TierID)
+	if err != nil {
+		return PartnerPolicy{}, fmt.Errorf("load tier %s: %w", p.TierID, err)
+	}
+	rows, err := a.Store.ListProgramCertifications(ctx, p.ProgramID)
+	if err != nil {
+		return PartnerPolicy{}, fmt.Errorf("load program certifications: %w", err)
+	}
+	byType := map[string][]string{}
+	for _, r := range rows {
+		byType[r.PartnerType] = append(byType[r.PartnerType], r.Certification)
+	}
+	return PartnerPolicy{
+		ReviewSLA:              time.Duration(prog.ReviewSlaHours) * time.Hour,
+		AgreementVersion:       prog.AgreementVersion,
+		RequiredCertifications: domain.RequiredCertifications(p.PartnerType, byType, tier.RequiredCertifications),
+	}, nil
+}
+
+// PartnerChange is one step of a partner's onboarding or lifecycle: a new status and
+// the timeline event that explains it, written together.
+type PartnerChange struct {
+	PartnerID uuid.UUID `json:"partner_id"`
+	EventKey  string    `json:"event_key"` // deterministic, so a retried activity writes once
+	Kind      string    `json:"kind"`      // approved, rejected, agreement_accepted, certified, activated, lapsed, ...
+	Status    string    `json:"status"`
+	Actor     string    `json:"actor"`
+	Reason    string    `json:"reason"`
+	At        time.Time `json:"at"`
+
+	AgreementVersion string                `json:"agreement_version,omitempty"` // with agreement_accepted
+	Certification    *domain.Certification `json:"certification,omitempty"`     // with certified
+}
+
+func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) error {
+	return a.Store.InTx(ctx, func(q *db.Queries) error {
+		var err error
+		switch c.Kind {
+		case "approved", "rejected":
+			var reason *string
+			if c.Reason != "" {
+				reason = &c.Reason
+			}
+			err = q.SetPartnerDecision(ctx, db.SetPartnerDecisionParams{ID: c.PartnerID, Status: c.Status, DecidedBy: &c.Actor, DecidedAt: &c.At, RejectReason: reason})
+		case "agreement_accepted":
+			err = q.SetPartnerAgreement(ctx, db.SetPartnerAgreementParams{ID: c.PartnerID, AgreementVersion: &c.AgreementVersion, AgreementAcceptedAt: &c.At, Status: c.Status})
+		case "certified":
+			if c.Certification == nil {
+				return temporal.NewNonRetryableApplicationError("certified change without a certification", "invalid", nil)
+			}
+			_, err = q.RecordCertification(ctx, db.RecordCertificationParams{
+				ID: uuid.Must(uuid.NewV7()), PartnerID: c.PartnerID, Name: c.Certification.Name,
+				PassedAt: c.Certification.PassedAt, ExpiresAt: c.Certification.ExpiresAt, RecordedBy: c.Actor,
+			})
+		default:
+			err = q.SetPartnerStatus(ctx, db.SetPartnerStatusParams{ID: c.PartnerID, Status: c.Status, At: c.At})
+		}
+		if err != nil {
+			return fmt.Errorf("record %s for partner %s: %w", c.Kind, c.PartnerID, err)
+		}
+		return q.RecordPartnerEvent(ctx, db.RecordPartnerEventParams{
+			PartnerID: c.PartnerID, EventKey: c.EventKey, Kind: c.Kind, Actor: c.Actor, Reason: c.Reason, OccurredAt: c.At,
+		})
+	})
+}

@@ -1,0 +1,369 @@
+package workflows
+
+// Partner onboarding and certification, one workflow per partner (ID partner-<id>):
+//
+//	pending_review ──approve──▶ awaiting_agreement ──accept-agreement──▶ awaiting_certification
+//	      │                                                                     │ required set complete
+//	      └──reject──▶ rejected (ends)                                          ▼
+//	                                                    lapsed ◀──a certification expires── active
+//	                                                       └────────renewed─────────────────▲
+//
+// Decisions arrive as Updates (the API; validated, answered at once) or as Signals
+// with the same names and payloads (an operator in the Temporal UI or CLI). Both go
+// through the same validate-then-apply path; handlers only change the workflow's
+// state, and the main loop below writes every change to the database, so the
+// history reads top to bottom as the process.
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/partnerops/partnerops/activities"
+	"github.com/partnerops/partnerops/domain"
+)
+
+// Messages the partner workflow accepts, each as an Update and as a Signal.
+const (
+	PartnerApprove         = "approve"
+	PartnerReject          = "reject"
+	PartnerAcceptAgreement = "accept-agreement"
+	PartnerCertify         = "record-certification"
+	PartnerStatusQuery     = "status"
+)
+
+// partnerHistoryLimit is where the partner's long lifecycle continues as new.
+const partnerHistoryLimit = 10_000
+
+func PartnerWorkflowID(partnerID uuid.UUID) string { return "partner-" + partnerID.String() }
+
+type PartnerInput struct {
+	PartnerID   uuid.UUID `json:"partner_id"`
+	ProgramID   uuid.UUID `json:"program_id"`
+	PartnerType string    `json:"partner_type"`
+	// State carries everything forward across Continue-As-New; nil on the first run.
+	State *PartnerState `json:"state,omitempty"`
+}
+
+// Decision is a manager's approve or reject.
+type Decision struct {
+	Actor  string `json:"actor"`
+	Reason string `json:"reason,omitempty"`
+}
+
+type AgreementAcceptance struct {
+	Version string `json:"version"`
+	Actor   string `json:"actor"`
+}
+
+type CertificationRecord struct {
+	domain.Certification
+	Actor string `json:"actor"`
+}
+
+// PartnerState is the workflow's state, and what the status query answers.
+type PartnerState struct {
+	Status                  string                   `json:"status"`
+	Step                    string                   `json:"step"`
+	Policy                  activities.PartnerPolicy `json:"policy"`
+	Decision                *Decision                `json:"decision,omitempty"`
+	Approved                bool                     `json:"approved"`
+	AcceptedAgreement       string                   `json:"accepted_agreement,omitempty"`
+	Certifications          []domain.Certification   `json:"certifications"`
+	MissingCertifications   []string                 `json:"missing_certifications"`
+	NextCertificationExpiry *time.Time               `json:"next_certification_expiry,omitempty"`
+	EventSeq                int                      `json:"event_seq"` // numbers lifecycle events for their idempotency keys
+}
+
+// Steps shown to people: what the partner is waiting for.
+const (
+	StepReview        = "review: waiting for a manager's decision"
+	StepAgreement     = "agreement: waiting for the partner to accept the terms"
+	StepCertification = "certification: waiting for required certifications"
+	StepActive        = "active"
+	StepLapsed        = "lapsed: a required certification expired"
+	StepRejected      = "rejected"
+)
+
+type partnerWorkflow struct {
+	in    PartnerInput
+	state PartnerState
+	// received counts accepted messages; applied is how many the main loop has written.
+	// Update handlers wait for applied to catch up, so their answer shows the result.
+	received, applied int
+	pendingDecision   *Decision
+	pendingApproved   bool
+	pendingAgreement  *AgreementAcceptance
+	pendingCerts      []CertificationRecord
+}
+
+func PartnerWorkflow(ctx workflow.Context, in PartnerInput) (PartnerState, error) {
+	w := &partnerWorkflow{in: in}
+	if err := w.setup(ctx); err != nil {
+		return PartnerState{}, err
+	}
+	return w.run(ctx)
+}
+
+func (w *partnerWorkflow) setup(ctx workflow.Context) error {
+	if w.in.State != nil {
+		w.state = *w.in.State
+	} else {
+		w.state = PartnerState{Status: domain.StatusPendingReview, Step: StepReview, Certifications: []domain.Certification{}, MissingCertifications: []string{}}
+	}
+	if err := workflow.SetQueryHandler(ctx, PartnerStatusQuery, func() (PartnerState, error) { return w.state, nil }); err != nil {
+		return err
+	}
+	decide := func(approve bool) func(workflow.Context, Decision) error {
+		return func(_ workflow.Context, d Decision) error { return w.validateDecision(approve, d) }
+	}
+	handlers := []struct {
+		name     string
+		validate any
+		apply    any
+	}{
+		{PartnerApprove, decide(true), func(ctx workflow.Context, d Decision) (PartnerState, error) {
+			return w.wait(ctx, w.applyDecision(true, d))
+		}},
+		{PartnerReject, decide(false), func(ctx workflow.Context, d Decision) (PartnerState, error) {
+			return w.wait(ctx, w.applyDecision(false, d))
+		}},
+		{PartnerAcceptAgreement, func(_ workflow.Context, a AgreementAcceptance) error { return w.validateAgreement(a) },
+			func(ctx workflow.Context, a AgreementAcceptance) (PartnerState, error) {
+				return w.wait(ctx, w.applyAgreement(a))
+			}},
+		{PartnerCertify, func(ctx workflow.Context, c CertificationRecord) error {
+			return w.validateCertification(workflow.Now(ctx), c)
+		},
+			func(ctx workflow.Context, c CertificationRecord) (PartnerState, error) {
+				return w.wait(ctx, w.applyCertification(c))
+			}},
+	}
+	for _, h := range handlers {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.apply, workflow.UpdateHandlerOptions{Validator: h.validate}); err != nil {
+			return err
+		}
+	}
+	// The same messages as Signals: validated the same way; an invalid one is logged
+	// and dropped, since a signal cannot be refused.
+	listen(ctx, PartnerApprove, func(d Decision) error { return w.validateDecision(true, d) }, func(d Decision) { w.applyDecision(true, d) })
+	listen(ctx, PartnerReject, func(d Decision) error { return w.validateDecision(false, d) }, func(d Decision) { w.applyDecision(false, d) })
+	listen(ctx, PartnerAcceptAgreement, w.validateAgreement, func(a AgreementAcceptance) { w.applyAgreement(a) })
+	listen(ctx, PartnerCertify, func(c CertificationRecord) error { return w.validateCertification(workflow.Now(ctx), c) },
+		func(c CertificationRecord) { w.applyCertification(c) })
+	return nil
+}
+
+func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
+	ctx = workflow.WithActivityOptions(ctx, defaultActivityOptions)
+	var a *activities.Activities
+
+	if w.in.State == nil {
+		if err := workflow.ExecuteActivity(ctx, a.LoadPartnerPolicy, w.in.PartnerID).Get(ctx, &w.state.Policy); err != nil {
+			return w.state, fmt.Errorf("load partner policy: %w", err)
+		}
+	}
+
+	// Review: a manager approves or rejects; a reminder when the SLA passes and an
+	// escalation at twice the SLA, then the application keeps waiting.
+	if w.state.Status == domain.StatusPendingReview {
+		decided := func() bool { return w.pendingDecision != nil }
+		sla := w.state.Policy.ReviewSLA
+		if ok, _ := workflow.AwaitWithTimeout(ctx, sla, decided); !ok {
+			w.notify(ctx, "review_reminder", "manager", fmt.Sprintf("Partner application waiting for review for %s", sla))
+			if ok, _ := workflow.AwaitWithTimeout(ctx, sla, decided); !ok {
+				w.notify(ctx, "review_escalation", "admin", fmt.Sprintf("Partner application undecided after %s (twice the review SLA)", 2*sla))
+				_ = workflow.Await(ctx, decided)
+			}
+		}
+		d := *w.pendingDecision
+		if !w.pendingApproved {
+			w.change(ctx, "rejected", domain.StatusRejected, StepRejected, d.Actor, d.Reason, nil)
+			w.state.Decision, w.applied = &d, w.received
+			return w.state, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		}
+		w.state.Decision, w.state.Approved = &d, true
+		w.change(ctx, "approved", domain.StatusAwaitingAgreement, StepAgreement, d.Actor, d.Reason, nil)
+		w.applied = w.received
+	}
+
+	// Agreement: the partner accepts the program's current terms version.
+	if w.state.Status == domain.StatusAwaitingAgreement {
+		_ = workflow.Await(ctx, func() bool { return w.pendingAgreement != nil })
+		acc := *w.pendingAgreement
+		w.state.AcceptedAgreement = acc.Version
+		w.change(ctx, "agreement_accepted", domain.StatusAwaitingCertification, StepCertification, acc.Actor, "terms "+acc.Version, &activities.PartnerChange{AgreementVersion: acc.Version})
+		w.applied = w.received
+	}
+
+	// Certification and the rest of the lifecycle: active while every required
+	// certification is valid, lapsed from the moment one expires until it is renewed.
+	for {
+		for len(w.pendingCerts) > 0 {
+			c := w.pendingCerts[0]
+			w.pendingCerts = w.pendingCerts[1:]
+			w.state.Certifications = append(w.state.Certifications, c.Certification)
+			cert := c.Certification
+			w.record(ctx, activities.PartnerChange{Kind: "certified", Status: w.state.Status, Actor: c.Actor,
+				Reason: fmt.Sprintf("%s valid until %s", c.Name, c.ExpiresAt.Format(time.DateOnly)), Certification: &cert})
+		}
+		now := workflow.Now(ctx)
+		st := domain.Standing(w.state.Policy.RequiredCertifications, w.state.Certifications, now)
+		w.state.MissingCertifications = st.Missing
+		w.state.NextCertificationExpiry = nil
+		if !st.NextExpiry.IsZero() {
+			w.state.NextCertificationExpiry = &st.NextExpiry
+		}
+		switch {
+		case st.Complete() && w.state.Status != domain.StatusActive:
+			kind := "activated"
+			if w.state.Status == domain.StatusLapsed {
+				kind = "reinstated"
+			}
+			w.change(ctx, kind, domain.StatusActive, StepActive, "system", "all required certifications are valid", nil)
+		case !st.Complete() && w.state.Status == domain.StatusActive:
+			w.change(ctx, "lapsed", domain.StatusLapsed, StepLapsed, "system", "certification expired: "+strings.Join(st.Missing, ", "), nil)
+		}
+		w.applied = w.received
+
+		if w.historyTooLong(ctx) {
+			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+			if w.received == w.applied && !pendingSignals(ctx, PartnerApprove, PartnerReject, PartnerAcceptAgreement, PartnerCertify) {
+				next := w.in
+				state := w.state
+				next.State = &state
+				return w.state, workflow.NewContinueAsNewError(ctx, PartnerWorkflow, next)
+			}
+		}
+
+		changed := func() bool { return w.received > w.applied }
+		if st.NextExpiry.IsZero() {
+			_ = workflow.Await(ctx, changed)
+		} else {
+			_, _ = workflow.AwaitWithTimeout(ctx, st.NextExpiry.Sub(now), changed)
+		}
+	}
+}
+
+// --- validation: pure checks of a message against the current state ---
+
+func (w *partnerWorkflow) validateDecision(approve bool, d Decision) error {
+	if w.state.Status != domain.StatusPendingReview || w.pendingDecision != nil {
+		return messageError(domain.Conflict("already_decided", "the application is no longer waiting for review (status %s)", w.state.Status))
+	}
+	if d.Actor == "" {
+		return messageError(domain.Invalid("actor", "required", "actor is required"))
+	}
+	if !approve && d.Reason == "" {
+		return messageError(domain.Invalid("reason", "required", "a rejection needs a reason"))
+	}
+	return nil
+}
+
+func (w *partnerWorkflow) validateAgreement(a AgreementAcceptance) error {
+	if w.state.Status != domain.StatusAwaitingAgreement || w.pendingAgreement != nil {
+		return messageError(domain.Conflict("not_awaiting_agreement", "the partner is not waiting to accept the agreement (status %s)", w.state.Status))
+	}
+	if a.Version != w.state.Policy.AgreementVersion {
+		return messageError(domain.Invalid("version", "wrong_version", "the current terms version is %q", w.state.Policy.AgreementVersion))
+	}
+	return nil
+}
+
+func (w *partnerWorkflow) validateCertification(now time.Time, c CertificationRecord) error {
+	switch w.state.Status {
+	case domain.StatusAwaitingCertification, domain.StatusActive, domain.StatusLapsed:
+	default:
+		return messageError(domain.Conflict("not_ready", "certifications are recorded after approval and agreement (status %s)", w.state.Status))
+	}
+	if !domain.ValidCertificationName(c.Name) {
+		return messageError(domain.Invalid("name", "invalid", "a certification name is a lower-case slug such as sales-fundamentals"))
+	}
+	if !c.ExpiresAt.After(c.PassedAt) {
+		return messageError(domain.Invalid("expires_at", "invalid", "expires_at must be after passed_at"))
+	}
+	if !c.ExpiresAt.After(now) {
+		return messageError(domain.Invalid("expires_at", "in_past", "the certification has already expired"))
+	}
+	if c.PassedAt.After(now.Add(24 * time.Hour)) {
+		return messageError(domain.Invalid("passed_at", "in_future", "passed_at cannot be in the future"))
+	}
+	if c.Actor == "" {
+		return messageError(domain.Invalid("actor", "required", "actor is required"))
+	}
+	return nil
+}
+
+// --- apply: accepted messages change state; the main loop persists them ---
+
+func (w *partnerWorkflow) applyDecision(approve bool, d Decision) int {
+	w.pendingDecision, w.pendingApproved = &d, approve
+	w.received++
+	return w.received
+}
+
+func (w *partnerWorkflow) applyAgreement(a AgreementAcceptance) int {
+	w.pendingAgreement = &a
+	w.received++
+	return w.received
+}
+
+func (w *partnerWorkflow) applyCertification(c CertificationRecord) int {
+	w.pendingCerts = append(w.pendingCerts, c)
+	w.received++
+	return w.received
+}
+
+// wait holds an Update's answer until the main loop has written message n.
+func (w *partnerWorkflow) wait(ctx workflow.Context, n int) (PartnerState, error) {
+	err := workflow.Await(ctx, func() bool { return w.applied >= n })
+	return w.state, err
+}
+
+// --- durable steps ---
+
+// change moves the partner to a new status, recording why, and tells operators
+// through the Status search attribute.
+func (w *partnerWorkflow) change(ctx workflow.Context, kind, status, step, actor, reason string, extra *activities.PartnerChange) {
+	c := activities.PartnerChange{Kind: kind, Status: status, Actor: actor, Reason: reason}
+	if extra != nil {
+		c.AgreementVersion = extra.AgreementVersion
+	}
+	w.record(ctx, c)
+	w.state.Status, w.state.Step = status, step
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(status))
+}
+
+func (w *partnerWorkflow) record(ctx workflow.Context, c activities.PartnerChange) {
+	var a *activities.Activities
+	w.state.EventSeq++
+	c.PartnerID = w.in.PartnerID
+	c.EventKey = fmt.Sprintf("%s/%d/%s", PartnerWorkflowID(w.in.PartnerID), w.state.EventSeq, c.Kind)
+	c.At = workflow.Now(ctx)
+	// Retried until the database takes it: the change has already happened in the
+	// workflow, and the activity is idempotent by EventKey.
+	_ = workflow.ExecuteActivity(ctx, a.RecordPartnerChange, c).Get(ctx, nil)
+}
+
+func (w *partnerWorkflow) notify(ctx workflow.Context, kind, recipient, message string) {
+	var a *activities.Activities
+	_ = workflow.ExecuteActivity(ctx, a.Notify, activities.Notification{
+		DedupeKey: PartnerWorkflowID(w.in.PartnerID) + "/" + kind, Kind: kind, Recipient: recipient,
+		SubjectType: "partner", SubjectID: w.in.PartnerID, Message: message,
+	}).Get(ctx, nil)
+}
+
+func (w *partnerWorkflow) historyTooLong(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= partnerHistoryLimit
+}
+
+// messageError turns a domain error into the ApplicationError an Update validator
+// returns; the API maps it back with DomainError.
+func messageError(de *domain.Error) error {
+	return temporal.NewNonRetryableApplicationError(de.Message, string(de.Kind), nil, *de)
+}

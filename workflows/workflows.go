@@ -1,0 +1,98 @@
+// Package workflows holds partnerops' long-lived processes, one file per process.
+// Workflow code is deterministic: time comes from workflow.Now, concurrency from
+// workflow.Go, and every side effect is an activity.
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/partnerops/partnerops/activities"
+	"github.com/partnerops/partnerops/domain"
+)
+
+// TaskQueue is where every partnerops workflow and activity runs.
+const TaskQueue = "partnerops"
+
+// Search attributes an operator filters by in the Temporal UI. The dev server
+// registers them at start (SearchAttributes lists them for that).
+var (
+	SAPartnerID   = temporal.NewSearchAttributeKeyKeyword("PartnerId")
+	SAProgramID   = temporal.NewSearchAttributeKeyKeyword("ProgramId")
+	SAPartnerType = temporal.NewSearchAttributeKeyKeyword("PartnerType")
+	SAKind        = temporal.NewSearchAttributeKeyKeyword("Kind")
+	SAStatus      = temporal.NewSearchAttributeKeyKeyword("Status")
+)
+
+// SearchAttributes names every custom search attribute and its type.
+var SearchAttributes = map[string]enums.IndexedValueType{
+	SAPartnerID.GetName():   enums.INDEXED_VALUE_TYPE_KEYWORD,
+	SAProgramID.GetName():   enums.INDEXED_VALUE_TYPE_KEYWORD,
+	SAPartnerType.GetName(): enums.INDEXED_VALUE_TYPE_KEYWORD,
+	SAKind.GetName():        enums.INDEXED_VALUE_TYPE_KEYWORD,
+	SAStatus.GetName():      enums.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+// Activities are short database transactions: retried with backoff until the
+// database answers, except for errors marked non-retryable.
+var defaultActivityOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+	},
+}
+
+// Register puts every workflow and the activities on a worker.
+func Register(w worker.Worker, a *activities.Activities) {
+	w.RegisterWorkflow(PartnerWorkflow)
+	w.RegisterActivity(a)
+}
+
+// listen serves a signal with the same validation an Update gets: an invalid
+// signal is logged and dropped (it cannot be refused like an Update).
+func listen[T any](ctx workflow.Context, name string, validate func(T) error, apply func(T)) {
+	ch := workflow.GetSignalChannel(ctx, name)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var msg T
+			ch.Receive(ctx, &msg)
+			if err := validate(msg); err != nil {
+				workflow.GetLogger(ctx).Warn("signal ignored", "signal", name, "error", err)
+				continue
+			}
+			apply(msg)
+		}
+	})
+}
+
+// pendingSignals reports whether any of the named signal channels holds a message
+// not yet received, so Continue-As-New does not drop it.
+func pendingSignals(ctx workflow.Context, names ...string) bool {
+	for _, n := range names {
+		if workflow.GetSignalChannel(ctx, n).Len() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// DomainError recovers the domain error a workflow's Update validator or handler
+// returned, so the API can map it to the same HTTP status as any other.
+func DomainError(err error) (*domain.Error, bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) {
+		return nil, false
+	}
+	var de domain.Error
+	if appErr.HasDetails() && appErr.Details(&de) == nil && de.Kind != "" {
+		return &de, true
+	}
+	return nil, false
+}
