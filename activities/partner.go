@@ -25,9 +25,9 @@ type PartnerPolicy struct {
 func (a *Activities) LoadPartnerPolicy(ctx context.Context, partnerID uuid.UUID) (PartnerPolicy, error) {
 	p, err := a.Store.GetPartner(ctx, partnerID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		// The API starts the workflow inside the transaction that inserts the partner;
-		// if that transaction rolled back, there is nobody to onboard.
-		return PartnerPolicy{}, temporal.NewNonRetryableApplicationError("partner not found", "not_found", err)
+		// The API starts the workflow inside the transaction that inserts the partner,
+		// so the row may not be committed yet: retryable, within the workflow's bound.
+		return PartnerPolicy{}, fmt.Errorf("partner %s not found (yet)", partnerID)
 	}
 	if err != nil {
 		return PartnerPolicy{}, fmt.Errorf("load partner %s: %w", partnerID, err)

@@ -163,7 +163,9 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 	var a *activities.Activities
 
 	if w.in.State == nil {
-		if err := workflow.ExecuteActivity(ctx, a.LoadPartnerPolicy, w.in.PartnerID).Get(ctx, &w.state.Policy); err != nil {
+		// Bounded: if the API's transaction rolled back there is no partner to onboard.
+		lctx := workflow.WithRetryPolicy(ctx, temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 20})
+		if err := workflow.ExecuteActivity(lctx, a.LoadPartnerPolicy, w.in.PartnerID).Get(ctx, &w.state.Policy); err != nil {
 			return w.state, fmt.Errorf("load partner policy: %w", err)
 		}
 	}

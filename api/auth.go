@@ -1,0 +1,124 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/time/rate"
+
+	"github.com/partnerops/partnerops/domain"
+)
+
+// Caller is who is calling, from the API key: its role and, for a partner key,
+// the one partner it acts for.
+type Caller struct {
+	KeyID     uuid.UUID
+	Prefix    string
+	Label     string
+	Role      string
+	PartnerID uuid.UUID // zero unless Role is partner
+}
+
+// Actor is how the caller appears in timelines and workflow histories.
+func (c Caller) Actor() string {
+	if c.Label != "" {
+		return c.Role + ":" + c.Label
+	}
+	return c.Role + ":" + c.Prefix
+}
+
+const callerKey = "partnerops.caller"
+
+func caller(c *gin.Context) Caller {
+	v, _ := c.Get(callerKey)
+	cl, _ := v.(Caller)
+	return cl
+}
+
+var (
+	errNoKey    = newHTTPError(http.StatusUnauthorized, "unauthenticated", "send an API key as 'Authorization: Bearer <key>'", "")
+	errBadKey   = newHTTPError(http.StatusUnauthorized, "unauthenticated", "the API key is unknown or revoked", "")
+	errRateHigh = newHTTPError(http.StatusTooManyRequests, "rate_limited", "too many requests for this API key; slow down", "")
+)
+
+// authenticate checks the API key, then the caller's role against the route's.
+func (s *Server) authenticate(roles []string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok || raw == "" {
+			s.abort(c, errNoKey)
+			return
+		}
+		prefix, hash, ok := domain.ParseAPIKey(strings.TrimSpace(raw))
+		if !ok {
+			s.abort(c, errBadKey)
+			return
+		}
+		key, err := s.store.GetAPIKeyByPrefix(c.Request.Context(), prefix)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && (key.RevokedAt != nil || !domain.HashesEqual(key.SecretHash, hash))) {
+			s.abort(c, errBadKey)
+			return
+		}
+		if err != nil {
+			s.abort(c, err)
+			return
+		}
+		if !s.limiter.allow(prefix) {
+			c.Header("Retry-After", strconv.Itoa(1))
+			s.abort(c, errRateHigh)
+			return
+		}
+		if !slices.Contains(roles, key.Role) {
+			s.abort(c, newHTTPError(http.StatusForbidden, "forbidden", "the "+key.Role+" role may not call this endpoint", ""))
+			return
+		}
+		c.Set(callerKey, Caller{KeyID: key.ID, Prefix: key.Prefix, Label: key.Label, Role: key.Role, PartnerID: key.PartnerID.UUID})
+		c.Next()
+	}
+}
+
+// limiter keeps one token bucket per API key (or client address for public routes).
+type limiter struct {
+	mu      sync.Mutex
+	perSec  rate.Limit
+	burst   int
+	buckets map[string]*rate.Limiter
+}
+
+func newLimiter(perSec float64, burst int) *limiter {
+	return &limiter{perSec: rate.Limit(perSec), burst: burst, buckets: map[string]*rate.Limiter{}}
+}
+
+func (l *limiter) allow(key string) bool {
+	if l.perSec <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) > 100_000 { // bounded memory: forget everyone, start fresh
+			l.buckets = map[string]*rate.Limiter{}
+		}
+		b = rate.NewLimiter(l.perSec, l.burst)
+		l.buckets[key] = b
+	}
+	l.mu.Unlock()
+	return b.Allow()
+}
+
+// limitPublic rate-limits unauthenticated routes by client address.
+func (s *Server) limitPublic(c *gin.Context) {
+	if !s.limiter.allow("ip:" + c.ClientIP()) {
+		c.Header("Retry-After", "1")
+		s.abort(c, errRateHigh)
+		return
+	}
+	c.Next()
+}

@@ -1,0 +1,179 @@
+package api
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-playground/validator/v10"
+	"github.com/google/uuid"
+)
+
+var validate = func() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			return ""
+		}
+		return name
+	})
+	return v
+}()
+
+// readBody reads the request body, capped by the server's body limit.
+func (s *Server) readBody(c *gin.Context) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, newHTTPError(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body may be at most %d bytes", s.cfg.MaxBodyBytes), "")
+	}
+	if err != nil {
+		return nil, newHTTPError(http.StatusBadRequest, "unreadable_body", "could not read the request body", "")
+	}
+	return body, nil
+}
+
+// decode parses one JSON object strictly (unknown fields are rejected: no mass
+// assignment) and validates it against its struct tags.
+func decode(body []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return newHTTPError(http.StatusBadRequest, "invalid_json", "the body must be a single JSON object", "")
+	}
+	if err := validate.Struct(dst); err != nil {
+		var ves validator.ValidationErrors
+		if errors.As(err, &ves) && len(ves) > 0 {
+			return validationError(ves[0])
+		}
+		return newHTTPError(http.StatusUnprocessableEntity, "invalid", err.Error(), "")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return newHTTPError(http.StatusUnprocessableEntity, "wrong_type", fmt.Sprintf("%s must be a %s", typeErr.Field, jsonKind(typeErr.Type)), typeErr.Field)
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return newHTTPError(http.StatusBadRequest, "invalid_json", "the body is not valid JSON", "")
+	case errors.Is(err, io.EOF):
+		return newHTTPError(http.StatusBadRequest, "invalid_json", "the body is empty; send a JSON object", "")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return newHTTPError(http.StatusUnprocessableEntity, "unknown_field", fmt.Sprintf("unknown field %q", field), field)
+	default:
+		return newHTTPError(http.StatusBadRequest, "invalid_json", "the body is not a valid JSON object: "+err.Error(), "")
+	}
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Float64:
+		return "number"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice:
+		return "list"
+	default:
+		return "JSON object"
+	}
+}
+
+func validationError(fe validator.FieldError) error {
+	field := fe.Namespace()
+	if _, rest, ok := strings.Cut(field, "."); ok { // drop the struct name
+		field = rest
+	}
+	var msg string
+	switch fe.Tag() {
+	case "required":
+		msg = field + " is required"
+	case "max":
+		msg = fmt.Sprintf("%s must be at most %s", field, fe.Param())
+	case "min":
+		msg = fmt.Sprintf("%s must be at least %s", field, fe.Param())
+	case "oneof":
+		msg = fmt.Sprintf("%s must be one of: %s", field, strings.ReplaceAll(fe.Param(), " ", ", "))
+	case "email":
+		msg = field + " must be an e-mail address"
+	case "uuid":
+		msg = field + " must be a UUID"
+	case "datetime":
+		msg = fmt.Sprintf("%s must be a date like %s", field, fe.Param())
+	default:
+		msg = fmt.Sprintf("%s is invalid (%s)", field, fe.Tag())
+	}
+	return newHTTPError(http.StatusUnprocessableEntity, "invalid", msg, field)
+}
+
+// bindJSON reads and decodes the body for handlers without idempotency.
+func (s *Server) bindJSON(c *gin.Context, dst any) error {
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	return decode(body, dst)
+}
+
+// pathID parses the :id path parameter; a malformed one is simply not found.
+func pathID(c *gin.Context, what string) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return uuid.Nil, newHTTPError(http.StatusNotFound, "not_found", what+" not found", "")
+	}
+	return id, nil
+}
+
+// Page is one page of a cursor-paginated list.
+type Page[T any] struct {
+	Data       []T    `json:"data"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// pageParams reads ?limit= and ?cursor= (an opaque token from next_cursor).
+func (s *Server) pageParams(c *gin.Context) (limit int32, after uuid.NullUUID, err error) {
+	limit = 50
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > s.cfg.MaxPageSize {
+			return 0, after, newHTTPError(http.StatusBadRequest, "invalid_limit", fmt.Sprintf("limit must be a whole number from 1 to %d", s.cfg.MaxPageSize), "limit")
+		}
+		limit = int32(n)
+	}
+	if v := c.Query("cursor"); v != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(v)
+		id, err2 := uuid.FromBytes(raw)
+		if err != nil || err2 != nil {
+			return 0, after, newHTTPError(http.StatusBadRequest, "invalid_cursor", "cursor must be a next_cursor value from an earlier page", "cursor")
+		}
+		after = uuid.NullUUID{UUID: id, Valid: true}
+	}
+	return limit, after, nil
+}
+
+// page builds the answer from rows fetched with limit; a full page has a cursor.
+func page[T any](items []T, limit int32, id func(T) uuid.UUID) Page[T] {
+	p := Page[T]{Data: items}
+	if len(items) == int(limit) && limit > 0 {
+		last := id(items[len(items)-1])
+		p.NextCursor = base64.RawURLEncoding.EncodeToString(last[:])
+	}
+	return p
+}

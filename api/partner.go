@@ -1,0 +1,387 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows"
+)
+
+type ApplicationRequest struct {
+	ProgramID     string `json:"program_id" validate:"required,uuid"`
+	Name          string `json:"name" validate:"required,max=200"`
+	Email         string `json:"email" validate:"required,max=254"`
+	Company       string `json:"company" validate:"required,max=200"`
+	WebsiteDomain string `json:"website_domain" validate:"required,max=253"`
+	PartnerType   string `json:"partner_type" validate:"required"`
+}
+
+type DecisionRequest struct {
+	Reason string `json:"reason" validate:"max=2000"`
+}
+
+type AgreementRequest struct {
+	Version string `json:"version" validate:"required,max=50"`
+}
+
+type CertificationRequest struct {
+	Name      string `json:"name" validate:"required,max=64"`
+	PassedAt  string `json:"passed_at" validate:"required,datetime=2006-01-02"`
+	ExpiresAt string `json:"expires_at" validate:"required,datetime=2006-01-02"`
+}
+
+// PartnerView is a partner as the API shows it: the stored record, where the
+// onboarding process stands (from the workflow's status query) and its timeline.
+type PartnerView struct {
+	db.Partner
+	Tier                   TierRef            `json:"tier"`
+	Step                   string             `json:"step,omitempty"`
+	RequiredCertifications []string           `json:"required_certifications,omitempty"`
+	MissingCertifications  []string           `json:"missing_certifications,omitempty"`
+	Certifications         []db.Certification `json:"certifications"`
+	Timeline               []db.PartnerEvent  `json:"timeline,omitempty"`
+	APIKey                 string             `json:"api_key,omitempty"` // only in the approval answer, once
+	APIKeyNote             string             `json:"api_key_note,omitempty"`
+}
+
+type TierRef struct {
+	ID   uuid.UUID `json:"id"`
+	Name string    `json:"name"`
+}
+
+func (s *Server) createApplication(c *gin.Context) {
+	var req ApplicationRequest
+	body, err := s.readBody(c)
+	if err == nil {
+		err = decode(body, &req)
+	}
+	var website string
+	if err == nil {
+		website, err = validateApplication(&req)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	programID := uuid.MustParse(req.ProgramID)
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		tier, err := q.GetLowestTier(ctx, programID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return answer{}, domain.Invalid("program_id", "unknown_program", "no program with that id")
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		id := uuid.Must(uuid.NewV7())
+		p, err := q.CreatePartner(ctx, db.CreatePartnerParams{
+			ID: id, ProgramID: programID, TierID: tier.ID, Name: req.Name, Email: req.Email, Company: req.Company,
+			WebsiteDomain: website, PartnerType: req.PartnerType, WorkflowID: workflows.PartnerWorkflowID(id),
+		})
+		if isUniqueViolation(err, "partners_open_application_key") {
+			return answer{}, domain.Conflict("application_exists", "there is already an open application for this e-mail in this program")
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		// Started inside the transaction: if the start fails nothing is stored; if the
+		// commit fails after it, the workflow finds no partner and ends (LoadPartnerPolicy).
+		_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: p.WorkflowID, TaskQueue: workflows.TaskQueue,
+			WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+			WorkflowExecutionErrorWhenAlreadyStarted: true,
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				workflows.SAPartnerID.ValueSet(id.String()), workflows.SAProgramID.ValueSet(programID.String()),
+				workflows.SAPartnerType.ValueSet(req.PartnerType), workflows.SAKind.ValueSet("partner"),
+				workflows.SAStatus.ValueSet(domain.StatusPendingReview)),
+		}, workflows.PartnerWorkflow, workflows.PartnerInput{PartnerID: id, ProgramID: programID, PartnerType: req.PartnerType})
+		if err != nil {
+			return answer{}, err
+		}
+		return answer{Status: http.StatusCreated, Body: PartnerView{Partner: p, Tier: TierRef{tier.ID, tier.Name}, Step: workflows.StepReview, Certifications: []db.Certification{}}}, nil
+	})
+}
+
+func validateApplication(req *ApplicationRequest) (string, error) {
+	if !domain.ValidEmail(req.Email) {
+		return "", domain.Invalid("email", "invalid", "email must be an e-mail address such as ana@example.com")
+	}
+	if !domain.ValidPartnerType(req.PartnerType) {
+		return "", domain.Invalid("partner_type", "invalid", "partner_type must be one of: %s", strings.Join(domain.PartnerTypes, ", "))
+	}
+	website, ok := domain.NormalizeDomain(req.WebsiteDomain)
+	if !ok {
+		return "", domain.Invalid("website_domain", "invalid", "website_domain must be a domain such as example.com")
+	}
+	req.Email = strings.ToLower(req.Email)
+	req.Name, req.Company = strings.TrimSpace(req.Name), strings.TrimSpace(req.Company)
+	if req.Name == "" || req.Company == "" {
+		return "", domain.Invalid(map[bool]string{true: "name", false: "company"}[req.Name == ""], "required", "name and company may not be blank")
+	}
+	return website, nil
+}
+
+func (s *Server) listApplications(c *gin.Context) {
+	status := c.DefaultQuery("status", "pending")
+	if status == "pending" {
+		status = domain.StatusPendingReview
+	}
+	s.listPartnersWith(c, &status)
+}
+
+func (s *Server) listPartners(c *gin.Context) {
+	var status *string
+	if v := c.Query("status"); v != "" {
+		status = &v
+	}
+	s.listPartnersWith(c, status)
+}
+
+func (s *Server) listPartnersWith(c *gin.Context, status *string) {
+	limit, after, err := s.pageParams(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	params := db.ListPartnersParams{Limit: limit, After: after, Status: status}
+	if v := c.Query("program_id"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "program_id must be a UUID", "program_id"))
+			return
+		}
+		params.ProgramID = uuid.NullUUID{UUID: id, Valid: true}
+	}
+	rows, err := s.store.ListPartners(c.Request.Context(), params)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, page(rows, limit, func(p db.Partner) uuid.UUID { return p.ID }))
+}
+
+// partnerFor loads the partner in the path; a partner key may only see itself, and
+// anyone else's record does not exist for it (404, not 403: no probing).
+func (s *Server) partnerFor(c *gin.Context) (db.Partner, error) {
+	id, err := pathID(c, "partner")
+	if err != nil {
+		return db.Partner{}, err
+	}
+	if cl := caller(c); cl.Role == domain.RolePartner && cl.PartnerID != id {
+		return db.Partner{}, domain.NotFound("partner")
+	}
+	return s.loadPartner(c.Request.Context(), id)
+}
+
+func (s *Server) loadPartner(ctx context.Context, id uuid.UUID) (db.Partner, error) {
+	p, err := s.store.GetPartner(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, domain.NotFound("partner")
+	}
+	return p, err
+}
+
+func (s *Server) getPartner(c *gin.Context) {
+	p, err := s.partnerFor(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.showPartner(c, p)
+}
+
+func (s *Server) getMe(c *gin.Context) {
+	p, err := s.loadPartner(c.Request.Context(), caller(c).PartnerID)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.showPartner(c, p)
+}
+
+func (s *Server) showPartner(c *gin.Context, p db.Partner) {
+	ctx := c.Request.Context()
+	v, err := s.partnerView(ctx, p)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	if v.Timeline, err = s.store.ListPartnerEvents(ctx, p.ID); err != nil {
+		s.abort(c, err)
+		return
+	}
+	// The current step comes from the workflow itself; if Temporal cannot answer
+	// quickly, the stored status still is.
+	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if resp, err := s.temporal.QueryWorkflow(qctx, p.WorkflowID, "", workflows.PartnerStatusQuery); err == nil {
+		var st workflows.PartnerState
+		if resp.Get(&st) == nil {
+			v.Step, v.RequiredCertifications, v.MissingCertifications = st.Step, st.Policy.RequiredCertifications, st.MissingCertifications
+		}
+	} else {
+		s.logger.WarnContext(ctx, "partner status query failed", "workflow_id", p.WorkflowID, "error", err)
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) partnerView(ctx context.Context, p db.Partner) (PartnerView, error) {
+	tier, err := s.store.GetTier(ctx, p.TierID)
+	if err != nil {
+		return PartnerView{}, err
+	}
+	certs, err := s.store.ListCertifications(ctx, p.ID)
+	if err != nil {
+		return PartnerView{}, err
+	}
+	return PartnerView{Partner: p, Tier: TierRef{tier.ID, tier.Name}, Certifications: certs}, nil
+}
+
+// decide sends a decision to the partner's workflow as an Update (validated by the
+// workflow, so a second decision is a 409 at once) and answers with the result.
+// The Update ID comes from the Idempotency-Key, so a retried request is the same
+// Update to Temporal too.
+func (s *Server) decide(c *gin.Context, p db.Partner, name string, arg any) (workflows.PartnerState, error) {
+	ctx := c.Request.Context()
+	updateID := uuid.NewString()
+	if k := c.GetHeader("Idempotency-Key"); k != "" {
+		sum := sha256.Sum256([]byte(idempotencyScope(c) + "\n" + c.Request.URL.Path + "\n" + k))
+		updateID = hex.EncodeToString(sum[:16])
+	}
+	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: p.WorkflowID, UpdateName: name, UpdateID: updateID, Args: []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var st workflows.PartnerState
+	if err == nil {
+		err = h.Get(ctx, &st)
+	}
+	return st, err
+}
+
+func (s *Server) approvePartner(c *gin.Context) { s.decision(c, true) }
+func (s *Server) rejectPartner(c *gin.Context)  { s.decision(c, false) }
+
+func (s *Server) decision(c *gin.Context, approve bool) {
+	p, err := s.partnerFor(c)
+	var req DecisionRequest
+	var body []byte
+	if err == nil {
+		body, err = s.readBody(c)
+	}
+	if err == nil {
+		err = decode(body, &req)
+	}
+	if err == nil && !approve && strings.TrimSpace(req.Reason) == "" {
+		err = domain.Invalid("reason", "required", "a rejection needs a reason")
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		// On approval the partner's first API key is made in this transaction and
+		// kept only if the workflow accepts the decision.
+		var key string
+		if approve {
+			var err error
+			if key, err = createKey(ctx, q, domain.RolePartner, uuid.NullUUID{UUID: p.ID, Valid: true}, "issued on approval"); err != nil {
+				return answer{}, err
+			}
+		}
+		name := map[bool]string{true: workflows.PartnerApprove, false: workflows.PartnerReject}[approve]
+		if _, err := s.decide(c, p, name, workflows.Decision{Actor: caller(c).Actor(), Reason: req.Reason}); err != nil {
+			return answer{}, err
+		}
+		fresh, err := q.GetPartner(ctx, p.ID)
+		if err != nil {
+			return answer{}, err
+		}
+		v, err := s.partnerView(ctx, fresh)
+		if err != nil {
+			return answer{}, err
+		}
+		stored := v
+		if approve {
+			v.APIKey = key
+			v.APIKeyNote = "the partner's API key is shown only in this answer; hand it to the partner now"
+			stored.APIKeyNote = "the API key was shown once in the first answer; issue a new one with POST /v1/keys if it was lost"
+		}
+		return answer{Status: http.StatusOK, Body: v, Stored: stored}, nil
+	})
+}
+
+func (s *Server) acceptAgreement(c *gin.Context) {
+	var req AgreementRequest
+	body, err := s.readBody(c)
+	if err == nil {
+		err = decode(body, &req)
+	}
+	var p db.Partner
+	if err == nil {
+		p, err = s.loadPartner(c.Request.Context(), caller(c).PartnerID)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		if _, err := s.decide(c, p, workflows.PartnerAcceptAgreement, workflows.AgreementAcceptance{Version: req.Version, Actor: caller(c).Actor()}); err != nil {
+			return answer{}, err
+		}
+		return s.partnerAnswer(ctx, q, p.ID)
+	})
+}
+
+func (s *Server) recordCertification(c *gin.Context) {
+	p, err := s.partnerFor(c)
+	var req CertificationRequest
+	var body []byte
+	if err == nil {
+		body, err = s.readBody(c)
+	}
+	if err == nil {
+		err = decode(body, &req)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	passed, _ := time.Parse(time.DateOnly, req.PassedAt)
+	expires, _ := time.Parse(time.DateOnly, req.ExpiresAt)
+	if !domain.ValidCertificationName(req.Name) {
+		s.abort(c, domain.Invalid("name", "invalid", "name must be a lower-case slug such as sales-fundamentals"))
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		rec := workflows.CertificationRecord{Certification: domain.Certification{Name: req.Name, PassedAt: passed, ExpiresAt: expires}, Actor: caller(c).Actor()}
+		if _, err := s.decide(c, p, workflows.PartnerCertify, rec); err != nil {
+			return answer{}, err
+		}
+		ans, err := s.partnerAnswer(ctx, q, p.ID)
+		ans.Status = http.StatusCreated
+		return ans, err
+	})
+}
+
+func (s *Server) partnerAnswer(ctx context.Context, q *db.Queries, id uuid.UUID) (answer, error) {
+	fresh, err := q.GetPartner(ctx, id)
+	if err != nil {
+		return answer{}, err
+	}
+	v, err := s.partnerView(ctx, fresh)
+	return answer{Status: http.StatusOK, Body: v}, err
+}

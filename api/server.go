@@ -1,0 +1,133 @@
+// Package api is partnerops' HTTP API (Gin, JSON, under /v1). One file per
+// resource; the shared mechanics (auth, errors, strict binding, idempotency,
+// limits, pagination) live beside them and every handler uses them.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
+	"github.com/partnerops/partnerops/db"
+)
+
+// Config holds the API's limits and network settings.
+type Config struct {
+	MaxBodyBytes   int64
+	MaxPageSize    int
+	RequestTimeout time.Duration
+	RateLimit      float64 // requests per second per API key (or client address); 0 disables
+	RateBurst      int
+	TrustedProxies []string // only these may set X-Forwarded-For
+}
+
+func DefaultConfig() Config {
+	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, RateLimit: 50, RateBurst: 100}
+}
+
+type Server struct {
+	cfg      Config
+	store    *db.Store
+	temporal client.Client
+	logger   *slog.Logger
+	limiter  *limiter
+	engine   *gin.Engine
+	routes   []Route
+}
+
+func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*Server, error) {
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{cfg: cfg, store: store, temporal: tc, logger: logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), engine: gin.New()}
+	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	s.engine.HandleMethodNotAllowed = true
+	s.engine.Use(s.recover, s.logRequests, s.deadline)
+	s.engine.NoRoute(func(c *gin.Context) {
+		s.abort(c, newHTTPError(http.StatusNotFound, "not_found", "no such endpoint", ""))
+	})
+	s.engine.NoMethod(func(c *gin.Context) {
+		s.abort(c, newHTTPError(http.StatusMethodNotAllowed, "method_not_allowed", "this endpoint does not take "+c.Request.Method, ""))
+	})
+	s.register()
+	return s, nil
+}
+
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// register declares every route with the roles that may call it.
+func (s *Server) register() {
+	e := s.engine
+	s.handle(e, http.MethodGet, "/healthz", anyone, s.healthz)
+	s.handle(e, http.MethodGet, "/readyz", anyone, s.readyz)
+	s.handle(e, http.MethodGet, "/openapi.json", anyone, serveOpenAPIJSON)
+	s.handle(e, http.MethodGet, "/openapi.yaml", anyone, serveOpenAPIYAML)
+
+	v1 := e.Group("/v1")
+	s.handle(v1, http.MethodPost, "/programs", admins, s.createProgram)
+	s.handle(v1, http.MethodGet, "/programs", staff, s.listPrograms)
+	s.handle(v1, http.MethodGet, "/programs/:id", staff, s.getProgram)
+	s.handle(v1, http.MethodPost, "/programs/:id/tiers", admins, s.createTier)
+
+	s.handle(v1, http.MethodPost, "/applications", anyone, s.createApplication)
+	s.handle(v1, http.MethodGet, "/applications", staff, s.listApplications)
+	s.handle(v1, http.MethodGet, "/partners", staff, s.listPartners)
+	s.handle(v1, http.MethodGet, "/partners/:id", staffAndOwn, s.getPartner)
+	s.handle(v1, http.MethodPost, "/partners/:id/approve", managers, s.approvePartner)
+	s.handle(v1, http.MethodPost, "/partners/:id/reject", managers, s.rejectPartner)
+	s.handle(v1, http.MethodPost, "/partners/:id/certifications", managers, s.recordCertification)
+	s.handle(v1, http.MethodGet, "/me", partners, s.getMe)
+	s.handle(v1, http.MethodPost, "/me/agreement", partners, s.acceptAgreement)
+
+	s.handle(v1, http.MethodPost, "/keys", admins, s.createKey)
+	s.handle(v1, http.MethodDelete, "/keys/:id", admins, s.revokeKey)
+}
+
+// recover turns a panic into the JSON 500 shape, logged with the stack.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.ErrorContext(c.Request.Context(), "panic", "panic", r, "path", c.Request.URL.Path)
+			c.AbortWithStatusJSON(http.StatusInternalServerError, ErrorBody{Error: ErrorDetail{Code: "internal", Message: "internal error"}})
+		}
+	}()
+	c.Next()
+}
+
+func (s *Server) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	s.logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
+		slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
+		slog.Int("status", c.Writer.Status()), slog.Duration("duration", time.Since(start)),
+		slog.String("client", c.ClientIP()))
+}
+
+// deadline bounds every request's work (database and Temporal calls).
+func (s *Server) deadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+}
+
+func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+// readyz answers 200 only when PostgreSQL and Temporal both answer.
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	checks := gin.H{"postgres": "ok", "temporal": "ok"}
+	status := http.StatusOK
+	if err := s.store.Pool.Ping(ctx); err != nil {
+		checks["postgres"], status = err.Error(), http.StatusServiceUnavailable
+	}
+	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"], status = err.Error(), http.StatusServiceUnavailable
+	}
+	c.JSON(status, gin.H{"status": map[bool]string{true: "ready", false: "not ready"}[status == http.StatusOK], "checks": checks})
+}
