@@ -75,8 +75,8 @@ func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) e
 		var err error
 		switch c.Kind {
 		case "approved", "rejected":
-			var reason *string
-			if c.Reason != "" {
+			var reason *string // the approval's note stays in the timeline
+			if c.Kind == "rejected" {
 				reason = &c.Reason
 			}
 			err = q.SetPartnerDecision(ctx, db.SetPartnerDecisionParams{ID: c.PartnerID, Status: c.Status, DecidedBy: &c.Actor, DecidedAt: &c.At, RejectReason: reason})

@@ -298,7 +298,7 @@ func (s *Server) decision(c *gin.Context, approve bool) {
 		var key string
 		if approve {
 			var err error
-			if key, err = createKey(ctx, q, domain.RolePartner, uuid.NullUUID{UUID: p.ID, Valid: true}, "issued on approval"); err != nil {
+			if key, err = createKey(ctx, q, domain.RolePartner, uuid.NullUUID{UUID: p.ID, Valid: true}, ""); err != nil {
 				return answer{}, err
 			}
 		}

@@ -1,4 +1,4 @@
-module github.com/partnerops/partnerops/tools
+module github.com/partnerops/partnerops/tools/temporal
 
 go 1.26
 

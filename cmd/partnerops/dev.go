@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/client"
+
+	"github.com/partnerops/partnerops/api"
+	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows"
+)
+
+// privatePGPort is where dev starts its own PostgreSQL when none answers.
+const privatePGPort = 55432
+
+// runDev starts the whole system for development in one terminal: PostgreSQL (the
+// configured one, or a private cluster under DATA_DIR), a Temporal dev server with
+// its Web UI, the migrations, the worker and the API. Ctrl-C stops all of it.
+func runDev(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return err
+	}
+	dbURL, stopPG, err := ensurePostgres(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopPG()
+
+	stopTemporal, err := startTemporal(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTemporal()
+
+	store, err := openStore(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer store.Pool.Close()
+	if err := db.Migrate(ctx, store.Pool); err != nil {
+		return err
+	}
+	c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := ensureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
+		return err
+	}
+	adminKey, err := bootstrapAdminKey(ctx, store, filepath.Join(cfg.DataDir, "admin-key"))
+	if err != nil {
+		return err
+	}
+	w, err := startWorker(c, store, logger)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+
+	ready := make(chan string, 1)
+	apiErr := make(chan error, 1)
+	go func() { apiErr <- serveAPI(ctx, cfg, store, c, logger, ready) }()
+	select {
+	case addr := <-ready:
+		port := addr[strings.LastIndex(addr, ":")+1:]
+		fmt.Printf(`
+partnerops is running
+  API           http://localhost:%s   (OpenAPI: http://localhost:%s/openapi.yaml)
+  Temporal UI   http://localhost:%d
+  Temporal      %s, namespace %s
+  PostgreSQL    %s
+  Admin key     %s   (saved in %s)
+
+  export PO=http://localhost:%s ADMIN=$(cat %s)
+Press Ctrl-C to stop everything.
+`, port, port, cfg.TemporalUIPort, cfg.TemporalAddress, cfg.TemporalNamespace, redactURL(dbURL), adminKey,
+			filepath.Join(cfg.DataDir, "admin-key"), port, filepath.Join(cfg.DataDir, "admin-key"))
+	case err := <-apiErr:
+		return err
+	}
+	err = <-apiErr // returns after Ctrl-C, once the API has drained
+	logger.Info("stopping worker, Temporal and PostgreSQL")
+	return err
+}
+
+// ensurePostgres returns a URL of a PostgreSQL that answers, starting a private
+// cluster under DATA_DIR when DATABASE_URL was not set and nothing answers.
+func ensurePostgres(ctx context.Context, cfg Config, logger *slog.Logger) (string, func(), error) {
+	noop := func() {}
+	if pgAnswers(ctx, cfg.DatabaseURL) {
+		return cfg.DatabaseURL, noop, nil
+	}
+	if cfg.DatabaseURLSet {
+		return "", noop, fmt.Errorf("PostgreSQL does not answer at %s: start it, or set DATABASE_URL to one that answers", redactURL(cfg.DatabaseURL))
+	}
+	bin := findPGBin()
+	if bin == "" {
+		return "", noop, errors.New("PostgreSQL does not answer at 127.0.0.1:5432 and its server binaries are not installed: install PostgreSQL (for example 'apt-get install postgresql') or set DATABASE_URL")
+	}
+	dataDir, err := filepath.Abs(filepath.Join(cfg.DataDir, "postgres"))
+	if err != nil {
+		return "", noop, err
+	}
+	runAs, err := pgUser(dataDir)
+	if err != nil {
+		return "", noop, err
+	}
+	pgctl := func(args ...string) *exec.Cmd { return runAs(filepath.Join(bin, "pg_ctl"), args...) }
+	if _, err := os.Stat(filepath.Join(dataDir, "PG_VERSION")); err != nil {
+		logger.Info("creating a private PostgreSQL cluster", "dir", dataDir)
+		if out, err := runAs(filepath.Join(bin, "initdb"), "-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8").CombinedOutput(); err != nil {
+			return "", noop, fmt.Errorf("initdb: %v: %s", err, out)
+		}
+	}
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s", privatePGPort, dataDir)
+	if out, err := pgctl("-D", dataDir, "-l", filepath.Join(dataDir, "server.log"), "-o", opts, "-w", "start").CombinedOutput(); err != nil {
+		return "", noop, fmt.Errorf("start private PostgreSQL: %v: %s", err, out)
+	}
+	logger.Info("started a private PostgreSQL", "port", privatePGPort, "dir", dataDir)
+	stop := func() { _ = pgctl("-D", dataDir, "-m", "fast", "-w", "stop").Run() }
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/partnerops", privatePGPort), stop, nil
+}
+
+func pgAnswers(ctx context.Context, dbURL string) bool {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return false
+	}
+	u.Path = "/postgres"
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(cctx, u.String())
+	if err != nil {
+		return false
+	}
+	_ = conn.Close(ctx)
+	return true
+}
+
+// findPGBin finds PostgreSQL's server binaries (Debian keeps them per version).
+func findPGBin() string {
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p)
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Strings(dirs)
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
+			return dirs[i]
+		}
+	}
+	return ""
+}
+
+// pgUser returns how to run PostgreSQL's tools: as ourselves, or, since initdb
+// refuses to run as root, as the postgres system user owning the data directory.
+func pgUser(dataDir string) (func(name string, args ...string) *exec.Cmd, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if os.Geteuid() != 0 {
+		return exec.Command, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, errors.New("running as root, and initdb refuses to: create a 'postgres' user, run as another user, or set DATABASE_URL")
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dataDir, uid, gid); err != nil {
+		return nil, err
+	}
+	return func(name string, args ...string) *exec.Cmd {
+		cmd := exec.Command(name, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		cmd.Dir = dataDir
+		return cmd
+	}, nil
+}
+
+// startTemporal runs the Temporal CLI's dev server (with its Web UI and the
+// search attributes registered), persisted under DATA_DIR, unless a Temporal
+// server already answers at TEMPORAL_ADDRESS.
+func startTemporal(ctx context.Context, cfg Config, logger *slog.Logger) (func(), error) {
+	if temporalAnswers(ctx, cfg.TemporalAddress, time.Second) {
+		logger.Info("using the Temporal server that already answers", "address", cfg.TemporalAddress)
+		return func() {}, nil
+	}
+	if _, err := os.Stat(cfg.TemporalCLI); err != nil {
+		return nil, fmt.Errorf("the Temporal CLI is not at %s: run 'make run' (it builds it) or set TEMPORAL_CLI", cfg.TemporalCLI)
+	}
+	host, port, _ := strings.Cut(cfg.TemporalAddress, ":")
+	args := []string{"server", "start-dev", "--ip", host, "--port", port, "--ui-port", strconv.Itoa(cfg.TemporalUIPort),
+		"--db-filename", filepath.Join(cfg.DataDir, "temporal.db"), "--namespace", cfg.TemporalNamespace, "--log-level", "warn"}
+	names := make([]string, 0, len(workflows.SearchAttributes))
+	for name := range workflows.SearchAttributes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		args = append(args, "--search-attribute", name+"=Keyword")
+	}
+	cmd := exec.Command(cfg.TemporalCLI, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// Its own process group, so Ctrl-C reaches us first and we stop it last; and
+	// it dies with us if we are killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start Temporal dev server: %w", err)
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}
+	if !temporalAnswers(ctx, cfg.TemporalAddress, 60*time.Second) {
+		stop()
+		return nil, fmt.Errorf("the Temporal dev server did not answer at %s within a minute", cfg.TemporalAddress)
+	}
+	return stop, nil
+}
+
+func temporalAnswers(ctx context.Context, address string, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := client.DialContext(cctx, client.Options{HostPort: address, Logger: quietLogger{}})
+		if err == nil {
+			_, err = c.CheckHealth(cctx, &client.CheckHealthRequest{})
+			c.Close()
+		}
+		cancel()
+		if err == nil {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// bootstrapAdminKey reuses the admin key saved at path while it is valid, or
+// creates one and saves it there (readable only by its owner).
+func bootstrapAdminKey(ctx context.Context, store *db.Store, path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		key := strings.TrimSpace(string(b))
+		if prefix, hash, ok := domain.ParseAPIKey(key); ok {
+			if k, err := store.GetAPIKeyByPrefix(ctx, prefix); err == nil && k.RevokedAt == nil && k.Role == domain.RoleAdmin && domain.HashesEqual(k.SecretHash, hash) {
+				return key, nil
+			}
+		}
+	}
+	k, err := api.CreateKey(ctx, store.Queries, domain.RoleAdmin, noPartner, "bootstrap (make run)")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(k.Key+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return k.Key, nil
+}
+
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return s
+}
+
+// quietLogger silences the SDK while dev polls for the server to come up.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}
+
+var noPartner uuid.NullUUID

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/partnerops/partnerops/activities"
+	"github.com/partnerops/partnerops/api"
+	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/workflows"
+)
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// openStore connects to PostgreSQL, creating the database first if it is missing.
+func openStore(ctx context.Context, url string) (*db.Store, error) {
+	if err := db.EnsureDatabase(ctx, url); err != nil {
+		return nil, err
+	}
+	pool, err := db.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	return db.NewStore(pool), nil
+}
+
+func dialTemporal(ctx context.Context, address, namespace string, logger *slog.Logger) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{HostPort: address, Namespace: namespace, Logger: tlog.NewStructuredLogger(logger.With("component", "temporal"))})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", address, err)
+	}
+	return c, nil
+}
+
+// ensureSearchAttributes registers the custom search attributes the workflows
+// use, if the namespace lacks them.
+func ensureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enums.IndexedValueType{}
+	for name, typ := range workflows.SearchAttributes {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
+	if err != nil && !strings.Contains(err.Error(), "already exists") {
+		return fmt.Errorf("register search attributes: %w", err)
+	}
+	return nil
+}
+
+// startWorker runs every workflow and activity on the task queue until stopped.
+func startWorker(c client.Client, store *db.Store, logger *slog.Logger) (worker.Worker, error) {
+	w := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 10 * time.Second})
+	workflows.Register(w, &activities.Activities{Store: store, Logger: logger})
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	return w, nil
+}
+
+// serveAPI listens on addr and serves until ctx ends, then shuts down gracefully.
+func serveAPI(ctx context.Context, cfg Config, store *db.Store, c client.Client, logger *slog.Logger, ready chan<- string) error {
+	srv, err := api.New(cfg.API, store, c, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: cfg.API.RequestTimeout + 5*time.Second, IdleTimeout: 2 * time.Minute}
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down API: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
