@@ -199,7 +199,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 		acc := *w.pendingAgreement
 		w.state.AcceptedAgreement = acc.Version
 		w.change(ctx, "agreement_accepted", domain.StatusAwaitingCertification, StepCertification, acc.Actor, "terms "+acc.Version, &activities.PartnerChange{AgreementVersion: acc.Version})
-		w.applied = w.received
+		// Not applied yet: the answer waits for the loop below, which may activate at once.
 	}
 
 	// Certification and the rest of the lifecycle: active while every required

@@ -278,13 +278,13 @@ func TestPartnerCertificationExpiryLapsesAndRenewalReinstates(t *testing.T) {
 
 func TestPartnerAffiliateActivatesWithoutCertification(t *testing.T) {
 	h := newPartnerHarness(t, affiliatePolicy)
-	h.onboard()
-	h.env.RegisterDelayedCallback(func() {
-		if s := h.status(); s.Status != domain.StatusActive {
-			t.Errorf("affiliate after agreement: %+v", s)
-		}
-		h.env.CancelWorkflow()
-	}, time.Hour)
+	var agree *updateResult
+	h.steps(time.Minute,
+		func() { h.send(PartnerApprove, Decision{Actor: "mgr"}) },
+		func() { agree = h.send(PartnerAcceptAgreement, AgreementAcceptance{Version: "2026-01", Actor: "p"}) },
+		func() { agree.ok(t, domain.StatusActive) }, // the answer already shows the activation
+	)
+	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, time.Hour)
 	h.env.ExecuteWorkflow(PartnerWorkflow, PartnerInput{PartnerID: uuid.New(), PartnerType: "affiliate"})
 	if want := []string{"approved", "agreement_accepted", "activated"}; !slices.Equal(h.kinds(), want) {
 		t.Fatalf("changes %v", h.kinds())

@@ -1,0 +1,264 @@
+package main
+
+// Integration tests: the real API and worker against a real PostgreSQL and a real
+// Temporal server. TestMain starts a Temporal dev server of its own (from the CLI
+// that `make test` builds, on a free port, in memory) and creates a private
+// database, so nothing is shared with `make run`. Missing either is a failure
+// that says what to do, never a skip.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/partnerops/partnerops/api"
+	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
+)
+
+// sys is the system under test, shared by the tests of this package.
+var sys struct {
+	dbURL    string
+	store    *db.Store
+	temporal client.Client
+	api      *httptest.Server
+	logger   *slog.Logger
+}
+
+func TestMain(m *testing.M) {
+	code, err := runWithSystem(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration test setup failed:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func runWithSystem(m *testing.M) (int, error) {
+	ctx := context.Background()
+	sys.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("TEST_LOG") != "" {
+		sys.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+
+	cli := os.Getenv("TEMPORAL_CLI")
+	if cli == "" {
+		return 0, fmt.Errorf("TEMPORAL_CLI is not set: run the tests with 'make test', which builds the Temporal CLI and sets it")
+	}
+	if _, err := os.Stat(cli); err != nil {
+		return 0, fmt.Errorf("TEMPORAL_CLI=%s: %w (run 'make test')", cli, err)
+	}
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: cli, LogLevel: "error",
+		ClientOptions: &client.Options{Namespace: "default", Logger: quietLogger{}},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start Temporal dev server from %s: %w", cli, err)
+	}
+	defer srv.Stop()
+	sys.temporal = srv.Client()
+	// The same registration the worker command does against a real cluster.
+	if err := ensureSearchAttributes(ctx, sys.temporal, "default"); err != nil {
+		return 0, err
+	}
+
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/postgres"
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return 0, fmt.Errorf("TEST_DATABASE_URL: %w", err)
+	}
+	u.Path = fmt.Sprintf("/partnerops_test_%d_%d", os.Getpid(), rand.IntN(1_000_000))
+	sys.dbURL = u.String()
+	if sys.store, err = openStore(ctx, sys.dbURL); err != nil {
+		return 0, fmt.Errorf("PostgreSQL for tests (TEST_DATABASE_URL, default 127.0.0.1:5432, user postgres): %w", err)
+	}
+	defer func() {
+		sys.store.Pool.Close()
+		_ = db.DropDatabase(context.Background(), sys.dbURL)
+	}()
+	if err := db.Migrate(ctx, sys.store.Pool); err != nil {
+		return 0, err
+	}
+
+	w, err := startWorker(sys.temporal, sys.store, sys.logger)
+	if err != nil {
+		return 0, err
+	}
+	defer w.Stop()
+	s, err := api.New(testAPIConfig(), sys.store, sys.temporal, sys.logger)
+	if err != nil {
+		return 0, err
+	}
+	sys.api = httptest.NewServer(s.Handler())
+	defer sys.api.Close()
+	return m.Run(), nil
+}
+
+func testAPIConfig() api.Config {
+	cfg := api.DefaultConfig()
+	cfg.RateLimit = 0 // tests fire fast; TestRateLimit sets its own
+	return cfg
+}
+
+// --- an HTTP client for the tests ---
+
+type response struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+func (r response) str(path ...string) string {
+	var v any = r.body
+	for _, p := range path {
+		m, _ := v.(map[string]any)
+		v = m[p]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// errField returns the error code and field of an error answer.
+func (r response) errCode() (code, field string) { return r.str("error", "code"), r.str("error", "field") }
+
+type call struct {
+	method, path, key string
+	body              any // a string is sent as is, anything else as JSON
+	headers           map[string]string
+}
+
+func do(t *testing.T, c call) response {
+	t.Helper()
+	return doAt(t, sys.api.URL, c)
+}
+
+func doAt(t *testing.T, base string, c call) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := c.body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	default:
+		js, _ := json.Marshal(b)
+		rd = bytes.NewBuffer(js)
+	}
+	req, _ := http.NewRequest(c.method, base+c.path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", c.method, c.path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func expect(t *testing.T, r response, status int) response {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	return r
+}
+
+// --- fixtures ---
+
+func newKey(t *testing.T, role string, partnerID uuid.UUID) string {
+	t.Helper()
+	pid := uuid.NullUUID{UUID: partnerID, Valid: partnerID != uuid.Nil}
+	k, err := api.CreateKey(context.Background(), sys.store.Queries, role, pid, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Key
+}
+
+type fixture struct {
+	admin, manager, finance string
+	programID               string
+}
+
+// newProgram makes a channel program whose resellers need sales-fundamentals.
+func newProgram(t *testing.T) fixture {
+	t.Helper()
+	f := fixture{admin: newKey(t, domain.RoleAdmin, uuid.Nil), manager: newKey(t, domain.RoleManager, uuid.Nil), finance: newKey(t, domain.RoleFinance, uuid.Nil)}
+	r := expect(t, do(t, call{method: "POST", path: "/v1/programs", key: f.admin, body: map[string]any{
+		"name": "Program " + uuid.NewString()[:8], "kind": "hybrid", "currency": "EUR", "agreement_version": "2026-01",
+		"tiers": []map[string]any{
+			{"name": "Registered", "rank": 0},
+			{"name": "Gold", "rank": 2, "deal_protection_days": 120, "mdf_quarterly_allocation": "10000.00", "default_margin": "0.20", "required_certifications": []string{"gold-technical"}},
+		},
+		"certifications": map[string][]string{"reseller": {"sales-fundamentals"}},
+	}}), http.StatusCreated)
+	f.programID = r.str("id")
+	return f
+}
+
+func application(f fixture, partnerType string) map[string]any {
+	n := uuid.NewString()[:8]
+	return map[string]any{"program_id": f.programID, "name": "Ana " + n, "email": "ana." + n + "@northwind.example",
+		"company": "Northwind " + n, "website_domain": "https://www.northwind-" + n + ".example/about", "partner_type": partnerType}
+}
+
+func apply(t *testing.T, f fixture, partnerType string) string {
+	t.Helper()
+	return expect(t, do(t, call{method: "POST", path: "/v1/applications", body: application(f, partnerType)}), http.StatusCreated).str("id")
+}
+
+// eventually polls cond until it holds or the time runs out.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func countRows(t *testing.T, table string) int {
+	t.Helper()
+	var n int
+	if err := sys.store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
