@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -268,6 +269,10 @@ func (s *Server) decide(c *gin.Context, p db.Partner, name string, arg any) (wor
 	var st workflows.PartnerState
 	if err == nil {
 		err = h.Get(ctx, &st)
+	}
+	var ended *serviceerror.NotFound
+	if errors.As(err, &ended) { // the workflow has completed: a rejected application
+		return st, domain.Conflict("process_ended", "the onboarding of this partner has ended (status %s)", p.Status)
 	}
 	return st, err
 }

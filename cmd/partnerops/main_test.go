@@ -138,7 +138,9 @@ func (r response) str(path ...string) string {
 }
 
 // errField returns the error code and field of an error answer.
-func (r response) errCode() (code, field string) { return r.str("error", "code"), r.str("error", "field") }
+func (r response) errCode() (code, field string) {
+	return r.str("error", "code"), r.str("error", "field")
+}
 
 type call struct {
 	method, path, key string

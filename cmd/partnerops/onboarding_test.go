@@ -119,4 +119,3 @@ func TestApprovalBySignal(t *testing.T) {
 		t.Fatalf("creator after agreement: %s", r.raw)
 	}
 }
-
