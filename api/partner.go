@@ -51,8 +51,8 @@ type PartnerView struct {
 	db.Partner
 	Tier                   TierRef            `json:"tier"`
 	Step                   string             `json:"step,omitempty"`
-	RequiredCertifications []string           `json:"required_certifications,omitempty"`
-	MissingCertifications  []string           `json:"missing_certifications,omitempty"`
+	RequiredCertifications []string           `json:"required_certifications"`
+	MissingCertifications  []string           `json:"missing_certifications"`
 	Certifications         []db.Certification `json:"certifications"`
 	Timeline               []db.PartnerEvent  `json:"timeline,omitempty"`
 	APIKey                 string             `json:"api_key,omitempty"` // only in the approval answer, once
@@ -231,7 +231,7 @@ func (s *Server) showPartner(c *gin.Context, p db.Partner) {
 	if resp, err := s.temporal.QueryWorkflow(qctx, p.WorkflowID, "", workflows.PartnerStatusQuery); err == nil {
 		var st workflows.PartnerState
 		if resp.Get(&st) == nil {
-			v.Step, v.RequiredCertifications, v.MissingCertifications = st.Step, st.Policy.RequiredCertifications, st.MissingCertifications
+			v.withState(st)
 		}
 	} else {
 		s.logger.WarnContext(ctx, "partner status query failed", "workflow_id", p.WorkflowID, "error", err)
@@ -308,17 +308,15 @@ func (s *Server) decision(c *gin.Context, approve bool) {
 			}
 		}
 		name := map[bool]string{true: workflows.PartnerApprove, false: workflows.PartnerReject}[approve]
-		if _, err := s.decide(c, p, name, workflows.Decision{Actor: caller(c).Actor(), Reason: req.Reason}); err != nil {
-			return answer{}, err
-		}
-		fresh, err := q.GetPartner(ctx, p.ID)
+		st, err := s.decide(c, p, name, workflows.Decision{Actor: caller(c).Actor(), Reason: req.Reason})
 		if err != nil {
 			return answer{}, err
 		}
-		v, err := s.partnerView(ctx, fresh)
+		ans, err := s.partnerAnswer(ctx, q, p.ID, st)
 		if err != nil {
 			return answer{}, err
 		}
+		v := ans.Body.(PartnerView)
 		stored := v
 		if approve {
 			v.APIKey = key
@@ -344,10 +342,11 @@ func (s *Server) acceptAgreement(c *gin.Context) {
 		return
 	}
 	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-		if _, err := s.decide(c, p, workflows.PartnerAcceptAgreement, workflows.AgreementAcceptance{Version: req.Version, Actor: caller(c).Actor()}); err != nil {
+		st, err := s.decide(c, p, workflows.PartnerAcceptAgreement, workflows.AgreementAcceptance{Version: req.Version, Actor: caller(c).Actor()})
+		if err != nil {
 			return answer{}, err
 		}
-		return s.partnerAnswer(ctx, q, p.ID)
+		return s.partnerAnswer(ctx, q, p.ID, st)
 	})
 }
 
@@ -373,20 +372,28 @@ func (s *Server) recordCertification(c *gin.Context) {
 	}
 	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
 		rec := workflows.CertificationRecord{Certification: domain.Certification{Name: req.Name, PassedAt: passed, ExpiresAt: expires}, Actor: caller(c).Actor()}
-		if _, err := s.decide(c, p, workflows.PartnerCertify, rec); err != nil {
+		st, err := s.decide(c, p, workflows.PartnerCertify, rec)
+		if err != nil {
 			return answer{}, err
 		}
-		ans, err := s.partnerAnswer(ctx, q, p.ID)
+		ans, err := s.partnerAnswer(ctx, q, p.ID, st)
 		ans.Status = http.StatusCreated
 		return ans, err
 	})
 }
 
-func (s *Server) partnerAnswer(ctx context.Context, q *db.Queries, id uuid.UUID) (answer, error) {
+// partnerAnswer is the partner after a decision: the stored record and the
+// workflow's state as the Update returned it.
+func (s *Server) partnerAnswer(ctx context.Context, q *db.Queries, id uuid.UUID, st workflows.PartnerState) (answer, error) {
 	fresh, err := q.GetPartner(ctx, id)
 	if err != nil {
 		return answer{}, err
 	}
 	v, err := s.partnerView(ctx, fresh)
+	v.withState(st)
 	return answer{Status: http.StatusOK, Body: v}, err
+}
+
+func (v *PartnerView) withState(st workflows.PartnerState) {
+	v.Step, v.RequiredCertifications, v.MissingCertifications = st.Step, st.Policy.RequiredCertifications, st.MissingCertifications
 }

@@ -165,7 +165,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 	if w.in.State == nil {
 		// Bounded: if the API's transaction rolled back there is no partner to onboard.
 		lctx := workflow.WithRetryPolicy(ctx, temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 20})
-		if err := workflow.ExecuteActivity(lctx, a.LoadPartnerPolicy, w.in.PartnerID).Get(ctx, &w.state.Policy); err != nil {
+		if err := workflow.ExecuteActivity(summarized(lctx, "load the program's review SLA, terms and required certifications"), a.LoadPartnerPolicy, w.in.PartnerID).Get(ctx, &w.state.Policy); err != nil {
 			return w.state, fmt.Errorf("load partner policy: %w", err)
 		}
 	}
@@ -175,9 +175,9 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 	if w.state.Status == domain.StatusPendingReview {
 		decided := func() bool { return w.pendingDecision != nil }
 		sla := w.state.Policy.ReviewSLA
-		if ok, _ := workflow.AwaitWithTimeout(ctx, sla, decided); !ok {
+		if ok, _ := awaitUntil(ctx, sla, "review SLA: remind managers if still undecided", decided); !ok {
 			w.notify(ctx, "review_reminder", "manager", fmt.Sprintf("Partner application waiting for review for %s", sla))
-			if ok, _ := workflow.AwaitWithTimeout(ctx, sla, decided); !ok {
+			if ok, _ := awaitUntil(ctx, sla, "twice the review SLA: escalate if still undecided", decided); !ok {
 				w.notify(ctx, "review_escalation", "admin", fmt.Sprintf("Partner application undecided after %s (twice the review SLA)", 2*sla))
 				_ = workflow.Await(ctx, decided)
 			}
@@ -246,7 +246,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 		if st.NextExpiry.IsZero() {
 			_ = workflow.Await(ctx, changed)
 		} else {
-			_, _ = workflow.AwaitWithTimeout(ctx, st.NextExpiry.Sub(now), changed)
+			_, _ = awaitUntil(ctx, st.NextExpiry.Sub(now), "certification expiry "+st.NextExpiry.Format(time.DateOnly)+": lapse unless renewed", changed)
 		}
 	}
 }
@@ -348,12 +348,16 @@ func (w *partnerWorkflow) record(ctx workflow.Context, c activities.PartnerChang
 	c.At = workflow.Now(ctx)
 	// Retried until the database takes it: the change has already happened in the
 	// workflow, and the activity is idempotent by EventKey.
-	_ = workflow.ExecuteActivity(ctx, a.RecordPartnerChange, c).Get(ctx, nil)
+	summary := c.Kind + " by " + c.Actor
+	if c.Reason != "" {
+		summary += ": " + c.Reason
+	}
+	_ = workflow.ExecuteActivity(summarized(ctx, summary), a.RecordPartnerChange, c).Get(ctx, nil)
 }
 
 func (w *partnerWorkflow) notify(ctx workflow.Context, kind, recipient, message string) {
 	var a *activities.Activities
-	_ = workflow.ExecuteActivity(ctx, a.Notify, activities.Notification{
+	_ = workflow.ExecuteActivity(summarized(ctx, kind+" to "+recipient), a.Notify, activities.Notification{
 		DedupeKey: PartnerWorkflowID(w.in.PartnerID) + "/" + kind, Kind: kind, Recipient: recipient,
 		SubjectType: "partner", SubjectID: w.in.PartnerID, Message: message,
 	}).Get(ctx, nil)

@@ -96,3 +96,16 @@ func DomainError(err error) (*domain.Error, bool) {
 	}
 	return nil, false
 }
+
+// summarized labels the next activity with a line the Temporal UI shows, so an
+// operator reads the history in business words.
+func summarized(ctx workflow.Context, summary string) workflow.Context {
+	opts := workflow.GetActivityOptions(ctx)
+	opts.Summary = summary
+	return workflow.WithActivityOptions(ctx, opts)
+}
+
+// awaitUntil waits for cond or until d has passed, on a timer the UI shows with summary.
+func awaitUntil(ctx workflow.Context, d time.Duration, summary string, cond func() bool) (bool, error) {
+	return workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary}}, cond)
+}

@@ -43,7 +43,7 @@ func TestOnboardingEndToEnd(t *testing.T) {
 		t.Fatalf("old terms: %d %s", r.status, r.raw)
 	}
 	agreed := expect(t, do(t, call{method: "POST", path: "/v1/me/agreement", key: partnerKey, body: map[string]any{"version": "2026-01"}}), http.StatusOK)
-	if agreed.str("status") != "awaiting_certification" {
+	if missing := agreed.body["missing_certifications"].([]any); agreed.str("status") != "awaiting_certification" || len(missing) != 1 || missing[0] != "sales-fundamentals" || agreed.str("step") != workflows.StepCertification {
 		t.Fatalf("agreement: %s", agreed.raw)
 	}
 
