@@ -5,6 +5,7 @@
 package db
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,6 +31,70 @@ type Certification struct {
 	ExpiresAt  time.Time `json:"expires_at"`
 	RecordedBy string    `json:"recorded_by"`
 	CreatedAt  time.Time `json:"created_at"`
+}
+
+type CommissionLine struct {
+	ID          uuid.UUID       `json:"id"`
+	ProgramID   uuid.UUID       `json:"program_id"`
+	PartnerID   uuid.UUID       `json:"partner_id"`
+	Kind        string          `json:"kind"`
+	SourceType  string          `json:"source_type"`
+	SourceID    uuid.UUID       `json:"source_id"`
+	Amount      decimal.Decimal `json:"amount"`
+	Currency    string          `json:"currency"`
+	Status      string          `json:"status"`
+	Description string          `json:"description"`
+	OccurredAt  time.Time       `json:"occurred_at"`
+	DedupeKey   string          `json:"dedupe_key"`
+	CreatedAt   time.Time       `json:"created_at"`
+}
+
+type Customer struct {
+	ID             uuid.UUID `json:"id"`
+	Name           string    `json:"name"`
+	NameNormalized string    `json:"name_normalized"`
+	Domain         string    `json:"domain"`
+	Country        string    `json:"country"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+type Deal struct {
+	ID                     uuid.UUID           `json:"id"`
+	ProgramID              uuid.UUID           `json:"program_id"`
+	PartnerID              uuid.UUID           `json:"partner_id"`
+	TierID                 uuid.UUID           `json:"tier_id"`
+	CustomerName           string              `json:"customer_name"`
+	CustomerNameNormalized string              `json:"customer_name_normalized"`
+	CustomerDomain         string              `json:"customer_domain"`
+	Country                string              `json:"country"`
+	ContactName            string              `json:"contact_name"`
+	ContactEmail           string              `json:"contact_email"`
+	EstimatedValue         decimal.Decimal     `json:"estimated_value"`
+	Currency               string              `json:"currency"`
+	Products               []string            `json:"products"`
+	ExpectedCloseDate      time.Time           `json:"expected_close_date"`
+	Notes                  string              `json:"notes"`
+	Status                 string              `json:"status"`
+	Stage                  string              `json:"stage"`
+	Margin                 decimal.NullDecimal `json:"margin"`
+	ProtectedUntil         *time.Time          `json:"protected_until"`
+	ExtensionsUsed         int32               `json:"extensions_used"`
+	FinalAmount            decimal.NullDecimal `json:"final_amount"`
+	CloseReason            *string             `json:"close_reason"`
+	Conflicts              json.RawMessage     `json:"conflicts"`
+	WorkflowID             string              `json:"workflow_id"`
+	CreatedAt              time.Time           `json:"created_at"`
+	UpdatedAt              time.Time           `json:"updated_at"`
+}
+
+type DealEvent struct {
+	ID         int64     `json:"id"`
+	DealID     uuid.UUID `json:"deal_id"`
+	EventKey   string    `json:"event_key"`
+	Kind       string    `json:"kind"`
+	Actor      string    `json:"actor"`
+	Reason     string    `json:"reason"`
+	OccurredAt time.Time `json:"occurred_at"`
 }
 
 type IdempotencyKey struct {
@@ -85,13 +150,18 @@ type PartnerEvent struct {
 }
 
 type Program struct {
-	ID               uuid.UUID `json:"id"`
-	Name             string    `json:"name"`
-	Kind             string    `json:"kind"`
-	Currency         string    `json:"currency"`
-	ReviewSlaHours   int32     `json:"review_sla_hours"`
-	AgreementVersion string    `json:"agreement_version"`
-	CreatedAt        time.Time `json:"created_at"`
+	ID                   uuid.UUID       `json:"id"`
+	Name                 string          `json:"name"`
+	Kind                 string          `json:"kind"`
+	Currency             string          `json:"currency"`
+	ReviewSlaHours       int32           `json:"review_sla_hours"`
+	AgreementVersion     string          `json:"agreement_version"`
+	CreatedAt            time.Time       `json:"created_at"`
+	DealApprovalSlaHours int32           `json:"deal_approval_sla_hours"`
+	DealAutoDecision     string          `json:"deal_auto_decision"`
+	DealMaxExtensions    int32           `json:"deal_max_extensions"`
+	DealExtensionDays    int32           `json:"deal_extension_days"`
+	DealStages           json.RawMessage `json:"deal_stages"`
 }
 
 type ProgramCertification struct {

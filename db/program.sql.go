@@ -32,7 +32,7 @@ func (q *Queries) AddProgramCertification(ctx context.Context, arg AddProgramCer
 const createProgram = `-- name: CreateProgram :one
 INSERT INTO programs (id, name, kind, currency, review_sla_hours, agreement_version)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at
+RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages
 `
 
 type CreateProgramParams struct {
@@ -62,6 +62,11 @@ func (q *Queries) CreateProgram(ctx context.Context, arg CreateProgramParams) (P
 		&i.ReviewSlaHours,
 		&i.AgreementVersion,
 		&i.CreatedAt,
+		&i.DealApprovalSlaHours,
+		&i.DealAutoDecision,
+		&i.DealMaxExtensions,
+		&i.DealExtensionDays,
+		&i.DealStages,
 	)
 	return i, err
 }
@@ -131,7 +136,7 @@ func (q *Queries) GetLowestTier(ctx context.Context, programID uuid.UUID) (Tier,
 }
 
 const getProgram = `-- name: GetProgram :one
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at FROM programs WHERE id = $1
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages FROM programs WHERE id = $1
 `
 
 func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error) {
@@ -145,6 +150,11 @@ func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error)
 		&i.ReviewSlaHours,
 		&i.AgreementVersion,
 		&i.CreatedAt,
+		&i.DealApprovalSlaHours,
+		&i.DealAutoDecision,
+		&i.DealMaxExtensions,
+		&i.DealExtensionDays,
+		&i.DealStages,
 	)
 	return i, err
 }
@@ -195,7 +205,7 @@ func (q *Queries) ListProgramCertifications(ctx context.Context, programID uuid.
 }
 
 const listPrograms = `-- name: ListPrograms :many
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at FROM programs
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages FROM programs
 WHERE $2::uuid IS NULL OR id > $2::uuid
 ORDER BY id
 LIMIT $1
@@ -223,6 +233,11 @@ func (q *Queries) ListPrograms(ctx context.Context, arg ListProgramsParams) ([]P
 			&i.ReviewSlaHours,
 			&i.AgreementVersion,
 			&i.CreatedAt,
+			&i.DealApprovalSlaHours,
+			&i.DealAutoDecision,
+			&i.DealMaxExtensions,
+			&i.DealExtensionDays,
+			&i.DealStages,
 		); err != nil {
 			return nil, err
 		}

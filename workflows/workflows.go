@@ -27,6 +27,8 @@ var (
 	SAPartnerType = temporal.NewSearchAttributeKeyKeyword("PartnerType")
 	SAKind        = temporal.NewSearchAttributeKeyKeyword("Kind")
 	SAStatus      = temporal.NewSearchAttributeKeyKeyword("Status")
+	SADealID      = temporal.NewSearchAttributeKeyKeyword("DealId")
+	SAExpiresAt   = temporal.NewSearchAttributeKeyTime("ExpiresAt")
 )
 
 // SearchAttributes names every custom search attribute and its type.
@@ -36,6 +38,8 @@ var SearchAttributes = map[string]enums.IndexedValueType{
 	SAPartnerType.GetName(): enums.INDEXED_VALUE_TYPE_KEYWORD,
 	SAKind.GetName():        enums.INDEXED_VALUE_TYPE_KEYWORD,
 	SAStatus.GetName():      enums.INDEXED_VALUE_TYPE_KEYWORD,
+	SADealID.GetName():      enums.INDEXED_VALUE_TYPE_KEYWORD,
+	SAExpiresAt.GetName():   enums.INDEXED_VALUE_TYPE_DATETIME,
 }
 
 // Activities are short database transactions: retried with backoff until the
@@ -52,6 +56,7 @@ var defaultActivityOptions = workflow.ActivityOptions{
 // Register puts every workflow and the activities on a worker.
 func Register(w worker.Worker, a *activities.Activities) {
 	w.RegisterWorkflow(PartnerWorkflow)
+	w.RegisterWorkflow(DealWorkflow)
 	w.RegisterActivity(a)
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/api"
@@ -215,7 +216,11 @@ func startTemporal(ctx context.Context, cfg Config, logger *slog.Logger) (func()
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		args = append(args, "--search-attribute", name+"=Keyword")
+		typ := "Keyword"
+		if workflows.SearchAttributes[name] == enums.INDEXED_VALUE_TYPE_DATETIME {
+			typ = "Datetime"
+		}
+		args = append(args, "--search-attribute", name+"="+typ)
 	}
 	cmd := exec.Command(cfg.TemporalCLI, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

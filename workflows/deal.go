@@ -1,0 +1,516 @@
+package workflows
+
+// Deal registration, one workflow per deal (ID deal-<id>):
+//
+//	conflict check ──exact match on a protected deal or a customer──▶ rejected
+//	      │
+//	pending_approval ──approve──▶ approved (protected until expiry) ──win──▶ won (margin line)
+//	      │  SLA: reminder, escalation at 2×, auto-decision at 3×  │ ──lose──▶ lost
+//	      └──reject──▶ rejected                                     │ ──expiry──▶ expired (customer free)
+//	                                                               └─ reminders 14 and 3 days before expiry;
+//	                                                                  extension: request → approve (+30 days) / reject
+//
+// Decisions arrive as Updates (the API) or Signals (Temporal UI/CLI) with the same
+// names and payloads, through the same validation. Handlers only queue the
+// message; the main loop writes each change, so the history reads as the process.
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/partnerops/partnerops/activities"
+	"github.com/partnerops/partnerops/domain"
+)
+
+// Messages the deal workflow accepts, each as an Update and as a Signal.
+const (
+	DealApprove          = "approve"
+	DealReject           = "reject"
+	DealRequestExtension = "request-extension"
+	DealApproveExtension = "approve-extension"
+	DealRejectExtension  = "reject-extension"
+	DealSetStage         = "set-stage"
+	DealWin              = "win"
+	DealLose             = "lose"
+	DealStatusQuery      = "status"
+)
+
+func DealWorkflowID(dealID uuid.UUID) string { return "deal-" + dealID.String() }
+
+type DealInput struct {
+	DealID    uuid.UUID `json:"deal_id"`
+	PartnerID uuid.UUID `json:"partner_id"`
+	ProgramID uuid.UUID `json:"program_id"`
+}
+
+// DealDecision approves (optionally with a negotiated margin) or rejects (with a reason).
+type DealDecision struct {
+	Actor  string           `json:"actor"`
+	Reason string           `json:"reason,omitempty"`
+	Margin *decimal.Decimal `json:"margin,omitempty"`
+}
+
+// ExtensionDecision approves an extension (Days, default the program's) or rejects it.
+type ExtensionDecision struct {
+	Actor  string `json:"actor"`
+	Reason string `json:"reason,omitempty"`
+	Days   int    `json:"days,omitempty"`
+}
+
+// DealUpdate is a partner's or manager's move: a stage, a request, or the close.
+type DealUpdate struct {
+	Actor       string           `json:"actor"`
+	Stage       string           `json:"stage,omitempty"`
+	Reason      string           `json:"reason,omitempty"`
+	FinalAmount *decimal.Decimal `json:"final_amount,omitempty"`
+}
+
+// DealState is the workflow's state and what the status query answers.
+type DealState struct {
+	Status           string                 `json:"status"`
+	Stage            string                 `json:"stage"`
+	Policy           activities.DealPolicy  `json:"policy"`
+	Conflicts        domain.ConflictVerdict `json:"conflicts"`
+	Margin           *decimal.Decimal       `json:"margin,omitempty"`
+	ProtectedUntil   *time.Time             `json:"protected_until,omitempty"`
+	ExtensionsUsed   int                    `json:"extensions_used"`
+	PendingExtension *DealUpdate            `json:"pending_extension,omitempty"`
+	RemindersSent    []string               `json:"reminders_sent"`
+	EventSeq         int                    `json:"event_seq"`
+}
+
+// dealMessage is a validated message waiting for the main loop.
+type dealMessage struct {
+	n    int
+	name string
+	dec  DealDecision
+	ext  ExtensionDecision
+	upd  DealUpdate
+}
+
+type dealWorkflow struct {
+	in                DealInput
+	state             DealState
+	inbox             []dealMessage
+	received, applied int
+	refused           map[int]error // messages the main loop could not carry out, for their Update's answer
+}
+
+func DealWorkflow(ctx workflow.Context, in DealInput) (DealState, error) {
+	w := &dealWorkflow{in: in, refused: map[int]error{},
+		state: DealState{Status: domain.DealPendingApproval, RemindersSent: []string{}, Conflicts: domain.ConflictVerdict{Flags: []domain.Match{}}}}
+	if err := w.setup(ctx); err != nil {
+		return DealState{}, err
+	}
+	return w.run(ctx)
+}
+
+func (w *dealWorkflow) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, DealStatusQuery, func() (DealState, error) { return w.state, nil }); err != nil {
+		return err
+	}
+	type handler[T any] struct {
+		name     string
+		validate func(workflow.Context, T) error
+		wrap     func(T) dealMessage
+	}
+	decisions := []handler[DealDecision]{
+		{DealApprove, func(_ workflow.Context, d DealDecision) error { return w.validateDecision(true, d) }, func(d DealDecision) dealMessage { return dealMessage{name: DealApprove, dec: d} }},
+		{DealReject, func(_ workflow.Context, d DealDecision) error { return w.validateDecision(false, d) }, func(d DealDecision) dealMessage { return dealMessage{name: DealReject, dec: d} }},
+	}
+	extensions := []handler[ExtensionDecision]{
+		{DealApproveExtension, func(_ workflow.Context, e ExtensionDecision) error { return w.validateExtensionDecision(true, e) }, func(e ExtensionDecision) dealMessage { return dealMessage{name: DealApproveExtension, ext: e} }},
+		{DealRejectExtension, func(_ workflow.Context, e ExtensionDecision) error { return w.validateExtensionDecision(false, e) }, func(e ExtensionDecision) dealMessage { return dealMessage{name: DealRejectExtension, ext: e} }},
+	}
+	updates := []handler[DealUpdate]{}
+	for _, name := range []string{DealRequestExtension, DealSetStage, DealWin, DealLose} {
+		updates = append(updates, handler[DealUpdate]{name, func(_ workflow.Context, u DealUpdate) error { return w.validateUpdate(name, u) }, func(u DealUpdate) dealMessage { return dealMessage{name: name, upd: u} }})
+	}
+	for _, h := range decisions {
+		if err := registerDealMessage(ctx, w, h.name, h.validate, h.wrap); err != nil {
+			return err
+		}
+	}
+	for _, h := range extensions {
+		if err := registerDealMessage(ctx, w, h.name, h.validate, h.wrap); err != nil {
+			return err
+		}
+	}
+	for _, h := range updates {
+		if err := registerDealMessage(ctx, w, h.name, h.validate, h.wrap); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// registerDealMessage serves one message as an Update (validated, answered once
+// the main loop has carried it out) and as a Signal (validated, or dropped).
+func registerDealMessage[T any](ctx workflow.Context, w *dealWorkflow, name string, validate func(workflow.Context, T) error, wrap func(T) dealMessage) error {
+	err := workflow.SetUpdateHandlerWithOptions(ctx, name, func(ctx workflow.Context, msg T) (DealState, error) {
+		n := w.enqueue(wrap(msg))
+		if err := workflow.Await(ctx, func() bool { return w.applied >= n }); err != nil {
+			return w.state, err
+		}
+		return w.state, w.refused[n]
+	}, workflow.UpdateHandlerOptions{Validator: validate})
+	if err != nil {
+		return err
+	}
+	listen(ctx, name, func(msg T) error { return validate(ctx, msg) }, func(msg T) { w.enqueue(wrap(msg)) })
+	return nil
+}
+
+func (w *dealWorkflow) enqueue(m dealMessage) int {
+	w.received++
+	m.n = w.received
+	w.inbox = append(w.inbox, m)
+	return m.n
+}
+
+func (w *dealWorkflow) run(ctx workflow.Context) (DealState, error) {
+	ctx = workflow.WithActivityOptions(ctx, defaultActivityOptions)
+	var a *activities.Activities
+
+	lctx := workflow.WithRetryPolicy(ctx, temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 20})
+	if err := workflow.ExecuteActivity(summarized(lctx, "load the program's deal SLA, stages and the tier's protection"), a.LoadDealPolicy, w.in.DealID).Get(ctx, &w.state.Policy); err != nil {
+		return w.state, fmt.Errorf("load deal policy: %w", err)
+	}
+	w.state.Stage = w.state.Policy.Stages[0].Name
+
+	// Conflict check: an exact match on another partner's protected deal, or on an
+	// existing customer, rejects at once; near matches wait for the approver.
+	if err := workflow.ExecuteActivity(summarized(ctx, "check conflicts with open deals and existing customers"), a.CheckDealConflicts, w.in.DealID).Get(ctx, &w.state.Conflicts); err != nil {
+		return w.state, fmt.Errorf("check conflicts: %w", err)
+	}
+	if w.state.Conflicts.Reject {
+		w.end(ctx, domain.DealRejected, "system:conflict-check", w.state.Conflicts.Reason)
+		return w.finish(ctx)
+	}
+
+	// Approval within the SLA: a reminder at the SLA, an escalation at twice it,
+	// and the program's auto-decision (if any) at three times.
+	if done := w.awaitApproval(ctx); done {
+		return w.finish(ctx)
+	}
+
+	// Protected: stage moves, extensions and the close, until it expires.
+	for {
+		if done := w.processInbox(ctx); done {
+			return w.finish(ctx)
+		}
+		w.applied = w.received
+		now := workflow.Now(ctx)
+		next, summary, reminder := w.nextDeadline(now)
+		if messages, _ := awaitUntil(ctx, next.Sub(now), summary, func() bool { return len(w.inbox) > 0 }); messages {
+			continue
+		}
+		if reminder != "" {
+			w.state.RemindersSent = append(w.state.RemindersSent, reminder)
+			w.notifyPartner(ctx, reminder, fmt.Sprintf("Your protection of this deal expires on %s: extend it or close it", w.state.ProtectedUntil.Format(time.DateOnly)))
+			continue
+		}
+		w.end(ctx, domain.DealExpired, "system", "protection expired on "+w.state.ProtectedUntil.Format(time.DateOnly)+"; the customer is free again")
+		return w.finish(ctx)
+	}
+}
+
+// awaitApproval runs the approval step; it reports whether the deal has ended.
+func (w *dealWorkflow) awaitApproval(ctx workflow.Context) bool {
+	decided := func() bool { return w.hasDecision() }
+	sla := w.state.Policy.ApprovalSLA
+	steps := []struct {
+		summary string
+		act     func()
+	}{
+		{"deal approval SLA: remind managers if still undecided", func() {
+			w.notify(ctx, "deal_approval_reminder", "manager", "Deal registration waiting for approval for "+sla.String())
+		}},
+		{"twice the approval SLA: escalate if still undecided", func() {
+			w.notify(ctx, "deal_approval_escalation", "admin", "Deal registration undecided after "+(2*sla).String())
+		}},
+	}
+	if auto := w.state.Policy.AutoDecision; auto == "approve" || auto == "reject" {
+		steps = append(steps, struct {
+			summary string
+			act     func()
+		}{"three times the approval SLA: auto-" + auto, func() {
+			w.enqueue(dealMessage{name: map[bool]string{true: DealApprove, false: DealReject}[auto == "approve"],
+				dec: DealDecision{Actor: "system:auto-decision", Reason: "no decision within three times the approval SLA"}})
+		}})
+	}
+	for _, s := range steps {
+		if decided() {
+			break
+		}
+		if ok, _ := awaitUntil(ctx, sla, s.summary, decided); !ok {
+			s.act()
+		}
+	}
+	_ = workflow.Await(ctx, decided)
+	return w.processInbox(ctx)
+}
+
+func (w *dealWorkflow) hasDecision() bool {
+	for _, m := range w.inbox {
+		if m.name == DealApprove || m.name == DealReject || m.name == DealLose {
+			return true
+		}
+	}
+	return false
+}
+
+// processInbox carries out queued messages in order; it reports whether the deal ended.
+func (w *dealWorkflow) processInbox(ctx workflow.Context) bool {
+	for len(w.inbox) > 0 {
+		m := w.inbox[0]
+		w.inbox = w.inbox[1:]
+		ended := w.apply(ctx, m)
+		w.applied = m.n
+		if ended {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *dealWorkflow) apply(ctx workflow.Context, m dealMessage) (ended bool) {
+	now := workflow.Now(ctx)
+	switch m.name {
+	case DealApprove:
+		until := now.AddDate(0, 0, w.state.Policy.ProtectionDays)
+		err := w.record(ctx, activities.DealChange{Kind: "approved", Actor: m.dec.Actor, Reason: m.dec.Reason, Margin: m.dec.Margin, ProtectedUntil: until})
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.Type() == activities.ErrAlreadyProtected {
+			// Another partner's registration was approved first: first approved wins.
+			w.refused[m.n] = messageError(domain.Conflict("already_protected", "another partner's deal for this customer was approved first"))
+			w.end(ctx, domain.DealRejected, "system:conflict-check", "already registered: another partner's deal for this customer was approved first")
+			return true
+		}
+		w.state.Status, w.state.Margin, w.state.ProtectedUntil = domain.DealApproved, m.dec.Margin, &until
+		w.upsertStatus(ctx)
+	case DealReject:
+		w.end(ctx, domain.DealRejected, m.dec.Actor, m.dec.Reason)
+		return true
+	case DealSetStage:
+		w.state.Stage = m.upd.Stage
+		_ = w.record(ctx, activities.DealChange{Kind: "stage", Actor: m.upd.Actor, Stage: m.upd.Stage, Reason: "moved to " + m.upd.Stage})
+	case DealRequestExtension:
+		w.state.PendingExtension = &m.upd
+		_ = w.record(ctx, activities.DealChange{Kind: "extension_requested", Actor: m.upd.Actor, Reason: m.upd.Reason})
+		w.notify(ctx, fmt.Sprintf("deal_extension_requested_%d", w.state.ExtensionsUsed+1), "manager", "Extension requested: "+m.upd.Reason)
+	case DealApproveExtension:
+		days := m.ext.Days
+		if days == 0 {
+			days = w.state.Policy.ExtensionDays
+		}
+		until := w.state.ProtectedUntil.AddDate(0, 0, days)
+		w.state.ProtectedUntil, w.state.PendingExtension = &until, nil
+		w.state.ExtensionsUsed++
+		_ = w.record(ctx, activities.DealChange{Kind: "extended", Actor: m.ext.Actor, Reason: fmt.Sprintf("+%d days, until %s", days, until.Format(time.DateOnly)),
+			ProtectedUntil: until, ExtensionsUsed: w.state.ExtensionsUsed})
+		w.upsertStatus(ctx)
+	case DealRejectExtension:
+		w.state.PendingExtension = nil
+		w.state.ExtensionsUsed++ // a rejected request uses up the allowance too
+		_ = w.record(ctx, activities.DealChange{Kind: "extension_rejected", Actor: m.ext.Actor, Reason: m.ext.Reason})
+	case DealWin:
+		margin := domain.DealMargin(*m.upd.FinalAmount, w.state.Margin, w.state.Policy.TierDefaultMargin, w.state.Policy.Currency)
+		w.state.Status = domain.DealWon
+		_ = w.record(ctx, activities.DealChange{Kind: "won", Actor: m.upd.Actor, Reason: fmt.Sprintf("won at %s %s; margin %s", m.upd.FinalAmount.StringFixed(2), w.state.Policy.Currency, margin.String()),
+			FinalAmount: m.upd.FinalAmount, MarginAmount: &margin})
+		w.upsertStatus(ctx)
+		return true
+	case DealLose:
+		w.end(ctx, domain.DealLost, m.upd.Actor, m.upd.Reason)
+		return true
+	}
+	return false
+}
+
+// nextDeadline is the next timer while protected: a reminder not yet sent for
+// the current expiry date, else the expiry itself.
+func (w *dealWorkflow) nextDeadline(now time.Time) (at time.Time, summary, reminder string) {
+	until := *w.state.ProtectedUntil
+	for _, lead := range domain.ExpiryReminderLeads {
+		key := fmt.Sprintf("deal_expiry_reminder_%s_%dd", until.Format(time.DateOnly), int(lead.Hours()/24))
+		if !contains(w.state.RemindersSent, key) && until.Add(-lead).After(now) {
+			return until.Add(-lead), fmt.Sprintf("remind the partner %d days before protection expires", int(lead.Hours()/24)), key
+		}
+	}
+	return until, "protection expires " + until.Format(time.DateOnly) + ": release the customer", ""
+}
+
+// --- validation ---
+
+func (w *dealWorkflow) validateDecision(approve bool, d DealDecision) error {
+	if w.state.Status != domain.DealPendingApproval || w.hasDecision() {
+		return messageError(domain.Conflict("already_decided", "the deal is no longer waiting for approval (status %s)", w.state.Status))
+	}
+	if d.Actor == "" {
+		return messageError(domain.Invalid("actor", "required", "actor is required"))
+	}
+	if !approve && d.Reason == "" {
+		return messageError(domain.Invalid("reason", "required", "a rejection needs a reason"))
+	}
+	if d.Margin != nil && (d.Margin.IsNegative() || d.Margin.GreaterThan(decimal.NewFromInt(1)) || d.Margin.Exponent() < -4) {
+		return messageError(domain.Invalid("margin", "invalid", "margin is a fraction from 0 to 1 (0.18 is 18%%), at most 4 decimals"))
+	}
+	return nil
+}
+
+func (w *dealWorkflow) validateExtensionDecision(approve bool, e ExtensionDecision) error {
+	if w.state.PendingExtension == nil || w.queued(DealApproveExtension, DealRejectExtension) {
+		return messageError(domain.Conflict("no_extension_requested", "there is no extension request waiting for a decision"))
+	}
+	if e.Actor == "" {
+		return messageError(domain.Invalid("actor", "required", "actor is required"))
+	}
+	if !approve && e.Reason == "" {
+		return messageError(domain.Invalid("reason", "required", "a rejection needs a reason"))
+	}
+	if e.Days < 0 || e.Days > 365 {
+		return messageError(domain.Invalid("days", "invalid", "days must be from 1 to 365"))
+	}
+	return nil
+}
+
+func (w *dealWorkflow) validateUpdate(name string, u DealUpdate) error {
+	open := w.state.Status == domain.DealPendingApproval || w.state.Status == domain.DealApproved
+	if u.Actor == "" {
+		return messageError(domain.Invalid("actor", "required", "actor is required"))
+	}
+	switch name {
+	case DealSetStage:
+		if w.state.Status != domain.DealApproved || w.queued(DealWin, DealLose) {
+			return messageError(domain.Conflict("not_protected", "stages move once the deal is approved (status %s)", w.state.Status))
+		}
+		if !w.validStage(u.Stage) {
+			return messageError(domain.Invalid("stage", "unknown_stage", "stage must be one of the program's stages: %s", w.stageNames()))
+		}
+	case DealRequestExtension:
+		if w.state.Status != domain.DealApproved || w.queued(DealWin, DealLose) {
+			return messageError(domain.Conflict("not_protected", "only a protected deal can be extended (status %s)", w.state.Status))
+		}
+		if w.state.PendingExtension != nil || w.queued(DealRequestExtension) {
+			return messageError(domain.Conflict("extension_pending", "an extension request is already waiting for a decision"))
+		}
+		if w.state.ExtensionsUsed >= w.state.Policy.MaxExtensions {
+			return messageError(domain.Conflict("no_extensions_left", "this deal has used its %d extension(s)", w.state.Policy.MaxExtensions))
+		}
+		if u.Reason == "" {
+			return messageError(domain.Invalid("reason", "required", "an extension request needs a reason"))
+		}
+	case DealWin:
+		if w.state.Status != domain.DealApproved || w.queued(DealWin, DealLose) {
+			return messageError(domain.Conflict("not_protected", "only a protected deal can be won (status %s)", w.state.Status))
+		}
+		if u.FinalAmount == nil || !domain.ValidAmount(*u.FinalAmount, w.state.Policy.Currency) {
+			return messageError(domain.Invalid("final_amount", "invalid", "final_amount must be a positive amount in %s", w.state.Policy.Currency))
+		}
+	case DealLose:
+		if !open || w.queued(DealWin, DealLose) {
+			return messageError(domain.Conflict("deal_closed", "the deal is %s", w.state.Status))
+		}
+		if u.Reason == "" {
+			return messageError(domain.Invalid("reason", "required", "a lost deal needs a reason"))
+		}
+	}
+	return nil
+}
+
+func (w *dealWorkflow) queued(names ...string) bool {
+	for _, m := range w.inbox {
+		if contains(names, m.name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *dealWorkflow) validStage(s string) bool {
+	for _, st := range w.state.Policy.Stages {
+		if st.Name == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *dealWorkflow) stageNames() string {
+	out := ""
+	for i, st := range w.state.Policy.Stages {
+		if i > 0 {
+			out += ", "
+		}
+		out += st.Name
+	}
+	return out
+}
+
+// --- durable steps ---
+
+func (w *dealWorkflow) record(ctx workflow.Context, c activities.DealChange) error {
+	var a *activities.Activities
+	w.state.EventSeq++
+	c.DealID = w.in.DealID
+	c.EventKey = fmt.Sprintf("%s/%d/%s", DealWorkflowID(w.in.DealID), w.state.EventSeq, c.Kind)
+	c.At = workflow.Now(ctx)
+	summary := c.Kind + " by " + c.Actor
+	if c.Reason != "" {
+		summary += ": " + c.Reason
+	}
+	return workflow.ExecuteActivity(summarized(ctx, summary), a.RecordDealChange, c).Get(ctx, nil)
+}
+
+// end closes the deal as rejected, lost or expired.
+// The status flips first, so messages validated meanwhile see the deal as closed.
+func (w *dealWorkflow) end(ctx workflow.Context, status, actor, reason string) {
+	w.state.Status = status
+	_ = w.record(ctx, activities.DealChange{Kind: status, Actor: actor, Reason: reason})
+	w.upsertStatus(ctx)
+}
+
+func (w *dealWorkflow) upsertStatus(ctx workflow.Context) {
+	updates := []temporal.SearchAttributeUpdate{SAStatus.ValueSet(w.state.Status)}
+	if w.state.Status == domain.DealApproved && w.state.ProtectedUntil != nil {
+		updates = append(updates, SAExpiresAt.ValueSet(*w.state.ProtectedUntil))
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, updates...)
+}
+
+func (w *dealWorkflow) notify(ctx workflow.Context, kind, recipient, message string) {
+	var a *activities.Activities
+	_ = workflow.ExecuteActivity(summarized(ctx, kind+" to "+recipient), a.Notify, activities.Notification{
+		DedupeKey: DealWorkflowID(w.in.DealID) + "/" + kind, Kind: kind, Recipient: recipient,
+		SubjectType: "deal", SubjectID: w.in.DealID, Message: message,
+	}).Get(ctx, nil)
+}
+
+func (w *dealWorkflow) notifyPartner(ctx workflow.Context, key, message string) {
+	w.notify(ctx, key, w.in.PartnerID.String(), message)
+}
+
+// finish answers every waiting Update before the workflow ends.
+func (w *dealWorkflow) finish(ctx workflow.Context) (DealState, error) {
+	for _, m := range w.inbox { // messages that arrived after the end are refused
+		w.refused[m.n] = messageError(domain.Conflict("deal_closed", "the deal is %s", w.state.Status))
+	}
+	w.inbox, w.applied = nil, w.received
+	return w.state, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
