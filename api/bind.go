@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/go-playground/validator/v10"
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 )
 
 var validate = func() *validator.Validate {
@@ -91,6 +92,11 @@ func jsonKind(t reflect.Type) string {
 		return "boolean"
 	case reflect.Slice:
 		return "list"
+	case reflect.Struct:
+		if t == reflect.TypeFor[decimal.Decimal]() {
+			return `decimal amount such as "12.50"`
+		}
+		return "JSON object"
 	default:
 		return "JSON object"
 	}
@@ -176,4 +182,23 @@ func page[T any](items []T, limit int32, id func(T) uuid.UUID) Page[T] {
 		p.NextCursor = base64.RawURLEncoding.EncodeToString(last[:])
 	}
 	return p
+}
+
+// Amount is a decimal in a request body ("12.50" or 12.50). A malformed one is
+// a 422 that names its field, like any other wrong type.
+type Amount struct{ decimal.Decimal }
+
+func (a *Amount) UnmarshalJSON(b []byte) error {
+	if err := a.Decimal.UnmarshalJSON(b); err != nil {
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[decimal.Decimal]()}
+	}
+	return nil
+}
+
+// dec returns the decimal inside an optional Amount.
+func (a *Amount) dec() *decimal.Decimal {
+	if a == nil {
+		return nil
+	}
+	return &a.Decimal
 }

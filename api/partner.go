@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -13,7 +11,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -255,23 +252,12 @@ func (s *Server) partnerView(ctx context.Context, p db.Partner) (PartnerView, er
 // workflow, so a second decision is a 409 at once) and answers with the result.
 // The Update ID comes from the Idempotency-Key, so a retried request is the same
 // Update to Temporal too.
+// decide sends a decision to the partner's workflow as an Update (validated by the
+// workflow, so a second decision is a 409 at once) and returns its result.
 func (s *Server) decide(c *gin.Context, p db.Partner, name string, arg any) (workflows.PartnerState, error) {
-	ctx := c.Request.Context()
-	updateID := uuid.NewString()
-	if k := c.GetHeader("Idempotency-Key"); k != "" {
-		sum := sha256.Sum256([]byte(idempotencyScope(c) + "\n" + c.Request.URL.Path + "\n" + k))
-		updateID = hex.EncodeToString(sum[:16])
-	}
-	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: p.WorkflowID, UpdateName: name, UpdateID: updateID, Args: []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
 	var st workflows.PartnerState
-	if err == nil {
-		err = h.Get(ctx, &st)
-	}
-	var ended *serviceerror.NotFound
-	if errors.As(err, &ended) { // the workflow has completed: a rejected application
+	err := s.sendUpdate(c, p.WorkflowID, name, arg, &st)
+	if errors.Is(err, errProcessEnded) { // a rejected application's workflow has completed
 		return st, domain.Conflict("process_ended", "the onboarding of this partner has ended (status %s)", p.Status)
 	}
 	return st, err

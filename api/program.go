@@ -16,12 +16,12 @@ import (
 )
 
 type TierInput struct {
-	Name                   string           `json:"name" validate:"required,max=100"`
-	Rank                   *int32           `json:"rank" validate:"required,min=0,max=1000"`
-	DealProtectionDays     *int32           `json:"deal_protection_days" validate:"omitempty,min=1,max=3650"`
-	MDFQuarterlyAllocation *decimal.Decimal `json:"mdf_quarterly_allocation"`
-	DefaultMargin          *decimal.Decimal `json:"default_margin"`
-	RequiredCertifications []string         `json:"required_certifications" validate:"max=20"`
+	Name                   string   `json:"name" validate:"required,max=100"`
+	Rank                   *int32   `json:"rank" validate:"required,min=0,max=1000"`
+	DealProtectionDays     *int32   `json:"deal_protection_days" validate:"omitempty,min=1,max=3650"`
+	MDFQuarterlyAllocation *Amount  `json:"mdf_quarterly_allocation"`
+	DefaultMargin          *Amount  `json:"default_margin"`
+	RequiredCertifications []string `json:"required_certifications" validate:"max=20"`
 }
 
 type CreateProgramRequest struct {
@@ -138,10 +138,10 @@ func insertTier(ctx context.Context, q *db.Queries, programID uuid.UUID, t TierI
 		params.DealProtectionDays = *t.DealProtectionDays
 	}
 	if t.MDFQuarterlyAllocation != nil {
-		params.MdfQuarterlyAllocation = *t.MDFQuarterlyAllocation
+		params.MdfQuarterlyAllocation = t.MDFQuarterlyAllocation.Decimal
 	}
 	if t.DefaultMargin != nil {
-		params.DefaultMargin = *t.DefaultMargin
+		params.DefaultMargin = t.DefaultMargin.Decimal
 	}
 	if t.RequiredCertifications != nil {
 		params.RequiredCertifications = t.RequiredCertifications

@@ -59,4 +59,6 @@ var (
 	partners    = []string{"partner"}
 	anyone      = []string{Public}
 	staffAndOwn = []string{"admin", "manager", "finance", "partner"}
+	// partnerOrManager: the deal's own partner (checked per record) or a manager.
+	partnerOrManager = []string{"manager", "partner"}
 )

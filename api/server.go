@@ -83,6 +83,20 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodGet, "/me", partners, s.getMe)
 	s.handle(v1, http.MethodPost, "/me/agreement", partners, s.acceptAgreement)
 
+	s.handle(v1, http.MethodPost, "/customers", admins, s.loadCustomers)
+	s.handle(v1, http.MethodPost, "/deals", partners, s.createDeal)
+	s.handle(v1, http.MethodGet, "/deals", staffAndOwn, s.listDeals)
+	s.handle(v1, http.MethodGet, "/deals/:id", staffAndOwn, s.getDeal)
+	s.handle(v1, http.MethodPost, "/deals/:id/approve", managers, s.approveDeal)
+	s.handle(v1, http.MethodPost, "/deals/:id/reject", managers, s.rejectDeal)
+	s.handle(v1, http.MethodPost, "/deals/:id/extension", partners, s.requestExtension)
+	s.handle(v1, http.MethodPost, "/deals/:id/extension/approve", managers, s.approveExtension)
+	s.handle(v1, http.MethodPost, "/deals/:id/extension/reject", managers, s.rejectExtension)
+	s.handle(v1, http.MethodPost, "/deals/:id/stage", partnerOrManager, s.setDealStage)
+	s.handle(v1, http.MethodPost, "/deals/:id/won", partnerOrManager, s.winDeal)
+	s.handle(v1, http.MethodPost, "/deals/:id/lost", partnerOrManager, s.loseDeal)
+	s.handle(v1, http.MethodGet, "/reports/pipeline", staff, s.pipeline)
+
 	s.handle(v1, http.MethodPost, "/keys", admins, s.createKey)
 	s.handle(v1, http.MethodDelete, "/keys/:id", admins, s.revokeKey)
 }

@@ -33,7 +33,7 @@ func dealPolicy(auto string) activities.DealPolicy {
 	return activities.DealPolicy{
 		ApprovalSLA: 48 * time.Hour, AutoDecision: auto, MaxExtensions: 1, ExtensionDays: 30, ProtectionDays: 90, Currency: "USD",
 		TierDefaultMargin: decimal.RequireFromString("0.20"),
-		Stages: []domain.Stage{{Name: "registered", Probability: decimal.RequireFromString("0.1")}, {Name: "qualified", Probability: decimal.RequireFromString("0.25")}},
+		Stages:            []domain.Stage{{Name: "registered", Probability: decimal.RequireFromString("0.1")}, {Name: "qualified", Probability: decimal.RequireFromString("0.25")}},
 	}
 }
 

@@ -1,0 +1,370 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows"
+)
+
+type DealRequest struct {
+	CustomerName      string   `json:"customer_name" validate:"required,max=200"`
+	CustomerDomain    string   `json:"customer_domain" validate:"required,max=253"`
+	Country           string   `json:"country" validate:"required"`
+	ContactName       string   `json:"contact_name" validate:"required,max=200"`
+	ContactEmail      string   `json:"contact_email" validate:"required,max=254"`
+	EstimatedValue    *Amount  `json:"estimated_value" validate:"required"`
+	Currency          string   `json:"currency" validate:"required"`
+	Products          []string `json:"products" validate:"required,min=1,max=50,dive,required,max=100"`
+	ExpectedCloseDate string   `json:"expected_close_date" validate:"required,datetime=2006-01-02"`
+	Notes             string   `json:"notes" validate:"max=5000"`
+}
+
+type DealDecisionRequest struct {
+	Reason string  `json:"reason" validate:"max=2000"`
+	Margin *Amount `json:"margin"`
+}
+
+type ExtensionDecisionRequest struct {
+	Reason string `json:"reason" validate:"max=2000"`
+	Days   int    `json:"days" validate:"min=0,max=365"`
+}
+
+type ReasonRequest struct {
+	Reason string `json:"reason" validate:"required,max=2000"`
+}
+
+type StageRequest struct {
+	Stage string `json:"stage" validate:"required,max=50"`
+}
+
+type WonRequest struct {
+	FinalAmount *Amount `json:"final_amount" validate:"required"`
+}
+
+// DealView is a deal as the API shows it, with its timeline and workflow.
+type DealView struct {
+	db.Deal
+	Timeline         []db.DealEvent        `json:"timeline"`
+	MarginLine       *db.CommissionLine    `json:"margin_line,omitempty"`
+	PendingExtension *workflows.DealUpdate `json:"pending_extension,omitempty"`
+}
+
+func (s *Server) createDeal(c *gin.Context) {
+	var req DealRequest
+	body, err := s.readBody(c)
+	if err == nil {
+		err = decode(body, &req)
+	}
+	var dv dealValues
+	if err == nil {
+		dv, err = validateDeal(&req)
+	}
+	var p db.Partner
+	if err == nil {
+		p, err = s.loadPartner(c.Request.Context(), caller(c).PartnerID)
+	}
+	if err == nil && p.Status != domain.StatusActive {
+		err = domain.Forbidden("partner_not_active", "only an active partner can register deals; this partner is %s", strings.ReplaceAll(p.Status, "_", " "))
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		prog, err := q.GetProgram(ctx, p.ProgramID)
+		if err != nil {
+			return answer{}, err
+		}
+		if req.Currency != prog.Currency {
+			return answer{}, domain.Invalid("currency", "wrong_currency", "this program registers deals in %s", prog.Currency)
+		}
+		stages, err := programStages(prog)
+		if err != nil {
+			return answer{}, err
+		}
+		id := uuid.Must(uuid.NewV7())
+		d, err := q.CreateDeal(ctx, db.CreateDealParams{
+			ID: id, ProgramID: p.ProgramID, PartnerID: p.ID, TierID: p.TierID, CustomerName: req.CustomerName,
+			CustomerNameNormalized: domain.NormalizeCompanyName(req.CustomerName), CustomerDomain: dv.domain, Country: req.Country,
+			ContactName: req.ContactName, ContactEmail: strings.ToLower(req.ContactEmail), EstimatedValue: req.EstimatedValue.Decimal,
+			Currency: req.Currency, Products: req.Products, ExpectedCloseDate: dv.closeDate, Notes: req.Notes,
+			Stage: stages[0].Name, WorkflowID: workflows.DealWorkflowID(id),
+		})
+		if err != nil {
+			return answer{}, err
+		}
+		_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: d.WorkflowID, TaskQueue: workflows.TaskQueue,
+			WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+			WorkflowExecutionErrorWhenAlreadyStarted: true,
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				workflows.SADealID.ValueSet(id.String()), workflows.SAPartnerID.ValueSet(p.ID.String()),
+				workflows.SAProgramID.ValueSet(p.ProgramID.String()), workflows.SAKind.ValueSet("deal"),
+				workflows.SAStatus.ValueSet(domain.DealPendingApproval)),
+		}, workflows.DealWorkflow, workflows.DealInput{DealID: id, PartnerID: p.ID, ProgramID: p.ProgramID})
+		if err != nil {
+			return answer{}, err
+		}
+		return answer{Status: http.StatusCreated, Body: DealView{Deal: d}}, nil
+	})
+}
+
+type dealValues struct {
+	domain    string
+	closeDate time.Time
+}
+
+func validateDeal(req *DealRequest) (dealValues, error) {
+	var v dealValues
+	var ok bool
+	req.CustomerName, req.ContactName = strings.TrimSpace(req.CustomerName), strings.TrimSpace(req.ContactName)
+	switch {
+	case req.CustomerName == "" || domain.NormalizeCompanyName(req.CustomerName) == "":
+		return v, domain.Invalid("customer_name", "required", "customer_name must name a company")
+	case req.ContactName == "":
+		return v, domain.Invalid("contact_name", "required", "contact_name may not be blank")
+	case !domain.ValidCountry(req.Country):
+		return v, domain.Invalid("country", "invalid", "country must be an ISO 3166 two-letter code such as US or DE")
+	case !domain.ValidEmail(req.ContactEmail):
+		return v, domain.Invalid("contact_email", "invalid", "contact_email must be an e-mail address")
+	case len(req.Currency) != 3 || strings.ToUpper(req.Currency) != req.Currency:
+		return v, domain.Invalid("currency", "invalid", "currency must be an ISO 4217 code such as USD")
+	case !domain.ValidAmount(req.EstimatedValue.Decimal, req.Currency) || req.EstimatedValue.GreaterThanOrEqual(decimal.New(1, 12)):
+		return v, domain.Invalid("estimated_value", "invalid", "estimated_value must be a positive amount in %s with at most %d decimals", req.Currency, domain.MinorUnits(req.Currency))
+	}
+	if v.domain, ok = domain.CustomerDomain(req.CustomerDomain); !ok {
+		return v, domain.Invalid("customer_domain", "invalid", "customer_domain must be the customer's website domain, such as acme.com")
+	}
+	v.closeDate, _ = time.Parse(time.DateOnly, req.ExpectedCloseDate)
+	for _, p := range req.Products {
+		if strings.TrimSpace(p) == "" {
+			return v, domain.Invalid("products", "invalid", "products may not be blank")
+		}
+	}
+	return v, nil
+}
+
+func programStages(p db.Program) ([]domain.Stage, error) {
+	var stages []domain.Stage
+	if err := json.Unmarshal(p.DealStages, &stages); err != nil || len(stages) == 0 {
+		return nil, errors.New("program deal stages are not valid")
+	}
+	return stages, nil
+}
+
+// dealFor loads the deal in the path; a partner sees only its own (else 404).
+func (s *Server) dealFor(c *gin.Context) (db.Deal, error) {
+	id, err := pathID(c, "deal")
+	if err != nil {
+		return db.Deal{}, err
+	}
+	d, err := s.store.GetDeal(c.Request.Context(), id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, domain.NotFound("deal")
+	}
+	if err != nil {
+		return d, err
+	}
+	if cl := caller(c); cl.Role == domain.RolePartner && cl.PartnerID != d.PartnerID {
+		return db.Deal{}, domain.NotFound("deal")
+	}
+	return d, nil
+}
+
+func (s *Server) getDeal(c *gin.Context) {
+	d, err := s.dealFor(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	v, err := s.dealView(c.Request.Context(), d, nil)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) dealView(ctx context.Context, d db.Deal, st *workflows.DealState) (DealView, error) {
+	v := DealView{Deal: d}
+	var err error
+	if v.Timeline, err = s.store.ListDealEvents(ctx, d.ID); err != nil {
+		return v, err
+	}
+	lines, err := s.store.ListCommissionLinesBySource(ctx, db.ListCommissionLinesBySourceParams{SourceType: "deal", SourceID: d.ID})
+	if err != nil {
+		return v, err
+	}
+	if len(lines) > 0 {
+		v.MarginLine = &lines[0]
+	}
+	if st == nil && d.Status == domain.DealApproved {
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if resp, err := s.temporal.QueryWorkflow(qctx, d.WorkflowID, "", workflows.DealStatusQuery); err == nil {
+			var state workflows.DealState
+			if resp.Get(&state) == nil {
+				st = &state
+			}
+		}
+	}
+	if st != nil {
+		v.PendingExtension = st.PendingExtension
+	}
+	return v, nil
+}
+
+func (s *Server) listDeals(c *gin.Context) {
+	limit, after, err := s.pageParams(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	params := db.ListDealsParams{Limit: limit, After: after}
+	if v := c.Query("status"); v != "" {
+		params.Status = &v
+	}
+	if v := c.Query("stage"); v != "" {
+		params.Stage = &v
+	}
+	if v := c.Query("partner_id"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "partner_id must be a UUID", "partner_id"))
+			return
+		}
+		params.PartnerID = uuid.NullUUID{UUID: id, Valid: true}
+	}
+	if v := c.Query("expiring_within"); v != "" { // days
+		n, err := strconv.Atoi(strings.TrimSuffix(v, "d"))
+		if err != nil || n < 0 || n > 3650 {
+			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "expiring_within is a number of days, such as 14", "expiring_within"))
+			return
+		}
+		before := time.Now().AddDate(0, 0, n)
+		params.ExpiringBefore = &before
+	}
+	if cl := caller(c); cl.Role == domain.RolePartner { // a partner lists only its own, whatever it asks
+		params.PartnerID = uuid.NullUUID{UUID: cl.PartnerID, Valid: true}
+	}
+	rows, err := s.store.ListDeals(c.Request.Context(), params)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, page(rows, limit, func(d db.Deal) uuid.UUID { return d.ID }))
+}
+
+// dealMessage sends one message to the deal's workflow as an Update and answers
+// with the deal as it stands afterwards.
+func (s *Server) dealMessage(c *gin.Context, name string, dst any, build func(d db.Deal, actor string) (any, error)) {
+	d, err := s.dealFor(c)
+	var body []byte
+	if err == nil {
+		body, err = s.readBody(c)
+	}
+	if err == nil {
+		err = decode(body, dst)
+	}
+	var arg any
+	if err == nil {
+		arg, err = build(d, caller(c).Actor())
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		st, err := s.updateDeal(c, d, name, arg)
+		if err != nil {
+			return answer{}, err
+		}
+		fresh, err := q.GetDeal(ctx, d.ID)
+		if err != nil {
+			return answer{}, err
+		}
+		v, err := s.dealView(ctx, fresh, &st)
+		return answer{Status: http.StatusOK, Body: v}, err
+	})
+}
+
+func (s *Server) updateDeal(c *gin.Context, d db.Deal, name string, arg any) (workflows.DealState, error) {
+	var st workflows.DealState
+	err := s.sendUpdate(c, d.WorkflowID, name, arg, &st)
+	if errors.Is(err, errProcessEnded) {
+		return st, domain.Conflict("deal_closed", "the deal is %s", d.Status)
+	}
+	return st, err
+}
+
+func (s *Server) approveDeal(c *gin.Context) {
+	var req DealDecisionRequest
+	s.dealMessage(c, workflows.DealApprove, &req, func(_ db.Deal, actor string) (any, error) {
+		return workflows.DealDecision{Actor: actor, Reason: req.Reason, Margin: req.Margin.dec()}, nil
+	})
+}
+
+func (s *Server) rejectDeal(c *gin.Context) {
+	var req ReasonRequest
+	s.dealMessage(c, workflows.DealReject, &req, func(_ db.Deal, actor string) (any, error) {
+		return workflows.DealDecision{Actor: actor, Reason: req.Reason}, nil
+	})
+}
+
+func (s *Server) requestExtension(c *gin.Context) {
+	var req ReasonRequest
+	s.dealMessage(c, workflows.DealRequestExtension, &req, func(_ db.Deal, actor string) (any, error) {
+		return workflows.DealUpdate{Actor: actor, Reason: req.Reason}, nil
+	})
+}
+
+func (s *Server) approveExtension(c *gin.Context) {
+	var req ExtensionDecisionRequest
+	s.dealMessage(c, workflows.DealApproveExtension, &req, func(_ db.Deal, actor string) (any, error) {
+		return workflows.ExtensionDecision{Actor: actor, Reason: req.Reason, Days: req.Days}, nil
+	})
+}
+
+func (s *Server) rejectExtension(c *gin.Context) {
+	var req ReasonRequest
+	s.dealMessage(c, workflows.DealRejectExtension, &req, func(_ db.Deal, actor string) (any, error) {
+		return workflows.ExtensionDecision{Actor: actor, Reason: req.Reason}, nil
+	})
+}
+
+func (s *Server) setDealStage(c *gin.Context) {
+	var req StageRequest
+	s.dealMessage(c, workflows.DealSetStage, &req, func(_ db.Deal, actor string) (any, error) {
+		return workflows.DealUpdate{Actor: actor, Stage: req.Stage}, nil
+	})
+}
+
+func (s *Server) winDeal(c *gin.Context) {
+	var req WonRequest
+	s.dealMessage(c, workflows.DealWin, &req, func(_ db.Deal, actor string) (any, error) {
+		return workflows.DealUpdate{Actor: actor, FinalAmount: req.FinalAmount.dec()}, nil
+	})
+}
+
+func (s *Server) loseDeal(c *gin.Context) {
+	var req ReasonRequest
+	s.dealMessage(c, workflows.DealLose, &req, func(_ db.Deal, actor string) (any, error) {
+		return workflows.DealUpdate{Actor: actor, Reason: req.Reason}, nil
+	})
+}
