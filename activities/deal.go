@@ -56,7 +56,7 @@ func (a *Activities) LoadDealPolicy(ctx context.Context, dealID uuid.UUID) (Deal
 	return DealPolicy{
 		ApprovalSLA: time.Duration(prog.DealApprovalSlaHours) * time.Hour, AutoDecision: prog.DealAutoDecision,
 		MaxExtensions: int(prog.DealMaxExtensions), ExtensionDays: int(prog.DealExtensionDays),
-		ProtectionDays: int(tier.DealProtectionDays), Stages: stages, Currency: d.Currency, TierDefaultMargin: tier.DefaultMargin,
+		ProtectionDays: int(tier.DealProtectionDays), Stages: stages, Currency: d.Currency, TierDefaultMargin: tier.DefaultMargin.Decimal,
 	}, nil
 }
 
@@ -115,7 +115,7 @@ func (a *Activities) RecordDealChange(ctx context.Context, c DealChange) error {
 		var err error
 		switch c.Kind {
 		case "approved":
-			err = q.ProtectDeal(ctx, db.ProtectDealParams{ID: c.DealID, Margin: nullDecimal(c.Margin), ProtectedUntil: &c.ProtectedUntil})
+			err = q.ProtectDeal(ctx, db.ProtectDealParams{ID: c.DealID, Margin: domain.NewNullNumeric(c.Margin), ProtectedUntil: &c.ProtectedUntil})
 		case "extended":
 			err = q.ExtendDeal(ctx, db.ExtendDealParams{ID: c.DealID, ProtectedUntil: &c.ProtectedUntil, ExtensionsUsed: int32(c.ExtensionsUsed)})
 		case "stage":
@@ -153,20 +153,13 @@ func (a *Activities) winDeal(ctx context.Context, q *db.Queries, c DealChange) e
 	if err != nil {
 		return err
 	}
-	if err := q.EndDeal(ctx, db.EndDealParams{ID: c.DealID, Status: domain.DealWon, CloseReason: &c.Reason, FinalAmount: nullDecimal(c.FinalAmount)}); err != nil {
+	if err := q.EndDeal(ctx, db.EndDealParams{ID: c.DealID, Status: domain.DealWon, CloseReason: &c.Reason, FinalAmount: domain.NewNullNumeric(c.FinalAmount)}); err != nil {
 		return err
 	}
 	return q.CreateCommissionLine(ctx, db.CreateCommissionLineParams{
 		ID: uuid.Must(uuid.NewV7()), ProgramID: d.ProgramID, PartnerID: d.PartnerID, Kind: "deal_margin",
-		SourceType: "deal", SourceID: d.ID, Amount: *c.MarginAmount, Currency: d.Currency, Status: "payable",
-		Description: fmt.Sprintf("margin on deal with %s (final amount %s %s)", d.CustomerName, c.FinalAmount.StringFixed(2), d.Currency),
+		SourceType: "deal", SourceID: d.ID, Amount: domain.NewNumeric(*c.MarginAmount), Currency: d.Currency, Status: "payable",
+		Description: fmt.Sprintf("margin on deal with %s (final amount %s %s)", d.CustomerName, c.FinalAmount.StringFixed(domain.MinorUnits(d.Currency)), d.Currency),
 		OccurredAt:  c.At, DedupeKey: "deal/" + d.ID.String() + "/margin",
 	})
-}
-
-func nullDecimal(d *decimal.Decimal) decimal.NullDecimal {
-	if d == nil {
-		return decimal.NullDecimal{}
-	}
-	return decimal.NullDecimal{Decimal: *d, Valid: true}
 }

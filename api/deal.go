@@ -102,7 +102,7 @@ func (s *Server) createDeal(c *gin.Context) {
 		d, err := q.CreateDeal(ctx, db.CreateDealParams{
 			ID: id, ProgramID: p.ProgramID, PartnerID: p.ID, TierID: p.TierID, CustomerName: req.CustomerName,
 			CustomerNameNormalized: domain.NormalizeCompanyName(req.CustomerName), CustomerDomain: dv.domain, Country: req.Country,
-			ContactName: req.ContactName, ContactEmail: strings.ToLower(req.ContactEmail), EstimatedValue: req.EstimatedValue.Decimal,
+			ContactName: req.ContactName, ContactEmail: strings.ToLower(req.ContactEmail), EstimatedValue: domain.NewNumeric(req.EstimatedValue.Decimal),
 			Currency: req.Currency, Products: req.Products, ExpectedCloseDate: dv.closeDate, Notes: req.Notes,
 			Stage: stages[0].Name, WorkflowID: workflows.DealWorkflowID(id),
 		})

@@ -133,15 +133,15 @@ func validateTier(t TierInput) error {
 
 func insertTier(ctx context.Context, q *db.Queries, programID uuid.UUID, t TierInput) (db.Tier, error) {
 	params := db.CreateTierParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, Name: t.Name, Rank: *t.Rank,
-		DealProtectionDays: 90, MdfQuarterlyAllocation: decimal.Zero, DefaultMargin: decimal.Zero, RequiredCertifications: []string{}}
+		DealProtectionDays: 90, MdfQuarterlyAllocation: domain.NewNumeric(decimal.Zero), DefaultMargin: domain.NewNumeric(decimal.Zero), RequiredCertifications: []string{}}
 	if t.DealProtectionDays != nil {
 		params.DealProtectionDays = *t.DealProtectionDays
 	}
 	if t.MDFQuarterlyAllocation != nil {
-		params.MdfQuarterlyAllocation = t.MDFQuarterlyAllocation.Decimal
+		params.MdfQuarterlyAllocation = domain.NewNumeric(t.MDFQuarterlyAllocation.Decimal)
 	}
 	if t.DefaultMargin != nil {
-		params.DefaultMargin = t.DefaultMargin.Decimal
+		params.DefaultMargin = domain.NewNumeric(t.DefaultMargin.Decimal)
 	}
 	if t.RequiredCertifications != nil {
 		params.RequiredCertifications = t.RequiredCertifications

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
+	"github.com/partnerops/partnerops/domain"
 )
 
 const createCommissionLine = `-- name: CreateCommissionLine :exec
@@ -20,18 +20,18 @@ ON CONFLICT (dedupe_key) DO NOTHING
 `
 
 type CreateCommissionLineParams struct {
-	ID          uuid.UUID       `json:"id"`
-	ProgramID   uuid.UUID       `json:"program_id"`
-	PartnerID   uuid.UUID       `json:"partner_id"`
-	Kind        string          `json:"kind"`
-	SourceType  string          `json:"source_type"`
-	SourceID    uuid.UUID       `json:"source_id"`
-	Amount      decimal.Decimal `json:"amount"`
-	Currency    string          `json:"currency"`
-	Status      string          `json:"status"`
-	Description string          `json:"description"`
-	OccurredAt  time.Time       `json:"occurred_at"`
-	DedupeKey   string          `json:"dedupe_key"`
+	ID          uuid.UUID      `json:"id"`
+	ProgramID   uuid.UUID      `json:"program_id"`
+	PartnerID   uuid.UUID      `json:"partner_id"`
+	Kind        string         `json:"kind"`
+	SourceType  string         `json:"source_type"`
+	SourceID    uuid.UUID      `json:"source_id"`
+	Amount      domain.Numeric `json:"amount"`
+	Currency    string         `json:"currency"`
+	Status      string         `json:"status"`
+	Description string         `json:"description"`
+	OccurredAt  time.Time      `json:"occurred_at"`
+	DedupeKey   string         `json:"dedupe_key"`
 }
 
 func (q *Queries) CreateCommissionLine(ctx context.Context, arg CreateCommissionLineParams) error {

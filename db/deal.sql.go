@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
+	"github.com/partnerops/partnerops/domain"
 )
 
 const createDeal = `-- name: CreateDeal :one
@@ -22,23 +22,23 @@ RETURNING id, program_id, partner_id, tier_id, customer_name, customer_name_norm
 `
 
 type CreateDealParams struct {
-	ID                     uuid.UUID       `json:"id"`
-	ProgramID              uuid.UUID       `json:"program_id"`
-	PartnerID              uuid.UUID       `json:"partner_id"`
-	TierID                 uuid.UUID       `json:"tier_id"`
-	CustomerName           string          `json:"customer_name"`
-	CustomerNameNormalized string          `json:"customer_name_normalized"`
-	CustomerDomain         string          `json:"customer_domain"`
-	Country                string          `json:"country"`
-	ContactName            string          `json:"contact_name"`
-	ContactEmail           string          `json:"contact_email"`
-	EstimatedValue         decimal.Decimal `json:"estimated_value"`
-	Currency               string          `json:"currency"`
-	Products               []string        `json:"products"`
-	ExpectedCloseDate      time.Time       `json:"expected_close_date"`
-	Notes                  string          `json:"notes"`
-	Stage                  string          `json:"stage"`
-	WorkflowID             string          `json:"workflow_id"`
+	ID                     uuid.UUID      `json:"id"`
+	ProgramID              uuid.UUID      `json:"program_id"`
+	PartnerID              uuid.UUID      `json:"partner_id"`
+	TierID                 uuid.UUID      `json:"tier_id"`
+	CustomerName           string         `json:"customer_name"`
+	CustomerNameNormalized string         `json:"customer_name_normalized"`
+	CustomerDomain         string         `json:"customer_domain"`
+	Country                string         `json:"country"`
+	ContactName            string         `json:"contact_name"`
+	ContactEmail           string         `json:"contact_email"`
+	EstimatedValue         domain.Numeric `json:"estimated_value"`
+	Currency               string         `json:"currency"`
+	Products               []string       `json:"products"`
+	ExpectedCloseDate      time.Time      `json:"expected_close_date"`
+	Notes                  string         `json:"notes"`
+	Stage                  string         `json:"stage"`
+	WorkflowID             string         `json:"workflow_id"`
 }
 
 func (q *Queries) CreateDeal(ctx context.Context, arg CreateDealParams) (Deal, error) {
@@ -98,10 +98,10 @@ UPDATE deals SET status = $2, close_reason = $3, final_amount = $4, updated_at =
 `
 
 type EndDealParams struct {
-	ID          uuid.UUID           `json:"id"`
-	Status      string              `json:"status"`
-	CloseReason *string             `json:"close_reason"`
-	FinalAmount decimal.NullDecimal `json:"final_amount"`
+	ID          uuid.UUID          `json:"id"`
+	Status      string             `json:"status"`
+	CloseReason *string            `json:"close_reason"`
+	FinalAmount domain.NullNumeric `json:"final_amount"`
 }
 
 func (q *Queries) EndDeal(ctx context.Context, arg EndDealParams) error {
@@ -362,12 +362,12 @@ type PipelineParams struct {
 }
 
 type PipelineRow struct {
-	GroupKey         string          `json:"group_key"`
-	GroupLabel       string          `json:"group_label"`
-	Currency         string          `json:"currency"`
-	Deals            int64           `json:"deals"`
-	TotalValue       decimal.Decimal `json:"total_value"`
-	WeightedForecast decimal.Decimal `json:"weighted_forecast"`
+	GroupKey         string         `json:"group_key"`
+	GroupLabel       string         `json:"group_label"`
+	Currency         string         `json:"currency"`
+	Deals            int64          `json:"deals"`
+	TotalValue       domain.Numeric `json:"total_value"`
+	WeightedForecast domain.Numeric `json:"weighted_forecast"`
 }
 
 // Open deals (waiting for approval or protected) expected to close in [from, to),
@@ -410,9 +410,9 @@ UPDATE deals SET status = 'approved', margin = $2, protected_until = $3, updated
 `
 
 type ProtectDealParams struct {
-	ID             uuid.UUID           `json:"id"`
-	Margin         decimal.NullDecimal `json:"margin"`
-	ProtectedUntil *time.Time          `json:"protected_until"`
+	ID             uuid.UUID          `json:"id"`
+	Margin         domain.NullNumeric `json:"margin"`
+	ProtectedUntil *time.Time         `json:"protected_until"`
 }
 
 func (q *Queries) ProtectDeal(ctx context.Context, arg ProtectDealParams) error {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
+	"github.com/partnerops/partnerops/domain"
 )
 
 type ApiKey struct {
@@ -34,19 +34,19 @@ type Certification struct {
 }
 
 type CommissionLine struct {
-	ID          uuid.UUID       `json:"id"`
-	ProgramID   uuid.UUID       `json:"program_id"`
-	PartnerID   uuid.UUID       `json:"partner_id"`
-	Kind        string          `json:"kind"`
-	SourceType  string          `json:"source_type"`
-	SourceID    uuid.UUID       `json:"source_id"`
-	Amount      decimal.Decimal `json:"amount"`
-	Currency    string          `json:"currency"`
-	Status      string          `json:"status"`
-	Description string          `json:"description"`
-	OccurredAt  time.Time       `json:"occurred_at"`
-	DedupeKey   string          `json:"dedupe_key"`
-	CreatedAt   time.Time       `json:"created_at"`
+	ID          uuid.UUID      `json:"id"`
+	ProgramID   uuid.UUID      `json:"program_id"`
+	PartnerID   uuid.UUID      `json:"partner_id"`
+	Kind        string         `json:"kind"`
+	SourceType  string         `json:"source_type"`
+	SourceID    uuid.UUID      `json:"source_id"`
+	Amount      domain.Numeric `json:"amount"`
+	Currency    string         `json:"currency"`
+	Status      string         `json:"status"`
+	Description string         `json:"description"`
+	OccurredAt  time.Time      `json:"occurred_at"`
+	DedupeKey   string         `json:"dedupe_key"`
+	CreatedAt   time.Time      `json:"created_at"`
 }
 
 type Customer struct {
@@ -59,32 +59,32 @@ type Customer struct {
 }
 
 type Deal struct {
-	ID                     uuid.UUID           `json:"id"`
-	ProgramID              uuid.UUID           `json:"program_id"`
-	PartnerID              uuid.UUID           `json:"partner_id"`
-	TierID                 uuid.UUID           `json:"tier_id"`
-	CustomerName           string              `json:"customer_name"`
-	CustomerNameNormalized string              `json:"customer_name_normalized"`
-	CustomerDomain         string              `json:"customer_domain"`
-	Country                string              `json:"country"`
-	ContactName            string              `json:"contact_name"`
-	ContactEmail           string              `json:"contact_email"`
-	EstimatedValue         decimal.Decimal     `json:"estimated_value"`
-	Currency               string              `json:"currency"`
-	Products               []string            `json:"products"`
-	ExpectedCloseDate      time.Time           `json:"expected_close_date"`
-	Notes                  string              `json:"notes"`
-	Status                 string              `json:"status"`
-	Stage                  string              `json:"stage"`
-	Margin                 decimal.NullDecimal `json:"margin"`
-	ProtectedUntil         *time.Time          `json:"protected_until"`
-	ExtensionsUsed         int32               `json:"extensions_used"`
-	FinalAmount            decimal.NullDecimal `json:"final_amount"`
-	CloseReason            *string             `json:"close_reason"`
-	Conflicts              json.RawMessage     `json:"conflicts"`
-	WorkflowID             string              `json:"workflow_id"`
-	CreatedAt              time.Time           `json:"created_at"`
-	UpdatedAt              time.Time           `json:"updated_at"`
+	ID                     uuid.UUID          `json:"id"`
+	ProgramID              uuid.UUID          `json:"program_id"`
+	PartnerID              uuid.UUID          `json:"partner_id"`
+	TierID                 uuid.UUID          `json:"tier_id"`
+	CustomerName           string             `json:"customer_name"`
+	CustomerNameNormalized string             `json:"customer_name_normalized"`
+	CustomerDomain         string             `json:"customer_domain"`
+	Country                string             `json:"country"`
+	ContactName            string             `json:"contact_name"`
+	ContactEmail           string             `json:"contact_email"`
+	EstimatedValue         domain.Numeric     `json:"estimated_value"`
+	Currency               string             `json:"currency"`
+	Products               []string           `json:"products"`
+	ExpectedCloseDate      time.Time          `json:"expected_close_date"`
+	Notes                  string             `json:"notes"`
+	Status                 string             `json:"status"`
+	Stage                  string             `json:"stage"`
+	Margin                 domain.NullNumeric `json:"margin"`
+	ProtectedUntil         *time.Time         `json:"protected_until"`
+	ExtensionsUsed         int32              `json:"extensions_used"`
+	FinalAmount            domain.NullNumeric `json:"final_amount"`
+	CloseReason            *string            `json:"close_reason"`
+	Conflicts              json.RawMessage    `json:"conflicts"`
+	WorkflowID             string             `json:"workflow_id"`
+	CreatedAt              time.Time          `json:"created_at"`
+	UpdatedAt              time.Time          `json:"updated_at"`
 }
 
 type DealEvent struct {
@@ -171,13 +171,13 @@ type ProgramCertification struct {
 }
 
 type Tier struct {
-	ID                     uuid.UUID       `json:"id"`
-	ProgramID              uuid.UUID       `json:"program_id"`
-	Name                   string          `json:"name"`
-	Rank                   int32           `json:"rank"`
-	DealProtectionDays     int32           `json:"deal_protection_days"`
-	MdfQuarterlyAllocation decimal.Decimal `json:"mdf_quarterly_allocation"`
-	DefaultMargin          decimal.Decimal `json:"default_margin"`
-	RequiredCertifications []string        `json:"required_certifications"`
-	CreatedAt              time.Time       `json:"created_at"`
+	ID                     uuid.UUID      `json:"id"`
+	ProgramID              uuid.UUID      `json:"program_id"`
+	Name                   string         `json:"name"`
+	Rank                   int32          `json:"rank"`
+	DealProtectionDays     int32          `json:"deal_protection_days"`
+	MdfQuarterlyAllocation domain.Numeric `json:"mdf_quarterly_allocation"`
+	DefaultMargin          domain.Numeric `json:"default_margin"`
+	RequiredCertifications []string       `json:"required_certifications"`
+	CreatedAt              time.Time      `json:"created_at"`
 }

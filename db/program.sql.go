@@ -9,7 +9,7 @@ import (
 	"context"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
+	"github.com/partnerops/partnerops/domain"
 )
 
 const addProgramCertification = `-- name: AddProgramCertification :exec
@@ -78,14 +78,14 @@ RETURNING id, program_id, name, rank, deal_protection_days, mdf_quarterly_alloca
 `
 
 type CreateTierParams struct {
-	ID                     uuid.UUID       `json:"id"`
-	ProgramID              uuid.UUID       `json:"program_id"`
-	Name                   string          `json:"name"`
-	Rank                   int32           `json:"rank"`
-	DealProtectionDays     int32           `json:"deal_protection_days"`
-	MdfQuarterlyAllocation decimal.Decimal `json:"mdf_quarterly_allocation"`
-	DefaultMargin          decimal.Decimal `json:"default_margin"`
-	RequiredCertifications []string        `json:"required_certifications"`
+	ID                     uuid.UUID      `json:"id"`
+	ProgramID              uuid.UUID      `json:"program_id"`
+	Name                   string         `json:"name"`
+	Rank                   int32          `json:"rank"`
+	DealProtectionDays     int32          `json:"deal_protection_days"`
+	MdfQuarterlyAllocation domain.Numeric `json:"mdf_quarterly_allocation"`
+	DefaultMargin          domain.Numeric `json:"default_margin"`
+	RequiredCertifications []string       `json:"required_certifications"`
 }
 
 func (q *Queries) CreateTier(ctx context.Context, arg CreateTierParams) (Tier, error) {

@@ -131,3 +131,19 @@ func TestDealMarginAndRounding(t *testing.T) {
 		t.Fatal("ValidAmount")
 	}
 }
+
+func TestNumericKeepsItsScale(t *testing.T) {
+	for in, want := range map[string]string{"9360.00": `"9360.00"`, "0.1800": `"0.1800"`, "5": `"5"`, "-12.50": `"-12.50"`} {
+		got, _ := NewNumeric(decimal.RequireFromString(in)).MarshalJSON()
+		if string(got) != want {
+			t.Errorf("%s → %s, want %s", in, got, want)
+		}
+	}
+	null, _ := NullNumeric{}.MarshalJSON()
+	some, _ := NewNullNumeric(ptrDec("1.10")).MarshalJSON()
+	if string(null) != "null" || string(some) != `"1.10"` {
+		t.Fatalf("null %s, some %s", null, some)
+	}
+}
+
+func ptrDec(s string) *decimal.Decimal { d := decimal.RequireFromString(s); return &d }

@@ -321,9 +321,10 @@ func (w *dealWorkflow) apply(ctx workflow.Context, m dealMessage) (ended bool) {
 		w.state.ExtensionsUsed++ // a rejected request uses up the allowance too
 		_ = w.record(ctx, activities.DealChange{Kind: "extension_rejected", Actor: m.ext.Actor, Reason: m.ext.Reason})
 	case DealWin:
-		margin := domain.DealMargin(*m.upd.FinalAmount, w.state.Margin, w.state.Policy.TierDefaultMargin, w.state.Policy.Currency)
+		cur := w.state.Policy.Currency
+		margin := domain.DealMargin(*m.upd.FinalAmount, w.state.Margin, w.state.Policy.TierDefaultMargin, cur)
 		w.state.Status = domain.DealWon
-		_ = w.record(ctx, activities.DealChange{Kind: "won", Actor: m.upd.Actor, Reason: fmt.Sprintf("won at %s %s; margin %s", m.upd.FinalAmount.StringFixed(2), w.state.Policy.Currency, margin.String()),
+		_ = w.record(ctx, activities.DealChange{Kind: "won", Actor: m.upd.Actor, Reason: fmt.Sprintf("won at %s %s; margin %s", m.upd.FinalAmount.StringFixed(domain.MinorUnits(cur)), cur, margin.StringFixed(domain.MinorUnits(cur))),
 			FinalAmount: m.upd.FinalAmount, MarginAmount: &margin})
 		w.upsertStatus(ctx)
 		return true

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/partnerops/partnerops/domain"
 )
@@ -72,7 +73,7 @@ func TestDealEndToEnd(t *testing.T) {
 
 	approved := expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/approve", key: f.manager, body: map[string]any{"margin": "0.18", "reason": "strategic account"}}), http.StatusOK)
 	until, err := time.Parse(time.RFC3339, approved.str("protected_until"))
-	if approved.str("status") != "approved" || approved.str("margin") != "0.18" || err != nil || until.Sub(time.Now()) < 89*24*time.Hour {
+	if approved.str("status") != "approved" || approved.str("margin") != "0.1800" || err != nil || until.Sub(time.Now()) < 89*24*time.Hour {
 		t.Fatalf("approved: %s", approved.raw)
 	}
 	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/approve", key: f.manager, body: map[string]any{}}), http.StatusConflict)
@@ -84,6 +85,13 @@ func TestDealEndToEnd(t *testing.T) {
 	if code, _ := r.errCode(); r.status != http.StatusUnprocessableEntity || code != "unknown_stage" {
 		t.Fatalf("unknown stage: %d %s", r.status, r.raw)
 	}
+
+	// An operator finds it in the Temporal UI: approved deals expiring within 100 days.
+	eventually(t, "the deal to be searchable by expiry", func() bool {
+		q := fmt.Sprintf("Kind = 'deal' AND DealId = '%s' AND `Status` = 'approved' AND ExpiresAt < '%s'", id, time.Now().AddDate(0, 0, 100).UTC().Format(time.RFC3339))
+		resp, err := sys.temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: q})
+		return err == nil && len(resp.Executions) == 1
+	})
 
 	ext := expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/extension", key: partnerKey, body: map[string]any{"reason": "legal review takes longer"}}), http.StatusOK)
 	if ext.body["pending_extension"] == nil {
@@ -100,7 +108,7 @@ func TestDealEndToEnd(t *testing.T) {
 	}
 
 	won := expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/won", key: partnerKey, body: map[string]any{"final_amount": "52000.00"}}), http.StatusOK)
-	if won.str("status") != "won" || won.str("final_amount") != "52000" || won.str("margin_line", "amount") != "9360" || won.str("margin_line", "status") != "payable" || won.str("margin_line", "currency") != "EUR" {
+	if won.str("status") != "won" || won.str("final_amount") != "52000.00" || won.str("margin_line", "amount") != "9360.00" || won.str("margin_line", "status") != "payable" || won.str("margin_line", "currency") != "EUR" {
 		t.Fatalf("won: %s", won.raw)
 	}
 	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/lost", key: partnerKey, body: map[string]any{"reason": "x"}}), http.StatusConflict)
@@ -338,7 +346,7 @@ func TestPipelineReport(t *testing.T) {
 		got[m["group_key"].(string)] = fmt.Sprintf("%v/%v/%v", m["deals"], m["total_value"], m["weighted_forecast"])
 	}
 	// registered: 10000 × 0.10 = 1000.00; proposal: 20333.33 × 0.50 = 10166.665 → 10166.67 (rounded once, per group)
-	want := map[string]string{"registered": "1/10000/1000", "proposal": "2/20333.33/10166.67"}
+	want := map[string]string{"registered": "1/10000.00/1000.00", "proposal": "2/20333.33/10166.67"}
 	if len(got) != 2 || got["registered"] != want["registered"] || got["proposal"] != want["proposal"] {
 		t.Fatalf("pipeline %v, want %v (%s)", got, want, r.raw)
 	}
