@@ -106,6 +106,85 @@ type IdempotencyKey struct {
 	CreatedAt    time.Time `json:"created_at"`
 }
 
+type LedgerEntry struct {
+	ID           int64         `json:"id"`
+	EntryKey     string        `json:"entry_key"`
+	Kind         string        `json:"kind"`
+	PartnerID    uuid.UUID     `json:"partner_id"`
+	Quarter      string        `json:"quarter"`
+	MdfRequestID uuid.NullUUID `json:"mdf_request_id"`
+	Memo         string        `json:"memo"`
+	OccurredAt   time.Time     `json:"occurred_at"`
+}
+
+type LedgerPosting struct {
+	ID        int64          `json:"id"`
+	EntryID   int64          `json:"entry_id"`
+	Account   string         `json:"account"`
+	PartnerID uuid.UUID      `json:"partner_id"`
+	Quarter   string         `json:"quarter"`
+	Amount    domain.Numeric `json:"amount"`
+	Currency  string         `json:"currency"`
+}
+
+type MdfAllocation struct {
+	PartnerID  uuid.UUID  `json:"partner_id"`
+	Quarter    string     `json:"quarter"`
+	ProgramID  uuid.UUID  `json:"program_id"`
+	Currency   string     `json:"currency"`
+	WorkflowID string     `json:"workflow_id"`
+	ExpiredAt  *time.Time `json:"expired_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+}
+
+type MdfEvent struct {
+	ID         int64     `json:"id"`
+	RequestID  uuid.UUID `json:"request_id"`
+	EventKey   string    `json:"event_key"`
+	Kind       string    `json:"kind"`
+	Actor      string    `json:"actor"`
+	Reason     string    `json:"reason"`
+	OccurredAt time.Time `json:"occurred_at"`
+}
+
+type MdfFile struct {
+	ID          uuid.UUID `json:"id"`
+	RequestID   uuid.UUID `json:"request_id"`
+	Name        string    `json:"name"`
+	ContentType string    `json:"content_type"`
+	SizeBytes   int64     `json:"size_bytes"`
+	Sha256      string    `json:"sha256"`
+	StorageKey  string    `json:"storage_key"`
+	UploadedBy  string    `json:"uploaded_by"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+type MdfRequest struct {
+	ID               uuid.UUID          `json:"id"`
+	ProgramID        uuid.UUID          `json:"program_id"`
+	PartnerID        uuid.UUID          `json:"partner_id"`
+	TierID           uuid.UUID          `json:"tier_id"`
+	Quarter          string             `json:"quarter"`
+	ActivityType     string             `json:"activity_type"`
+	Description      string             `json:"description"`
+	StartDate        time.Time          `json:"start_date"`
+	EndDate          time.Time          `json:"end_date"`
+	RequestedAmount  domain.Numeric     `json:"requested_amount"`
+	ApprovedAmount   domain.NullNumeric `json:"approved_amount"`
+	ClaimedAmount    domain.NullNumeric `json:"claimed_amount"`
+	ReimbursedAmount domain.NullNumeric `json:"reimbursed_amount"`
+	Currency         string             `json:"currency"`
+	ExpectedOutcomes []byte             `json:"expected_outcomes"`
+	Results          []byte             `json:"results"`
+	Status           string             `json:"status"`
+	ClaimDeadline    *time.Time         `json:"claim_deadline"`
+	ProofDeadline    *time.Time         `json:"proof_deadline"`
+	CloseReason      *string            `json:"close_reason"`
+	WorkflowID       string             `json:"workflow_id"`
+	CreatedAt        time.Time          `json:"created_at"`
+	UpdatedAt        time.Time          `json:"updated_at"`
+}
+
 type Notification struct {
 	ID          int64      `json:"id"`
 	DedupeKey   string     `json:"dedupe_key"`
@@ -162,6 +241,10 @@ type Program struct {
 	DealMaxExtensions    int32           `json:"deal_max_extensions"`
 	DealExtensionDays    int32           `json:"deal_extension_days"`
 	DealStages           json.RawMessage `json:"deal_stages"`
+	MdfApprovalSlaHours  int32           `json:"mdf_approval_sla_hours"`
+	MdfClaimWindowDays   int32           `json:"mdf_claim_window_days"`
+	MdfProofWindowDays   int32           `json:"mdf_proof_window_days"`
+	MdfGraceDays         int32           `json:"mdf_grace_days"`
 }
 
 type ProgramCertification struct {

@@ -32,7 +32,7 @@ func (q *Queries) AddProgramCertification(ctx context.Context, arg AddProgramCer
 const createProgram = `-- name: CreateProgram :one
 INSERT INTO programs (id, name, kind, currency, review_sla_hours, agreement_version)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages
+RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days
 `
 
 type CreateProgramParams struct {
@@ -67,6 +67,10 @@ func (q *Queries) CreateProgram(ctx context.Context, arg CreateProgramParams) (P
 		&i.DealMaxExtensions,
 		&i.DealExtensionDays,
 		&i.DealStages,
+		&i.MdfApprovalSlaHours,
+		&i.MdfClaimWindowDays,
+		&i.MdfProofWindowDays,
+		&i.MdfGraceDays,
 	)
 	return i, err
 }
@@ -136,7 +140,7 @@ func (q *Queries) GetLowestTier(ctx context.Context, programID uuid.UUID) (Tier,
 }
 
 const getProgram = `-- name: GetProgram :one
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages FROM programs WHERE id = $1
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days FROM programs WHERE id = $1
 `
 
 func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error) {
@@ -155,6 +159,10 @@ func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error)
 		&i.DealMaxExtensions,
 		&i.DealExtensionDays,
 		&i.DealStages,
+		&i.MdfApprovalSlaHours,
+		&i.MdfClaimWindowDays,
+		&i.MdfProofWindowDays,
+		&i.MdfGraceDays,
 	)
 	return i, err
 }
@@ -205,7 +213,7 @@ func (q *Queries) ListProgramCertifications(ctx context.Context, programID uuid.
 }
 
 const listPrograms = `-- name: ListPrograms :many
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages FROM programs
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days FROM programs
 WHERE $2::uuid IS NULL OR id > $2::uuid
 ORDER BY id
 LIMIT $1
@@ -238,6 +246,10 @@ func (q *Queries) ListPrograms(ctx context.Context, arg ListProgramsParams) ([]P
 			&i.DealMaxExtensions,
 			&i.DealExtensionDays,
 			&i.DealStages,
+			&i.MdfApprovalSlaHours,
+			&i.MdfClaimWindowDays,
+			&i.MdfProofWindowDays,
+			&i.MdfGraceDays,
 		); err != nil {
 			return nil, err
 		}

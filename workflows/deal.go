@@ -85,25 +85,14 @@ type DealState struct {
 	EventSeq         int                    `json:"event_seq"`
 }
 
-// dealMessage is a validated message waiting for the main loop.
-type dealMessage struct {
-	n    int
-	name string
-	dec  DealDecision
-	ext  ExtensionDecision
-	upd  DealUpdate
-}
-
 type dealWorkflow struct {
-	in                DealInput
-	state             DealState
-	inbox             []dealMessage
-	received, applied int
-	refused           map[int]error // messages the main loop could not carry out, for their Update's answer
+	in    DealInput
+	state DealState
+	inbox *inbox
 }
 
 func DealWorkflow(ctx workflow.Context, in DealInput) (DealState, error) {
-	w := &dealWorkflow{in: in, refused: map[int]error{},
+	w := &dealWorkflow{in: in, inbox: newInbox(),
 		state: DealState{Status: domain.DealPendingApproval, RemindersSent: []string{}, Conflicts: domain.ConflictVerdict{Flags: []domain.Match{}}}}
 	if err := w.setup(ctx); err != nil {
 		return DealState{}, err
@@ -115,63 +104,17 @@ func (w *dealWorkflow) setup(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, DealStatusQuery, func() (DealState, error) { return w.state, nil }); err != nil {
 		return err
 	}
-	type handler[T any] struct {
-		name     string
-		validate func(workflow.Context, T) error
-		wrap     func(T) dealMessage
+	state := func() DealState { return w.state }
+	errs := []error{
+		serve(ctx, w.inbox, DealApprove, func(d DealDecision) error { return w.validateDecision(true, d) }, state),
+		serve(ctx, w.inbox, DealReject, func(d DealDecision) error { return w.validateDecision(false, d) }, state),
+		serve(ctx, w.inbox, DealApproveExtension, func(e ExtensionDecision) error { return w.validateExtensionDecision(true, e) }, state),
+		serve(ctx, w.inbox, DealRejectExtension, func(e ExtensionDecision) error { return w.validateExtensionDecision(false, e) }, state),
 	}
-	decisions := []handler[DealDecision]{
-		{DealApprove, func(_ workflow.Context, d DealDecision) error { return w.validateDecision(true, d) }, func(d DealDecision) dealMessage { return dealMessage{name: DealApprove, dec: d} }},
-		{DealReject, func(_ workflow.Context, d DealDecision) error { return w.validateDecision(false, d) }, func(d DealDecision) dealMessage { return dealMessage{name: DealReject, dec: d} }},
-	}
-	extensions := []handler[ExtensionDecision]{
-		{DealApproveExtension, func(_ workflow.Context, e ExtensionDecision) error { return w.validateExtensionDecision(true, e) }, func(e ExtensionDecision) dealMessage { return dealMessage{name: DealApproveExtension, ext: e} }},
-		{DealRejectExtension, func(_ workflow.Context, e ExtensionDecision) error { return w.validateExtensionDecision(false, e) }, func(e ExtensionDecision) dealMessage { return dealMessage{name: DealRejectExtension, ext: e} }},
-	}
-	updates := []handler[DealUpdate]{}
 	for _, name := range []string{DealRequestExtension, DealSetStage, DealWin, DealLose} {
-		updates = append(updates, handler[DealUpdate]{name, func(_ workflow.Context, u DealUpdate) error { return w.validateUpdate(name, u) }, func(u DealUpdate) dealMessage { return dealMessage{name: name, upd: u} }})
+		errs = append(errs, serve(ctx, w.inbox, name, func(u DealUpdate) error { return w.validateUpdate(name, u) }, state))
 	}
-	for _, h := range decisions {
-		if err := registerDealMessage(ctx, w, h.name, h.validate, h.wrap); err != nil {
-			return err
-		}
-	}
-	for _, h := range extensions {
-		if err := registerDealMessage(ctx, w, h.name, h.validate, h.wrap); err != nil {
-			return err
-		}
-	}
-	for _, h := range updates {
-		if err := registerDealMessage(ctx, w, h.name, h.validate, h.wrap); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// registerDealMessage serves one message as an Update (validated, answered once
-// the main loop has carried it out) and as a Signal (validated, or dropped).
-func registerDealMessage[T any](ctx workflow.Context, w *dealWorkflow, name string, validate func(workflow.Context, T) error, wrap func(T) dealMessage) error {
-	err := workflow.SetUpdateHandlerWithOptions(ctx, name, func(ctx workflow.Context, msg T) (DealState, error) {
-		n := w.enqueue(wrap(msg))
-		if err := workflow.Await(ctx, func() bool { return w.applied >= n }); err != nil {
-			return w.state, err
-		}
-		return w.state, w.refused[n]
-	}, workflow.UpdateHandlerOptions{Validator: validate})
-	if err != nil {
-		return err
-	}
-	listen(ctx, name, func(msg T) error { return validate(ctx, msg) }, func(msg T) { w.enqueue(wrap(msg)) })
-	return nil
-}
-
-func (w *dealWorkflow) enqueue(m dealMessage) int {
-	w.received++
-	m.n = w.received
-	w.inbox = append(w.inbox, m)
-	return m.n
+	return errors.Join(errs...)
 }
 
 func (w *dealWorkflow) run(ctx workflow.Context) (DealState, error) {
@@ -205,10 +148,9 @@ func (w *dealWorkflow) run(ctx workflow.Context) (DealState, error) {
 		if done := w.processInbox(ctx); done {
 			return w.finish(ctx)
 		}
-		w.applied = w.received
 		now := workflow.Now(ctx)
 		next, summary, reminder := w.nextDeadline(now)
-		if messages, _ := awaitUntil(ctx, next.Sub(now), summary, func() bool { return len(w.inbox) > 0 }); messages {
+		if messages, _ := awaitUntil(ctx, next.Sub(now), summary, w.inbox.pending); messages {
 			continue
 		}
 		if reminder != "" {
@@ -241,8 +183,8 @@ func (w *dealWorkflow) awaitApproval(ctx workflow.Context) bool {
 			summary string
 			act     func()
 		}{"three times the approval SLA: auto-" + auto, func() {
-			w.enqueue(dealMessage{name: map[bool]string{true: DealApprove, false: DealReject}[auto == "approve"],
-				dec: DealDecision{Actor: "system:auto-decision", Reason: "no decision within three times the approval SLA"}})
+			w.inbox.add(map[bool]string{true: DealApprove, false: DealReject}[auto == "approve"],
+				DealDecision{Actor: "system:auto-decision", Reason: "no decision within three times the approval SLA"})
 		}})
 	}
 	for _, s := range steps {
@@ -257,22 +199,14 @@ func (w *dealWorkflow) awaitApproval(ctx workflow.Context) bool {
 	return w.processInbox(ctx)
 }
 
-func (w *dealWorkflow) hasDecision() bool {
-	for _, m := range w.inbox {
-		if m.name == DealApprove || m.name == DealReject || m.name == DealLose {
-			return true
-		}
-	}
-	return false
-}
+func (w *dealWorkflow) hasDecision() bool { return w.inbox.has(DealApprove, DealReject, DealLose) }
 
 // processInbox carries out queued messages in order; it reports whether the deal ended.
 func (w *dealWorkflow) processInbox(ctx workflow.Context) bool {
-	for len(w.inbox) > 0 {
-		m := w.inbox[0]
-		w.inbox = w.inbox[1:]
-		ended := w.apply(ctx, m)
-		w.applied = m.n
+	for w.inbox.pending() {
+		m := w.inbox.pop()
+		ended, err := w.apply(ctx, m)
+		w.inbox.done(m, err)
 		if ended {
 			return true
 		}
@@ -280,59 +214,66 @@ func (w *dealWorkflow) processInbox(ctx workflow.Context) bool {
 	return false
 }
 
-func (w *dealWorkflow) apply(ctx workflow.Context, m dealMessage) (ended bool) {
+func (w *dealWorkflow) apply(ctx workflow.Context, m message) (ended bool, refused error) {
 	now := workflow.Now(ctx)
 	switch m.name {
 	case DealApprove:
+		d := m.payload.(DealDecision)
 		until := now.AddDate(0, 0, w.state.Policy.ProtectionDays)
-		err := w.record(ctx, activities.DealChange{Kind: "approved", Actor: m.dec.Actor, Reason: m.dec.Reason, Margin: m.dec.Margin, ProtectedUntil: until})
+		err := w.record(ctx, activities.DealChange{Kind: "approved", Actor: d.Actor, Reason: d.Reason, Margin: d.Margin, ProtectedUntil: until})
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == activities.ErrAlreadyProtected {
 			// Another partner's registration was approved first: first approved wins.
-			w.refused[m.n] = messageError(domain.Conflict("already_protected", "another partner's deal for this customer was approved first"))
 			w.end(ctx, domain.DealRejected, "system:conflict-check", "already registered: another partner's deal for this customer was approved first")
-			return true
+			return true, messageError(domain.Conflict("already_protected", "another partner's deal for this customer was approved first"))
 		}
-		w.state.Status, w.state.Margin, w.state.ProtectedUntil = domain.DealApproved, m.dec.Margin, &until
+		w.state.Status, w.state.Margin, w.state.ProtectedUntil = domain.DealApproved, d.Margin, &until
 		w.upsertStatus(ctx)
 	case DealReject:
-		w.end(ctx, domain.DealRejected, m.dec.Actor, m.dec.Reason)
-		return true
+		d := m.payload.(DealDecision)
+		w.end(ctx, domain.DealRejected, d.Actor, d.Reason)
+		return true, nil
 	case DealSetStage:
-		w.state.Stage = m.upd.Stage
-		_ = w.record(ctx, activities.DealChange{Kind: "stage", Actor: m.upd.Actor, Stage: m.upd.Stage, Reason: "moved to " + m.upd.Stage})
+		u := m.payload.(DealUpdate)
+		w.state.Stage = u.Stage
+		_ = w.record(ctx, activities.DealChange{Kind: "stage", Actor: u.Actor, Stage: u.Stage, Reason: "moved to " + u.Stage})
 	case DealRequestExtension:
-		w.state.PendingExtension = &m.upd
-		_ = w.record(ctx, activities.DealChange{Kind: "extension_requested", Actor: m.upd.Actor, Reason: m.upd.Reason})
-		w.notify(ctx, fmt.Sprintf("deal_extension_requested_%d", w.state.ExtensionsUsed+1), "manager", "Extension requested: "+m.upd.Reason)
+		u := m.payload.(DealUpdate)
+		w.state.PendingExtension = &u
+		_ = w.record(ctx, activities.DealChange{Kind: "extension_requested", Actor: u.Actor, Reason: u.Reason})
+		w.notify(ctx, fmt.Sprintf("deal_extension_requested_%d", w.state.ExtensionsUsed+1), "manager", "Extension requested: "+u.Reason)
 	case DealApproveExtension:
-		days := m.ext.Days
+		e := m.payload.(ExtensionDecision)
+		days := e.Days
 		if days == 0 {
 			days = w.state.Policy.ExtensionDays
 		}
 		until := w.state.ProtectedUntil.AddDate(0, 0, days)
 		w.state.ProtectedUntil, w.state.PendingExtension = &until, nil
 		w.state.ExtensionsUsed++
-		_ = w.record(ctx, activities.DealChange{Kind: "extended", Actor: m.ext.Actor, Reason: fmt.Sprintf("+%d days, until %s", days, until.Format(time.DateOnly)),
+		_ = w.record(ctx, activities.DealChange{Kind: "extended", Actor: e.Actor, Reason: fmt.Sprintf("+%d days, until %s", days, until.Format(time.DateOnly)),
 			ProtectedUntil: until, ExtensionsUsed: w.state.ExtensionsUsed})
 		w.upsertStatus(ctx)
 	case DealRejectExtension:
+		e := m.payload.(ExtensionDecision)
 		w.state.PendingExtension = nil
 		w.state.ExtensionsUsed++ // a rejected request uses up the allowance too
-		_ = w.record(ctx, activities.DealChange{Kind: "extension_rejected", Actor: m.ext.Actor, Reason: m.ext.Reason})
+		_ = w.record(ctx, activities.DealChange{Kind: "extension_rejected", Actor: e.Actor, Reason: e.Reason})
 	case DealWin:
+		u := m.payload.(DealUpdate)
 		cur := w.state.Policy.Currency
-		margin := domain.DealMargin(*m.upd.FinalAmount, w.state.Margin, w.state.Policy.TierDefaultMargin, cur)
+		margin := domain.DealMargin(*u.FinalAmount, w.state.Margin, w.state.Policy.TierDefaultMargin, cur)
 		w.state.Status = domain.DealWon
-		_ = w.record(ctx, activities.DealChange{Kind: "won", Actor: m.upd.Actor, Reason: fmt.Sprintf("won at %s %s; margin %s", m.upd.FinalAmount.StringFixed(domain.MinorUnits(cur)), cur, margin.StringFixed(domain.MinorUnits(cur))),
-			FinalAmount: m.upd.FinalAmount, MarginAmount: &margin})
+		_ = w.record(ctx, activities.DealChange{Kind: "won", Actor: u.Actor, Reason: fmt.Sprintf("won at %s %s; margin %s", u.FinalAmount.StringFixed(domain.MinorUnits(cur)), cur, margin.StringFixed(domain.MinorUnits(cur))),
+			FinalAmount: u.FinalAmount, MarginAmount: &margin})
 		w.upsertStatus(ctx)
-		return true
+		return true, nil
 	case DealLose:
-		w.end(ctx, domain.DealLost, m.upd.Actor, m.upd.Reason)
-		return true
+		u := m.payload.(DealUpdate)
+		w.end(ctx, domain.DealLost, u.Actor, u.Reason)
+		return true, nil
 	}
-	return false
+	return false, nil
 }
 
 // nextDeadline is the next timer while protected: a reminder not yet sent for
@@ -426,14 +367,7 @@ func (w *dealWorkflow) validateUpdate(name string, u DealUpdate) error {
 	return nil
 }
 
-func (w *dealWorkflow) queued(names ...string) bool {
-	for _, m := range w.inbox {
-		if contains(names, m.name) {
-			return true
-		}
-	}
-	return false
-}
+func (w *dealWorkflow) queued(names ...string) bool { return w.inbox.has(names...) }
 
 func (w *dealWorkflow) validStage(s string) bool {
 	for _, st := range w.state.Policy.Stages {
@@ -500,10 +434,7 @@ func (w *dealWorkflow) notifyPartner(ctx workflow.Context, key, message string) 
 
 // finish answers every waiting Update before the workflow ends.
 func (w *dealWorkflow) finish(ctx workflow.Context) (DealState, error) {
-	for _, m := range w.inbox { // messages that arrived after the end are refused
-		w.refused[m.n] = messageError(domain.Conflict("deal_closed", "the deal is %s", w.state.Status))
-	}
-	w.inbox, w.applied = nil, w.received
+	w.inbox.close(messageError(domain.Conflict("deal_closed", "the deal is %s", w.state.Status)))
 	return w.state, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }
 

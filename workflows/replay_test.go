@@ -19,6 +19,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(PartnerWorkflow)
 			r.RegisterWorkflow(DealWorkflow)
+			r.RegisterWorkflow(MDFWorkflow)
+			r.RegisterWorkflow(MDFAllocationWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}

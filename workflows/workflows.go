@@ -29,6 +29,7 @@ var (
 	SAStatus      = temporal.NewSearchAttributeKeyKeyword("Status")
 	SADealID      = temporal.NewSearchAttributeKeyKeyword("DealId")
 	SAExpiresAt   = temporal.NewSearchAttributeKeyTime("ExpiresAt")
+	SAQuarter     = temporal.NewSearchAttributeKeyKeyword("Quarter")
 )
 
 // SearchAttributes names every custom search attribute and its type.
@@ -40,6 +41,7 @@ var SearchAttributes = map[string]enums.IndexedValueType{
 	SAStatus.GetName():      enums.INDEXED_VALUE_TYPE_KEYWORD,
 	SADealID.GetName():      enums.INDEXED_VALUE_TYPE_KEYWORD,
 	SAExpiresAt.GetName():   enums.INDEXED_VALUE_TYPE_DATETIME,
+	SAQuarter.GetName():     enums.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // Activities are short database transactions: retried with backoff until the
@@ -57,6 +59,8 @@ var defaultActivityOptions = workflow.ActivityOptions{
 func Register(w worker.Worker, a *activities.Activities) {
 	w.RegisterWorkflow(PartnerWorkflow)
 	w.RegisterWorkflow(DealWorkflow)
+	w.RegisterWorkflow(MDFWorkflow)
+	w.RegisterWorkflow(MDFAllocationWorkflow)
 	w.RegisterActivity(a)
 }
 

@@ -1,0 +1,79 @@
+package workflows
+
+import "go.temporal.io/sdk/workflow"
+
+// inbox queues validated messages for a workflow's main loop, which carries them
+// out in order; an Update's answer waits until the loop has done its message, so
+// the API answers with the result. Used by the deal and MDF processes.
+type inbox struct {
+	msgs              []message
+	received, applied int
+	refused           map[int]error // messages the loop could not carry out, for their Update's answer
+}
+
+type message struct {
+	n       int
+	name    string
+	payload any
+}
+
+func newInbox() *inbox { return &inbox{refused: map[int]error{}} }
+
+func (ib *inbox) add(name string, payload any) int {
+	ib.received++
+	ib.msgs = append(ib.msgs, message{n: ib.received, name: name, payload: payload})
+	return ib.received
+}
+
+// has reports whether a message with one of the names waits in the queue.
+func (ib *inbox) has(names ...string) bool {
+	for _, m := range ib.msgs {
+		for _, n := range names {
+			if m.name == n {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (ib *inbox) pending() bool { return len(ib.msgs) > 0 }
+
+// pop takes the next message; done marks it carried out.
+func (ib *inbox) pop() message {
+	m := ib.msgs[0]
+	ib.msgs = ib.msgs[1:]
+	return m
+}
+
+func (ib *inbox) done(m message, err error) {
+	if err != nil {
+		ib.refused[m.n] = err
+	}
+	ib.applied = m.n
+}
+
+// close refuses every message still queued when the process ends.
+func (ib *inbox) close(err error) {
+	for _, m := range ib.msgs {
+		ib.refused[m.n] = err
+	}
+	ib.msgs, ib.applied = nil, ib.received
+}
+
+// serve accepts a message as an Update (validated, answered with state() once the
+// main loop has carried it out) and as a Signal (validated, or logged and dropped).
+func serve[T, S any](ctx workflow.Context, ib *inbox, name string, validate func(T) error, state func() S) error {
+	err := workflow.SetUpdateHandlerWithOptions(ctx, name, func(ctx workflow.Context, msg T) (S, error) {
+		n := ib.add(name, msg)
+		if err := workflow.Await(ctx, func() bool { return ib.applied >= n }); err != nil {
+			return state(), err
+		}
+		return state(), ib.refused[n]
+	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, msg T) error { return validate(msg) }})
+	if err != nil {
+		return err
+	}
+	listen(ctx, name, validate, func(msg T) { ib.add(name, msg) })
+	return nil
+}
