@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/workflows"
 )
 
 // Config holds the API's limits and network settings.
@@ -23,10 +24,13 @@ type Config struct {
 	RateLimit      float64 // requests per second per API key (or client address); 0 disables
 	RateBurst      int
 	TrustedProxies []string // only these may set X-Forwarded-For
+	FilesDir       string   // where uploaded proof files are kept
+	MaxFileBytes   int64    // largest proof file
 }
 
 func DefaultConfig() Config {
-	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, RateLimit: 50, RateBurst: 100}
+	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, RateLimit: 50, RateBurst: 100,
+		FilesDir: ".data/files", MaxFileBytes: 10 << 20}
 }
 
 type Server struct {
@@ -37,11 +41,13 @@ type Server struct {
 	limiter  *limiter
 	engine   *gin.Engine
 	routes   []Route
+	files    FileStore
 }
 
 func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*Server, error) {
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{cfg: cfg, store: store, temporal: tc, logger: logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), engine: gin.New()}
+	s := &Server{cfg: cfg, store: store, temporal: tc, logger: logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), engine: gin.New(),
+		files: DiskStore{Dir: cfg.FilesDir}}
 	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -96,6 +102,22 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodPost, "/deals/:id/won", partnerOrManager, s.winDeal)
 	s.handle(v1, http.MethodPost, "/deals/:id/lost", partnerOrManager, s.loseDeal)
 	s.handle(v1, http.MethodGet, "/reports/pipeline", staff, s.pipeline)
+
+	s.handle(v1, http.MethodPost, "/mdf/allocations", managers, s.createAllocation)
+	s.handle(v1, http.MethodPost, "/mdf/allocations/tier-defaults", managers, s.applyTierDefaults)
+	s.handle(v1, http.MethodGet, "/mdf/balance", staffAndOwn, s.getBalance)
+	s.handle(v1, http.MethodPost, "/mdf/requests", partners, s.createMDFRequest)
+	s.handle(v1, http.MethodGet, "/mdf/requests", staffAndOwn, s.listMDFRequests)
+	s.handle(v1, http.MethodGet, "/mdf/requests/:id", staffAndOwn, s.getMDFRequest)
+	s.handle(v1, http.MethodPost, "/mdf/requests/:id/approve", managers, s.mdfDecision(workflows.MDFApprove))
+	s.handle(v1, http.MethodPost, "/mdf/requests/:id/reject", managers, s.mdfDecision(workflows.MDFReject))
+	s.handle(v1, http.MethodPost, "/mdf/requests/:id/withdraw", partners, s.mdfDecision(workflows.MDFWithdraw))
+	s.handle(v1, http.MethodPost, "/mdf/requests/:id/claim", partners, s.claimMDF)
+	s.handle(v1, http.MethodPost, "/mdf/requests/:id/claim/approve", managers, s.mdfDecision(workflows.MDFApproveClaim))
+	s.handle(v1, http.MethodPost, "/mdf/requests/:id/claim/reject", managers, s.mdfDecision(workflows.MDFRejectClaim))
+	s.handle(v1, http.MethodPost, "/mdf/requests/:id/claim/request-proof", managers, s.mdfDecision(workflows.MDFRequestProof))
+	s.handle(v1, http.MethodGet, "/mdf/requests/:id/files/:file_id", staffAndOwn, s.downloadMDFFile)
+	s.handle(v1, http.MethodGet, "/reports/mdf", staff, s.mdfReport)
 
 	s.handle(v1, http.MethodPost, "/keys", admins, s.createKey)
 	s.handle(v1, http.MethodDelete, "/keys/:id", admins, s.revokeKey)

@@ -187,19 +187,21 @@ func Reimburse(b Balances, amount decimal.Decimal) (Entry, error) {
 
 // MDFBalance is what a partner sees of one quarter.
 type MDFBalance struct {
-	Allocated    decimal.Decimal `json:"allocated"`
-	Available    decimal.Decimal `json:"available"`
-	Reserved     decimal.Decimal `json:"reserved"`
-	Approved     decimal.Decimal `json:"approved"`
-	Claimed      decimal.Decimal `json:"claimed"`
-	Reimbursable decimal.Decimal `json:"reimbursable"`
-	Reimbursed   decimal.Decimal `json:"reimbursed"`
-	Expired      decimal.Decimal `json:"expired"`
+	Allocated    Numeric `json:"allocated"`
+	Available    Numeric `json:"available"`
+	Reserved     Numeric `json:"reserved"`
+	Approved     Numeric `json:"approved"`
+	Claimed      Numeric `json:"claimed"`
+	Reimbursable Numeric `json:"reimbursable"`
+	Reimbursed   Numeric `json:"reimbursed"`
+	Expired      Numeric `json:"expired"`
 }
 
-func (b Balances) MDF() MDFBalance {
-	return MDFBalance{Allocated: b[AccBudget].Neg(), Available: b[AccAvailable], Reserved: b[AccReserved], Approved: b[AccApproved],
-		Claimed: b[AccClaimed], Reimbursable: b[AccReimbursable], Reimbursed: b[AccReimbursed], Expired: b[AccExpired]}
+// MDF derives the partner's view, each amount to the currency's minor unit.
+func (b Balances) MDF(currency string) MDFBalance {
+	n := func(d decimal.Decimal) Numeric { return NewNumeric(RoundMoney(d, currency)) }
+	return MDFBalance{Allocated: n(b[AccBudget].Neg()), Available: n(b[AccAvailable]), Reserved: n(b[AccReserved]), Approved: n(b[AccApproved]),
+		Claimed: n(b[AccClaimed]), Reimbursable: n(b[AccReimbursable]), Reimbursed: n(b[AccReimbursed]), Expired: n(b[AccExpired])}
 }
 
 // Quarter names a calendar quarter, e.g. "2026-Q4".

@@ -107,8 +107,8 @@ func TestLedgerInvariantsOverRandomOperations(t *testing.T) {
 				t.Fatalf("seed %d: %s derived %s, sum of entries %s", seed, acc, v, sums[acc])
 			}
 		}
-		m := b.MDF()
-		if total := m.Available.Add(m.Reserved).Add(m.Approved).Add(m.Claimed).Add(m.Reimbursable).Add(m.Reimbursed).Add(m.Expired); !total.Equal(m.Allocated) {
+		m := b.MDF("USD")
+		if total := m.Available.Add(m.Reserved.Decimal).Add(m.Approved.Decimal).Add(m.Claimed.Decimal).Add(m.Reimbursable.Decimal).Add(m.Reimbursed.Decimal).Add(m.Expired.Decimal); !total.Equal(m.Allocated.Decimal) {
 			t.Fatalf("seed %d: allocated %s but accounts hold %s", seed, m.Allocated, total)
 		}
 	}
@@ -132,8 +132,8 @@ func TestLedgerOperations(t *testing.T) {
 	apply(PreApprove(b, d("4000"), d("3000"), false)) // partial: 1000 back to available
 	apply(Claim(b, d("2500")))
 	apply(ApproveClaim(b, d("2500"), d("2400"), d("500"), false))
-	want := MDFBalance{Allocated: d("10000"), Available: d("7600"), Reimbursable: d("2400")}
-	if got := b.MDF(); !got.Allocated.Equal(want.Allocated) || !got.Available.Equal(want.Available) || !got.Reimbursable.Equal(want.Reimbursable) || !got.Approved.IsZero() || !got.Claimed.IsZero() || !got.Reserved.IsZero() {
+	want := MDFBalance{Allocated: NewNumeric(d("10000")), Available: NewNumeric(d("7600")), Reimbursable: NewNumeric(d("2400"))}
+	if got := b.MDF("USD"); !got.Allocated.Equal(want.Allocated.Decimal) || !got.Available.Equal(want.Available.Decimal) || !got.Reimbursable.Equal(want.Reimbursable.Decimal) || !got.Approved.IsZero() || !got.Claimed.IsZero() || !got.Reserved.IsZero() {
 		t.Fatalf("balances %+v", got)
 	}
 	x, ok := Expire(b)
@@ -141,8 +141,8 @@ func TestLedgerOperations(t *testing.T) {
 		t.Fatal("expire")
 	}
 	b.Apply(x)
-	if !b.MDF().Expired.Equal(d("7600")) || !b.MDF().Available.IsZero() {
-		t.Fatalf("after expiry %+v", b.MDF())
+	if m := b.MDF("USD"); !m.Expired.Equal(d("7600")) || !m.Available.IsZero() || m.Expired.String() != "7600.00" {
+		t.Fatalf("after expiry %+v", m)
 	}
 	if _, err := PreApprove(b, d("1"), d("1"), true); err == nil {
 		t.Fatal("approved more than reserved")

@@ -53,9 +53,13 @@ const (
 
 func MDFWorkflowID(requestID uuid.UUID) string { return "mdf-" + requestID.String() }
 
+// MDFInput carries what validation needs from the first moment (a decision may
+// arrive before the policy is loaded): the reserved amount and its currency.
 type MDFInput struct {
-	RequestID uuid.UUID `json:"request_id"`
-	PartnerID uuid.UUID `json:"partner_id"`
+	RequestID uuid.UUID       `json:"request_id"`
+	PartnerID uuid.UUID       `json:"partner_id"`
+	Requested decimal.Decimal `json:"requested"`
+	Currency  string          `json:"currency"`
 }
 
 // MDFDecision is a manager's decision; Amount (optional) approves part of the
@@ -95,7 +99,8 @@ type mdfWorkflow struct {
 }
 
 func MDFWorkflow(ctx workflow.Context, in MDFInput) (MDFState, error) {
-	w := &mdfWorkflow{in: in, inbox: newInbox(), state: MDFState{Status: MDFPendingApproval}}
+	w := &mdfWorkflow{in: in, inbox: newInbox(), state: MDFState{Status: MDFPendingApproval, Reserved: in.Requested,
+		Policy: activities.MDFPolicy{Requested: in.Requested, Currency: in.Currency}}}
 	if err := w.setup(ctx); err != nil {
 		return MDFState{}, err
 	}
@@ -124,7 +129,6 @@ func (w *mdfWorkflow) run(ctx workflow.Context) (MDFState, error) {
 	if err := workflow.ExecuteActivity(summarized(lctx, "load the program's MDF SLA and claim windows"), a.LoadMDFPolicy, w.in.RequestID).Get(ctx, &w.state.Policy); err != nil {
 		return w.state, fmt.Errorf("load MDF policy: %w", err)
 	}
-	w.state.Reserved = w.state.Policy.Requested
 
 	// Pre-approval within the SLA: a reminder at the SLA, an escalation at twice it.
 	sla := w.state.Policy.ApprovalSLA

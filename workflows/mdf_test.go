@@ -88,7 +88,7 @@ func (r *updateOutcome) refused(t *testing.T, code string) {
 func (h *mdfHarness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
 
 func (h *mdfHarness) run() MDFState {
-	h.env.ExecuteWorkflow(MDFWorkflow, MDFInput{RequestID: uuid.New(), PartnerID: uuid.New()})
+	h.env.ExecuteWorkflow(MDFWorkflow, MDFInput{RequestID: uuid.New(), PartnerID: uuid.New(), Requested: *amt("5000.00"), Currency: "USD"})
 	var st MDFState
 	if err := h.env.GetWorkflowResult(&st); err != nil {
 		h.t.Fatalf("workflow: %v", err)

@@ -69,6 +69,8 @@ func loadConfig() (Config, error) {
 	c.API.RequestTimeout = dur("API_REQUEST_TIMEOUT", c.API.RequestTimeout)
 	c.API.RateLimit = float64(num("API_RATE_LIMIT", int(c.API.RateLimit)))
 	c.API.RateBurst = num("API_RATE_BURST", c.API.RateBurst)
+	c.API.MaxFileBytes = int64(num("MDF_MAX_FILE_BYTES", int(c.API.MaxFileBytes)))
+	c.API.FilesDir = env("FILES_DIR", c.DataDir+"/files")
 	if v := os.Getenv("TRUSTED_PROXIES"); v != "" {
 		c.API.TrustedProxies = strings.Split(v, ",")
 	}

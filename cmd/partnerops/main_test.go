@@ -98,6 +98,10 @@ func runWithSystem(m *testing.M) (int, error) {
 		return 0, err
 	}
 
+	if filesDir, err = os.MkdirTemp("", "partnerops-files-"); err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(filesDir)
 	w, err := startWorker(sys.temporal, sys.store, sys.logger)
 	if err != nil {
 		return 0, err
@@ -112,9 +116,13 @@ func runWithSystem(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
+var filesDir string
+
 func testAPIConfig() api.Config {
 	cfg := api.DefaultConfig()
 	cfg.RateLimit = 0 // tests fire fast; TestRateLimit sets its own
+	cfg.FilesDir = filesDir
+	cfg.MaxFileBytes = 256 << 10 // small, so the size limit is cheap to test
 	return cfg
 }
 
