@@ -167,7 +167,7 @@ func TestFraudFlags(t *testing.T) {
 	}
 	for ua, bot := range map[string]bool{
 		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36": false,
-		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)":                                     true,
+		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)":                                    true,
 		"facebookexternalhit/1.1": true, "curl/8.5.0": true, "Mozilla/5.0 HeadlessChrome/120.0": true, "python-requests/2.31": true,
 	} {
 		if IsBot(ua) != bot {

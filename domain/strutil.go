@@ -7,7 +7,7 @@ import (
 )
 
 func cut(s string, sep byte) (string, string, bool) { return strings.Cut(s, string(sep)) }
-func hexDecode(s string) ([]byte, error)           { return hex.DecodeString(s) }
+func hexDecode(s string) ([]byte, error)            { return hex.DecodeString(s) }
 func hexEncode(b []byte) string                     { return hex.EncodeToString(b) }
 func itoa(n int64) string                           { return strconv.FormatInt(n, 10) }
 
