@@ -202,3 +202,7 @@ func (a *Amount) dec() *decimal.Decimal {
 	}
 	return &a.Decimal
 }
+
+var domainOne = decimal.NewFromInt(1)
+
+func decimalFromInt(n int64) decimal.Decimal { return decimal.NewFromInt(n) }

@@ -32,7 +32,7 @@ func (s *Server) handle(g gin.IRoutes, method, path string, roles []string, h gi
 	switch {
 	case !slices.Contains(roles, Public):
 		handlers = append(handlers, s.authenticate(roles))
-	case method != "GET":
+	case method != "GET" && len(roles) == 1:
 		handlers = append(handlers, s.limitPublic) // anonymous writes are limited per client address
 	}
 	g.Handle(method, path, append(handlers, h)...)
@@ -59,6 +59,9 @@ var (
 	partners    = []string{"partner"}
 	anyone      = []string{Public}
 	staffAndOwn = []string{"admin", "manager", "finance", "partner"}
+	// integrationOrSigned: checked by the handler itself (an integration key, or a
+	// signature with the program's secret); no key middleware.
+	integrationOrSigned = []string{Public, "integration"}
 	// partnerOrManager: the deal's own partner (checked per record) or a manager.
 	partnerOrManager = []string{"manager", "partner"}
 )

@@ -5,11 +5,15 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/db"
@@ -26,11 +30,12 @@ type Config struct {
 	TrustedProxies []string // only these may set X-Forwarded-For
 	FilesDir       string   // where uploaded proof files are kept
 	MaxFileBytes   int64    // largest proof file
+	Click          ClickConfig
 }
 
 func DefaultConfig() Config {
 	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, RateLimit: 50, RateBurst: 100,
-		FilesDir: ".data/files", MaxFileBytes: 10 << 20}
+		FilesDir: ".data/files", MaxFileBytes: 10 << 20, Click: DefaultClickConfig()}
 }
 
 type Server struct {
@@ -42,12 +47,24 @@ type Server struct {
 	engine   *gin.Engine
 	routes   []Route
 	files    FileStore
+	registry *prometheus.Registry
+	clicker  *Clicker
 }
 
+// New builds the API. With a store and a click token key it also starts the
+// click path (link cache and click writer); Close stops it.
 func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*Server, error) {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, store: store, temporal: tc, logger: logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), engine: gin.New(),
-		files: DiskStore{Dir: cfg.FilesDir}}
+		files: DiskStore{Dir: cfg.FilesDir}, registry: prometheus.NewRegistry()}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if store != nil && len(cfg.Click.TokenKey) > 0 {
+		k, err := NewClicker(context.Background(), cfg.Click, store, logger, s.registry)
+		if err != nil {
+			return nil, fmt.Errorf("start the click path: %w", err)
+		}
+		s.clicker = k
+	}
 	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -65,6 +82,28 @@ func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*S
 
 func (s *Server) Handler() http.Handler { return s.engine }
 
+// Close flushes every accepted click; call it after the HTTP server has stopped.
+func (s *Server) Close() {
+	if s.clicker != nil {
+		s.clicker.Close()
+	}
+}
+
+// Clicker is the click path (nil without a store or key).
+func (s *Server) Clicker() *Clicker { return s.clicker }
+
+func (s *Server) click(c *gin.Context) {
+	if s.clicker == nil {
+		s.abort(c, newHTTPError(http.StatusServiceUnavailable, "unavailable", "click tracking is not configured", ""))
+		return
+	}
+	s.clicker.Handle(c)
+}
+
+func (s *Server) metrics(c *gin.Context) {
+	promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}).ServeHTTP(c.Writer, c.Request)
+}
+
 // register declares every route with the roles that may call it.
 func (s *Server) register() {
 	e := s.engine
@@ -72,6 +111,9 @@ func (s *Server) register() {
 	s.handle(e, http.MethodGet, "/readyz", anyone, s.readyz)
 	s.handle(e, http.MethodGet, "/openapi.json", anyone, serveOpenAPIJSON)
 	s.handle(e, http.MethodGet, "/openapi.yaml", anyone, serveOpenAPIYAML)
+	s.handle(e, http.MethodGet, "/metrics", anyone, s.metrics)
+	// The hot path: no logging middleware cost beyond the shared one, no auth.
+	s.handle(e, http.MethodGet, "/c/:code", anyone, s.click)
 
 	v1 := e.Group("/v1")
 	s.handle(v1, http.MethodPost, "/programs", admins, s.createProgram)
@@ -118,6 +160,22 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodPost, "/mdf/requests/:id/claim/request-proof", managers, s.mdfDecision(workflows.MDFRequestProof))
 	s.handle(v1, http.MethodGet, "/mdf/requests/:id/files/:file_id", staffAndOwn, s.downloadMDFFile)
 	s.handle(v1, http.MethodGet, "/reports/mdf", staff, s.mdfReport)
+
+	s.handle(v1, http.MethodPut, "/programs/:id/affiliate", admins, s.setAffiliateSettings)
+	s.handle(v1, http.MethodPost, "/programs/:id/signing-secrets", admins, s.addSigningSecret)
+	s.handle(v1, http.MethodPost, "/commission-rules", admins, s.createRule)
+	s.handle(v1, http.MethodGet, "/commission-rules", staff, s.listRules)
+	s.handle(v1, http.MethodPost, "/links", partners, s.createLink)
+	s.handle(v1, http.MethodGet, "/links", staffAndOwn, s.listLinks)
+	s.handle(v1, http.MethodDelete, "/links/:id", partnerOrManager, s.disableLink)
+	s.handle(v1, http.MethodPost, "/coupons", managers, s.createCoupon)
+	// Conversions authenticate themselves: an integration key or an HMAC signature.
+	s.handle(v1, http.MethodPost, "/conversions", integrationOrSigned, s.createConversion)
+	s.handle(v1, http.MethodGet, "/conversions", staffAndOwn, s.listConversions)
+	s.handle(v1, http.MethodGet, "/conversions/:id", staffAndOwn, s.getConversion)
+	s.handle(v1, http.MethodPost, "/conversions/:id/approve", managers, s.reviewConversion(workflows.ReviewApprove))
+	s.handle(v1, http.MethodPost, "/conversions/:id/reject", managers, s.reviewConversion(workflows.ReviewReject))
+	s.handle(v1, http.MethodGet, "/reports/affiliate", staffAndOwn, s.affiliateReport)
 
 	s.handle(v1, http.MethodPost, "/keys", admins, s.createKey)
 	s.handle(v1, http.MethodDelete, "/keys/:id", admins, s.revokeKey)

@@ -33,20 +33,102 @@ type Certification struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
+type Click struct {
+	ID        uuid.UUID `json:"id"`
+	LinkID    uuid.UUID `json:"link_id"`
+	PartnerID uuid.UUID `json:"partner_id"`
+	ProgramID uuid.UUID `json:"program_id"`
+	ClickedAt time.Time `json:"clicked_at"`
+	IpHash    []byte    `json:"ip_hash"`
+	UserAgent string    `json:"user_agent"`
+	Referer   string    `json:"referer"`
+	SubID     string    `json:"sub_id"`
+	Bot       bool      `json:"bot"`
+	Duplicate bool      `json:"duplicate"`
+	Malformed bool      `json:"malformed"`
+}
+
+type ClicksDefault struct {
+	ID        uuid.UUID `json:"id"`
+	LinkID    uuid.UUID `json:"link_id"`
+	PartnerID uuid.UUID `json:"partner_id"`
+	ProgramID uuid.UUID `json:"program_id"`
+	ClickedAt time.Time `json:"clicked_at"`
+	IpHash    []byte    `json:"ip_hash"`
+	UserAgent string    `json:"user_agent"`
+	Referer   string    `json:"referer"`
+	SubID     string    `json:"sub_id"`
+	Bot       bool      `json:"bot"`
+	Duplicate bool      `json:"duplicate"`
+	Malformed bool      `json:"malformed"`
+}
+
 type CommissionLine struct {
-	ID          uuid.UUID      `json:"id"`
-	ProgramID   uuid.UUID      `json:"program_id"`
-	PartnerID   uuid.UUID      `json:"partner_id"`
-	Kind        string         `json:"kind"`
-	SourceType  string         `json:"source_type"`
-	SourceID    uuid.UUID      `json:"source_id"`
-	Amount      domain.Numeric `json:"amount"`
-	Currency    string         `json:"currency"`
-	Status      string         `json:"status"`
-	Description string         `json:"description"`
-	OccurredAt  time.Time      `json:"occurred_at"`
-	DedupeKey   string         `json:"dedupe_key"`
-	CreatedAt   time.Time      `json:"created_at"`
+	ID            uuid.UUID      `json:"id"`
+	ProgramID     uuid.UUID      `json:"program_id"`
+	PartnerID     uuid.UUID      `json:"partner_id"`
+	Kind          string         `json:"kind"`
+	SourceType    string         `json:"source_type"`
+	SourceID      uuid.UUID      `json:"source_id"`
+	Amount        domain.Numeric `json:"amount"`
+	Currency      string         `json:"currency"`
+	Status        string         `json:"status"`
+	Description   string         `json:"description"`
+	OccurredAt    time.Time      `json:"occurred_at"`
+	DedupeKey     string         `json:"dedupe_key"`
+	CreatedAt     time.Time      `json:"created_at"`
+	HoldUntil     *time.Time     `json:"hold_until"`
+	RelatedLineID uuid.NullUUID  `json:"related_line_id"`
+}
+
+type CommissionRule struct {
+	ID              uuid.UUID      `json:"id"`
+	ProgramID       uuid.UUID      `json:"program_id"`
+	TierID          uuid.NullUUID  `json:"tier_id"`
+	PartnerID       uuid.NullUUID  `json:"partner_id"`
+	Event           string         `json:"event"`
+	Kind            string         `json:"kind"`
+	Rate            domain.Numeric `json:"rate"`
+	Amount          domain.Numeric `json:"amount"`
+	VolumeTiers     []byte         `json:"volume_tiers"`
+	Recurring       string         `json:"recurring"`
+	RecurringMonths int32          `json:"recurring_months"`
+	EffectiveFrom   time.Time      `json:"effective_from"`
+	EffectiveTo     *time.Time     `json:"effective_to"`
+	CreatedAt       time.Time      `json:"created_at"`
+}
+
+type Conversion struct {
+	ID                 uuid.UUID      `json:"id"`
+	ProgramID          uuid.UUID      `json:"program_id"`
+	ExternalID         string         `json:"external_id"`
+	RequestHash        []byte         `json:"request_hash"`
+	Kind               string         `json:"kind"`
+	Amount             domain.Numeric `json:"amount"`
+	Currency           string         `json:"currency"`
+	OrderID            string         `json:"order_id"`
+	CustomerRef        string         `json:"customer_ref"`
+	CustomerEmail      string         `json:"customer_email"`
+	CustomerDomain     string         `json:"customer_domain"`
+	RefundOf           uuid.NullUUID  `json:"refund_of"`
+	OccurredAt         time.Time      `json:"occurred_at"`
+	PartnerID          uuid.NullUUID  `json:"partner_id"`
+	LinkID             uuid.NullUUID  `json:"link_id"`
+	ClickID            uuid.NullUUID  `json:"click_id"`
+	AttributionMethod  *string        `json:"attribution_method"`
+	UnattributedReason *string        `json:"unattributed_reason"`
+	FraudFlags         []string       `json:"fraud_flags"`
+	ReviewStatus       *string        `json:"review_status"`
+	CreatedAt          time.Time      `json:"created_at"`
+}
+
+type Coupon struct {
+	ID         uuid.UUID  `json:"id"`
+	Code       string     `json:"code"`
+	ProgramID  uuid.UUID  `json:"program_id"`
+	PartnerID  uuid.UUID  `json:"partner_id"`
+	DisabledAt *time.Time `json:"disabled_at"`
+	CreatedAt  time.Time  `json:"created_at"`
 }
 
 type Customer struct {
@@ -56,6 +138,13 @@ type Customer struct {
 	Domain         string    `json:"domain"`
 	Country        string    `json:"country"`
 	CreatedAt      time.Time `json:"created_at"`
+}
+
+type CustomerBinding struct {
+	ProgramID   uuid.UUID `json:"program_id"`
+	CustomerRef string    `json:"customer_ref"`
+	PartnerID   uuid.UUID `json:"partner_id"`
+	FirstAt     time.Time `json:"first_at"`
 }
 
 type Deal struct {
@@ -125,6 +214,18 @@ type LedgerPosting struct {
 	Quarter   string         `json:"quarter"`
 	Amount    domain.Numeric `json:"amount"`
 	Currency  string         `json:"currency"`
+}
+
+type Link struct {
+	ID          uuid.UUID  `json:"id"`
+	Code        string     `json:"code"`
+	ProgramID   uuid.UUID  `json:"program_id"`
+	PartnerID   uuid.UUID  `json:"partner_id"`
+	Destination string     `json:"destination"`
+	SubID       string     `json:"sub_id"`
+	DisabledAt  *time.Time `json:"disabled_at"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
 type MdfAllocation struct {
@@ -216,6 +317,7 @@ type Partner struct {
 	ActivatedAt         *time.Time `json:"activated_at"`
 	CreatedAt           time.Time  `json:"created_at"`
 	UpdatedAt           time.Time  `json:"updated_at"`
+	LastIpHash          []byte     `json:"last_ip_hash"`
 }
 
 type PartnerEvent struct {
@@ -229,22 +331,29 @@ type PartnerEvent struct {
 }
 
 type Program struct {
-	ID                   uuid.UUID       `json:"id"`
-	Name                 string          `json:"name"`
-	Kind                 string          `json:"kind"`
-	Currency             string          `json:"currency"`
-	ReviewSlaHours       int32           `json:"review_sla_hours"`
-	AgreementVersion     string          `json:"agreement_version"`
-	CreatedAt            time.Time       `json:"created_at"`
-	DealApprovalSlaHours int32           `json:"deal_approval_sla_hours"`
-	DealAutoDecision     string          `json:"deal_auto_decision"`
-	DealMaxExtensions    int32           `json:"deal_max_extensions"`
-	DealExtensionDays    int32           `json:"deal_extension_days"`
-	DealStages           json.RawMessage `json:"deal_stages"`
-	MdfApprovalSlaHours  int32           `json:"mdf_approval_sla_hours"`
-	MdfClaimWindowDays   int32           `json:"mdf_claim_window_days"`
-	MdfProofWindowDays   int32           `json:"mdf_proof_window_days"`
-	MdfGraceDays         int32           `json:"mdf_grace_days"`
+	ID                       uuid.UUID       `json:"id"`
+	Name                     string          `json:"name"`
+	Kind                     string          `json:"kind"`
+	Currency                 string          `json:"currency"`
+	ReviewSlaHours           int32           `json:"review_sla_hours"`
+	AgreementVersion         string          `json:"agreement_version"`
+	CreatedAt                time.Time       `json:"created_at"`
+	DealApprovalSlaHours     int32           `json:"deal_approval_sla_hours"`
+	DealAutoDecision         string          `json:"deal_auto_decision"`
+	DealMaxExtensions        int32           `json:"deal_max_extensions"`
+	DealExtensionDays        int32           `json:"deal_extension_days"`
+	DealStages               json.RawMessage `json:"deal_stages"`
+	MdfApprovalSlaHours      int32           `json:"mdf_approval_sla_hours"`
+	MdfClaimWindowDays       int32           `json:"mdf_claim_window_days"`
+	MdfProofWindowDays       int32           `json:"mdf_proof_window_days"`
+	MdfGraceDays             int32           `json:"mdf_grace_days"`
+	AllowedDomains           []string        `json:"allowed_domains"`
+	FallbackUrl              *string         `json:"fallback_url"`
+	AttributionModel         string          `json:"attribution_model"`
+	CookieWindowDays         int32           `json:"cookie_window_days"`
+	HoldingDays              int32           `json:"holding_days"`
+	ConversionReviewSlaHours int32           `json:"conversion_review_sla_hours"`
+	SigningSecrets           []string        `json:"signing_secrets"`
 }
 
 type ProgramCertification struct {

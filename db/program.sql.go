@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/partnerops/partnerops/domain"
@@ -29,10 +30,82 @@ func (q *Queries) AddProgramCertification(ctx context.Context, arg AddProgramCer
 	return err
 }
 
+const addSigningSecret = `-- name: AddSigningSecret :exec
+UPDATE programs SET signing_secrets = (signing_secrets || $2::text)[greatest(1, cardinality(signing_secrets)):] WHERE id = $1
+`
+
+type AddSigningSecretParams struct {
+	ID     uuid.UUID `json:"id"`
+	Secret string    `json:"secret"`
+}
+
+func (q *Queries) AddSigningSecret(ctx context.Context, arg AddSigningSecretParams) error {
+	_, err := q.db.Exec(ctx, addSigningSecret, arg.ID, arg.Secret)
+	return err
+}
+
+const createCommissionRule = `-- name: CreateCommissionRule :one
+INSERT INTO commission_rules (id, program_id, tier_id, partner_id, event, kind, rate, amount, volume_tiers, recurring, recurring_months, effective_from, effective_to)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+RETURNING id, program_id, tier_id, partner_id, event, kind, rate, amount, volume_tiers, recurring, recurring_months, effective_from, effective_to, created_at
+`
+
+type CreateCommissionRuleParams struct {
+	ID              uuid.UUID      `json:"id"`
+	ProgramID       uuid.UUID      `json:"program_id"`
+	TierID          uuid.NullUUID  `json:"tier_id"`
+	PartnerID       uuid.NullUUID  `json:"partner_id"`
+	Event           string         `json:"event"`
+	Kind            string         `json:"kind"`
+	Rate            domain.Numeric `json:"rate"`
+	Amount          domain.Numeric `json:"amount"`
+	VolumeTiers     []byte         `json:"volume_tiers"`
+	Recurring       string         `json:"recurring"`
+	RecurringMonths int32          `json:"recurring_months"`
+	EffectiveFrom   time.Time      `json:"effective_from"`
+	EffectiveTo     *time.Time     `json:"effective_to"`
+}
+
+func (q *Queries) CreateCommissionRule(ctx context.Context, arg CreateCommissionRuleParams) (CommissionRule, error) {
+	row := q.db.QueryRow(ctx, createCommissionRule,
+		arg.ID,
+		arg.ProgramID,
+		arg.TierID,
+		arg.PartnerID,
+		arg.Event,
+		arg.Kind,
+		arg.Rate,
+		arg.Amount,
+		arg.VolumeTiers,
+		arg.Recurring,
+		arg.RecurringMonths,
+		arg.EffectiveFrom,
+		arg.EffectiveTo,
+	)
+	var i CommissionRule
+	err := row.Scan(
+		&i.ID,
+		&i.ProgramID,
+		&i.TierID,
+		&i.PartnerID,
+		&i.Event,
+		&i.Kind,
+		&i.Rate,
+		&i.Amount,
+		&i.VolumeTiers,
+		&i.Recurring,
+		&i.RecurringMonths,
+		&i.EffectiveFrom,
+		&i.EffectiveTo,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const createProgram = `-- name: CreateProgram :one
 INSERT INTO programs (id, name, kind, currency, review_sla_hours, agreement_version)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days
+RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets
 `
 
 type CreateProgramParams struct {
@@ -71,6 +144,13 @@ func (q *Queries) CreateProgram(ctx context.Context, arg CreateProgramParams) (P
 		&i.MdfClaimWindowDays,
 		&i.MdfProofWindowDays,
 		&i.MdfGraceDays,
+		&i.AllowedDomains,
+		&i.FallbackUrl,
+		&i.AttributionModel,
+		&i.CookieWindowDays,
+		&i.HoldingDays,
+		&i.ConversionReviewSlaHours,
+		&i.SigningSecrets,
 	)
 	return i, err
 }
@@ -140,7 +220,7 @@ func (q *Queries) GetLowestTier(ctx context.Context, programID uuid.UUID) (Tier,
 }
 
 const getProgram = `-- name: GetProgram :one
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days FROM programs WHERE id = $1
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets FROM programs WHERE id = $1
 `
 
 func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error) {
@@ -163,6 +243,13 @@ func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error)
 		&i.MdfClaimWindowDays,
 		&i.MdfProofWindowDays,
 		&i.MdfGraceDays,
+		&i.AllowedDomains,
+		&i.FallbackUrl,
+		&i.AttributionModel,
+		&i.CookieWindowDays,
+		&i.HoldingDays,
+		&i.ConversionReviewSlaHours,
+		&i.SigningSecrets,
 	)
 	return i, err
 }
@@ -186,6 +273,45 @@ func (q *Queries) GetTier(ctx context.Context, id uuid.UUID) (Tier, error) {
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const listCommissionRules = `-- name: ListCommissionRules :many
+SELECT id, program_id, tier_id, partner_id, event, kind, rate, amount, volume_tiers, recurring, recurring_months, effective_from, effective_to, created_at FROM commission_rules WHERE program_id = $1 ORDER BY effective_from, id
+`
+
+func (q *Queries) ListCommissionRules(ctx context.Context, programID uuid.UUID) ([]CommissionRule, error) {
+	rows, err := q.db.Query(ctx, listCommissionRules, programID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CommissionRule{}
+	for rows.Next() {
+		var i CommissionRule
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProgramID,
+			&i.TierID,
+			&i.PartnerID,
+			&i.Event,
+			&i.Kind,
+			&i.Rate,
+			&i.Amount,
+			&i.VolumeTiers,
+			&i.Recurring,
+			&i.RecurringMonths,
+			&i.EffectiveFrom,
+			&i.EffectiveTo,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listProgramCertifications = `-- name: ListProgramCertifications :many
@@ -213,7 +339,7 @@ func (q *Queries) ListProgramCertifications(ctx context.Context, programID uuid.
 }
 
 const listPrograms = `-- name: ListPrograms :many
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days FROM programs
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets FROM programs
 WHERE $2::uuid IS NULL OR id > $2::uuid
 ORDER BY id
 LIMIT $1
@@ -250,6 +376,13 @@ func (q *Queries) ListPrograms(ctx context.Context, arg ListProgramsParams) ([]P
 			&i.MdfClaimWindowDays,
 			&i.MdfProofWindowDays,
 			&i.MdfGraceDays,
+			&i.AllowedDomains,
+			&i.FallbackUrl,
+			&i.AttributionModel,
+			&i.CookieWindowDays,
+			&i.HoldingDays,
+			&i.ConversionReviewSlaHours,
+			&i.SigningSecrets,
 		); err != nil {
 			return nil, err
 		}
@@ -293,4 +426,31 @@ func (q *Queries) ListTiers(ctx context.Context, programID uuid.UUID) ([]Tier, e
 		return nil, err
 	}
 	return items, nil
+}
+
+const setAffiliateSettings = `-- name: SetAffiliateSettings :exec
+UPDATE programs
+SET allowed_domains = $2, fallback_url = $3, attribution_model = $4, cookie_window_days = $5, holding_days = $6
+WHERE id = $1
+`
+
+type SetAffiliateSettingsParams struct {
+	ID               uuid.UUID `json:"id"`
+	AllowedDomains   []string  `json:"allowed_domains"`
+	FallbackUrl      *string   `json:"fallback_url"`
+	AttributionModel string    `json:"attribution_model"`
+	CookieWindowDays int32     `json:"cookie_window_days"`
+	HoldingDays      int32     `json:"holding_days"`
+}
+
+func (q *Queries) SetAffiliateSettings(ctx context.Context, arg SetAffiliateSettingsParams) error {
+	_, err := q.db.Exec(ctx, setAffiliateSettings,
+		arg.ID,
+		arg.AllowedDomains,
+		arg.FallbackUrl,
+		arg.AttributionModel,
+		arg.CookieWindowDays,
+		arg.HoldingDays,
+	)
+	return err
 }

@@ -21,6 +21,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflow(DealWorkflow)
 			r.RegisterWorkflow(MDFWorkflow)
 			r.RegisterWorkflow(MDFAllocationWorkflow)
+			r.RegisterWorkflow(ConversionReviewWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}

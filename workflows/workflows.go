@@ -61,6 +61,8 @@ func Register(w worker.Worker, a *activities.Activities) {
 	w.RegisterWorkflow(DealWorkflow)
 	w.RegisterWorkflow(MDFWorkflow)
 	w.RegisterWorkflow(MDFAllocationWorkflow)
+	w.RegisterWorkflow(ConversionReviewWorkflow)
+	w.RegisterWorkflow(CommissionPayableWorkflow)
 	w.RegisterActivity(a)
 }
 

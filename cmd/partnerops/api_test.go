@@ -299,6 +299,7 @@ func TestRateLimitAnswers429(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s.Handler())
+	defer s.Close()
 	defer srv.Close()
 	key := newKey(t, domain.RoleManager, uuid.Nil)
 	statuses := map[int]int{}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/rand"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +72,9 @@ func loadConfig() (Config, error) {
 	c.API.RateLimit = float64(num("API_RATE_LIMIT", int(c.API.RateLimit)))
 	c.API.RateBurst = num("API_RATE_BURST", c.API.RateBurst)
 	c.API.MaxFileBytes = int64(num("MDF_MAX_FILE_BYTES", int(c.API.MaxFileBytes)))
+	c.API.Click.QueueSize = num("CLICK_QUEUE_SIZE", c.API.Click.QueueSize)
+	c.API.Click.BatchSize = num("CLICK_BATCH_SIZE", c.API.Click.BatchSize)
+	c.API.Click.FlushInterval = dur("CLICK_FLUSH_INTERVAL", c.API.Click.FlushInterval)
 	c.API.FilesDir = env("FILES_DIR", c.DataDir+"/files")
 	if v := os.Getenv("TRUSTED_PROXIES"); v != "" {
 		c.API.TrustedProxies = strings.Split(v, ",")
@@ -85,4 +90,33 @@ func env(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// clickKeys returns the click token and address-hash keys: from CLICK_TOKEN_KEY
+// and IP_HASH_KEY, or, for development, from files under DATA_DIR made once (so
+// cookies survive restarts).
+func clickKeys(cfg Config) ([]byte, []byte, error) {
+	get := func(envName, file string) ([]byte, error) {
+		if v := os.Getenv(envName); v != "" {
+			if len(v) < 32 {
+				return nil, fmt.Errorf("%s must be at least 32 characters", envName)
+			}
+			return []byte(v), nil
+		}
+		path := filepath.Join(cfg.DataDir, file)
+		if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+			return b, nil
+		}
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, err
+		}
+		key := []byte(rand.Text() + rand.Text())
+		return key, os.WriteFile(path, key, 0o600)
+	}
+	tok, err := get("CLICK_TOKEN_KEY", "click-token-key")
+	if err != nil {
+		return nil, nil, err
+	}
+	ip, err := get("IP_HASH_KEY", "ip-hash-key")
+	return tok, ip, err
 }

@@ -111,18 +111,26 @@ func runWithSystem(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	testServer = s
 	sys.api = httptest.NewServer(s.Handler())
+	defer s.Close()
 	defer sys.api.Close()
 	return m.Run(), nil
 }
 
-var filesDir string
+var (
+	filesDir     string
+	testTokenKey = []byte("test-click-token-key-0123456789abcdef")
+	testServer   *api.Server
+)
 
 func testAPIConfig() api.Config {
 	cfg := api.DefaultConfig()
 	cfg.RateLimit = 0 // tests fire fast; TestRateLimit sets its own
 	cfg.FilesDir = filesDir
 	cfg.MaxFileBytes = 256 << 10 // small, so the size limit is cheap to test
+	cfg.Click.TokenKey, cfg.Click.IPKey = testTokenKey, []byte("test-ip-hash-key-0123456789abcdef")
+	cfg.Click.Refresh = 100 * time.Millisecond
 	return cfg
 }
 

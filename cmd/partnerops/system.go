@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/partnerops/partnerops/activities"
@@ -81,15 +82,40 @@ func startWorker(c client.Client, store *db.Store, logger *slog.Logger) (worker.
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
+	if err := ensureSchedules(context.Background(), c); err != nil {
+		w.Stop()
+		return nil, err
+	}
 	return w, nil
+}
+
+// ensureSchedules creates the Temporal Schedules the system runs on, if missing:
+// the commission holding period sweep every 15 minutes.
+func ensureSchedules(ctx context.Context, c client.Client) error {
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:   "commission-payable-sweep",
+		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 15 * time.Minute}}},
+		Action: &client.ScheduleWorkflowAction{ID: "commission-payable-sweep", Workflow: workflows.CommissionPayableWorkflow,
+			TaskQueue: workflows.TaskQueue},
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create the commission schedule: %w", err)
+	}
+	return nil
 }
 
 // serveAPI listens on addr and serves until ctx ends, then shuts down gracefully.
 func serveAPI(ctx context.Context, cfg Config, store *db.Store, c client.Client, logger *slog.Logger, ready chan<- string) error {
+	var err error
+	if cfg.API.Click.TokenKey, cfg.API.Click.IPKey, err = clickKeys(cfg); err != nil {
+		return err
+	}
 	srv, err := api.New(cfg.API, store, c, logger)
 	if err != nil {
 		return err
 	}
+	// After the HTTP server has drained, every accepted click is written.
+	defer srv.Close()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)

@@ -33,3 +33,19 @@ ON CONFLICT DO NOTHING;
 
 -- name: ListProgramCertifications :many
 SELECT * FROM program_certifications WHERE program_id = $1 ORDER BY partner_type, certification;
+
+-- name: SetAffiliateSettings :exec
+UPDATE programs
+SET allowed_domains = $2, fallback_url = $3, attribution_model = $4, cookie_window_days = $5, holding_days = $6
+WHERE id = $1;
+
+-- name: AddSigningSecret :exec
+UPDATE programs SET signing_secrets = (signing_secrets || sqlc.arg(secret)::text)[greatest(1, cardinality(signing_secrets)):] WHERE id = $1;
+
+-- name: CreateCommissionRule :one
+INSERT INTO commission_rules (id, program_id, tier_id, partner_id, event, kind, rate, amount, volume_tiers, recurring, recurring_months, effective_from, effective_to)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+RETURNING *;
+
+-- name: ListCommissionRules :many
+SELECT * FROM commission_rules WHERE program_id = $1 ORDER BY effective_from, id;

@@ -1,0 +1,272 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows"
+)
+
+type RuleRequest struct {
+	ProgramID       string              `json:"program_id" validate:"required,uuid"`
+	TierID          string              `json:"tier_id" validate:"omitempty,uuid"`
+	PartnerID       string              `json:"partner_id" validate:"omitempty,uuid"`
+	Event           string              `json:"event" validate:"required,oneof=sale lead"`
+	Kind            string              `json:"kind" validate:"required,oneof=percent flat"`
+	Rate            *Amount             `json:"rate"`
+	Amount          *Amount             `json:"amount"`
+	VolumeTiers     []domain.VolumeTier `json:"volume_tiers" validate:"max=20"`
+	Recurring       string              `json:"recurring" validate:"omitempty,oneof=none months lifetime"`
+	RecurringMonths int32               `json:"recurring_months" validate:"min=0,max=120"`
+	EffectiveFrom   *time.Time          `json:"effective_from"`
+	EffectiveTo     *time.Time          `json:"effective_to"`
+}
+
+// createRule adds an effective-dated commission rule at program, tier or partner level.
+func (s *Server) createRule(c *gin.Context) {
+	var req RuleRequest
+	body, err := s.readBody(c)
+	if err == nil {
+		err = decode(body, &req)
+	}
+	if err == nil {
+		err = validateRule(&req)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		programID := uuid.MustParse(req.ProgramID)
+		prog, err := q.GetProgram(ctx, programID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return answer{}, domain.Invalid("program_id", "unknown_program", "no program with that id")
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		params := db.CreateCommissionRuleParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, Event: req.Event, Kind: req.Kind,
+			Recurring: req.Recurring, RecurringMonths: req.RecurringMonths, EffectiveFrom: *req.EffectiveFrom, EffectiveTo: req.EffectiveTo}
+		if req.Rate != nil {
+			params.Rate = domain.NewNumeric(req.Rate.Decimal)
+		}
+		if req.Amount != nil {
+			if !domain.ValidAmount(req.Amount.Decimal, prog.Currency) {
+				return answer{}, domain.Invalid("amount", "invalid", "amount must be a positive amount in %s", prog.Currency)
+			}
+			params.Amount = domain.NewNumeric(req.Amount.Decimal)
+		}
+		params.VolumeTiers, _ = json.Marshal(req.VolumeTiers)
+		if req.TierID != "" {
+			t, err := q.GetTier(ctx, uuid.MustParse(req.TierID))
+			if err != nil || t.ProgramID != programID {
+				return answer{}, domain.Invalid("tier_id", "unknown_tier", "no tier with that id in the program")
+			}
+			params.TierID = uuid.NullUUID{UUID: t.ID, Valid: true}
+		}
+		if req.PartnerID != "" {
+			p, err := q.GetPartner(ctx, uuid.MustParse(req.PartnerID))
+			if err != nil || p.ProgramID != programID {
+				return answer{}, domain.Invalid("partner_id", "unknown_partner", "no partner with that id in the program")
+			}
+			params.PartnerID = uuid.NullUUID{UUID: p.ID, Valid: true}
+		}
+		r, err := q.CreateCommissionRule(ctx, params)
+		return answer{Status: http.StatusCreated, Body: r}, err
+	})
+}
+
+func validateRule(req *RuleRequest) error {
+	if req.Recurring == "" {
+		req.Recurring = "none"
+	}
+	if req.EffectiveFrom == nil {
+		now := time.Now()
+		req.EffectiveFrom = &now
+	}
+	switch {
+	case req.TierID != "" && req.PartnerID != "":
+		return domain.Invalid("partner_id", "invalid", "a rule is for a tier or for a partner, not both")
+	case req.Kind == "percent" && (req.Rate == nil || !req.Rate.IsPositive() || req.Rate.GreaterThan(domainOne) || req.Rate.Exponent() < -4):
+		return domain.Invalid("rate", "invalid", "a percent rule needs a rate from 0 to 1 (0.2 is 20%%), at most 4 decimals")
+	case req.Kind == "flat" && req.Amount == nil:
+		return domain.Invalid("amount", "required", "a flat rule needs an amount")
+	case req.Recurring == "months" && req.RecurringMonths < 1:
+		return domain.Invalid("recurring_months", "invalid", "recurring for months needs recurring_months")
+	case req.EffectiveTo != nil && !req.EffectiveTo.After(*req.EffectiveFrom):
+		return domain.Invalid("effective_to", "invalid", "effective_to must be after effective_from")
+	}
+	for _, t := range req.VolumeTiers {
+		if t.FromCount < 1 || !t.Rate.IsPositive() || t.Rate.GreaterThan(domainOne) {
+			return domain.Invalid("volume_tiers", "invalid", "each volume tier has from_count ≥ 1 and a rate from 0 to 1")
+		}
+	}
+	return nil
+}
+
+func (s *Server) listRules(c *gin.Context) {
+	id, err := uuid.Parse(c.Query("program_id"))
+	if err != nil {
+		s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "program_id (a UUID) is required", "program_id"))
+		return
+	}
+	rows, err := s.store.ListCommissionRules(c.Request.Context(), id)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"data": rows})
+}
+
+func (s *Server) listConversions(c *gin.Context) {
+	limit, after, err := s.pageParams(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	programID, err := uuid.Parse(c.Query("program_id"))
+	if err != nil {
+		s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "program_id (a UUID) is required", "program_id"))
+		return
+	}
+	params := db.ListConversionsParams{ProgramID: programID, Limit: limit, After: after}
+	if v := c.Query("review"); v != "" {
+		params.ReviewStatus = &v
+	}
+	if cl := caller(c); cl.Role == domain.RolePartner {
+		params.PartnerID = uuid.NullUUID{UUID: cl.PartnerID, Valid: true}
+	}
+	rows, err := s.store.ListConversions(c.Request.Context(), params)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, page(rows, limit, func(r db.Conversion) uuid.UUID { return r.ID }))
+}
+
+func (s *Server) conversionFor(c *gin.Context) (db.Conversion, error) {
+	id, err := pathID(c, "conversion")
+	if err != nil {
+		return db.Conversion{}, err
+	}
+	cv, err := s.store.GetConversion(c.Request.Context(), id)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && caller(c).Role == domain.RolePartner && cv.PartnerID.UUID != caller(c).PartnerID) {
+		return db.Conversion{}, domain.NotFound("conversion")
+	}
+	return cv, err
+}
+
+func (s *Server) getConversion(c *gin.Context) {
+	cv, err := s.conversionFor(c)
+	var v ConversionView
+	if err == nil {
+		v, err = conversionView(c.Request.Context(), s.store.Queries, cv)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+// reviewConversion sends a manager's decision on a flagged conversion.
+func (s *Server) reviewConversion(name string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		cv, err := s.conversionFor(c)
+		var req DecisionRequest
+		var body []byte
+		if err == nil && cv.ReviewStatus == nil {
+			err = domain.Conflict("not_flagged", "this conversion was not flagged for review")
+		}
+		if err == nil {
+			body, err = s.readBody(c)
+		}
+		if err == nil {
+			err = decode(body, &req)
+		}
+		if err != nil {
+			s.abort(c, err)
+			return
+		}
+		s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+			var st workflows.ReviewState
+			err := s.sendUpdate(c, workflows.ConversionReviewWorkflowID(cv.ID), name, workflows.ReviewDecision{Actor: caller(c).Actor(), Reason: req.Reason}, &st)
+			if errors.Is(err, errProcessEnded) {
+				err = domain.Conflict("already_decided", "the conversion was already reviewed")
+			}
+			if err != nil {
+				return answer{}, err
+			}
+			fresh, err := q.GetConversion(ctx, cv.ID)
+			if err != nil {
+				return answer{}, err
+			}
+			v, err := conversionView(ctx, q, fresh)
+			return answer{Status: http.StatusOK, Body: v}, err
+		})
+	}
+}
+
+// affiliateReport: clicks, unique and flagged clicks, conversions, conversion
+// rate, revenue, commission and EPC (earnings per click) by partner, link or day.
+func (s *Server) affiliateReport(c *gin.Context) {
+	programID, err := uuid.Parse(c.Query("program_id"))
+	if err != nil {
+		s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "program_id (a UUID) is required", "program_id"))
+		return
+	}
+	groupBy := c.DefaultQuery("group_by", "partner")
+	if groupBy != "partner" && groupBy != "link" && groupBy != "day" {
+		s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "group_by must be partner, link or day", "group_by"))
+		return
+	}
+	to := time.Now().UTC()
+	from := to.AddDate(0, 0, -30)
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := c.Query(p.name); v != "" {
+			t, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", p.name+" must be a date like 2026-11-01", p.name))
+				return
+			}
+			*p.dst = t
+		}
+	}
+	params := db.AffiliateReportParams{GroupBy: groupBy, ProgramID: programID, FromTime: from, ToTime: to}
+	if cl := caller(c); cl.Role == domain.RolePartner {
+		params.PartnerID = uuid.NullUUID{UUID: cl.PartnerID, Valid: true}
+	}
+	rows, err := s.store.AffiliateReport(c.Request.Context(), params)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	type line struct {
+		db.AffiliateReportRow
+		ConversionRate domain.NullNumeric `json:"conversion_rate"` // conversions / unique clicks
+		EPC            domain.NullNumeric `json:"epc"`             // commission / unique clicks
+	}
+	out := make([]line, len(rows))
+	for i, r := range rows {
+		out[i] = line{AffiliateReportRow: r}
+		if r.UniqueClicks > 0 {
+			uc := decimalFromInt(r.UniqueClicks)
+			rate := decimalFromInt(r.Conversions).Div(uc).Round(4)
+			epc := r.Commission.Div(uc).Round(4)
+			out[i].ConversionRate, out[i].EPC = domain.NewNullNumeric(&rate), domain.NewNullNumeric(&epc)
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"group_by": groupBy, "from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "groups": out})
+}

@@ -1,0 +1,296 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
+)
+
+type LinkRequest struct {
+	Destination string `json:"destination" validate:"required,max=2000"`
+	SubID       string `json:"sub_id" validate:"max=100"`
+}
+
+type CouponRequest struct {
+	PartnerID string `json:"partner_id" validate:"required,uuid"`
+	Code      string `json:"code" validate:"max=20"`
+}
+
+// LinkView adds the tracking URL to a link.
+type LinkView struct {
+	db.Link
+	URL string `json:"url"`
+}
+
+var subIDRe = regexp.MustCompile(`^[A-Za-z0-9._~-]*$`)
+
+func (s *Server) createLink(c *gin.Context) {
+	var req LinkRequest
+	body, err := s.readBody(c)
+	if err == nil {
+		err = decode(body, &req)
+	}
+	var p db.Partner
+	if err == nil {
+		p, err = s.activePartner(c)
+	}
+	var prog db.Program
+	if err == nil {
+		prog, err = s.store.GetProgram(c.Request.Context(), p.ProgramID)
+	}
+	if err == nil {
+		err = allowedDestination(req.Destination, prog.AllowedDomains)
+	}
+	if err == nil && !subIDRe.MatchString(req.SubID) {
+		err = domain.Invalid("sub_id", "invalid", "sub_id may hold letters, digits and . _ ~ -")
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		if s.clicker != nil { // for self-referral checks: where this partner works from
+			_ = q.SetPartnerIPHash(ctx, db.SetPartnerIPHashParams{ID: p.ID, LastIpHash: s.clicker.IPHash(c.ClientIP())})
+		}
+		for range 5 { // codes are random: retry the rare collision
+			l, err := q.CreateLink(ctx, db.CreateLinkParams{ID: uuid.Must(uuid.NewV7()), Code: newCode(), ProgramID: p.ProgramID, PartnerID: p.ID,
+				Destination: req.Destination, SubID: req.SubID})
+			if isUniqueViolation(err, "links_code_key") {
+				continue
+			}
+			if err != nil {
+				return answer{}, err
+			}
+			return answer{Status: http.StatusCreated, Body: s.linkView(c, l)}, nil
+		}
+		return answer{}, errors.New("could not find a free link code")
+	})
+}
+
+func (s *Server) linkView(c *gin.Context, l db.Link) LinkView {
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return LinkView{Link: l, URL: scheme + "://" + c.Request.Host + "/c/" + l.Code}
+}
+
+// allowedDestination refuses anything but http(s) URLs on the program's domains:
+// the redirect can never be an open redirect.
+func allowedDestination(raw string, allowed []string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return domain.Invalid("destination", "invalid", "destination must be an http(s) URL")
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, d := range allowed {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return nil
+		}
+	}
+	return domain.Invalid("destination", "domain_not_allowed", "links may point only to the program's domains: %s", strings.Join(allowed, ", "))
+}
+
+// newCode is a short, unguessable link code: 10 characters of base32, 50 bits.
+func newCode() string { return strings.ToLower(rand.Text()[:10]) }
+
+func (s *Server) activePartner(c *gin.Context) (db.Partner, error) {
+	p, err := s.loadPartner(c.Request.Context(), caller(c).PartnerID)
+	if err == nil && p.Status != domain.StatusActive {
+		err = domain.Forbidden("partner_not_active", "only an active partner can do this; this partner is %s", strings.ReplaceAll(p.Status, "_", " "))
+	}
+	return p, err
+}
+
+func (s *Server) listLinks(c *gin.Context) {
+	limit, after, err := s.pageParams(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	params := db.ListLinksParams{Limit: limit, After: after}
+	if cl := caller(c); cl.Role == domain.RolePartner {
+		params.PartnerID = uuid.NullUUID{UUID: cl.PartnerID, Valid: true}
+	}
+	rows, err := s.store.ListLinks(c.Request.Context(), params)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	views := make([]LinkView, len(rows))
+	for i, l := range rows {
+		views[i] = s.linkView(c, l)
+	}
+	c.JSON(http.StatusOK, page(views, limit, func(v LinkView) uuid.UUID { return v.ID }))
+}
+
+// disableLink stops a link; the click cache drops it within seconds.
+func (s *Server) disableLink(c *gin.Context) {
+	id, err := pathID(c, "link")
+	var l db.Link
+	if err == nil {
+		l, err = s.store.GetLink(c.Request.Context(), id)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && caller(c).Role == domain.RolePartner && l.PartnerID != caller(c).PartnerID) {
+			err = domain.NotFound("link")
+		}
+	}
+	if err == nil {
+		err = s.store.DisableLink(c.Request.Context(), id)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+var couponRe = regexp.MustCompile(`^[A-Z0-9]{4,20}$`)
+
+func (s *Server) createCoupon(c *gin.Context) {
+	var req CouponRequest
+	body, err := s.readBody(c)
+	if err == nil {
+		err = decode(body, &req)
+	}
+	code := strings.ToUpper(strings.TrimSpace(req.Code))
+	if err == nil && code != "" && !couponRe.MatchString(code) {
+		err = domain.Invalid("code", "invalid", "a coupon code is 4 to 20 letters and digits")
+	}
+	var p db.Partner
+	if err == nil {
+		p, err = s.loadPartner(c.Request.Context(), uuid.MustParse(req.PartnerID))
+		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindNotFound {
+			err = domain.Invalid("partner_id", "unknown_partner", "no partner with that id")
+		}
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		for range 5 {
+			try := code
+			if try == "" {
+				try = strings.ToUpper(rand.Text()[:8])
+			}
+			cp, err := q.CreateCoupon(ctx, db.CreateCouponParams{ID: uuid.Must(uuid.NewV7()), Code: try, ProgramID: p.ProgramID, PartnerID: p.ID})
+			if isUniqueViolation(err, "coupons_code_key") {
+				if code != "" {
+					return answer{}, domain.Conflict("code_taken", "coupon code %s exists or was used before; codes are never reused", code)
+				}
+				continue
+			}
+			return answer{Status: http.StatusCreated, Body: cp}, err
+		}
+		return answer{}, errors.New("could not find a free coupon code")
+	})
+}
+
+type AffiliateSettingsRequest struct {
+	AllowedDomains   []string `json:"allowed_domains" validate:"required,min=1,max=50"`
+	FallbackURL      string   `json:"fallback_url" validate:"max=2000"`
+	AttributionModel string   `json:"attribution_model" validate:"omitempty,oneof=last_click first_click"`
+	CookieWindowDays int32    `json:"cookie_window_days" validate:"omitempty,min=1,max=365"`
+	HoldingDays      *int32   `json:"holding_days" validate:"omitempty,min=0,max=365"`
+}
+
+// setAffiliateSettings configures a program's tracking: allowed destination
+// domains, fallback URL, attribution model, cookie window and holding period.
+func (s *Server) setAffiliateSettings(c *gin.Context) {
+	id, err := pathID(c, "program")
+	var req AffiliateSettingsRequest
+	var body []byte
+	if err == nil {
+		body, err = s.readBody(c)
+	}
+	if err == nil {
+		err = decode(body, &req)
+	}
+	domains := []string{}
+	for _, d := range req.AllowedDomains {
+		if err != nil {
+			break
+		}
+		n, ok := domain.NormalizeDomain(d)
+		if !ok {
+			err = domain.Invalid("allowed_domains", "invalid", "%q is not a domain", d)
+		}
+		domains = append(domains, n)
+	}
+	var fallback *string
+	if err == nil && req.FallbackURL != "" {
+		if err = allowedDestination(req.FallbackURL, domains); err != nil {
+			err = domain.Invalid("fallback_url", "invalid", "fallback_url must be an http(s) URL on an allowed domain")
+		}
+		fallback = &req.FallbackURL
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	slices.Sort(domains)
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		p, err := q.GetProgram(ctx, id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return answer{}, domain.NotFound("program")
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		model, window, holding := p.AttributionModel, p.CookieWindowDays, p.HoldingDays
+		if req.AttributionModel != "" {
+			model = req.AttributionModel
+		}
+		if req.CookieWindowDays != 0 {
+			window = req.CookieWindowDays
+		}
+		if req.HoldingDays != nil {
+			holding = *req.HoldingDays
+		}
+		if err := q.SetAffiliateSettings(ctx, db.SetAffiliateSettingsParams{ID: id, AllowedDomains: slices.Compact(domains), FallbackUrl: fallback,
+			AttributionModel: model, CookieWindowDays: window, HoldingDays: holding}); err != nil {
+			return answer{}, err
+		}
+		p, err = q.GetProgram(ctx, id)
+		if err != nil {
+			return answer{}, err
+		}
+		v, err := programView(ctx, q, p)
+		return answer{Status: http.StatusOK, Body: v}, err
+	})
+}
+
+// addSigningSecret makes a new secret for signed conversions and shows it once;
+// the newest two are accepted, so a merchant can rotate without downtime.
+func (s *Server) addSigningSecret(c *gin.Context) {
+	id, err := pathID(c, "program")
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, nil, func(ctx context.Context, q *db.Queries) (answer, error) {
+		if _, err := q.GetProgram(ctx, id); errors.Is(err, pgx.ErrNoRows) {
+			return answer{}, domain.NotFound("program")
+		} else if err != nil {
+			return answer{}, err
+		}
+		secret := "whsec_" + strings.ToLower(rand.Text()+rand.Text())
+		if err := q.AddSigningSecret(ctx, db.AddSigningSecretParams{ID: id, Secret: secret}); err != nil {
+			return answer{}, err
+		}
+		return answer{Status: http.StatusCreated, Body: gin.H{"secret": secret, "note": "shown once; the previous secret stays valid until the next rotation"},
+			Stored: gin.H{"note": "the secret was shown once in the first answer"}}, nil
+	})
+}

@@ -1,0 +1,100 @@
+-- name: GetConversionByExternalID :one
+SELECT * FROM conversions WHERE program_id = $1 AND external_id = $2;
+
+-- name: GetConversion :one
+SELECT * FROM conversions WHERE id = $1;
+
+-- name: CreateConversion :one
+INSERT INTO conversions (id, program_id, external_id, request_hash, kind, amount, currency, order_id, customer_ref, customer_email,
+    customer_domain, refund_of, occurred_at, partner_id, link_id, click_id, attribution_method, unattributed_reason, fraud_flags, review_status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+RETURNING *;
+
+-- name: OrderSeen :one
+SELECT EXISTS (SELECT 1 FROM conversions WHERE program_id = $1 AND order_id = $2 AND kind <> 'refund');
+
+-- name: GetCustomerBinding :one
+SELECT * FROM customer_bindings WHERE program_id = $1 AND customer_ref = $2;
+
+-- name: BindCustomer :exec
+INSERT INTO customer_bindings (program_id, customer_ref, partner_id, first_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING;
+
+-- name: ProtectedDealFor :one
+-- A deal registration protecting this customer wins attribution over cookies.
+SELECT partner_id FROM deals
+WHERE program_id = $1 AND customer_domain = $2 AND status = 'approved' AND protected_until > $3
+LIMIT 1;
+
+-- name: PartnerMonthSales :one
+SELECT count(*) FROM conversions
+WHERE partner_id = $1 AND kind IN ('sale', 'subscription_payment') AND occurred_at >= $2 AND occurred_at < $3;
+
+-- name: PartnerRefundStats :one
+SELECT count(*) FILTER (WHERE kind IN ('sale', 'subscription_payment'))::bigint AS sales,
+       count(*) FILTER (WHERE kind = 'refund')::bigint AS refunds
+FROM conversions WHERE partner_id = $1 AND occurred_at >= $2;
+
+-- name: RefundedSoFar :one
+SELECT coalesce(sum(amount), 0)::numeric FROM conversions WHERE refund_of = $1;
+
+-- name: CommissionLinesOf :many
+SELECT * FROM commission_lines WHERE source_type = 'conversion' AND source_id = $1 ORDER BY created_at FOR UPDATE;
+
+-- name: SetLineStatus :exec
+UPDATE commission_lines SET status = $2 WHERE id = $1;
+
+-- name: CreateLine :one
+INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, hold_until, related_line_id)
+VALUES ($1, $2, $3, $4, 'conversion', $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING *;
+
+-- name: SetReviewStatus :exec
+UPDATE conversions SET review_status = $2 WHERE id = $1;
+
+-- name: ReleaseHeldLines :exec
+UPDATE commission_lines SET status = $2 WHERE source_type = 'conversion' AND source_id = $1 AND status = 'held';
+
+-- name: MakeLinesPayable :execrows
+-- Set-based holding period: a line is payable once its hold has passed and it is
+-- neither voided nor under review.
+UPDATE commission_lines SET status = 'payable' WHERE status = 'pending' AND hold_until <= $1;
+
+-- name: AffiliateReport :many
+-- Clicks and conversions for [from, to), grouped by partner, link or day.
+WITH c AS (
+    SELECT CASE sqlc.arg(group_by)::text WHEN 'partner' THEN k.partner_id::text WHEN 'link' THEN k.link_id::text ELSE to_char(k.clicked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS grp,
+           count(*) AS clicks,
+           count(*) FILTER (WHERE NOT k.duplicate AND NOT k.bot AND NOT k.malformed) AS unique_clicks,
+           count(*) FILTER (WHERE k.bot OR k.malformed OR k.duplicate) AS flagged_clicks
+    FROM clicks k
+    WHERE k.program_id = sqlc.arg(program_id) AND k.clicked_at >= sqlc.arg(from_time) AND k.clicked_at < sqlc.arg(to_time)
+      AND (sqlc.narg('partner_id')::uuid IS NULL OR k.partner_id = sqlc.narg('partner_id')::uuid)
+    GROUP BY 1
+), v AS (
+    SELECT CASE sqlc.arg(group_by)::text WHEN 'partner' THEN cv.partner_id::text WHEN 'link' THEN cv.link_id::text ELSE to_char(cv.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS grp,
+           count(*) FILTER (WHERE cv.kind <> 'refund') AS conversions,
+           coalesce(sum(CASE WHEN cv.kind = 'refund' THEN -cv.amount ELSE cv.amount END), 0) AS revenue,
+           coalesce(sum(l.amount), 0) AS commission
+    FROM conversions cv
+    LEFT JOIN (SELECT source_id, sum(amount) AS amount FROM commission_lines
+               WHERE source_type = 'conversion' AND status <> 'void' GROUP BY source_id) l ON l.source_id = coalesce(cv.refund_of, cv.id) AND cv.kind <> 'refund'
+    WHERE cv.program_id = sqlc.arg(program_id) AND cv.partner_id IS NOT NULL AND cv.occurred_at >= sqlc.arg(from_time) AND cv.occurred_at < sqlc.arg(to_time)
+      AND (sqlc.narg('partner_id')::uuid IS NULL OR cv.partner_id = sqlc.narg('partner_id')::uuid)
+    GROUP BY 1
+)
+SELECT coalesce(c.grp, v.grp)::text AS group_key,
+       coalesce(c.clicks, 0)::bigint AS clicks, coalesce(c.unique_clicks, 0)::bigint AS unique_clicks,
+       coalesce(c.flagged_clicks, 0)::bigint AS flagged_clicks, coalesce(v.conversions, 0)::bigint AS conversions,
+       coalesce(v.revenue, 0)::numeric(14, 2) AS revenue, coalesce(v.commission, 0)::numeric(14, 2) AS commission
+FROM c FULL JOIN v ON v.grp = c.grp
+ORDER BY 1;
+
+-- name: ListConversions :many
+SELECT * FROM conversions
+WHERE program_id = $1
+  AND (sqlc.narg('partner_id')::uuid IS NULL OR partner_id = sqlc.narg('partner_id')::uuid)
+  AND (sqlc.narg('review_status')::text IS NULL OR review_status = sqlc.narg('review_status')::text)
+  AND (sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after')::uuid)
+ORDER BY id LIMIT $2;

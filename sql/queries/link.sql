@@ -1,0 +1,50 @@
+-- name: CreateLink :one
+INSERT INTO links (id, code, program_id, partner_id, destination, sub_id)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING *;
+
+-- name: GetLink :one
+SELECT * FROM links WHERE id = $1;
+
+-- name: ListLinks :many
+SELECT * FROM links
+WHERE (sqlc.narg('partner_id')::uuid IS NULL OR partner_id = sqlc.narg('partner_id')::uuid)
+  AND (sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after')::uuid)
+ORDER BY id LIMIT $1;
+
+-- name: DisableLink :exec
+UPDATE links SET disabled_at = now(), updated_at = now() WHERE id = $1 AND disabled_at IS NULL;
+
+-- name: LinksChangedSince :many
+-- The click handler's cache: every link changed after the given time, with what
+-- the handler needs of its program.
+SELECT l.id, l.code, l.program_id, l.partner_id, l.destination, l.sub_id, l.disabled_at, l.updated_at,
+       p.attribution_model, p.cookie_window_days
+FROM links l JOIN programs p ON p.id = l.program_id
+WHERE l.updated_at > $1
+ORDER BY l.updated_at;
+
+-- name: ProgramFallbacks :many
+SELECT id, fallback_url FROM programs WHERE fallback_url IS NOT NULL;
+
+-- name: InsertClicks :copyfrom
+INSERT INTO clicks (id, link_id, partner_id, program_id, clicked_at, ip_hash, user_agent, referer, sub_id, bot, duplicate, malformed)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);
+
+-- name: GetClick :one
+SELECT * FROM clicks WHERE id = $1 LIMIT 1;
+
+-- name: EnsureClickPartitions :exec
+SELECT ensure_click_partitions($1::integer);
+
+-- name: CountClicks :one
+SELECT count(*) FROM clicks;
+
+-- name: CreateCoupon :one
+INSERT INTO coupons (id, code, program_id, partner_id) VALUES ($1, $2, $3, $4) RETURNING *;
+
+-- name: GetCouponByCode :one
+SELECT * FROM coupons WHERE code = $1 AND program_id = $2 AND disabled_at IS NULL;
+
+-- name: SetPartnerIPHash :exec
+UPDATE partners SET last_ip_hash = $2 WHERE id = $1;
