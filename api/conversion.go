@@ -50,14 +50,25 @@ type ConversionView struct {
 }
 
 func (s *Server) createConversion(c *gin.Context) {
+	// A key is checked before anything else; a signature needs the body's program.
+	keyed := strings.HasPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if keyed {
+		if s.authenticate([]string{domain.RoleIntegration})(c); c.IsAborted() {
+			return
+		}
+	}
 	body, err := s.readBody(c)
 	var req ConversionRequest
 	if err == nil {
 		err = decode(body, &req)
 	}
-	if err == nil {
-		err = s.authenticateConversion(c, body, req.ProgramID)
+	if err == nil && !keyed {
+		err = s.verifySignature(c, body, req.ProgramID)
 	}
+	// Two postbacks are the same if they say the same, before any defaults are
+	// filled in (a retry without occurred_at must not look different).
+	canonical, _ := json.Marshal(req)
+	hash := sha256.Sum256(canonical)
 	if err == nil {
 		err = validateConversion(&req)
 	}
@@ -65,8 +76,6 @@ func (s *Server) createConversion(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	canonical, _ := json.Marshal(req)
-	hash := sha256.Sum256(canonical)
 	programID := uuid.MustParse(req.ProgramID)
 	ctx := c.Request.Context()
 
@@ -99,15 +108,9 @@ func (s *Server) createConversion(c *gin.Context) {
 	c.JSON(status, view)
 }
 
-// authenticateConversion accepts an integration API key, or a signature made with
-// one of the program's signing secrets (5 minutes of clock skew at most).
-func (s *Server) authenticateConversion(c *gin.Context, body []byte, programID string) error {
-	if strings.HasPrefix(c.GetHeader("Authorization"), "Bearer ") {
-		if s.authenticate([]string{domain.RoleIntegration})(c); c.IsAborted() {
-			return errAlreadyAnswered
-		}
-		return nil
-	}
+// verifySignature checks a signature made with one of the program's signing
+// secrets (5 minutes of clock skew at most).
+func (s *Server) verifySignature(c *gin.Context, body []byte, programID string) error {
 	sig := c.GetHeader(SignatureHeader)
 	if sig == "" {
 		return newHTTPError(http.StatusUnauthorized, "unauthenticated", "send an integration API key or a "+SignatureHeader+" header", "")
@@ -132,9 +135,6 @@ func (s *Server) authenticateConversion(c *gin.Context, body []byte, programID s
 	}
 	return nil
 }
-
-// errAlreadyAnswered: the middleware has written the answer.
-var errAlreadyAnswered = errors.New("already answered")
 
 func validateConversion(req *ConversionRequest) error {
 	now := time.Now()

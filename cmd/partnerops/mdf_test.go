@@ -155,7 +155,12 @@ func TestMDFEndToEnd(t *testing.T) {
 	if len(files) != 3 {
 		t.Fatalf("files %v", files)
 	}
-	csv := files[2].(map[string]any)
+	var csv map[string]any
+	for _, f := range files {
+		if f.(map[string]any)["name"] == "attendees.csv" {
+			csv = f.(map[string]any)
+		}
+	}
 	dl := expect(t, do(t, call{method: "GET", path: "/v1/mdf/requests/" + id + "/files/" + csv["id"].(string), key: key}), http.StatusOK)
 	sum := sha256.Sum256(dl.raw)
 	if !bytes.Equal(dl.raw, attendees) || hex.EncodeToString(sum[:]) != csv["sha256"] || csv["content_type"] != "text/plain; charset=utf-8" {
