@@ -81,6 +81,7 @@ func (s *Server) createRule(c *gin.Context) {
 			params.PartnerID = uuid.NullUUID{UUID: p.ID, Valid: true}
 		}
 		r, err := q.CreateCommissionRule(ctx, params)
+		s.rules.forget(programID)
 		return answer{Status: http.StatusCreated, Body: r}, err
 	})
 }

@@ -91,6 +91,9 @@ func (s *Server) revokeKey(c *gin.Context) {
 		return
 	}
 	n, err := s.store.RevokeAPIKey(c.Request.Context(), id)
+	if k, gerr := s.store.GetAPIKey(c.Request.Context(), id); gerr == nil {
+		s.keys.forget(k.Prefix) // at once in this process; other API processes within 10 s
+	}
 	if err == nil && n == 0 {
 		if _, gerr := s.store.GetAPIKey(c.Request.Context(), id); errors.Is(gerr, pgx.ErrNoRows) {
 			err = domain.NotFound("API key")

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/time/rate"
 
+	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 )
 
@@ -61,7 +62,7 @@ func (s *Server) authenticate(roles []string) gin.HandlerFunc {
 			s.abort(c, errBadKey)
 			return
 		}
-		key, err := s.store.GetAPIKeyByPrefix(c.Request.Context(), prefix)
+		key, err := s.keys.get(prefix, func() (db.ApiKey, error) { return s.store.GetAPIKeyByPrefix(c.Request.Context(), prefix) })
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && (key.RevokedAt != nil || !domain.HashesEqual(key.SecretHash, hash))) {
 			s.abort(c, errBadKey)
 			return

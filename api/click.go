@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"hash"
 	"hash/fnv"
 	"log/slog"
 	"net/http"
@@ -63,6 +64,8 @@ type Clicker struct {
 	dedupe    *dedupeSet
 	stop      chan struct{}
 	done      sync.WaitGroup
+	tokenMACs sync.Pool // keyed HMAC states, reused: hmac.New per click is measurable
+	ipMACs    sync.Pool
 	closeOnce sync.Once
 	m         clickMetrics
 }
@@ -76,6 +79,8 @@ type clickMetrics struct {
 func NewClicker(ctx context.Context, cfg ClickConfig, store *db.Store, logger *slog.Logger, reg prometheus.Registerer) (*Clicker, error) {
 	k := &Clicker{cfg: cfg, store: store, logger: logger, queue: make(chan db.InsertClicksParams, cfg.QueueSize),
 		dedupe: newDedupeSet(), stop: make(chan struct{})}
+	k.tokenMACs.New = func() any { return hmac.New(sha256.New, cfg.TokenKey) }
+	k.ipMACs.New = func() any { return hmac.New(sha256.New, cfg.IPKey) }
 	k.m = clickMetrics{
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{Name: "partnerops_clicks_accepted_total", Help: "Clicks answered with a redirect and queued."}),
 		dropped:  prometheus.NewCounter(prometheus.CounterOpts{Name: "partnerops_clicks_dropped_total", Help: "Clicks answered but not queued because the queue was full."}),
@@ -140,7 +145,10 @@ func (k *Clicker) Handle(c *gin.Context) {
 	}
 	if !keep {
 		tok := domain.ClickToken{ClickID: clickID, LinkID: l.id, PartnerID: l.partnerID, ProgramID: l.programID, ClickedAt: now}
-		http.SetCookie(c.Writer, &http.Cookie{Name: clickCookie, Value: tok.Sign(k.cfg.TokenKey), Path: "/", MaxAge: int(l.window.Seconds()),
+		mac := k.tokenMACs.Get().(hash.Hash)
+		signed := tok.SignWith(mac)
+		k.tokenMACs.Put(mac)
+		http.SetCookie(c.Writer, &http.Cookie{Name: clickCookie, Value: signed, Path: "/", MaxAge: int(l.window.Seconds()),
 			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: req.TLS != nil})
 	}
 
@@ -183,9 +191,12 @@ func (l *cachedLink) destination(q url.Values) string {
 }
 
 func (k *Clicker) ipHash(ip string) []byte {
-	m := hmac.New(sha256.New, k.cfg.IPKey)
+	m := k.ipMACs.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(ip))
-	return m.Sum(nil)[:16]
+	sum := m.Sum(nil)[:16]
+	k.ipMACs.Put(m)
+	return sum
 }
 
 // IPHash is the keyed hash stored instead of an address (self-referral checks).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -169,7 +170,7 @@ func validateConversion(req *ConversionRequest) error {
 }
 
 func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID uuid.UUID, req ConversionRequest, hash []byte) (ConversionView, error) {
-	prog, err := q.GetProgram(ctx, programID)
+	prog, err := s.programs.get(programID, func() (db.Program, error) { return q.GetProgram(ctx, programID) })
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ConversionView{}, domain.Invalid("program_id", "unknown_program", "no program with that id")
 	}
@@ -206,17 +207,12 @@ func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID 
 	conv.PartnerID = uuid.NullUUID{UUID: att.PartnerID, Valid: true}
 	conv.LinkID, conv.ClickID, conv.AttributionMethod = att.LinkID, att.ClickID, &att.Method
 
-	partner, err := q.GetPartner(ctx, att.PartnerID)
+	partner, err := s.partners.get(att.PartnerID, func() (db.Partner, error) { return q.GetPartner(ctx, att.PartnerID) })
 	if err != nil {
 		return ConversionView{}, err
 	}
 	// Commission: the rule in force at the conversion's time, partner > tier > program.
-	monthStart := time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
-	monthSales, err := q.PartnerMonthSales(ctx, db.PartnerMonthSalesParams{PartnerID: conv.PartnerID, OccurredAt: monthStart, OccurredAt_2: monthStart.AddDate(0, 1, 0)})
-	if err != nil {
-		return ConversionView{}, err
-	}
-	in := domain.CommissionInput{Kind: req.Kind, Amount: amount, Currency: prog.Currency, MonthSales: int(monthSales) + 1, FirstPayment: true}
+	in := domain.CommissionInput{Kind: req.Kind, Amount: amount, Currency: prog.Currency, FirstPayment: true}
 	var binding *db.CustomerBinding
 	if req.CustomerRef != "" {
 		if b, err := q.GetCustomerBinding(ctx, db.GetCustomerBindingParams{ProgramID: programID, CustomerRef: req.CustomerRef}); err == nil {
@@ -228,7 +224,7 @@ func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID 
 			return ConversionView{}, err
 		}
 	}
-	rules, err := loadRules(ctx, q, programID)
+	rules, err := s.rules.get(programID, func() ([]domain.CommissionRule, error) { return loadRules(ctx, q, programID) })
 	if err != nil {
 		return ConversionView{}, err
 	}
@@ -240,6 +236,14 @@ func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID 
 	paid := false
 	note := "no commission rule in force"
 	if rule, ok := domain.SelectRule(rules, partner.ID, partner.TierID, event, at); ok {
+		if len(rule.VolumeTiers) > 0 { // counted only when a volume tier needs it
+			monthStart := time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
+			n, err := q.PartnerMonthSales(ctx, db.PartnerMonthSalesParams{PartnerID: conv.PartnerID, OccurredAt: monthStart, OccurredAt_2: monthStart.AddDate(0, 1, 0)})
+			if err != nil {
+				return ConversionView{}, err
+			}
+			in.MonthSales = int(n) + 1
+		}
 		commission, paid, note = domain.Commission(rule, in)
 	}
 
@@ -250,7 +254,7 @@ func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID 
 			return ConversionView{}, err
 		}
 	}
-	stats, err := q.PartnerRefundStats(ctx, db.PartnerRefundStatsParams{PartnerID: conv.PartnerID, OccurredAt: at.AddDate(0, 0, -90)})
+	stats, err := s.refunds.get(ctx, q, att.PartnerID, at)
 	if err != nil {
 		return ConversionView{}, err
 	}
@@ -277,18 +281,21 @@ func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID 
 			return ConversionView{}, err
 		}
 	}
+	view := ConversionView{Conversion: row, Lines: []db.CommissionLine{}}
 	if paid && commission.IsPositive() {
 		status := "pending"
 		if flagged {
 			status = "held"
 		}
 		hold := at.AddDate(0, 0, int(prog.HoldingDays))
-		if _, err := q.CreateLine(ctx, db.CreateLineParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, PartnerID: att.PartnerID, Kind: "commission",
+		line, err := q.CreateLine(ctx, db.CreateLineParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, PartnerID: att.PartnerID, Kind: "commission",
 			SourceID: row.ID, Amount: domain.NewNumeric(commission), Currency: prog.Currency, Status: status,
 			Description: fmt.Sprintf("%s %s (%s)", req.Kind, req.ExternalID, att.Method), OccurredAt: at,
-			DedupeKey: "conversion/" + row.ID.String() + "/commission", HoldUntil: &hold}); err != nil {
+			DedupeKey: "conversion/" + row.ID.String() + "/commission", HoldUntil: &hold})
+		if err != nil {
 			return ConversionView{}, err
 		}
+		view.Lines = append(view.Lines, line)
 	} else if note != "" {
 		s.logger.DebugContext(ctx, "no commission", "conversion", row.ID, "why", note)
 	}
@@ -297,7 +304,7 @@ func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID 
 			return ConversionView{}, err
 		}
 	}
-	return conversionView(ctx, q, row)
+	return view, nil
 }
 
 // attribute gathers every way the conversion could be credited and lets the pure
@@ -451,4 +458,39 @@ func (s *Server) startReview(ctx context.Context, conv db.Conversion, prog db.Pr
 	}, workflows.ConversionReviewWorkflow, workflows.ReviewInput{ConversionID: conv.ID, PartnerID: conv.PartnerID.UUID,
 		SLA: time.Duration(prog.ConversionReviewSlaHours) * time.Hour, Flags: conv.FraudFlags})
 	return err
+}
+
+// refundRates caches each partner's 90-day sales and refunds for a minute: the
+// rate moves slowly, and counting it on every conversion would grow with volume.
+type refundRates struct {
+	mu sync.Mutex
+	m  map[uuid.UUID]refundRate
+}
+
+type refundRate struct {
+	stats db.PartnerRefundStatsRow
+	at    time.Time
+}
+
+func (r *refundRates) get(ctx context.Context, q *db.Queries, partnerID uuid.UUID, at time.Time) (db.PartnerRefundStatsRow, error) {
+	r.mu.Lock()
+	if r.m == nil {
+		r.m = map[uuid.UUID]refundRate{}
+	}
+	c, ok := r.m[partnerID]
+	r.mu.Unlock()
+	if ok && time.Since(c.at) < time.Minute {
+		return c.stats, nil
+	}
+	stats, err := q.PartnerRefundStats(ctx, db.PartnerRefundStatsParams{PartnerID: uuid.NullUUID{UUID: partnerID, Valid: true}, OccurredAt: at.AddDate(0, 0, -90)})
+	if err != nil {
+		return stats, err
+	}
+	r.mu.Lock()
+	if len(r.m) > 100_000 {
+		r.m = map[uuid.UUID]refundRate{}
+	}
+	r.m[partnerID] = refundRate{stats, time.Now()}
+	r.mu.Unlock()
+	return stats, nil
 }

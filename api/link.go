@@ -263,6 +263,7 @@ func (s *Server) setAffiliateSettings(c *gin.Context) {
 			AttributionModel: model, CookieWindowDays: window, HoldingDays: holding}); err != nil {
 			return answer{}, err
 		}
+		s.programs.forget(id)
 		p, err = q.GetProgram(ctx, id)
 		if err != nil {
 			return answer{}, err
@@ -290,6 +291,7 @@ func (s *Server) addSigningSecret(c *gin.Context) {
 		if err := q.AddSigningSecret(ctx, db.AddSigningSecretParams{ID: id, Secret: secret}); err != nil {
 			return answer{}, err
 		}
+		s.programs.forget(id)
 		return answer{Status: http.StatusCreated, Body: gin.H{"secret": secret, "note": "shown once; the previous secret stays valid until the next rotation"},
 			Stored: gin.H{"note": "the secret was shown once in the first answer"}}, nil
 	})

@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
 	"github.com/partnerops/partnerops/workflows"
 )
 
@@ -49,6 +51,12 @@ type Server struct {
 	files    FileStore
 	registry *prometheus.Registry
 	clicker  *Clicker
+	refunds  refundRates
+	// Short-lived caches for the conversion path (a change shows within seconds).
+	programs *ttlCache[uuid.UUID, db.Program]
+	rules    *ttlCache[uuid.UUID, []domain.CommissionRule]
+	partners *ttlCache[uuid.UUID, db.Partner]
+	keys     *ttlCache[string, db.ApiKey] // by prefix; a revocation shows within 10 s
 }
 
 // New builds the API. With a store and a click token key it also starts the
@@ -56,7 +64,9 @@ type Server struct {
 func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*Server, error) {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, store: store, temporal: tc, logger: logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), engine: gin.New(),
-		files: DiskStore{Dir: cfg.FilesDir}, registry: prometheus.NewRegistry()}
+		files: DiskStore{Dir: cfg.FilesDir}, registry: prometheus.NewRegistry(),
+		programs: newTTLCache[uuid.UUID, db.Program](5 * time.Second), rules: newTTLCache[uuid.UUID, []domain.CommissionRule](5 * time.Second),
+		partners: newTTLCache[uuid.UUID, db.Partner](5 * time.Second), keys: newTTLCache[string, db.ApiKey](10 * time.Second)}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if store != nil && len(cfg.Click.TokenKey) > 0 {
 		k, err := NewClicker(context.Background(), cfg.Click, store, logger, s.registry)
@@ -113,7 +123,7 @@ func (s *Server) register() {
 	s.handle(e, http.MethodGet, "/openapi.yaml", anyone, serveOpenAPIYAML)
 	s.handle(e, http.MethodGet, "/metrics", anyone, s.metrics)
 	// The hot path: no logging middleware cost beyond the shared one, no auth.
-	s.handle(e, http.MethodGet, "/c/:code", anyone, s.click)
+	s.handle(e, http.MethodGet, clickRoute, anyone, s.click)
 
 	v1 := e.Group("/v1")
 	s.handle(v1, http.MethodPost, "/programs", admins, s.createProgram)
@@ -192,9 +202,16 @@ func (s *Server) recover(c *gin.Context) {
 	c.Next()
 }
 
+// clickRoute is the hot path: it skips the per-request log line and deadline
+// (it never waits on anything) unless it fails.
+const clickRoute = "/c/:code"
+
 func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	if c.FullPath() == clickRoute && c.Writer.Status() < 500 {
+		return
+	}
 	s.logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
 		slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
 		slog.Int("status", c.Writer.Status()), slog.Duration("duration", time.Since(start)),
@@ -203,6 +220,10 @@ func (s *Server) logRequests(c *gin.Context) {
 
 // deadline bounds every request's work (database and Temporal calls).
 func (s *Server) deadline(c *gin.Context) {
+	if c.FullPath() == clickRoute {
+		c.Next()
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"hash"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,7 +33,11 @@ const (
 
 var ErrBadToken = errors.New("click token is malformed or its signature does not match")
 
-func (t ClickToken) Sign(key []byte) string {
+func (t ClickToken) Sign(key []byte) string { return t.SignWith(hmac.New(sha256.New, key)) }
+
+// SignWith signs with a keyed HMAC-SHA256 that the caller may reuse (the click
+// handler pools them); it is reset first.
+func (t ClickToken) SignWith(mac hash.Hash) string {
 	buf := make([]byte, payloadLen, payloadLen+sha256.Size)
 	buf[0] = tokenVersion
 	copy(buf[1:], t.ClickID[:])
@@ -40,7 +45,7 @@ func (t ClickToken) Sign(key []byte) string {
 	copy(buf[33:], t.PartnerID[:])
 	copy(buf[49:], t.ProgramID[:])
 	binary.BigEndian.PutUint64(buf[65:], uint64(t.ClickedAt.Unix()))
-	mac := hmac.New(sha256.New, key)
+	mac.Reset()
 	mac.Write(buf)
 	buf = mac.Sum(buf)[:payloadLen+macLen]
 	return base64.RawURLEncoding.EncodeToString(buf)

@@ -1,0 +1,416 @@
+// Command clickbench measures the click path the way the README reports it: the
+// real GET /c/{code} handler (link cache, signed cookie, batched COPY into
+// PostgreSQL) against a bare Gin handler that only answers the same 302, both in
+// their own processes, driven in the same run by the same load generator. Then it
+// ingests conversions through the API. Run by `make bench`.
+//
+//	clickbench [-duration 10s] [-conns 64] [-conversions 100000]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/partnerops/partnerops/api"
+	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
+)
+
+var (
+	tokenKey = []byte("clickbench-token-key-0123456789abcdef")
+	ipKey    = []byte("clickbench-ip-key-0123456789abcdefgh")
+)
+
+func main() {
+	mode := flag.String("serve", "", "internal: run a server (click or bare) for the parent")
+	dbURL := flag.String("db", "", "internal: the database")
+	duration := flag.Duration("duration", 10*time.Second, "how long each load runs")
+	conns := flag.Int("conns", 64, "concurrent connections")
+	conversions := flag.Int("conversions", 100_000, "conversions to ingest")
+	flag.Parse()
+	var err error
+	switch *mode {
+	case "click":
+		err = serveClick(*dbURL)
+	case "bare":
+		err = serveBare()
+	default:
+		err = bench(*duration, *conns, *conversions)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "clickbench:", err)
+		os.Exit(1)
+	}
+}
+
+// --- the servers (child processes) ---
+
+// listen prints the address for the parent and serves until SIGTERM, then shuts
+// down gracefully and runs after().
+func listen(h http.Handler, after func()) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Println(ln.Addr().String())
+	hs := &http.Server{Handler: h}
+	go hs.Serve(ln)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	<-sig
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		return err
+	}
+	after()
+	return nil
+}
+
+func serveClick(dbURL string) error {
+	ctx := context.Background()
+	if path := os.Getenv("CLICKBENCH_CPUPROFILE"); path != "" { // for finding what the click path spends
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	pool, err := db.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	cfg := api.DefaultConfig()
+	cfg.RateLimit = 0
+	cfg.Click.TokenKey, cfg.Click.IPKey = tokenKey, ipKey
+	s, err := api.New(cfg, db.NewStore(pool), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	return listen(s.Handler(), func() {
+		s.Close()
+		accepted, dropped, stored, lost := s.Clicker().Counts()
+		json.NewEncoder(os.Stdout).Encode(map[string]float64{"accepted": accepted, "dropped": dropped, "stored": stored, "lost": lost})
+	})
+}
+
+// serveBare is the baseline: Gin with the same middleware-free route answering the same 302.
+func serveBare() error {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.GET("/c/:code", func(c *gin.Context) { c.Redirect(http.StatusFound, "https://shop.example/landing") })
+	return listen(e, func() {})
+}
+
+type child struct {
+	cmd  *exec.Cmd
+	addr string
+	out  *bufio.Reader
+}
+
+func start(args ...string) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	r := bufio.NewReader(stdout)
+	addr, err := r.ReadString('\n')
+	if err != nil {
+		return nil, fmt.Errorf("server did not start: %w", err)
+	}
+	return &child{cmd: cmd, addr: strings.TrimSpace(addr), out: r}, nil
+}
+
+// peakRSS reads the child's high-water resident set size in MB.
+func (c *child) peakRSS() float64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// stop sends SIGTERM and returns what the child printed after its shutdown.
+func (c *child) stop() (string, error) {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	rest, _ := io.ReadAll(c.out)
+	return string(rest), c.cmd.Wait()
+}
+
+// --- the load generator ---
+
+type result struct {
+	requests  int64
+	found     int64
+	errors    int64
+	elapsed   time.Duration
+	latencies []time.Duration
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r result) add(o result) result {
+	return result{requests: r.requests + o.requests, found: r.found + o.found, errors: r.errors + o.errors,
+		elapsed: r.elapsed + o.elapsed, latencies: append(r.latencies, o.latencies...)}
+}
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[int(float64(len(r.latencies)-1)*p)]
+}
+
+func load(target string, conns int, d time.Duration) result {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer tr.CloseIdleConnections()
+	var (
+		mu  sync.Mutex
+		all result
+		wg  sync.WaitGroup
+	)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local result
+			ua := fmt.Sprintf("Mozilla/5.0 (X11; Linux x86_64) bench/%d", i)
+			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest("GET", target, nil)
+				req.Header.Set("User-Agent", ua)
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				lat := time.Since(t0)
+				local.requests++
+				if err != nil {
+					local.errors++
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusFound {
+					local.found++
+				}
+				local.latencies = append(local.latencies, lat)
+			}
+			mu.Lock()
+			all.requests += local.requests
+			all.found += local.found
+			all.errors += local.errors
+			all.latencies = append(all.latencies, local.latencies...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	all.elapsed = time.Since(start)
+	slices.Sort(all.latencies)
+	return all
+}
+
+// --- the run ---
+
+func bench(d time.Duration, conns, conversions int) error {
+	ctx := context.Background()
+	base := os.Getenv("DATABASE_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/postgres"
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return err
+	}
+	u.Path = fmt.Sprintf("/partnerops_bench_%d", os.Getpid())
+	dbURL := u.String()
+	if err := db.EnsureDatabase(ctx, dbURL); err != nil {
+		return fmt.Errorf("PostgreSQL (DATABASE_URL, default 127.0.0.1:5432): %w", err)
+	}
+	defer db.DropDatabase(context.Background(), dbURL)
+	pool, err := db.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	store := db.NewStore(pool)
+	f, err := seed(ctx, store)
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf("click path: %d connections, %s per server in 4 alternating rounds, load generator on the same cores\n\n", conns, d)
+	// Both servers run side by side; the load alternates between them in rounds
+	// so that noise on the shared cores falls on both alike.
+	bare, err := start("-serve", "bare")
+	if err != nil {
+		return err
+	}
+	click, err := start("-serve", "click", "-db", dbURL)
+	if err != nil {
+		return err
+	}
+	bareURL, clickURL := "http://"+bare.addr+"/c/"+f.code, "http://"+click.addr+"/c/"+f.code
+	load(bareURL, conns, time.Second) // warm up
+	warm := load(clickURL, conns, time.Second)
+	const rounds = 4
+	var b, c result
+	for range rounds {
+		b = b.add(load(bareURL, conns, d/rounds))
+		c = c.add(load(clickURL, conns, d/rounds))
+	}
+	slices.Sort(b.latencies)
+	slices.Sort(c.latencies)
+	bareRSS, clickRSS := bare.peakRSS(), click.peakRSS()
+	if _, err := bare.stop(); err != nil {
+		return err
+	}
+
+	// Conversions through the API on the same server, attributed by click token.
+	conv := ingest("http://"+click.addr, f, conversions, 32)
+
+	out, err := click.stop()
+	if err != nil {
+		return err
+	}
+	var counts map[string]float64
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &counts); err != nil {
+		return fmt.Errorf("click server's counts %q: %w", out, err)
+	}
+	var stored, lines int64
+	_ = pool.QueryRow(ctx, "SELECT count(*) FROM clicks").Scan(&stored)
+	_ = pool.QueryRow(ctx, "SELECT count(*) FROM commission_lines").Scan(&lines)
+	answered := warm.found + c.found
+
+	fmt.Printf("%-28s %12s %12s %10s\n", "", "bare Gin 302", "click path", "ratio")
+	fmt.Printf("%-28s %12.0f %12.0f %10.2f\n", "requests/s", b.rps(), c.rps(), c.rps()/b.rps())
+	fmt.Printf("%-28s %12s %12s %10.2f\n", "p50 latency", b.pct(0.50).Round(time.Microsecond), c.pct(0.50).Round(time.Microsecond), float64(c.pct(0.5))/float64(b.pct(0.5)))
+	fmt.Printf("%-28s %12s %12s %10.2f\n", "p99 latency", b.pct(0.99).Round(time.Microsecond), c.pct(0.99).Round(time.Microsecond), float64(c.pct(0.99))/float64(b.pct(0.99)))
+	fmt.Printf("%-28s %12.1f %12.1f\n", "peak RSS (MB)", bareRSS, clickRSS)
+	fmt.Printf("%-28s %12d %12d\n", "errors", b.errors, c.errors)
+	fmt.Printf("\nclicks: %d answered with 302, %.0f accepted, %.0f dropped, %d stored in PostgreSQL after a graceful stop (stored = answered: %v)\n",
+		answered, counts["accepted"], counts["dropped"], stored, stored == answered)
+	fmt.Printf("conversions: %d in %s = %.0f/s (%d errors), %d commission lines\n", conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors, lines)
+	if stored != answered {
+		return fmt.Errorf("stored %d clicks but answered %d", stored, answered)
+	}
+	return nil
+}
+
+type benchFixture struct {
+	programID, partnerID, linkID uuid.UUID
+	code, integrationKey         string
+}
+
+// seed makes a program with a 20% rule, an active partner, a link and an integration key.
+func seed(ctx context.Context, store *db.Store) (benchFixture, error) {
+	f := benchFixture{programID: uuid.Must(uuid.NewV7()), partnerID: uuid.Must(uuid.NewV7()), linkID: uuid.Must(uuid.NewV7()), code: "benchlink01"}
+	q := store.Queries
+	if _, err := q.CreateProgram(ctx, db.CreateProgramParams{ID: f.programID, Name: "bench", Kind: "affiliate", Currency: "USD", ReviewSlaHours: 48, AgreementVersion: "v1"}); err != nil {
+		return f, err
+	}
+	tier, err := q.CreateTier(ctx, db.CreateTierParams{ID: uuid.Must(uuid.NewV7()), ProgramID: f.programID, Name: "Registered", DealProtectionDays: 90,
+		MdfQuarterlyAllocation: domain.NewNumeric(decimal.Zero), DefaultMargin: domain.NewNumeric(decimal.Zero), RequiredCertifications: []string{}})
+	if err != nil {
+		return f, err
+	}
+	if _, err := q.CreatePartner(ctx, db.CreatePartnerParams{ID: f.partnerID, ProgramID: f.programID, TierID: tier.ID, Name: "Bench", Email: "bench@example.com",
+		Company: "Bench", WebsiteDomain: "bench.example", PartnerType: "affiliate", WorkflowID: "partner-bench"}); err != nil {
+		return f, err
+	}
+	if err := q.SetPartnerStatus(ctx, db.SetPartnerStatusParams{ID: f.partnerID, Status: "active", At: time.Now()}); err != nil {
+		return f, err
+	}
+	if _, err := q.CreateLink(ctx, db.CreateLinkParams{ID: f.linkID, Code: f.code, ProgramID: f.programID, PartnerID: f.partnerID, Destination: "https://shop.example/landing"}); err != nil {
+		return f, err
+	}
+	if _, err := q.CreateCommissionRule(ctx, db.CreateCommissionRuleParams{ID: uuid.Must(uuid.NewV7()), ProgramID: f.programID, Event: "sale", Kind: "percent",
+		Rate: domain.NewNumeric(decimal.RequireFromString("0.20")), Amount: domain.NewNumeric(decimal.Zero), VolumeTiers: []byte("[]"), Recurring: "none",
+		EffectiveFrom: time.Now().AddDate(0, -1, 0)}); err != nil {
+		return f, err
+	}
+	k, err := api.CreateKey(ctx, q, domain.RoleIntegration, uuid.NullUUID{}, "bench")
+	f.integrationKey = k.Key
+	return f, err
+}
+
+// ingest posts n sales through the API, each attributed by a click token.
+func ingest(base string, f benchFixture, n, workers int) result {
+	tr := &http.Transport{MaxIdleConnsPerHost: workers}
+	client := &http.Client{Transport: tr}
+	var next, errs atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	clickedAt := time.Now().Add(-time.Hour)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				tok := domain.ClickToken{ClickID: uuid.Must(uuid.NewV7()), LinkID: f.linkID, PartnerID: f.partnerID, ProgramID: f.programID, ClickedAt: clickedAt}
+				body, _ := json.Marshal(map[string]any{"program_id": f.programID, "external_id": fmt.Sprintf("order-%d", i), "kind": "sale",
+					"amount": "49.90", "currency": "USD", "click_token": tok.Sign(tokenKey), "occurred_at": clickedAt.Add(10 * time.Minute)})
+				req, _ := http.NewRequest("POST", base+"/v1/conversions", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+f.integrationKey)
+				resp, err := client.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					errs.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return result{requests: int64(n), errors: errs.Load(), elapsed: time.Since(start)}
+}
