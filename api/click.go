@@ -5,10 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"hash"
-	"hash/fnv"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +46,7 @@ type cachedLink struct {
 	subID                    string
 	firstClick               bool
 	window                   time.Duration
+	maxAge                   string // the cookie's Max-Age, formatted once
 	disabled                 bool
 }
 
@@ -148,8 +149,12 @@ func (k *Clicker) Handle(c *gin.Context) {
 		mac := k.tokenMACs.Get().(hash.Hash)
 		signed := tok.SignWith(mac)
 		k.tokenMACs.Put(mac)
-		http.SetCookie(c.Writer, &http.Cookie{Name: clickCookie, Value: signed, Path: "/", MaxAge: int(l.window.Seconds()),
-			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: req.TLS != nil})
+		// Written directly: the token is base64url and needs none of SetCookie's checks.
+		cookie := clickCookie + "=" + signed + "; Path=/; Max-Age=" + l.maxAge + "; HttpOnly; SameSite=Lax"
+		if req.TLS != nil {
+			cookie += "; Secure"
+		}
+		c.Writer.Header()["Set-Cookie"] = []string{cookie}
 	}
 
 	select {
@@ -249,7 +254,8 @@ func (k *Clicker) refresh(ctx context.Context) error {
 			continue
 		}
 		l := &cachedLink{id: r.ID, partnerID: r.PartnerID, programID: r.ProgramID, dest: dest, subID: r.SubID,
-			firstClick: r.AttributionModel == "first_click", window: time.Duration(r.CookieWindowDays) * 24 * time.Hour, disabled: r.DisabledAt != nil}
+			firstClick: r.AttributionModel == "first_click", window: time.Duration(r.CookieWindowDays) * 24 * time.Hour, disabled: r.DisabledAt != nil,
+			maxAge: strconv.Itoa(int(r.CookieWindowDays) * 24 * 3600)}
 		with := *dest
 		if r.SubID != "" {
 			q := with.Query()
@@ -345,12 +351,20 @@ func newDedupeSet() *dedupeSet {
 	return d
 }
 
+// dedupeKey is FNV-1a over address hash, user agent and link, without allocating.
 func dedupeKey(ipHash []byte, ua string, link uuid.UUID) uint64 {
-	h := fnv.New64a()
-	h.Write(ipHash)
-	h.Write([]byte(ua))
-	h.Write(link[:])
-	return h.Sum64()
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for _, b := range ipHash {
+		h = (h ^ uint64(b)) * prime
+	}
+	for i := 0; i < len(ua); i++ {
+		h = (h ^ uint64(ua[i])) * prime
+	}
+	for _, b := range link {
+		h = (h ^ uint64(b)) * prime
+	}
+	return h
 }
 
 // seen records the key and reports whether it was seen within the last hour.

@@ -18,9 +18,16 @@ var botMarkers = []string{
 
 // IsBot reports a known bot or crawler user agent.
 func IsBot(ua string) bool {
-	l := strings.ToLower(ua)
+	var buf [512]byte // lower-cased on the stack: this runs on every click
+	n := copy(buf[:], ua)
+	for i := range n {
+		if c := buf[i]; 'A' <= c && c <= 'Z' {
+			buf[i] = c + 'a' - 'A'
+		}
+	}
+	l := buf[:n]
 	for _, m := range botMarkers {
-		if strings.Contains(l, m) {
+		if bytes.Contains(l, []byte(m)) {
 			return true
 		}
 	}
