@@ -34,10 +34,7 @@ type RuleRequest struct {
 // createRule adds an effective-dated commission rule at program, tier or partner level.
 func (s *Server) createRule(c *gin.Context) {
 	var req RuleRequest
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	if err == nil {
 		err = validateRule(&req)
 	}
@@ -189,10 +186,7 @@ func (s *Server) reviewConversion(name string) gin.HandlerFunc {
 			err = domain.Conflict("not_flagged", "this conversion was not flagged for review")
 		}
 		if err == nil {
-			body, err = s.readBody(c)
-		}
-		if err == nil {
-			err = decode(body, &req)
+			body, err = s.readJSON(c, &req)
 		}
 		if err != nil {
 			s.abort(c, err)

@@ -60,10 +60,7 @@ func createKey(ctx context.Context, q *db.Queries, role string, partnerID uuid.N
 
 func (s *Server) createKey(c *gin.Context) {
 	var req CreateKeyRequest
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	if err != nil {
 		s.abort(c, err)
 		return

@@ -129,13 +129,35 @@ func validationError(fe validator.FieldError) error {
 	return newHTTPError(http.StatusUnprocessableEntity, "invalid", msg, field)
 }
 
-// bindJSON reads and decodes the body for handlers without idempotency.
-func (s *Server) bindJSON(c *gin.Context, dst any) error {
+// readJSON reads the body and decodes it strictly into dst; the raw body is kept
+// for the Idempotency-Key's request hash.
+func (s *Server) readJSON(c *gin.Context, dst any) ([]byte, error) {
 	body, err := s.readBody(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return decode(body, dst)
+	return body, decode(body, dst)
+}
+
+// queryUUID reads an optional UUID query parameter; a malformed one is a 400.
+func queryUUID(c *gin.Context, name string) (uuid.NullUUID, error) {
+	v := c.Query(name)
+	if v == "" {
+		return uuid.NullUUID{}, nil
+	}
+	id, err := uuid.Parse(v)
+	if err != nil {
+		return uuid.NullUUID{}, newHTTPError(http.StatusBadRequest, "invalid", name+" must be a UUID", name)
+	}
+	return uuid.NullUUID{UUID: id, Valid: true}, nil
+}
+
+// queryString reads an optional query parameter as a nil-able filter.
+func queryString(c *gin.Context, name string) *string {
+	if v := c.Query(name); v != "" {
+		return &v
+	}
+	return nil
 }
 
 // pathID parses the :id path parameter; a malformed one is simply not found.

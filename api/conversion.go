@@ -58,11 +58,8 @@ func (s *Server) createConversion(c *gin.Context) {
 			return
 		}
 	}
-	body, err := s.readBody(c)
 	var req ConversionRequest
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	if err == nil && !keyed {
 		err = s.verifySignature(c, body, req.ProgramID)
 	}

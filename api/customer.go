@@ -27,10 +27,7 @@ type LoadCustomersRequest struct {
 // refuses; a customer already known (same registrable domain) is skipped.
 func (s *Server) loadCustomers(c *gin.Context) {
 	var req LoadCustomersRequest
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	domains := make([]string, len(req.Customers))
 	for i, cu := range req.Customers {
 		if err != nil {

@@ -67,10 +67,7 @@ type DealView struct {
 
 func (s *Server) createDeal(c *gin.Context) {
 	var req DealRequest
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	var dv dealValues
 	if err == nil {
 		dv, err = validateDeal(&req)
@@ -236,20 +233,10 @@ func (s *Server) listDeals(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	params := db.ListDealsParams{Limit: limit, After: after}
-	if v := c.Query("status"); v != "" {
-		params.Status = &v
-	}
-	if v := c.Query("stage"); v != "" {
-		params.Stage = &v
-	}
-	if v := c.Query("partner_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "partner_id must be a UUID", "partner_id"))
-			return
-		}
-		params.PartnerID = uuid.NullUUID{UUID: id, Valid: true}
+	params := db.ListDealsParams{Limit: limit, After: after, Status: queryString(c, "status"), Stage: queryString(c, "stage")}
+	if params.PartnerID, err = queryUUID(c, "partner_id"); err != nil {
+		s.abort(c, err)
+		return
 	}
 	if v := c.Query("expiring_within"); v != "" { // days
 		n, err := strconv.Atoi(strings.TrimSuffix(v, "d"))
@@ -277,10 +264,7 @@ func (s *Server) dealMessage(c *gin.Context, name string, dst any, build func(d 
 	d, err := s.dealFor(c)
 	var body []byte
 	if err == nil {
-		body, err = s.readBody(c)
-	}
-	if err == nil {
-		err = decode(body, dst)
+		body, err = s.readJSON(c, dst)
 	}
 	var arg any
 	if err == nil {

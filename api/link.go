@@ -38,10 +38,7 @@ var subIDRe = regexp.MustCompile(`^[A-Za-z0-9._~-]*$`)
 
 func (s *Server) createLink(c *gin.Context) {
 	var req LinkRequest
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	var p db.Partner
 	if err == nil {
 		p, err = s.activePartner(c)
@@ -160,10 +157,7 @@ var couponRe = regexp.MustCompile(`^[A-Z0-9]{4,20}$`)
 
 func (s *Server) createCoupon(c *gin.Context) {
 	var req CouponRequest
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	code := strings.ToUpper(strings.TrimSpace(req.Code))
 	if err == nil && code != "" && !couponRe.MatchString(code) {
 		err = domain.Invalid("code", "invalid", "a coupon code is 4 to 20 letters and digits")
@@ -213,10 +207,7 @@ func (s *Server) setAffiliateSettings(c *gin.Context) {
 	var req AffiliateSettingsRequest
 	var body []byte
 	if err == nil {
-		body, err = s.readBody(c)
-	}
-	if err == nil {
-		err = decode(body, &req)
+		body, err = s.readJSON(c, &req)
 	}
 	domains := []string{}
 	for _, d := range req.AllowedDomains {

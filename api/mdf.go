@@ -117,10 +117,7 @@ func (s *Server) allocate(ctx context.Context, q *db.Queries, p db.Partner, prog
 
 func (s *Server) createAllocation(c *gin.Context) {
 	var req AllocationRequest
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	var quarter string
 	if err == nil {
 		quarter, err = s.quarterParam(req.Quarter)
@@ -156,10 +153,7 @@ func (s *Server) createAllocation(c *gin.Context) {
 // quarterly MDF amount, once per partner and quarter.
 func (s *Server) applyTierDefaults(c *gin.Context) {
 	var req TierDefaultsRequest
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	var quarter string
 	if err == nil {
 		quarter, err = s.quarterParam(req.Quarter)
@@ -252,10 +246,7 @@ func (s *Server) getBalance(c *gin.Context) {
 
 func (s *Server) createMDFRequest(c *gin.Context) {
 	var req MDFRequestBody
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	var start, end time.Time
 	if err == nil {
 		start, _ = time.Parse(time.DateOnly, req.StartDate)
@@ -398,20 +389,10 @@ func (s *Server) listMDFRequests(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	params := db.ListMDFRequestsParams{Limit: limit, After: after}
-	if v := c.Query("status"); v != "" {
-		params.Status = &v
-	}
-	if v := c.Query("quarter"); v != "" {
-		params.Quarter = &v
-	}
-	if v := c.Query("partner_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "partner_id must be a UUID", "partner_id"))
-			return
-		}
-		params.PartnerID = uuid.NullUUID{UUID: id, Valid: true}
+	params := db.ListMDFRequestsParams{Limit: limit, After: after, Status: queryString(c, "status"), Quarter: queryString(c, "quarter")}
+	if params.PartnerID, err = queryUUID(c, "partner_id"); err != nil {
+		s.abort(c, err)
+		return
 	}
 	if cl := caller(c); cl.Role == domain.RolePartner {
 		params.PartnerID = uuid.NullUUID{UUID: cl.PartnerID, Valid: true}
@@ -431,10 +412,7 @@ func (s *Server) mdfDecision(name string) gin.HandlerFunc {
 		var req MDFDecisionRequest
 		var body []byte
 		if err == nil {
-			body, err = s.readBody(c)
-		}
-		if err == nil {
-			err = decode(body, &req)
+			body, err = s.readJSON(c, &req)
 		}
 		if err != nil {
 			s.abort(c, err)
@@ -635,13 +613,9 @@ func (s *Server) mdfReport(c *gin.Context) {
 		return
 	}
 	params := db.MDFReportParams{Quarter: quarter}
-	if v := c.Query("program_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "program_id must be a UUID", "program_id"))
-			return
-		}
-		params.ProgramID = uuid.NullUUID{UUID: id, Valid: true}
+	if params.ProgramID, err = queryUUID(c, "program_id"); err != nil {
+		s.abort(c, err)
+		return
 	}
 	rows, err := s.store.MDFReport(c.Request.Context(), params)
 	if err != nil {

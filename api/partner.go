@@ -63,10 +63,7 @@ type TierRef struct {
 
 func (s *Server) createApplication(c *gin.Context) {
 	var req ApplicationRequest
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	var website string
 	if err == nil {
 		website, err = validateApplication(&req)
@@ -140,13 +137,7 @@ func (s *Server) listApplications(c *gin.Context) {
 	s.listPartnersWith(c, &status)
 }
 
-func (s *Server) listPartners(c *gin.Context) {
-	var status *string
-	if v := c.Query("status"); v != "" {
-		status = &v
-	}
-	s.listPartnersWith(c, status)
-}
+func (s *Server) listPartners(c *gin.Context) { s.listPartnersWith(c, queryString(c, "status")) }
 
 func (s *Server) listPartnersWith(c *gin.Context, status *string) {
 	limit, after, err := s.pageParams(c)
@@ -155,13 +146,9 @@ func (s *Server) listPartnersWith(c *gin.Context, status *string) {
 		return
 	}
 	params := db.ListPartnersParams{Limit: limit, After: after, Status: status}
-	if v := c.Query("program_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "program_id must be a UUID", "program_id"))
-			return
-		}
-		params.ProgramID = uuid.NullUUID{UUID: id, Valid: true}
+	if params.ProgramID, err = queryUUID(c, "program_id"); err != nil {
+		s.abort(c, err)
+		return
 	}
 	rows, err := s.store.ListPartners(c.Request.Context(), params)
 	if err != nil {
@@ -271,10 +258,7 @@ func (s *Server) decision(c *gin.Context, approve bool) {
 	var req DecisionRequest
 	var body []byte
 	if err == nil {
-		body, err = s.readBody(c)
-	}
-	if err == nil {
-		err = decode(body, &req)
+		body, err = s.readJSON(c, &req)
 	}
 	if err == nil && !approve && strings.TrimSpace(req.Reason) == "" {
 		err = domain.Invalid("reason", "required", "a rejection needs a reason")
@@ -315,10 +299,7 @@ func (s *Server) decision(c *gin.Context, approve bool) {
 
 func (s *Server) acceptAgreement(c *gin.Context) {
 	var req AgreementRequest
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	var p db.Partner
 	if err == nil {
 		p, err = s.loadPartner(c.Request.Context(), caller(c).PartnerID)
@@ -341,10 +322,7 @@ func (s *Server) recordCertification(c *gin.Context) {
 	var req CertificationRequest
 	var body []byte
 	if err == nil {
-		body, err = s.readBody(c)
-	}
-	if err == nil {
-		err = decode(body, &req)
+		body, err = s.readJSON(c, &req)
 	}
 	if err != nil {
 		s.abort(c, err)

@@ -42,10 +42,7 @@ type ProgramView struct {
 
 func (s *Server) createProgram(c *gin.Context) {
 	var req CreateProgramRequest
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	if err == nil {
 		err = validateProgram(&req)
 	}
@@ -212,10 +209,7 @@ func (s *Server) createTier(c *gin.Context) {
 		return
 	}
 	var req TierInput
-	body, err := s.readBody(c)
-	if err == nil {
-		err = decode(body, &req)
-	}
+	body, err := s.readJSON(c, &req)
 	if err == nil {
 		err = validateTier(req)
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"github.com/partnerops/partnerops/db"
 )
@@ -38,13 +37,10 @@ func (s *Server) pipeline(c *gin.Context) {
 		return
 	}
 	params := db.PipelineParams{GroupBy: groupBy, FromDate: from, ToDate: to}
-	if v := c.Query("program_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "program_id must be a UUID", "program_id"))
-			return
-		}
-		params.ProgramID = uuid.NullUUID{UUID: id, Valid: true}
+	var err error
+	if params.ProgramID, err = queryUUID(c, "program_id"); err != nil {
+		s.abort(c, err)
+		return
 	}
 	rows, err := s.store.Pipeline(c.Request.Context(), params)
 	if err != nil {
