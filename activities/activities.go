@@ -12,6 +12,7 @@ import (
 // Activities is registered once with the worker; workflows call its methods
 // through a nil *Activities so the names survive refactors.
 type Activities struct {
-	Store  *db.Store
-	Logger *slog.Logger
+	Store    *db.Store
+	Logger   *slog.Logger
+	Payments Payments
 }

@@ -62,6 +62,11 @@ var (
 	// integrationOrSigned: checked by the handler itself (an integration key, or a
 	// signature with the program's secret); no key middleware.
 	integrationOrSigned = []string{Public, "integration"}
+	financeOnly         = []string{"finance"}
+	financeAndAdmin     = []string{"finance", "admin"}
+	financeOrPartner    = []string{"finance", "partner"}
+	// signedWebhook: verified by the handler with a shared secret.
+	signedWebhook = []string{Public, "provider"}
 	// partnerOrManager: the deal's own partner (checked per record) or a manager.
 	partnerOrManager = []string{"manager", "partner"}
 )

@@ -33,6 +33,8 @@ type Config struct {
 	FilesDir       string   // where uploaded proof files are kept
 	MaxFileBytes   int64    // largest proof file
 	Click          ClickConfig
+	// PaymentsWebhookSecret verifies the payment provider's confirmations.
+	PaymentsWebhookSecret []byte
 }
 
 func DefaultConfig() Config {
@@ -186,6 +188,20 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodPost, "/conversions/:id/approve", managers, s.reviewConversion(workflows.ReviewApprove))
 	s.handle(v1, http.MethodPost, "/conversions/:id/reject", managers, s.reviewConversion(workflows.ReviewReject))
 	s.handle(v1, http.MethodGet, "/reports/affiliate", staffAndOwn, s.affiliateReport)
+
+	s.handle(v1, http.MethodPut, "/programs/:id/payouts", admins, s.setPayoutSettings)
+	s.handle(v1, http.MethodPost, "/closes", financeOnly, s.startClose)
+	s.handle(v1, http.MethodGet, "/closes/:id", financeAndAdmin, s.getClose)
+	s.handle(v1, http.MethodPost, "/closes/:id/adjustments", financeOnly, s.addAdjustment)
+	s.handle(v1, http.MethodPost, "/closes/:id/approve", financeOnly, s.approveClose)
+	s.handle(v1, http.MethodGet, "/closes/:id/recompute", financeAndAdmin, s.recomputeClose)
+	s.handle(v1, http.MethodGet, "/closes/:id/statements.csv", financeAndAdmin, s.exportStatements)
+	s.handle(v1, http.MethodGet, "/statements", financeOrPartner, s.statements)
+	s.handle(v1, http.MethodPost, "/payouts/:id/retry", financeOnly, s.retryPayout)
+	s.handle(v1, http.MethodPost, "/payouts/:id/mark-paid", financeOnly, s.markPayout(workflows.PayoutMarkPaid))
+	s.handle(v1, http.MethodPost, "/payouts/:id/mark-failed", financeOnly, s.markPayout(workflows.PayoutMarkFailed))
+	// The payment provider's confirmations: verified by HMAC signature, not by key.
+	s.handle(v1, http.MethodPost, "/webhooks/payments", signedWebhook, s.paymentsWebhook)
 
 	s.handle(v1, http.MethodPost, "/keys", admins, s.createKey)
 	s.handle(v1, http.MethodDelete, "/keys/:id", admins, s.revokeKey)

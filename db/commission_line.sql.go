@@ -53,7 +53,7 @@ func (q *Queries) CreateCommissionLine(ctx context.Context, arg CreateCommission
 }
 
 const listCommissionLinesBySource = `-- name: ListCommissionLinesBySource :many
-SELECT id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id FROM commission_lines WHERE source_type = $1 AND source_id = $2 ORDER BY created_at
+SELECT id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id, close_id FROM commission_lines WHERE source_type = $1 AND source_id = $2 ORDER BY created_at
 `
 
 type ListCommissionLinesBySourceParams struct {
@@ -86,6 +86,7 @@ func (q *Queries) ListCommissionLinesBySource(ctx context.Context, arg ListCommi
 			&i.CreatedAt,
 			&i.HoldUntil,
 			&i.RelatedLineID,
+			&i.CloseID,
 		); err != nil {
 			return nil, err
 		}

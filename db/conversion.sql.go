@@ -119,7 +119,7 @@ func (q *Queries) BindCustomer(ctx context.Context, arg BindCustomerParams) erro
 }
 
 const commissionLinesOf = `-- name: CommissionLinesOf :many
-SELECT id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id FROM commission_lines WHERE source_type = 'conversion' AND source_id = $1 ORDER BY created_at FOR UPDATE
+SELECT id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id, close_id FROM commission_lines WHERE source_type = 'conversion' AND source_id = $1 ORDER BY created_at FOR UPDATE
 `
 
 func (q *Queries) CommissionLinesOf(ctx context.Context, sourceID uuid.UUID) ([]CommissionLine, error) {
@@ -147,6 +147,7 @@ func (q *Queries) CommissionLinesOf(ctx context.Context, sourceID uuid.UUID) ([]
 			&i.CreatedAt,
 			&i.HoldUntil,
 			&i.RelatedLineID,
+			&i.CloseID,
 		); err != nil {
 			return nil, err
 		}
@@ -242,7 +243,7 @@ const createLine = `-- name: CreateLine :one
 INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, hold_until, related_line_id)
 VALUES ($1, $2, $3, $4, 'conversion', $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (dedupe_key) DO NOTHING
-RETURNING id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id
+RETURNING id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id, close_id
 `
 
 type CreateLineParams struct {
@@ -294,6 +295,7 @@ func (q *Queries) CreateLine(ctx context.Context, arg CreateLineParams) (Commiss
 		&i.CreatedAt,
 		&i.HoldUntil,
 		&i.RelatedLineID,
+		&i.CloseID,
 	)
 	return i, err
 }

@@ -63,6 +63,19 @@ type ClicksDefault struct {
 	Malformed bool      `json:"malformed"`
 }
 
+type Close struct {
+	ID          uuid.UUID  `json:"id"`
+	ProgramID   uuid.UUID  `json:"program_id"`
+	Month       time.Time  `json:"month"`
+	PeriodEnd   time.Time  `json:"period_end"`
+	Status      string     `json:"status"`
+	WorkflowID  string     `json:"workflow_id"`
+	ApprovedBy  *string    `json:"approved_by"`
+	ApprovedAt  *time.Time `json:"approved_at"`
+	CompletedAt *time.Time `json:"completed_at"`
+	CreatedAt   time.Time  `json:"created_at"`
+}
+
 type CommissionLine struct {
 	ID            uuid.UUID      `json:"id"`
 	ProgramID     uuid.UUID      `json:"program_id"`
@@ -79,6 +92,7 @@ type CommissionLine struct {
 	CreatedAt     time.Time      `json:"created_at"`
 	HoldUntil     *time.Time     `json:"hold_until"`
 	RelatedLineID uuid.NullUUID  `json:"related_line_id"`
+	CloseID       uuid.NullUUID  `json:"close_id"`
 }
 
 type CommissionRule struct {
@@ -318,6 +332,7 @@ type Partner struct {
 	CreatedAt           time.Time  `json:"created_at"`
 	UpdatedAt           time.Time  `json:"updated_at"`
 	LastIpHash          []byte     `json:"last_ip_hash"`
+	PayoutDetails       string     `json:"payout_details"`
 }
 
 type PartnerEvent struct {
@@ -328,6 +343,23 @@ type PartnerEvent struct {
 	Actor      string    `json:"actor"`
 	Reason     string    `json:"reason"`
 	OccurredAt time.Time `json:"occurred_at"`
+}
+
+type Payout struct {
+	ID          uuid.UUID      `json:"id"`
+	CloseID     uuid.UUID      `json:"close_id"`
+	PartnerID   uuid.UUID      `json:"partner_id"`
+	Amount      domain.Numeric `json:"amount"`
+	Currency    string         `json:"currency"`
+	Provider    string         `json:"provider"`
+	Status      string         `json:"status"`
+	ProviderRef *string        `json:"provider_ref"`
+	Attempts    int32          `json:"attempts"`
+	LastError   *string        `json:"last_error"`
+	WorkflowID  string         `json:"workflow_id"`
+	PaidAt      *time.Time     `json:"paid_at"`
+	CreatedAt   time.Time      `json:"created_at"`
+	UpdatedAt   time.Time      `json:"updated_at"`
 }
 
 type Program struct {
@@ -354,12 +386,32 @@ type Program struct {
 	HoldingDays              int32           `json:"holding_days"`
 	ConversionReviewSlaHours int32           `json:"conversion_review_sla_hours"`
 	SigningSecrets           []string        `json:"signing_secrets"`
+	PayoutMinimum            domain.Numeric  `json:"payout_minimum"`
+	PayoutProvider           string          `json:"payout_provider"`
+	CloseDay                 int32           `json:"close_day"`
 }
 
 type ProgramCertification struct {
 	ProgramID     uuid.UUID `json:"program_id"`
 	PartnerType   string    `json:"partner_type"`
 	Certification string    `json:"certification"`
+}
+
+type Statement struct {
+	ID          uuid.UUID      `json:"id"`
+	CloseID     uuid.UUID      `json:"close_id"`
+	PartnerID   uuid.UUID      `json:"partner_id"`
+	Currency    string         `json:"currency"`
+	CarriedIn   domain.Numeric `json:"carried_in"`
+	Commissions domain.Numeric `json:"commissions"`
+	DealMargins domain.Numeric `json:"deal_margins"`
+	Mdf         domain.Numeric `json:"mdf"`
+	Clawbacks   domain.Numeric `json:"clawbacks"`
+	Adjustments domain.Numeric `json:"adjustments"`
+	Total       domain.Numeric `json:"total"`
+	Payable     domain.Numeric `json:"payable"`
+	CarriedOut  domain.Numeric `json:"carried_out"`
+	Lines       int32          `json:"lines"`
 }
 
 type Tier struct {

@@ -15,7 +15,7 @@ import (
 const createPartner = `-- name: CreatePartner :one
 INSERT INTO partners (id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending_review', $9)
-RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash
+RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_details
 `
 
 type CreatePartnerParams struct {
@@ -63,12 +63,13 @@ func (q *Queries) CreatePartner(ctx context.Context, arg CreatePartnerParams) (P
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastIpHash,
+		&i.PayoutDetails,
 	)
 	return i, err
 }
 
 const getPartner = `-- name: GetPartner :one
-SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash FROM partners WHERE id = $1
+SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_details FROM partners WHERE id = $1
 `
 
 func (q *Queries) GetPartner(ctx context.Context, id uuid.UUID) (Partner, error) {
@@ -94,6 +95,7 @@ func (q *Queries) GetPartner(ctx context.Context, id uuid.UUID) (Partner, error)
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastIpHash,
+		&i.PayoutDetails,
 	)
 	return i, err
 }
@@ -163,7 +165,7 @@ func (q *Queries) ListPartnerEvents(ctx context.Context, partnerID uuid.UUID) ([
 }
 
 const listPartners = `-- name: ListPartners :many
-SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash FROM partners
+SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_details FROM partners
 WHERE ($2::text IS NULL OR status = $2::text)
   AND ($3::uuid IS NULL OR program_id = $3::uuid)
   AND ($4::uuid IS NULL OR id > $4::uuid)
@@ -212,6 +214,7 @@ func (q *Queries) ListPartners(ctx context.Context, arg ListPartnersParams) ([]P
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.LastIpHash,
+			&i.PayoutDetails,
 		); err != nil {
 			return nil, err
 		}

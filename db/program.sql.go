@@ -105,7 +105,7 @@ func (q *Queries) CreateCommissionRule(ctx context.Context, arg CreateCommission
 const createProgram = `-- name: CreateProgram :one
 INSERT INTO programs (id, name, kind, currency, review_sla_hours, agreement_version)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets
+RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day
 `
 
 type CreateProgramParams struct {
@@ -151,6 +151,9 @@ func (q *Queries) CreateProgram(ctx context.Context, arg CreateProgramParams) (P
 		&i.HoldingDays,
 		&i.ConversionReviewSlaHours,
 		&i.SigningSecrets,
+		&i.PayoutMinimum,
+		&i.PayoutProvider,
+		&i.CloseDay,
 	)
 	return i, err
 }
@@ -220,7 +223,7 @@ func (q *Queries) GetLowestTier(ctx context.Context, programID uuid.UUID) (Tier,
 }
 
 const getProgram = `-- name: GetProgram :one
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets FROM programs WHERE id = $1
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day FROM programs WHERE id = $1
 `
 
 func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error) {
@@ -250,6 +253,9 @@ func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error)
 		&i.HoldingDays,
 		&i.ConversionReviewSlaHours,
 		&i.SigningSecrets,
+		&i.PayoutMinimum,
+		&i.PayoutProvider,
+		&i.CloseDay,
 	)
 	return i, err
 }
@@ -339,7 +345,7 @@ func (q *Queries) ListProgramCertifications(ctx context.Context, programID uuid.
 }
 
 const listPrograms = `-- name: ListPrograms :many
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets FROM programs
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day FROM programs
 WHERE $2::uuid IS NULL OR id > $2::uuid
 ORDER BY id
 LIMIT $1
@@ -383,6 +389,9 @@ func (q *Queries) ListPrograms(ctx context.Context, arg ListProgramsParams) ([]P
 			&i.HoldingDays,
 			&i.ConversionReviewSlaHours,
 			&i.SigningSecrets,
+			&i.PayoutMinimum,
+			&i.PayoutProvider,
+			&i.CloseDay,
 		); err != nil {
 			return nil, err
 		}
@@ -452,5 +461,20 @@ func (q *Queries) SetAffiliateSettings(ctx context.Context, arg SetAffiliateSett
 		arg.CookieWindowDays,
 		arg.HoldingDays,
 	)
+	return err
+}
+
+const setPayoutSettings = `-- name: SetPayoutSettings :exec
+UPDATE programs SET payout_minimum = $2, payout_provider = $3 WHERE id = $1
+`
+
+type SetPayoutSettingsParams struct {
+	ID             uuid.UUID      `json:"id"`
+	PayoutMinimum  domain.Numeric `json:"payout_minimum"`
+	PayoutProvider string         `json:"payout_provider"`
+}
+
+func (q *Queries) SetPayoutSettings(ctx context.Context, arg SetPayoutSettingsParams) error {
+	_, err := q.db.Exec(ctx, setPayoutSettings, arg.ID, arg.PayoutMinimum, arg.PayoutProvider)
 	return err
 }

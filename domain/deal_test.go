@@ -133,7 +133,7 @@ func TestDealMarginAndRounding(t *testing.T) {
 }
 
 func TestNumericKeepsItsScale(t *testing.T) {
-	for in, want := range map[string]string{"9360.00": `"9360.00"`, "0.1800": `"0.1800"`, "5": `"5"`, "-12.50": `"-12.50"`} {
+	for in, want := range map[string]string{"9360.00": `"9360.00"`, "0.1800": `"0.1800"`, "5": `"5"`, "-12.50": `"-12.50"`, "0": `"0.00"`} {
 		got, _ := NewNumeric(decimal.RequireFromString(in)).MarshalJSON()
 		if string(got) != want {
 			t.Errorf("%s → %s, want %s", in, got, want)

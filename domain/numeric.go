@@ -13,10 +13,14 @@ func NewNumeric(d decimal.Decimal) Numeric { return Numeric{d} }
 
 func (n Numeric) MarshalJSON() ([]byte, error) { return []byte(`"` + n.String() + `"`), nil }
 
-// String keeps trailing zeros down to the value's scale.
+// String keeps trailing zeros down to the value's scale. PostgreSQL's binary
+// numeric carries no scale for zero, so zero reads "0.00" like other amounts.
 func (n Numeric) String() string {
 	if e := n.Exponent(); e < 0 {
 		return n.StringFixed(-e)
+	}
+	if n.IsZero() {
+		return "0.00"
 	}
 	return n.Decimal.String()
 }

@@ -22,6 +22,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflow(MDFWorkflow)
 			r.RegisterWorkflow(MDFAllocationWorkflow)
 			r.RegisterWorkflow(ConversionReviewWorkflow)
+			r.RegisterWorkflow(CloseWorkflow)
+			r.RegisterWorkflow(PayoutWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}

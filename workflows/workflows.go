@@ -63,6 +63,8 @@ func Register(w worker.Worker, a *activities.Activities) {
 	w.RegisterWorkflow(MDFAllocationWorkflow)
 	w.RegisterWorkflow(ConversionReviewWorkflow)
 	w.RegisterWorkflow(CommissionPayableWorkflow)
+	w.RegisterWorkflow(CloseWorkflow)
+	w.RegisterWorkflow(PayoutWorkflow)
 	w.RegisterActivity(a)
 }
 

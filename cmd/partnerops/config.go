@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/api"
 )
 
@@ -25,6 +26,7 @@ type Config struct {
 	TemporalCLI       string // dev: the Temporal CLI binary
 	TemporalUIPort    int
 	API               api.Config
+	Payments          activities.Payments
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/partnerops"
@@ -76,6 +78,8 @@ func loadConfig() (Config, error) {
 	c.API.Click.BatchSize = num("CLICK_BATCH_SIZE", c.API.Click.BatchSize)
 	c.API.Click.FlushInterval = dur("CLICK_FLUSH_INTERVAL", c.API.Click.FlushInterval)
 	c.API.FilesDir = env("FILES_DIR", c.DataDir+"/files")
+	c.Payments = activities.Payments{FileDir: env("PAYOUT_FILES_DIR", c.DataDir), URL: os.Getenv("PAYMENTS_URL"), APIKey: os.Getenv("PAYMENTS_API_KEY")}
+	c.API.PaymentsWebhookSecret = []byte(os.Getenv("PAYMENTS_WEBHOOK_SECRET"))
 	if v := os.Getenv("TRUSTED_PROXIES"); v != "" {
 		c.API.TrustedProxies = strings.Split(v, ",")
 	}

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,6 +25,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/api"
+	fakepay "github.com/partnerops/partnerops/cmd/fakepay/server"
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 	"github.com/partnerops/partnerops/workflows"
@@ -69,7 +73,12 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	w, err := startWorker(c, store, logger)
+	stopPay, err := startFakePayments(&cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopPay()
+	w, err := startWorker(c, store, logger, cfg.Payments)
 	if err != nil {
 		return err
 	}
@@ -87,11 +96,12 @@ partnerops is running
   Temporal UI   http://localhost:%d
   Temporal      %s, namespace %s
   PostgreSQL    %s
+  Payments      %s
   Admin key     %s   (saved in %s)
 
   export PO=http://localhost:%s ADMIN=$(cat %s)
 Press Ctrl-C to stop everything.
-`, port, port, cfg.TemporalUIPort, cfg.TemporalAddress, cfg.TemporalNamespace, redactURL(dbURL), adminKey,
+`, port, port, cfg.TemporalUIPort, cfg.TemporalAddress, cfg.TemporalNamespace, redactURL(dbURL), cfg.Payments.URL, adminKey,
 			filepath.Join(cfg.DataDir, "admin-key"), port, filepath.Join(cfg.DataDir, "admin-key"))
 	case err := <-apiErr:
 		return err
@@ -304,3 +314,26 @@ func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
 
 var noPartner uuid.NullUUID
+
+// startFakePayments runs the fake payments API (cmd/fakepay) in-process for the
+// demo when PAYMENTS_URL is not set, confirming to this API's webhook.
+func startFakePayments(cfg *Config, logger *slog.Logger) (func(), error) {
+	if cfg.Payments.URL != "" {
+		return func() {}, nil
+	}
+	if len(cfg.API.PaymentsWebhookSecret) == 0 {
+		cfg.API.PaymentsWebhookSecret = []byte("whsec_dev_" + rand.Text())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:8090")
+	if err != nil {
+		return nil, fmt.Errorf("start the fake payments API on 127.0.0.1:8090 (set PAYMENTS_URL to use another): %w", err)
+	}
+	fake := fakepay.New()
+	_, port, _ := strings.Cut(cfg.HTTPAddr, ":")
+	fake.CallbackURL, fake.Secret = "http://127.0.0.1:"+port+"/v1/webhooks/payments", cfg.API.PaymentsWebhookSecret
+	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	cfg.Payments.URL, cfg.Payments.APIKey = "http://"+ln.Addr().String(), "fake"
+	logger.Info("fake payments API (demo)", "url", cfg.Payments.URL)
+	return func() { _ = srv.Close() }, nil
+}

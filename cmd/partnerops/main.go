@@ -83,7 +83,7 @@ func run(args []string) error {
 		if err := ensureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
 			return err
 		}
-		w, err := startWorker(c, store, logger)
+		w, err := startWorker(c, store, logger, cfg.Payments)
 		if err != nil {
 			return err
 		}

@@ -25,8 +25,11 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
+	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/api"
+	fakepay "github.com/partnerops/partnerops/cmd/fakepay/server"
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 )
@@ -38,6 +41,10 @@ var sys struct {
 	temporal client.Client
 	api      *httptest.Server
 	logger   *slog.Logger
+	worker   worker.Worker
+	pay      *fakepay.Server
+	paySrv   *httptest.Server
+	payments activities.Payments
 }
 
 func TestMain(m *testing.M) {
@@ -102,26 +109,34 @@ func runWithSystem(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(filesDir)
-	w, err := startWorker(sys.temporal, sys.store, sys.logger)
+	// The fake payments provider the payout tests drive.
+	sys.pay = fakepay.New()
+	sys.paySrv = httptest.NewServer(sys.pay)
+	defer sys.paySrv.Close()
+	sys.payments = activities.Payments{FileDir: filesDir, URL: sys.paySrv.URL, APIKey: "test", Client: &http.Client{Timeout: 2 * time.Second}}
+	w, err := startWorker(sys.temporal, sys.store, sys.logger, sys.payments)
 	if err != nil {
 		return 0, err
 	}
-	defer w.Stop()
+	sys.worker = w
+	defer func() { sys.worker.Stop() }()
 	s, err := api.New(testAPIConfig(), sys.store, sys.temporal, sys.logger)
 	if err != nil {
 		return 0, err
 	}
 	testServer = s
 	sys.api = httptest.NewServer(s.Handler())
+	sys.pay.CallbackURL, sys.pay.Secret = sys.api.URL+"/v1/webhooks/payments", webhookSecret
 	defer s.Close()
 	defer sys.api.Close()
 	return m.Run(), nil
 }
 
 var (
-	filesDir     string
-	testTokenKey = []byte("test-click-token-key-0123456789abcdef")
-	testServer   *api.Server
+	filesDir      string
+	testTokenKey  = []byte("test-click-token-key-0123456789abcdef")
+	testServer    *api.Server
+	webhookSecret = []byte("whsec_test_0123456789")
 )
 
 func testAPIConfig() api.Config {
@@ -131,6 +146,7 @@ func testAPIConfig() api.Config {
 	cfg.MaxFileBytes = 256 << 10 // small, so the size limit is cheap to test
 	cfg.Click.TokenKey, cfg.Click.IPKey = testTokenKey, []byte("test-ip-hash-key-0123456789abcdef")
 	cfg.Click.Refresh = 100 * time.Millisecond
+	cfg.PaymentsWebhookSecret = webhookSecret
 	return cfg
 }
 

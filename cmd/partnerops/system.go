@@ -76,9 +76,9 @@ func ensureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 }
 
 // startWorker runs every workflow and activity on the task queue until stopped.
-func startWorker(c client.Client, store *db.Store, logger *slog.Logger) (worker.Worker, error) {
+func startWorker(c client.Client, store *db.Store, logger *slog.Logger, payments activities.Payments) (worker.Worker, error) {
 	w := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 10 * time.Second})
-	workflows.Register(w, &activities.Activities{Store: store, Logger: logger})
+	workflows.Register(w, &activities.Activities{Store: store, Logger: logger, Payments: payments})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}

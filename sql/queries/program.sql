@@ -49,3 +49,6 @@ RETURNING *;
 
 -- name: ListCommissionRules :many
 SELECT * FROM commission_rules WHERE program_id = $1 ORDER BY effective_from, id;
+
+-- name: SetPayoutSettings :exec
+UPDATE programs SET payout_minimum = $2, payout_provider = $3 WHERE id = $1;

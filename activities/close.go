@@ -1,0 +1,106 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
+)
+
+// CloseTotals summarises a close's statements.
+type CloseTotals struct {
+	Frozen     int64          `json:"frozen"`
+	Statements int64          `json:"statements"`
+	ToPay      int64          `json:"to_pay"`
+	Total      domain.Numeric `json:"total"`
+	Payable    domain.Numeric `json:"payable"`
+	CarriedOut domain.Numeric `json:"carried_out"`
+}
+
+// ComputeClose freezes the period's payable lines into the close and computes
+// every partner's statement set-based, in one transaction. Re-running it freezes
+// nothing twice and recomputes the same statements.
+func (a *Activities) ComputeClose(ctx context.Context, closeID uuid.UUID) (CloseTotals, error) {
+	var t CloseTotals
+	err := a.Store.InTx(ctx, func(q *db.Queries) error {
+		c, err := q.GetClose(ctx, closeID)
+		if err != nil {
+			return err
+		}
+		if t.Frozen, err = q.FreezeLines(ctx, db.FreezeLinesParams{CloseID: uuid.NullUUID{UUID: c.ID, Valid: true}, ProgramID: c.ProgramID, PeriodEnd: c.PeriodEnd}); err != nil {
+			return fmt.Errorf("freeze: %w", err)
+		}
+		if err := ComputeStatements(ctx, q, c); err != nil {
+			return err
+		}
+		tot, err := q.CloseTotals(ctx, c.ID)
+		t.Statements, t.ToPay, t.Total, t.Payable, t.CarriedOut = tot.Statements, tot.ToPay, tot.Total, tot.Payable, tot.CarriedOut
+		return err
+	})
+	return t, err
+}
+
+// ComputeStatements (re)derives a close's statements from its frozen lines and
+// the previous close's carry-over. The API uses it too: after an adjustment, and
+// read-only to show that a recomputation gives the stored numbers.
+func ComputeStatements(ctx context.Context, q *db.Queries, c db.Close) error {
+	prog, err := q.GetProgram(ctx, c.ProgramID)
+	if err != nil {
+		return err
+	}
+	if err := q.DeleteStatements(ctx, c.ID); err != nil {
+		return err
+	}
+	_, err = q.ComputeStatements(ctx, db.ComputeStatementsParams{ProgramID: c.ProgramID, Month: c.Month, CloseID: c.ID, Currency: prog.Currency, Minimum: prog.PayoutMinimum})
+	if err != nil {
+		return fmt.Errorf("compute statements: %w", err)
+	}
+	return nil
+}
+
+// PayoutRef is a payout the close starts a workflow for.
+type PayoutRef struct {
+	ID         uuid.UUID `json:"id"`
+	WorkflowID string    `json:"workflow_id"`
+	Provider   string    `json:"provider"`
+}
+
+// CreatePayouts makes one payout per partner with something to pay (once).
+func (a *Activities) CreatePayouts(ctx context.Context, closeID uuid.UUID) ([]PayoutRef, error) {
+	var refs []PayoutRef
+	err := a.Store.InTx(ctx, func(q *db.Queries) error {
+		c, err := q.GetClose(ctx, closeID)
+		if err != nil {
+			return err
+		}
+		prog, err := q.GetProgram(ctx, c.ProgramID)
+		if err != nil {
+			return err
+		}
+		if _, err := q.CreatePayouts(ctx, db.CreatePayoutsParams{CloseID: c.ID, Provider: prog.PayoutProvider}); err != nil {
+			return err
+		}
+		rows, err := q.ListPayouts(ctx, c.ID)
+		for _, p := range rows {
+			refs = append(refs, PayoutRef{ID: p.ID, WorkflowID: p.WorkflowID, Provider: p.Provider})
+		}
+		return err
+	})
+	return refs, err
+}
+
+// SetCloseStatus records the close's step (paying, completed) and who signed off.
+func (a *Activities) SetCloseStatus(ctx context.Context, closeID uuid.UUID, status, approvedBy string) error {
+	p := db.SetCloseStatusParams{ID: closeID, Status: status}
+	now := nowUTC()
+	if approvedBy != "" {
+		p.ApprovedBy, p.ApprovedAt = &approvedBy, &now
+	}
+	if status == "completed" {
+		p.CompletedAt = &now
+	}
+	return a.Store.SetCloseStatus(ctx, p)
+}

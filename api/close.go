@@ -1,0 +1,472 @@
+package api
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/partnerops/partnerops/activities"
+	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows"
+)
+
+type CloseRequest struct {
+	ProgramID string `json:"program_id" validate:"required,uuid"`
+	Month     string `json:"month" validate:"required,datetime=2006-01"`
+}
+
+type AdjustmentRequest struct {
+	PartnerID string  `json:"partner_id" validate:"required,uuid"`
+	Amount    *Amount `json:"amount" validate:"required"`
+	Reason    string  `json:"reason" validate:"required,max=500"`
+}
+
+// CloseView is a close with its totals, statements and payouts.
+type CloseView struct {
+	db.Close
+	Totals     db.CloseTotalsRow      `json:"totals"`
+	Statements []db.ListStatementsRow `json:"statements"`
+	Payouts    []db.Payout            `json:"payouts"`
+}
+
+// startClose starts the close for a program and month, or returns the one that
+// exists (200): there is never a second close for a period.
+func (s *Server) startClose(c *gin.Context) {
+	var req CloseRequest
+	body, err := s.readJSON(c, &req)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	month, _ := time.Parse("2006-01", req.Month)
+	if !month.Before(time.Date(time.Now().Year(), time.Now().Month(), 1, 0, 0, 0, 0, time.UTC)) {
+		s.abort(c, domain.Invalid("month", "not_ended", "only a month that has ended can be closed"))
+		return
+	}
+	programID := uuid.MustParse(req.ProgramID)
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		if _, err := q.GetProgram(ctx, programID); errors.Is(err, pgx.ErrNoRows) {
+			return answer{}, domain.Invalid("program_id", "unknown_program", "no program with that id")
+		} else if err != nil {
+			return answer{}, err
+		}
+		row, err := q.CreateClose(ctx, db.CreateCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, Month: month,
+			PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: workflows.CloseWorkflowID(programID, month)})
+		if err != nil {
+			return answer{}, err
+		}
+		status := http.StatusOK
+		if row.Created {
+			status = http.StatusCreated
+			_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: row.WorkflowID, TaskQueue: workflows.TaskQueue,
+				WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+				TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SAProgramID.ValueSet(programID.String()), workflows.SAKind.ValueSet("close"),
+					workflows.SAStatus.ValueSet("computing")),
+			}, workflows.CloseWorkflow, workflows.CloseInput{CloseID: row.ID, ProgramID: programID, Month: month})
+			if err != nil {
+				return answer{}, err
+			}
+		}
+		v, err := closeView(ctx, q, row.ID)
+		return answer{Status: status, Body: v}, err
+	})
+}
+
+func closeView(ctx context.Context, q *db.Queries, id uuid.UUID) (CloseView, error) {
+	c, err := q.GetClose(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return CloseView{}, domain.NotFound("close")
+	}
+	if err != nil {
+		return CloseView{}, err
+	}
+	v := CloseView{Close: c}
+	if v.Totals, err = q.CloseTotals(ctx, id); err != nil {
+		return v, err
+	}
+	if v.Statements, err = q.ListStatements(ctx, id); err != nil {
+		return v, err
+	}
+	v.Payouts, err = q.ListPayouts(ctx, id)
+	return v, err
+}
+
+func (s *Server) getClose(c *gin.Context) {
+	id, err := pathID(c, "close")
+	var v CloseView
+	if err == nil {
+		v, err = closeView(c.Request.Context(), s.store.Queries, id)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+// addAdjustment adds a positive or negative line with a reason to a close in
+// review, and recomputes the statements.
+func (s *Server) addAdjustment(c *gin.Context) {
+	id, err := pathID(c, "close")
+	var req AdjustmentRequest
+	var body []byte
+	if err == nil {
+		body, err = s.readJSON(c, &req)
+	}
+	if err == nil && (req.Amount.IsZero() || req.Amount.Exponent() < -2) {
+		err = domain.Invalid("amount", "invalid", "amount is a non-zero amount with at most 2 decimals (negative to deduct)")
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		cl, err := q.GetClose(ctx, id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return answer{}, domain.NotFound("close")
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		if cl.Status != "review" {
+			return answer{}, domain.Conflict("not_in_review", "adjustments are made during review; the close is %s", cl.Status)
+		}
+		p, err := q.GetPartner(ctx, uuid.MustParse(req.PartnerID))
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && p.ProgramID != cl.ProgramID) {
+			return answer{}, domain.Invalid("partner_id", "unknown_partner", "no partner with that id in the program")
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		prog, err := q.GetProgram(ctx, cl.ProgramID)
+		if err != nil {
+			return answer{}, err
+		}
+		if _, err := q.CreateAdjustment(ctx, db.CreateAdjustmentParams{ID: uuid.Must(uuid.NewV7()), ProgramID: cl.ProgramID, PartnerID: p.ID,
+			SourceID: cl.ID, Amount: domain.NewNumeric(req.Amount.Decimal), Currency: prog.Currency,
+			Description: req.Reason + " (" + caller(c).Actor() + ")", DedupeKey: "close/" + cl.ID.String() + "/adjustment/" + uuid.NewString()}); err != nil {
+			return answer{}, err
+		}
+		if err := activities.ComputeStatements(ctx, q, cl); err != nil {
+			return answer{}, err
+		}
+		v, err := closeView(ctx, q, cl.ID)
+		return answer{Status: http.StatusCreated, Body: v}, err
+	})
+}
+
+func (s *Server) approveClose(c *gin.Context) {
+	id, err := pathID(c, "close")
+	var req DecisionRequest
+	var body []byte
+	var cl db.Close
+	if err == nil {
+		body, err = s.readJSON(c, &req)
+	}
+	if err == nil {
+		if cl, err = s.store.GetClose(c.Request.Context(), id); errors.Is(err, pgx.ErrNoRows) {
+			err = domain.NotFound("close")
+		}
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		var st workflows.CloseState
+		err := s.sendUpdate(c, cl.WorkflowID, workflows.CloseApprove, workflows.CloseDecision{Actor: caller(c).Actor()}, &st)
+		if errors.Is(err, errProcessEnded) {
+			err = domain.Conflict("not_in_review", "the close is %s", cl.Status)
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		v, err := closeView(ctx, q, cl.ID)
+		return answer{Status: http.StatusOK, Body: v}, err
+	})
+}
+
+// recompute derives the statements again, read-only, and compares them with the
+// stored ones: an audit that a closed period's numbers still add up.
+func (s *Server) recomputeClose(c *gin.Context) {
+	id, err := pathID(c, "close")
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	stored, err := s.store.ListStatements(ctx, id)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	var fresh []db.ListStatementsRow
+	errRollback := errors.New("read-only")
+	err = s.store.InTx(ctx, func(q *db.Queries) error {
+		cl, err := q.GetClose(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := activities.ComputeStatements(ctx, q, cl); err != nil {
+			return err
+		}
+		if fresh, err = q.ListStatements(ctx, id); err != nil {
+			return err
+		}
+		return errRollback // never keep what was recomputed
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = domain.NotFound("close")
+	}
+	if err != nil && !errors.Is(err, errRollback) {
+		s.abort(c, err)
+		return
+	}
+	key := func(r db.ListStatementsRow) string {
+		return fmt.Sprintf("%s %s %s %s %s %s %s %s %s %s %d", r.PartnerID, r.CarriedIn, r.Commissions, r.DealMargins, r.Mdf, r.Clawbacks, r.Adjustments, r.Total, r.Payable, r.CarriedOut, r.Lines)
+	}
+	diffs := []string{}
+	seen := map[string]bool{}
+	for _, r := range stored {
+		seen[key(r)] = true
+	}
+	for _, r := range fresh {
+		if !seen[key(r)] {
+			diffs = append(diffs, "recomputed: "+key(r))
+		}
+	}
+	if len(fresh) != len(stored) {
+		diffs = append(diffs, fmt.Sprintf("%d statements stored, %d recomputed", len(stored), len(fresh)))
+	}
+	c.JSON(http.StatusOK, gin.H{"matches": len(diffs) == 0, "statements": len(fresh), "differences": diffs})
+}
+
+// exportStatements answers the close's statements as CSV, for finance.
+func (s *Server) exportStatements(c *gin.Context) {
+	id, err := pathID(c, "close")
+	var rows []db.ListStatementsRow
+	if err == nil {
+		rows, err = s.store.ListStatements(c.Request.Context(), id)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", fmt.Sprintf("attachment; filename=statements-%s.csv", id))
+	w := csv.NewWriter(c.Writer)
+	_ = w.Write([]string{"partner_id", "company", "currency", "carried_in", "commissions", "deal_margins", "mdf", "clawbacks", "adjustments", "total", "payable", "carried_out", "lines"})
+	for _, r := range rows {
+		_ = w.Write([]string{r.PartnerID.String(), r.Company, r.Currency, r.CarriedIn.String(), r.Commissions.String(), r.DealMargins.String(), r.Mdf.String(),
+			r.Clawbacks.String(), r.Adjustments.String(), r.Total.String(), r.Payable.String(), r.CarriedOut.String(), fmt.Sprint(r.Lines)})
+	}
+	w.Flush()
+}
+
+// statements: a partner reads its own (with every line); finance any partner's.
+func (s *Server) statements(c *gin.Context) {
+	partnerID := caller(c).PartnerID
+	if caller(c).Role != domain.RolePartner {
+		id, err := queryUUID(c, "partner_id")
+		if err != nil || !id.Valid {
+			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "partner_id (a UUID) is required", "partner_id"))
+			return
+		}
+		partnerID = id.UUID
+	}
+	var month *time.Time
+	if v := c.Query("month"); v != "" {
+		m, err := time.Parse("2006-01", v)
+		if err != nil {
+			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "month reads like 2026-11", "month"))
+			return
+		}
+		month = &m
+	}
+	ctx := c.Request.Context()
+	rows, err := s.store.PartnerStatements(ctx, db.PartnerStatementsParams{PartnerID: partnerID, Month: month})
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	type statement struct {
+		db.PartnerStatementsRow
+		LineItems []db.CommissionLine `json:"line_items"`
+	}
+	out := make([]statement, len(rows))
+	for i, r := range rows {
+		lines, err := s.store.StatementLines(ctx, db.StatementLinesParams{CloseID: uuid.NullUUID{UUID: r.CloseID, Valid: true}, PartnerID: partnerID})
+		if err != nil {
+			s.abort(c, err)
+			return
+		}
+		out[i] = statement{r, lines}
+	}
+	c.JSON(http.StatusOK, gin.H{"data": out})
+}
+
+func (s *Server) payoutFor(c *gin.Context) (db.Payout, error) {
+	id, err := pathID(c, "payout")
+	if err != nil {
+		return db.Payout{}, err
+	}
+	p, err := s.store.GetPayout(c.Request.Context(), id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, domain.NotFound("payout")
+	}
+	return p, err
+}
+
+// retryPayout starts a failed payout again, as a new attempt (a new provider
+// idempotency key: the failed one would only replay its failure).
+func (s *Server) retryPayout(c *gin.Context) {
+	p, err := s.payoutFor(c)
+	if err == nil && p.Status != "failed" {
+		err = domain.Conflict("not_failed", "only a failed payout is retried; this one is %s", p.Status)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, []byte(p.ID.String()), func(ctx context.Context, q *db.Queries) (answer, error) {
+		_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: p.WorkflowID, TaskQueue: workflows.TaskQueue,
+			WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+			WorkflowExecutionErrorWhenAlreadyStarted: true},
+			workflows.PayoutWorkflow, workflows.PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: int(p.Attempts) + 1})
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			return answer{}, domain.Conflict("in_progress", "the payout is being retried already")
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		return answer{Status: http.StatusAccepted, Body: gin.H{"payout_id": p.ID, "workflow_id": p.WorkflowID, "attempt": p.Attempts + 1}}, nil
+	})
+}
+
+// markPayout records finance's word that a file payout was (or was not) paid.
+func (s *Server) markPayout(name string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, err := s.payoutFor(c)
+		var req DecisionRequest
+		var body []byte
+		if err == nil {
+			body, err = s.readJSON(c, &req)
+		}
+		if err != nil {
+			s.abort(c, err)
+			return
+		}
+		s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+			var st workflows.PayoutState
+			err := s.sendUpdate(c, p.WorkflowID, name, workflows.PayoutDecision{Actor: caller(c).Actor(), Reason: req.Reason}, &st)
+			if errors.Is(err, errProcessEnded) {
+				err = domain.Conflict("not_awaiting", "the payout is %s", p.Status)
+			}
+			if err != nil {
+				return answer{}, err
+			}
+			// The workflow settles right after the Update: wait briefly for the row.
+			for range 50 {
+				if fresh, err := q.GetPayout(ctx, p.ID); err == nil && fresh.Status != "submitted" {
+					return answer{Status: http.StatusOK, Body: fresh}, nil
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			fresh, err := q.GetPayout(ctx, p.ID)
+			return answer{Status: http.StatusOK, Body: fresh}, err
+		})
+	}
+}
+
+// paymentsWebhook takes the provider's signed confirmation and hands it to the
+// payout's workflow as a Signal (a repeated confirmation changes nothing).
+func (s *Server) paymentsWebhook(c *gin.Context) {
+	body, err := s.readBody(c)
+	if err == nil && len(s.cfg.PaymentsWebhookSecret) == 0 {
+		err = newHTTPError(http.StatusServiceUnavailable, "unavailable", "payment webhooks are not configured", "")
+	}
+	if err == nil {
+		if verr := domain.VerifySignature(c.GetHeader(SignatureHeader), body, [][]byte{s.cfg.PaymentsWebhookSecret}, time.Now(), 5*time.Minute); verr != nil {
+			err = newHTTPError(http.StatusUnauthorized, "bad_signature", verr.Error(), SignatureHeader)
+		}
+	}
+	var msg struct {
+		TransferID string `json:"transfer_id" validate:"required"`
+		Reference  string `json:"reference" validate:"required,uuid"`
+		Status     string `json:"status" validate:"required,oneof=paid failed"`
+	}
+	if err == nil {
+		err = decode(body, &msg)
+	}
+	var p db.Payout
+	if err == nil {
+		if p, err = s.store.GetPayout(c.Request.Context(), uuid.MustParse(msg.Reference)); errors.Is(err, pgx.ErrNoRows) {
+			err = domain.NotFound("payout")
+		}
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	err = s.temporal.SignalWorkflow(c.Request.Context(), p.WorkflowID, "", workflows.PayoutProviderResult,
+		activities.ProviderResult{Status: msg.Status, Ref: msg.TransferID})
+	var notFound *serviceerror.NotFound
+	if err != nil && !errors.As(err, &notFound) { // a payout already settled: nothing to do
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"received": true})
+}
+
+type PayoutSettingsRequest struct {
+	PayoutMinimum *Amount `json:"payout_minimum" validate:"required"`
+	Provider      string  `json:"payout_provider" validate:"required,oneof=file http"`
+}
+
+// setPayoutSettings sets a program's payout minimum and provider (admin).
+func (s *Server) setPayoutSettings(c *gin.Context) {
+	id, err := pathID(c, "program")
+	var req PayoutSettingsRequest
+	var body []byte
+	if err == nil {
+		body, err = s.readJSON(c, &req)
+	}
+	if err == nil && (req.PayoutMinimum.IsNegative() || req.PayoutMinimum.Exponent() < -2) {
+		err = domain.Invalid("payout_minimum", "invalid", "payout_minimum is a non-negative amount with at most 2 decimals")
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		if _, err := q.GetProgram(ctx, id); errors.Is(err, pgx.ErrNoRows) {
+			return answer{}, domain.NotFound("program")
+		} else if err != nil {
+			return answer{}, err
+		}
+		if err := q.SetPayoutSettings(ctx, db.SetPayoutSettingsParams{ID: id, PayoutMinimum: domain.NewNumeric(req.PayoutMinimum.Decimal), PayoutProvider: req.Provider}); err != nil {
+			return answer{}, err
+		}
+		s.programs.forget(id)
+		p, err := q.GetProgram(ctx, id)
+		if err != nil {
+			return answer{}, err
+		}
+		v, err := programView(ctx, q, p)
+		return answer{Status: http.StatusOK, Body: v}, err
+	})
+}

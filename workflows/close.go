@@ -1,0 +1,138 @@
+package workflows
+
+// The monthly commission close, one workflow per program and month (ID
+// close-<program>-<YYYY-MM>):
+//
+//	freeze the period's payable lines → compute statements (set-based SQL) → finance review
+//	(adjustments; a reminder if nobody signs off within 3 days) → sign-off → one payout workflow per
+//	partner with a positive balance (at most 10 at once) → completed when every payout is paid or failed.
+//
+// Starting a close that exists returns it; the payout child workflows have
+// deterministic IDs, so nothing is paid twice.
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/partnerops/partnerops/activities"
+	"github.com/partnerops/partnerops/domain"
+)
+
+const (
+	CloseApprove     = "approve"
+	CloseStatusQuery = "status"
+	closeReviewSLA   = 3 * 24 * time.Hour
+	payoutParallel   = 10
+)
+
+func CloseWorkflowID(programID uuid.UUID, month time.Time) string {
+	return "close-" + programID.String() + "-" + month.Format("2006-01")
+}
+
+type CloseInput struct {
+	CloseID   uuid.UUID `json:"close_id"`
+	ProgramID uuid.UUID `json:"program_id"`
+	Month     time.Time `json:"month"`
+}
+
+type CloseDecision struct {
+	Actor string `json:"actor"`
+}
+
+type CloseState struct {
+	Status   string                 `json:"status"` // computing, review, paying, completed
+	Totals   activities.CloseTotals `json:"totals"`
+	Payouts  int                    `json:"payouts"`
+	Paid     int                    `json:"paid"`
+	Failed   int                    `json:"failed"`
+	SignedBy string                 `json:"signed_by,omitempty"`
+}
+
+func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
+	st := CloseState{Status: "computing"}
+	ib := newInbox()
+	state := func() CloseState { return st }
+	if err := errors.Join(
+		workflow.SetQueryHandler(ctx, CloseStatusQuery, func() (CloseState, error) { return st, nil }),
+		serve(ctx, ib, CloseApprove, func(d CloseDecision) error {
+			if st.Status != "review" || ib.has(CloseApprove) {
+				return messageError(domain.Conflict("not_in_review", "the close is %s; sign-off happens during review", st.Status))
+			}
+			if d.Actor == "" {
+				return messageError(domain.Invalid("actor", "required", "actor is required"))
+			}
+			return nil
+		}, state),
+	); err != nil {
+		return st, err
+	}
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, RetryPolicy: defaultActivityOptions.RetryPolicy})
+	var a *activities.Activities
+
+	// Freeze and compute, in one transaction.
+	if err := workflow.ExecuteActivity(summarized(ctx, "freeze the period's payable lines and compute every partner's statement"), a.ComputeClose, in.CloseID).Get(ctx, &st.Totals); err != nil {
+		return st, fmt.Errorf("compute close: %w", err)
+	}
+	// The workflow moves first, then records it: whoever sees "review" in the
+	// database can sign off at once.
+	st.Status = "review"
+	if err := workflow.ExecuteActivity(summarized(ctx, "open for review"), a.SetCloseStatus, in.CloseID, "review", "").Get(ctx, nil); err != nil {
+		return st, err
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
+
+	// Finance reviews (adjustments recompute the statements through the API) and signs off.
+	if ok, _ := awaitUntil(ctx, closeReviewSLA, "3 days for finance to sign off: remind if not", ib.pending); !ok {
+		_ = workflow.ExecuteActivity(summarized(ctx, "close_signoff_reminder to finance"), a.Notify, activities.Notification{
+			DedupeKey: CloseWorkflowID(in.ProgramID, in.Month) + "/reminder", Kind: "close_signoff_reminder", Recipient: "finance",
+			SubjectType: "close", SubjectID: in.CloseID, Message: "The close for " + in.Month.Format("2006-01") + " waits for sign-off",
+		}).Get(ctx, nil)
+		_ = workflow.Await(ctx, ib.pending)
+	}
+	m := ib.pop()
+	st.SignedBy, st.Status = m.payload.(CloseDecision).Actor, "paying"
+	if err := workflow.ExecuteActivity(summarized(ctx, "signed off by "+st.SignedBy), a.SetCloseStatus, in.CloseID, "paying", st.SignedBy).Get(ctx, nil); err != nil {
+		return st, err
+	}
+	ib.done(m, nil)
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
+
+	// One payout per partner, at most payoutParallel at once.
+	var payouts []activities.PayoutRef
+	if err := workflow.ExecuteActivity(summarized(ctx, "create one payout per partner with a positive balance"), a.CreatePayouts, in.CloseID).Get(ctx, &payouts); err != nil {
+		return st, err
+	}
+	st.Payouts = len(payouts)
+	slots := workflow.NewBufferedChannel(ctx, payoutParallel)
+	done := workflow.NewChannel(ctx)
+	for _, p := range payouts {
+		slots.Send(ctx, struct{}{})
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: p.WorkflowID,
+				WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY, StaticSummary: "payout " + p.ID.String()})
+			var res PayoutState
+			err := workflow.ExecuteChildWorkflow(cctx, PayoutWorkflow, PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: 1}).Get(ctx, &res)
+			slots.Receive(ctx, nil)
+			done.Send(ctx, err == nil && res.Status == "paid")
+		})
+	}
+	for range payouts {
+		var paid bool
+		done.Receive(ctx, &paid)
+		if paid {
+			st.Paid++
+		} else {
+			st.Failed++
+		}
+	}
+	st.Status = "completed"
+	_ = workflow.ExecuteActivity(summarized(ctx, fmt.Sprintf("completed: %d paid, %d failed", st.Paid, st.Failed)), a.SetCloseStatus, in.CloseID, "completed", "").Get(ctx, nil)
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
+	ib.close(messageError(domain.Conflict("not_in_review", "the close is completed")))
+	return st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
