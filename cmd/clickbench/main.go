@@ -34,6 +34,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
+	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/api"
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
@@ -50,6 +51,8 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long each load runs")
 	conns := flag.Int("conns", 64, "concurrent connections")
 	conversions := flag.Int("conversions", 100_000, "conversions to ingest")
+	closeLines := flag.Int("close-lines", 1_000_000, "commission lines for the close benchmark (0 skips it)")
+	closePartners := flag.Int("close-partners", 10_000, "partners for the close benchmark")
 	flag.Parse()
 	var err error
 	switch *mode {
@@ -59,6 +62,9 @@ func main() {
 		err = serveBare()
 	default:
 		err = bench(*duration, *conns, *conversions)
+		if err == nil && *closeLines > 0 {
+			err = benchClose(*closeLines, *closePartners)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "clickbench:", err)
@@ -413,4 +419,108 @@ func ingest(base string, f benchFixture, n, workers int) result {
 	}
 	wg.Wait()
 	return result{requests: int64(n), errors: errs.Load(), elapsed: time.Since(start)}
+}
+
+// benchClose closes a month of n commission lines across p partners: the freeze
+// and the statements (set-based SQL, the activity the worker runs) and the payout
+// rows. It reports the seconds and this process's peak memory.
+func benchClose(n, p int) error {
+	ctx := context.Background()
+	base := os.Getenv("DATABASE_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/postgres"
+	}
+	u, _ := url.Parse(base)
+	u.Path = fmt.Sprintf("/partnerops_closebench_%d", os.Getpid())
+	dbURL := u.String()
+	if err := db.EnsureDatabase(ctx, dbURL); err != nil {
+		return err
+	}
+	defer db.DropDatabase(context.Background(), dbURL)
+	pool, err := db.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	store := db.NewStore(pool)
+	f, err := seed(ctx, store)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nclose: generating %d payable lines across %d partners...\n", n, p)
+	t0 := time.Now()
+	steps := []string{
+		fmt.Sprintf(`INSERT INTO partners (id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id)
+			SELECT gen_random_uuid(), '%s', (SELECT tier_id FROM partners WHERE id = '%s'), 'P' || i, 'p' || i || '@bench.example', 'Company ' || i,
+			       'p' || i || '.example', 'affiliate', 'active', 'partner-bench-' || i
+			FROM generate_series(1, %d) i`, f.programID, f.partnerID, p),
+		`CREATE TEMP TABLE bench_partners AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM partners`,
+		fmt.Sprintf(`INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key)
+			SELECT gen_random_uuid(), '%s', bp.id,
+			       CASE WHEN i %% 50 = 0 THEN 'clawback' WHEN i %% 20 = 0 THEN 'deal_margin' ELSE 'commission' END, 'bench', gen_random_uuid(),
+			       CASE WHEN i %% 50 = 0 THEN -1.25 ELSE (i %% 997) / 100.0 + 0.01 END, 'USD', 'payable', '',
+			       timestamptz '2026-10-01' + (i %% 2592000) * interval '1 second', 'bench/' || i
+			FROM generate_series(1, %d) i JOIN bench_partners bp ON bp.n = 1 + (i %% %d)`, f.programID, n, p+1),
+		`ANALYZE commission_lines`,
+	}
+	for _, q := range steps {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			return fmt.Errorf("generate: %w", err)
+		}
+	}
+	fmt.Printf("  generated in %s\n", time.Since(t0).Round(time.Millisecond))
+
+	month := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	closeID := uuid.Must(uuid.NewV7())
+	if _, err := store.CreateClose(ctx, db.CreateCloseParams{ID: closeID, ProgramID: f.programID, Month: month, PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: "close-bench"}); err != nil {
+		return err
+	}
+	acts := &activities.Activities{Store: store}
+	t1 := time.Now()
+	totals, err := acts.ComputeClose(ctx, closeID)
+	if err != nil {
+		return err
+	}
+	compute := time.Since(t1)
+	t2 := time.Now()
+	payouts, err := acts.CreatePayouts(ctx, closeID)
+	if err != nil {
+		return err
+	}
+	create := time.Since(t2)
+	t3 := time.Now()
+	recomputed := 0
+	err = store.InTx(ctx, func(q *db.Queries) error { // the audit's recomputation, rolled back
+		c, err := q.GetClose(ctx, closeID)
+		if err != nil {
+			return err
+		}
+		if err := activities.ComputeStatements(ctx, q, c); err != nil {
+			return err
+		}
+		rows, err := q.ListStatements(ctx, closeID)
+		recomputed = len(rows)
+		if err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if err != nil && err != errRollback {
+		return err
+	}
+	fmt.Printf("  freeze + statements: %d lines frozen into %d statements in %s (target < 60 s)\n", totals.Frozen, totals.Statements, compute.Round(time.Millisecond))
+	fmt.Printf("  %d partners to pay %s USD, %s USD carried over; %d payout rows in %s\n", totals.ToPay, totals.Payable, totals.CarriedOut, len(payouts), create.Round(time.Millisecond))
+	fmt.Printf("  recomputed for audit (read-only): %d statements in %s\n", recomputed, time.Since(t3).Round(time.Millisecond))
+	fmt.Printf("  peak RSS of this process (which ran the activities): %.1f MB\n", selfPeakRSS())
+	return nil
+}
+
+var errRollback = fmt.Errorf("rollback")
+
+func selfPeakRSS() float64 {
+	c := &child{cmd: &exec.Cmd{Process: &os.Process{Pid: os.Getpid()}}}
+	return c.peakRSS()
 }

@@ -98,7 +98,7 @@ func TestCloseArithmeticAndPayouts(t *testing.T) {
 	r = waitClose(t, f.finance, id, "review")
 	want := map[string]string{
 		f.a: "in=0.00 com=65.50 deal=100.00 mdf=0.00 claw=-5.25 adj=0.00 total=160.25 pay=160.25 out=0.00",
-		f.b: "in=0.00 com=30.00 deal=0.00 mdf=0.00 claw=0.00 adj=0.00 total=30.00 pay=0.00 out=30.00",  // under the minimum: carried
+		f.b: "in=0.00 com=30.00 deal=0.00 mdf=0.00 claw=0.00 adj=0.00 total=30.00 pay=0.00 out=30.00",       // under the minimum: carried
 		f.c: "in=0.00 com=0.00 deal=0.00 mdf=250.00 claw=-300.00 adj=0.00 total=-50.00 pay=0.00 out=-50.00", // owes: carried
 	}
 	got := statementsOf(r)
