@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -103,4 +104,35 @@ func (a *Activities) SetCloseStatus(ctx context.Context, closeID uuid.UUID, stat
 		p.CompletedAt = &now
 	}
 	return a.Store.SetCloseStatus(ctx, p)
+}
+
+// DueClose is a close the scheduler starts.
+type DueClose struct {
+	CloseID    uuid.UUID `json:"close_id"`
+	ProgramID  uuid.UUID `json:"program_id"`
+	Month      time.Time `json:"month"`
+	WorkflowID string    `json:"workflow_id"`
+}
+
+// DueCloses creates the closes due today — programs whose close day it is, for
+// the previous month — and returns the ones created now (an existing close is
+// never started twice).
+func (a *Activities) DueCloses(ctx context.Context, today time.Time) ([]DueClose, error) {
+	programs, err := a.Store.ProgramsClosingOn(ctx, int32(today.Day()))
+	if err != nil {
+		return nil, err
+	}
+	month := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)
+	var due []DueClose
+	for _, p := range programs {
+		wfID := fmt.Sprintf("close-%s-%s", p, month.Format("2006-01"))
+		row, err := a.Store.CreateClose(ctx, db.CreateCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: p, Month: month, PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: wfID})
+		if err != nil {
+			return nil, err
+		}
+		if row.Created {
+			due = append(due, DueClose{CloseID: row.ID, ProgramID: p, Month: month, WorkflowID: wfID})
+		}
+	}
+	return due, nil
 }

@@ -573,6 +573,30 @@ func (q *Queries) PayoutPartner(ctx context.Context, id uuid.UUID) (PayoutPartne
 	return i, err
 }
 
+const programsClosingOn = `-- name: ProgramsClosingOn :many
+SELECT id FROM programs WHERE close_day = $1 ORDER BY id
+`
+
+func (q *Queries) ProgramsClosingOn(ctx context.Context, closeDay int32) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, programsClosingOn, closeDay)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const setCloseStatus = `-- name: SetCloseStatus :exec
 UPDATE closes SET status = $2,
     approved_by = coalesce($3, approved_by),

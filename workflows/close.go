@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerops/partnerops/activities"
@@ -135,4 +136,26 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
 	ib.close(messageError(domain.Conflict("not_in_review", "the close is completed")))
 	return st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
+// CloseSchedulerWorkflow runs daily from a Temporal Schedule: it starts the close
+// of every program whose close day it is (default the 1st), for the previous
+// month. Each close runs on as its own workflow.
+func CloseSchedulerWorkflow(ctx workflow.Context) (int, error) {
+	var a *activities.Activities
+	actx := workflow.WithActivityOptions(ctx, defaultActivityOptions)
+	var due []activities.DueClose
+	if err := workflow.ExecuteActivity(summarized(actx, "find the closes due today"), a.DueCloses, workflow.Now(ctx)).Get(ctx, &due); err != nil {
+		return 0, err
+	}
+	for _, d := range due {
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: d.WorkflowID, ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
+			StaticSummary: "close " + d.Month.Format("2006-01"), TypedSearchAttributes: temporal.NewSearchAttributes(SAProgramID.ValueSet(d.ProgramID.String()),
+				SAKind.ValueSet("close"), SAStatus.ValueSet("computing"))})
+		child := workflow.ExecuteChildWorkflow(cctx, CloseWorkflow, CloseInput{CloseID: d.CloseID, ProgramID: d.ProgramID, Month: d.Month})
+		if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil { // started; it runs on by itself
+			return 0, err
+		}
+	}
+	return len(due), nil
 }

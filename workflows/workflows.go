@@ -65,6 +65,7 @@ func Register(w worker.Worker, a *activities.Activities) {
 	w.RegisterWorkflow(CommissionPayableWorkflow)
 	w.RegisterWorkflow(CloseWorkflow)
 	w.RegisterWorkflow(PayoutWorkflow)
+	w.RegisterWorkflow(CloseSchedulerWorkflow)
 	w.RegisterActivity(a)
 }
 

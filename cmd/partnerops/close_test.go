@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
 
 	fakepay "github.com/partnerops/partnerops/cmd/fakepay/server"
+	"github.com/partnerops/partnerops/workflows"
 )
 
 // line books a money line as the engines do (commission, deal margin, MDF,
@@ -370,5 +372,49 @@ func TestCloseAuthorizationAndBadInput(t *testing.T) {
 	}
 	if r := do(t, call{method: "POST", path: "/v1/closes/" + id + "/adjustments", key: f.finance, body: map[string]any{"partner_id": f.a, "amount": "5.00", "reason": "late"}}); r.status != http.StatusConflict {
 		t.Fatalf("adjusting a completed close: %d", r.status)
+	}
+}
+
+// The daily Schedule's workflow starts the close of programs whose close day it
+// is, for the previous month — once, however often it runs.
+func TestScheduledClose(t *testing.T) {
+	f := closeProgram(t, "http")
+	ctx := context.Background()
+	today := time.Now().UTC()
+	if today.Day() > 28 {
+		t.Log("close days run from 1 to 28; on this date the scheduler has nothing to start")
+	}
+	if _, err := sys.store.Pool.Exec(ctx, "UPDATE programs SET close_day = $2 WHERE id = $1", f.programID, min(today.Day(), 28)); err != nil {
+		t.Fatal(err)
+	}
+	prev := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)
+	line(t, f.programID, f.a, "commission", "90.00", prev.AddDate(0, 0, 3), "payable")
+	for i := range 2 {
+		run, err := sys.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("test-close-scheduler-%s-%d", f.programID, i), TaskQueue: workflows.TaskQueue},
+			workflows.CloseSchedulerWorkflow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var started int
+		if err := run.Get(ctx, &started); err != nil {
+			t.Fatal(err)
+		}
+		if today.Day() <= 28 && i == 1 && started != 0 {
+			t.Fatalf("the second run started %d closes again", started)
+		}
+	}
+	if today.Day() > 28 {
+		return
+	}
+	var id string
+	if err := sys.store.Pool.QueryRow(ctx, "SELECT id FROM closes WHERE program_id = $1 AND month = $2", f.programID, prev).Scan(&id); err != nil {
+		t.Fatalf("no close for %s: %v", prev.Format("2006-01"), err)
+	}
+	r := waitClose(t, f.finance, id, "review")
+	if got := statementsOf(r)[f.a]; !strings.Contains(got, "total=90.00 pay=90.00") {
+		t.Fatalf("scheduled close: %s", got)
+	}
+	if _, err := sys.temporal.ScheduleClient().GetHandle(ctx, "monthly-close").Describe(ctx); err != nil {
+		t.Fatalf("the monthly-close schedule: %v", err)
 	}
 }

@@ -101,6 +101,15 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("create the commission schedule: %w", err)
 	}
+	// Daily at 02:00 UTC: start the monthly close of programs whose close day it is.
+	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:     "monthly-close",
+		Spec:   client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{{Hour: []client.ScheduleRange{{Start: 2}}}}},
+		Action: &client.ScheduleWorkflowAction{ID: "monthly-close", Workflow: workflows.CloseSchedulerWorkflow, TaskQueue: workflows.TaskQueue},
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create the close schedule: %w", err)
+	}
 	return nil
 }
 

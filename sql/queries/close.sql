@@ -108,3 +108,6 @@ UPDATE commission_lines SET status = 'paid' WHERE close_id = $1 AND partner_id =
 
 -- name: PayoutPartner :one
 SELECT p.id, p.company, p.email, p.payout_details FROM partners p WHERE p.id = $1;
+
+-- name: ProgramsClosingOn :many
+SELECT id FROM programs WHERE close_day = $1 ORDER BY id;
