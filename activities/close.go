@@ -26,12 +26,13 @@ type CloseTotals struct {
 // nothing twice and recomputes the same statements.
 func (a *Activities) ComputeClose(ctx context.Context, closeID uuid.UUID) (CloseTotals, error) {
 	var t CloseTotals
+	now := nowUTC()
 	err := a.Store.InTx(ctx, func(q *db.Queries) error {
 		c, err := q.GetClose(ctx, closeID)
 		if err != nil {
 			return err
 		}
-		if t.Frozen, err = q.FreezeLines(ctx, db.FreezeLinesParams{CloseID: uuid.NullUUID{UUID: c.ID, Valid: true}, ProgramID: c.ProgramID, PeriodEnd: c.PeriodEnd}); err != nil {
+		if t.Frozen, err = q.FreezeLines(ctx, db.FreezeLinesParams{CloseID: uuid.NullUUID{UUID: c.ID, Valid: true}, ProgramID: c.ProgramID, PeriodEnd: c.PeriodEnd, Now: &now}); err != nil {
 			return fmt.Errorf("freeze: %w", err)
 		}
 		if err := ComputeStatements(ctx, q, c); err != nil {

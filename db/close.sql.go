@@ -232,20 +232,29 @@ func (q *Queries) DeleteStatements(ctx context.Context, closeID uuid.UUID) error
 }
 
 const freezeLines = `-- name: FreezeLines :execrows
-UPDATE commission_lines SET close_id = $1
-WHERE program_id = $2 AND close_id IS NULL AND status = 'payable' AND occurred_at < $3
+UPDATE commission_lines SET close_id = $1, status = 'payable'
+WHERE program_id = $2 AND close_id IS NULL AND occurred_at < $3
+  AND (status = 'payable' OR (status = 'pending' AND hold_until <= $4))
 `
 
 type FreezeLinesParams struct {
 	CloseID   uuid.NullUUID `json:"close_id"`
 	ProgramID uuid.UUID     `json:"program_id"`
 	PeriodEnd time.Time     `json:"period_end"`
+	Now       *time.Time    `json:"now"`
 }
 
 // Freeze: every payable line of the program that happened before the period's end
-// and is in no close yet joins this one; later events wait for the next close.
+// and is in no close yet joins this one — including pending lines whose hold has
+// passed (the holding rule, set-based, whenever the sweep last ran); held (under
+// review), voided and later lines wait.
 func (q *Queries) FreezeLines(ctx context.Context, arg FreezeLinesParams) (int64, error) {
-	result, err := q.db.Exec(ctx, freezeLines, arg.CloseID, arg.ProgramID, arg.PeriodEnd)
+	result, err := q.db.Exec(ctx, freezeLines,
+		arg.CloseID,
+		arg.ProgramID,
+		arg.PeriodEnd,
+		arg.Now,
+	)
 	if err != nil {
 		return 0, err
 	}

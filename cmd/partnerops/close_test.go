@@ -22,9 +22,10 @@ import (
 func line(t *testing.T, programID, partnerID, kind, amount string, at time.Time, status string) {
 	t.Helper()
 	id := uuid.New()
+	hold := at.AddDate(0, 0, 30) // the holding period ends 30 days after the event
 	_, err := sys.store.Pool.Exec(context.Background(), `INSERT INTO commission_lines
-		(id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key)
-		VALUES ($1, $2, $3, $4, 'test', $1, $5, 'EUR', $6, 'fixture', $7, $8)`, id, programID, partnerID, kind, amount, status, at, id.String())
+		(id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, hold_until)
+		VALUES ($1, $2, $3, $4, 'test', $1, $5, 'EUR', $6, 'fixture', $7, $8, $9)`, id, programID, partnerID, kind, amount, status, at, id.String(), hold)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,11 +83,11 @@ func TestCloseArithmeticAndPayouts(t *testing.T) {
 	f := closeProgram(t, "http")
 	oct := time.Date(2026, 10, 15, 12, 0, 0, 0, time.UTC)
 	nov := time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC)
-	line(t, f.programID, f.a, "commission", "40.00", oct, "payable")
+	line(t, f.programID, f.a, "commission", "40.00", oct.AddDate(0, 0, -14), "pending") // pending, but its hold has passed: frozen as payable
 	line(t, f.programID, f.a, "commission", "25.50", oct, "payable")
 	line(t, f.programID, f.a, "deal_margin", "100.00", oct, "payable")
 	line(t, f.programID, f.a, "clawback", "-5.25", oct, "payable")
-	line(t, f.programID, f.a, "commission", "999.00", oct, "pending") // still in its holding period: not frozen
+	line(t, f.programID, f.a, "commission", "999.00", oct, "held") // under fraud review: not frozen
 	line(t, f.programID, f.b, "commission", "30.00", oct, "payable")
 	line(t, f.programID, f.c, "mdf_reimbursement", "250.00", oct, "payable")
 	line(t, f.programID, f.c, "clawback", "-300.00", oct, "payable")

@@ -19,9 +19,12 @@ WHERE id = $1;
 
 -- name: FreezeLines :execrows
 -- Freeze: every payable line of the program that happened before the period's end
--- and is in no close yet joins this one; later events wait for the next close.
-UPDATE commission_lines SET close_id = sqlc.arg(close_id)
-WHERE program_id = sqlc.arg(program_id) AND close_id IS NULL AND status = 'payable' AND occurred_at < sqlc.arg(period_end);
+-- and is in no close yet joins this one — including pending lines whose hold has
+-- passed (the holding rule, set-based, whenever the sweep last ran); held (under
+-- review), voided and later lines wait.
+UPDATE commission_lines SET close_id = sqlc.arg(close_id), status = 'payable'
+WHERE program_id = sqlc.arg(program_id) AND close_id IS NULL AND occurred_at < sqlc.arg(period_end)
+  AND (status = 'payable' OR (status = 'pending' AND hold_until <= sqlc.arg(now)));
 
 -- name: DeleteStatements :exec
 DELETE FROM statements WHERE close_id = $1;
