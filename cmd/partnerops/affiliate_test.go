@@ -488,3 +488,50 @@ func TestEveryAnsweredClickIsStoredOnShutdown(t *testing.T) {
 	}
 	t.Logf("%d clicks answered and stored", answered.Load())
 }
+
+// Every affiliate configuration endpoint refuses bad input with a 4xx naming the
+// field, and stores nothing.
+func TestBadAffiliateSettingsWriteNothing(t *testing.T) {
+	f := affiliateProgram(t)
+	cases := []struct {
+		name, method, path, key string
+		body                    map[string]any
+		field                   string
+	}{
+		{"link: no destination", "POST", "/v1/links", f.partnerKey, map[string]any{}, "destination"},
+		{"link: bad sub_id", "POST", "/v1/links", f.partnerKey, map[string]any{"destination": "https://shop.example/", "sub_id": "a b<c>"}, "sub_id"},
+		{"link: ftp", "POST", "/v1/links", f.partnerKey, map[string]any{"destination": "ftp://shop.example/"}, "destination"},
+		{"coupon: bad code", "POST", "/v1/coupons", f.manager, map[string]any{"partner_id": f.partnerID, "code": "no spaces!"}, "code"},
+		{"coupon: short code", "POST", "/v1/coupons", f.manager, map[string]any{"partner_id": f.partnerID, "code": "AB"}, "code"},
+		{"coupon: unknown partner", "POST", "/v1/coupons", f.manager, map[string]any{"partner_id": uuid.NewString()}, "partner_id"},
+		{"rule: rate above 1", "POST", "/v1/commission-rules", f.admin, map[string]any{"program_id": f.programID, "event": "sale", "kind": "percent", "rate": "1.5"}, "rate"},
+		{"rule: percent without rate", "POST", "/v1/commission-rules", f.admin, map[string]any{"program_id": f.programID, "event": "sale", "kind": "percent"}, "rate"},
+		{"rule: flat without amount", "POST", "/v1/commission-rules", f.admin, map[string]any{"program_id": f.programID, "event": "lead", "kind": "flat"}, "amount"},
+		{"rule: bad event", "POST", "/v1/commission-rules", f.admin, map[string]any{"program_id": f.programID, "event": "click", "kind": "flat", "amount": "1.00"}, "event"},
+		{"rule: recurring without months", "POST", "/v1/commission-rules", f.admin, map[string]any{"program_id": f.programID, "event": "sale", "kind": "percent", "rate": "0.1", "recurring": "months"}, "recurring_months"},
+		{"rule: tier and partner", "POST", "/v1/commission-rules", f.admin, map[string]any{"program_id": f.programID, "event": "sale", "kind": "percent", "rate": "0.1", "tier_id": uuid.NewString(), "partner_id": f.partnerID}, "partner_id"},
+		{"rule: bad volume tier", "POST", "/v1/commission-rules", f.admin, map[string]any{"program_id": f.programID, "event": "sale", "kind": "percent", "rate": "0.1", "volume_tiers": []map[string]any{{"from_count": 0, "rate": "0.2"}}}, "volume_tiers"},
+		{"rule: ends before it starts", "POST", "/v1/commission-rules", f.admin, map[string]any{"program_id": f.programID, "event": "sale", "kind": "percent", "rate": "0.1", "effective_from": "2026-05-01T00:00:00Z", "effective_to": "2026-04-01T00:00:00Z"}, "effective_to"},
+		{"settings: no domains", "PUT", "/v1/programs/" + f.programID + "/affiliate", f.admin, map[string]any{"allowed_domains": []string{}}, "allowed_domains"},
+		{"settings: bad domain", "PUT", "/v1/programs/" + f.programID + "/affiliate", f.admin, map[string]any{"allowed_domains": []string{"not a domain"}}, "allowed_domains"},
+		{"settings: window 0", "PUT", "/v1/programs/" + f.programID + "/affiliate", f.admin, map[string]any{"allowed_domains": []string{"shop.example"}, "cookie_window_days": 400}, "cookie_window_days"},
+		{"settings: bad model", "PUT", "/v1/programs/" + f.programID + "/affiliate", f.admin, map[string]any{"allowed_domains": []string{"shop.example"}, "attribution_model": "linear"}, "attribution_model"},
+		{"settings: off-domain fallback", "PUT", "/v1/programs/" + f.programID + "/affiliate", f.admin, map[string]any{"allowed_domains": []string{"shop.example"}, "fallback_url": "https://evil.example/"}, "fallback_url"},
+		{"payouts: bad provider", "PUT", "/v1/programs/" + f.programID + "/payouts", f.admin, map[string]any{"payout_minimum": "50.00", "payout_provider": "cash"}, "payout_provider"},
+		{"payouts: negative minimum", "PUT", "/v1/programs/" + f.programID + "/payouts", f.admin, map[string]any{"payout_minimum": "-1.00", "payout_provider": "file"}, "payout_minimum"},
+	}
+	links, coupons, rules := countRows(t, "links"), countRows(t, "coupons"), countRows(t, "commission_rules")
+	for _, c := range cases {
+		r := do(t, call{method: c.method, path: c.path, key: c.key, body: c.body})
+		if code, field := r.errCode(); r.status != http.StatusUnprocessableEntity || code == "" || field != c.field {
+			t.Errorf("%s: %d %s", c.name, r.status, r.raw)
+		}
+	}
+	if countRows(t, "links") != links || countRows(t, "coupons") != coupons || countRows(t, "commission_rules") != rules {
+		t.Fatal("refused input was stored")
+	}
+	p := expect(t, do(t, call{method: "GET", path: "/v1/programs/" + f.programID, key: f.admin}), http.StatusOK)
+	if p.str("attribution_model") != "last_click" || p.str("payout_provider") != "file" {
+		t.Fatalf("settings changed: %s", p.raw)
+	}
+}
