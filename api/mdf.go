@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 	"github.com/partnerops/partnerops/workflows"
@@ -79,40 +80,20 @@ func (s *Server) quarterParam(q string) (string, error) {
 	return q, nil
 }
 
-// ensureAllocation creates the partner's allocation for the quarter if missing,
-// with the workflow that expires its unused funds at quarter end plus grace.
-func (s *Server) ensureAllocation(ctx context.Context, q *db.Queries, p db.Partner, prog db.Program, quarter string) error {
-	wfID := workflows.MDFAllocationWorkflowID(p.ID, quarter)
-	row, err := q.CreateAllocation(ctx, db.CreateAllocationParams{PartnerID: p.ID, Quarter: quarter, ProgramID: p.ProgramID, Currency: prog.Currency, WorkflowID: wfID})
-	if err != nil || !row.Created {
-		return err
+// allocate posts an allocation entry (key makes it idempotent) and starts the
+// expiry workflow of a quarter allocated for the first time.
+func (s *Server) allocate(ctx context.Context, q *db.Queries, p db.Partner, prog db.Program, quarter string, amount decimal.Decimal, key, memo string) (bool, error) {
+	created, posted, err := activities.AllocateFunds(ctx, q, p.ID, p.ProgramID, prog.Currency, quarter, amount, key, memo)
+	if err != nil || !created {
+		return posted, err
 	}
 	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: wfID, TaskQueue: workflows.TaskQueue,
+		ID: workflows.MDFAllocationWorkflowID(p.ID, quarter), TaskQueue: workflows.TaskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SAPartnerID.ValueSet(p.ID.String()), workflows.SAProgramID.ValueSet(p.ProgramID.String()),
 			workflows.SAKind.ValueSet("mdf_allocation"), workflows.SAQuarter.ValueSet(quarter), workflows.SAStatus.ValueSet("open")),
 	}, workflows.MDFAllocationWorkflow, workflows.MDFAllocationInput{PartnerID: p.ID, Quarter: quarter, GraceDays: int(prog.MdfGraceDays)})
-	return err
-}
-
-// allocate posts an allocation entry; key makes it idempotent (tier defaults).
-func (s *Server) allocate(ctx context.Context, q *db.Queries, p db.Partner, prog db.Program, quarter string, amount decimal.Decimal, key, memo string) (bool, error) {
-	if err := s.ensureAllocation(ctx, q, p, prog, quarter); err != nil {
-		return false, err
-	}
-	alloc, err := q.LockAllocation(ctx, db.LockAllocationParams{PartnerID: p.ID, Quarter: quarter})
-	if err != nil {
-		return false, err
-	}
-	if alloc.ExpiredAt != nil {
-		return false, domain.Conflict("quarter_expired", "the funds of %s have expired", quarter)
-	}
-	e, err := domain.Allocate(amount)
-	if err != nil {
-		return false, domain.Invalid("amount", "invalid", "%v", err)
-	}
-	return q.PostEntry(ctx, db.Posting{Key: key, PartnerID: p.ID, Quarter: quarter, Currency: prog.Currency, Memo: memo, At: time.Now()}, e)
+	return posted, err
 }
 
 func (s *Server) createAllocation(c *gin.Context) {

@@ -634,6 +634,51 @@ func (q *Queries) RecordMDFEvent(ctx context.Context, arg RecordMDFEventParams) 
 	return err
 }
 
+const tierDefaultCandidates = `-- name: TierDefaultCandidates :many
+SELECT p.id AS partner_id, p.program_id, pr.currency, pr.mdf_grace_days, t.name AS tier, t.mdf_quarterly_allocation
+FROM partners p JOIN tiers t ON t.id = p.tier_id JOIN programs pr ON pr.id = p.program_id
+WHERE p.status = 'active' AND t.mdf_quarterly_allocation > 0
+  AND ($1::uuid IS NULL OR p.program_id = $1::uuid)
+ORDER BY p.id
+`
+
+type TierDefaultCandidatesRow struct {
+	PartnerID              uuid.UUID      `json:"partner_id"`
+	ProgramID              uuid.UUID      `json:"program_id"`
+	Currency               string         `json:"currency"`
+	MdfGraceDays           int32          `json:"mdf_grace_days"`
+	Tier                   string         `json:"tier"`
+	MdfQuarterlyAllocation domain.Numeric `json:"mdf_quarterly_allocation"`
+}
+
+// Active partners whose tier allocates MDF each quarter.
+func (q *Queries) TierDefaultCandidates(ctx context.Context, programID uuid.NullUUID) ([]TierDefaultCandidatesRow, error) {
+	rows, err := q.db.Query(ctx, tierDefaultCandidates, programID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TierDefaultCandidatesRow{}
+	for rows.Next() {
+		var i TierDefaultCandidatesRow
+		if err := rows.Scan(
+			&i.PartnerID,
+			&i.ProgramID,
+			&i.Currency,
+			&i.MdfGraceDays,
+			&i.Tier,
+			&i.MdfQuarterlyAllocation,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const unbalancedEntries = `-- name: UnbalancedEntries :many
 SELECT entry_id FROM ledger_postings GROUP BY entry_id HAVING sum(amount) <> 0
 `

@@ -5,11 +5,14 @@ package workflows
 // what is still available. A timer, not a cron scan.
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerops/partnerops/activities"
@@ -17,7 +20,7 @@ import (
 )
 
 func MDFAllocationWorkflowID(partnerID uuid.UUID, quarter string) string {
-	return "mdf-allocation-" + partnerID.String() + "-" + quarter
+	return activities.AllocationWorkflowID(partnerID, quarter)
 }
 
 type MDFAllocationInput struct {
@@ -43,4 +46,28 @@ func MDFAllocationWorkflow(ctx workflow.Context, in MDFAllocationInput) (decimal
 	err := workflow.ExecuteActivity(summarized(ctx, "expire the unused funds of "+in.Quarter), a.ExpireAllocation, in.PartnerID, in.Quarter, expireAt).Get(ctx, &expired)
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet("expired"))
 	return expired, err
+}
+
+// MDFQuarterStartWorkflow runs from a Temporal Schedule at the start of each
+// quarter: every active partner gets its tier's default allocation, and each new
+// allocation gets its expiry workflow.
+func MDFQuarterStartWorkflow(ctx workflow.Context) (int, error) {
+	var a *activities.Activities
+	actx := workflow.WithActivityOptions(ctx, defaultActivityOptions)
+	quarter := domain.Quarter(workflow.Now(ctx))
+	var created []activities.Allocation
+	if err := workflow.ExecuteActivity(summarized(actx, "allocate the tier defaults for "+quarter), a.ApplyTierDefaults, quarter, uuid.NullUUID{}).Get(ctx, &created); err != nil {
+		return 0, err
+	}
+	for _, al := range created {
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: al.WorkflowID, ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
+			TypedSearchAttributes: temporal.NewSearchAttributes(SAPartnerID.ValueSet(al.PartnerID.String()), SAProgramID.ValueSet(al.ProgramID.String()),
+				SAKind.ValueSet("mdf_allocation"), SAQuarter.ValueSet(al.Quarter), SAStatus.ValueSet("open"))})
+		child := workflow.ExecuteChildWorkflow(cctx, MDFAllocationWorkflow, MDFAllocationInput{PartnerID: al.PartnerID, Quarter: al.Quarter, GraceDays: al.GraceDays})
+		var running *temporal.ChildWorkflowExecutionAlreadyStartedError
+		if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil && !errors.As(err, &running) {
+			return 0, err
+		}
+	}
+	return len(created), nil
 }

@@ -66,6 +66,7 @@ func Register(w worker.Worker, a *activities.Activities) {
 	w.RegisterWorkflow(CloseWorkflow)
 	w.RegisterWorkflow(PayoutWorkflow)
 	w.RegisterWorkflow(CloseSchedulerWorkflow)
+	w.RegisterWorkflow(MDFQuarterStartWorkflow)
 	w.RegisterActivity(a)
 }
 

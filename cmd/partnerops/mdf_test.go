@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows"
 )
 
 var pdf = []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
@@ -427,5 +429,38 @@ func TestMDFReportAndTierDefaults(t *testing.T) {
 	}
 	if len(r.body["tiers"].([]any)) != 2 {
 		t.Fatalf("tiers: %s", r.raw)
+	}
+}
+
+// At quarter start a Schedule runs MDFQuarterStartWorkflow: every active partner
+// of a tier with a quarterly amount gets it (once), with its expiry workflow.
+func TestMDFQuarterStartAllocatesTierDefaults(t *testing.T) {
+	f := newProgram(t)
+	id, key := activePartner(t, f, "affiliate")
+	tiers, _ := sys.store.ListTiers(context.Background(), uuid.MustParse(f.programID))
+	if _, err := sys.store.Pool.Exec(context.Background(), "UPDATE partners SET tier_id = $1 WHERE id = $2", tiers[1].ID, id); err != nil { // Gold: 10000.00
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 2 {
+		run, err := sys.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("test-mdf-quarter-%s-%d", id, i), TaskQueue: workflows.TaskQueue},
+			workflows.MDFQuarterStartWorkflow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := run.Get(ctx, &n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b := balance(t, key); b.str("allocated") != "10000.00" {
+		t.Fatalf("after two quarter starts: %s", b.raw)
+	}
+	wf := workflows.MDFAllocationWorkflowID(uuid.MustParse(id), domain.Quarter(time.Now()))
+	if _, err := sys.temporal.DescribeWorkflowExecution(ctx, wf, ""); err != nil {
+		t.Fatalf("the allocation's expiry workflow: %v", err)
+	}
+	if _, err := sys.temporal.ScheduleClient().GetHandle(ctx, "mdf-quarter-start").Describe(ctx); err != nil {
+		t.Fatalf("the mdf-quarter-start schedule: %v", err)
 	}
 }

@@ -110,6 +110,16 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("create the close schedule: %w", err)
 	}
+	// Quarter start (Jan, Apr, Jul, Oct 1st, 00:30 UTC): every tier's default MDF allocation.
+	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID: "mdf-quarter-start",
+		Spec: client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{{Month: []client.ScheduleRange{{Start: 1, End: 10, Step: 3}},
+			DayOfMonth: []client.ScheduleRange{{Start: 1}}, Hour: []client.ScheduleRange{{Start: 0}}, Minute: []client.ScheduleRange{{Start: 30}}}}},
+		Action: &client.ScheduleWorkflowAction{ID: "mdf-quarter-start", Workflow: workflows.MDFQuarterStartWorkflow, TaskQueue: workflows.TaskQueue},
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create the MDF schedule: %w", err)
+	}
 	return nil
 }
 
