@@ -49,40 +49,49 @@ var (
 	errRateHigh = newHTTPError(http.StatusTooManyRequests, "rate_limited", "too many requests for this API key; slow down", "")
 )
 
-// authenticate checks the API key, then the caller's role against the route's.
+// authenticate is the middleware every non-public route gets: the API key, then
+// the caller's role against the route's.
 func (s *Server) authenticate(roles []string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-		if !ok || raw == "" {
-			s.abort(c, errNoKey)
-			return
+		if s.identify(c, roles) {
+			c.Next()
 		}
-		prefix, hash, ok := domain.ParseAPIKey(strings.TrimSpace(raw))
-		if !ok {
-			s.abort(c, errBadKey)
-			return
-		}
-		key, err := s.keys.get(prefix, func() (db.ApiKey, error) { return s.store.GetAPIKeyByPrefix(c.Request.Context(), prefix) })
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && (key.RevokedAt != nil || !domain.HashesEqual(key.SecretHash, hash))) {
-			s.abort(c, errBadKey)
-			return
-		}
-		if err != nil {
-			s.abort(c, err)
-			return
-		}
-		if !s.limiter.allow(prefix) {
-			c.Header("Retry-After", strconv.Itoa(1))
-			s.abort(c, errRateHigh)
-			return
-		}
-		if !slices.Contains(roles, key.Role) {
-			s.abort(c, newHTTPError(http.StatusForbidden, "forbidden", "the "+key.Role+" role may not call this endpoint", ""))
-			return
-		}
-		c.Set(callerKey, Caller{KeyID: key.ID, Prefix: key.Prefix, Label: key.Label, Role: key.Role, PartnerID: key.PartnerID.UUID})
-		c.Next()
 	}
+}
+
+// identify checks the request's API key and role; on failure it has answered
+// (401, 403 or 429) and returns false. On success the caller is on the context.
+func (s *Server) identify(c *gin.Context, roles []string) bool {
+	raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok || raw == "" {
+		s.abort(c, errNoKey)
+		return false
+	}
+	prefix, hash, ok := domain.ParseAPIKey(strings.TrimSpace(raw))
+	if !ok {
+		s.abort(c, errBadKey)
+		return false
+	}
+	key, err := s.keys.get(prefix, func() (db.ApiKey, error) { return s.store.GetAPIKeyByPrefix(c.Request.Context(), prefix) })
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (key.RevokedAt != nil || !domain.HashesEqual(key.SecretHash, hash))) {
+		s.abort(c, errBadKey)
+		return false
+	}
+	if err != nil {
+		s.abort(c, err)
+		return false
+	}
+	if !s.limiter.allow(prefix) {
+		c.Header("Retry-After", strconv.Itoa(1))
+		s.abort(c, errRateHigh)
+		return false
+	}
+	if !slices.Contains(roles, key.Role) {
+		s.abort(c, newHTTPError(http.StatusForbidden, "forbidden", "the "+key.Role+" role may not call this endpoint", ""))
+		return false
+	}
+	c.Set(callerKey, Caller{KeyID: key.ID, Prefix: key.Prefix, Label: key.Label, Role: key.Role, PartnerID: key.PartnerID.UUID})
+	return true
 }
 
 // limiter keeps one token bucket per API key (or client address for public routes).

@@ -53,10 +53,8 @@ type ConversionView struct {
 func (s *Server) createConversion(c *gin.Context) {
 	// A key is checked before anything else; a signature needs the body's program.
 	keyed := strings.HasPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if keyed {
-		if s.authenticate([]string{domain.RoleIntegration})(c); c.IsAborted() {
-			return
-		}
+	if keyed && !s.identify(c, []string{domain.RoleIntegration}) {
+		return
 	}
 	var req ConversionRequest
 	body, err := s.readJSON(c, &req)
