@@ -254,6 +254,9 @@ func (s *Server) setAffiliateSettings(c *gin.Context) {
 			AttributionModel: model, CookieWindowDays: window, HoldingDays: holding}); err != nil {
 			return answer{}, err
 		}
+		if err := q.TouchProgramLinks(ctx, id); err != nil { // the click cache reloads them with the new settings
+			return answer{}, err
+		}
 		s.programs.forget(id)
 		p, err = q.GetProgram(ctx, id)
 		if err != nil {

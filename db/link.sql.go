@@ -332,3 +332,13 @@ func (q *Queries) SetPartnerIPHash(ctx context.Context, arg SetPartnerIPHashPara
 	_, err := q.db.Exec(ctx, setPartnerIPHash, arg.ID, arg.LastIpHash)
 	return err
 }
+
+const touchProgramLinks = `-- name: TouchProgramLinks :exec
+UPDATE links SET updated_at = now() WHERE program_id = $1
+`
+
+// A program's tracking settings changed: its links reload into the click cache.
+func (q *Queries) TouchProgramLinks(ctx context.Context, programID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, touchProgramLinks, programID)
+	return err
+}

@@ -535,3 +535,69 @@ func TestBadAffiliateSettingsWriteNothing(t *testing.T) {
 		t.Fatalf("settings changed: %s", p.raw)
 	}
 }
+
+// Under first-click attribution a later click does not replace a valid cookie.
+func TestFirstClickKeepsTheCookie(t *testing.T) {
+	f := affiliateProgram(t)
+	code := f.link(t, "https://shop.example/", "") // made under last-click
+	expect(t, do(t, call{method: "PUT", path: "/v1/programs/" + f.programID + "/affiliate", key: f.admin,
+		body: map[string]any{"allowed_domains": []string{"shop.example"}, "attribution_model": "first_click", "cookie_window_days": 7}}), http.StatusOK)
+	var first *http.Response
+	var token string
+	eventually(t, "the existing link to pick up the program's new settings", func() bool {
+		first, token = click(t, code, "", browser)
+		for _, c := range first.Cookies() {
+			if c.MaxAge == 7*24*3600 {
+				return true
+			}
+		}
+		return false
+	})
+	if first.StatusCode != http.StatusFound || token == "" {
+		t.Fatalf("first click: %d %q", first.StatusCode, token)
+	}
+	req, _ := http.NewRequest("GET", sys.api.URL+"/c/"+code, nil)
+	req.Header.Set("User-Agent", browser+" again")
+	req.AddCookie(&http.Cookie{Name: "po_click", Value: token})
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || len(resp.Cookies()) != 0 {
+		t.Fatalf("second click replaced the first: %d %v", resp.StatusCode, resp.Cookies())
+	}
+}
+
+// Recurring commissions: the customer's first payment binds them to the partner;
+// later payments credit the partner through the binding, within the rule's months.
+func TestRecurringCommissionsThroughTheCustomerBinding(t *testing.T) {
+	f := affiliateProgram(t)
+	from := time.Now().AddDate(-1, 0, 0).UTC().Format(time.RFC3339)
+	expect(t, do(t, call{method: "POST", path: "/v1/commission-rules", key: f.admin, body: map[string]any{"program_id": f.programID, "partner_id": f.partnerID,
+		"event": "sale", "kind": "percent", "rate": "0.30", "recurring": "months", "recurring_months": 3, "effective_from": from}}), http.StatusCreated)
+	coupon := expect(t, do(t, call{method: "POST", path: "/v1/coupons", key: f.manager, body: map[string]any{"partner_id": f.partnerID}}), http.StatusCreated).str("code")
+	customer := "cust-" + uuid.NewString()
+	start := time.Now().AddDate(0, -5, 0).UTC()
+	pay := func(monthsLater int, withCoupon bool) response {
+		body := map[string]any{"external_id": fmt.Sprintf("sub-%s-%d", customer, monthsLater), "kind": "subscription_payment", "amount": "50.00",
+			"customer_ref": customer, "occurred_at": start.AddDate(0, monthsLater, 0).Format(time.RFC3339)}
+		if withCoupon {
+			body["coupon_code"] = coupon
+		}
+		return expect(t, f.convert(t, body), http.StatusCreated)
+	}
+	first := pay(0, true) // partner rule: 30%, over the program's 20%
+	if first.str("attribution_method") != "coupon" || first.body["commission_lines"].([]any)[0].(map[string]any)["amount"] != "15.00" {
+		t.Fatalf("first payment: %s", first.raw)
+	}
+	second := pay(2, false) // no coupon, no click: the binding credits the partner
+	if second.str("attribution_method") != "customer_binding" || second.str("partner_id") != f.partnerID ||
+		second.body["commission_lines"].([]any)[0].(map[string]any)["amount"] != "15.00" {
+		t.Fatalf("month 2: %s", second.raw)
+	}
+	late := pay(4, false) // past the rule's 3 months: attributed, but no commission
+	if late.str("partner_id") != f.partnerID || len(late.body["commission_lines"].([]any)) != 0 {
+		t.Fatalf("month 4: %s", late.raw)
+	}
+}

@@ -48,3 +48,7 @@ SELECT * FROM coupons WHERE code = $1 AND program_id = $2 AND disabled_at IS NUL
 
 -- name: SetPartnerIPHash :exec
 UPDATE partners SET last_ip_hash = $2 WHERE id = $1;
+
+-- name: TouchProgramLinks :exec
+-- A program's tracking settings changed: its links reload into the click cache.
+UPDATE links SET updated_at = now() WHERE program_id = $1;
