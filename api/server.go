@@ -190,6 +190,8 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodGet, "/reports/affiliate", staffAndOwn, s.affiliateReport)
 
 	s.handle(v1, http.MethodPut, "/programs/:id/payouts", admins, s.setPayoutSettings)
+	s.handle(v1, http.MethodPut, "/programs/:id/deals", admins, s.setDealSettings)
+	s.handle(v1, http.MethodPut, "/programs/:id/mdf", admins, s.setMDFSettings)
 	s.handle(v1, http.MethodPost, "/closes", financeOnly, s.startClose)
 	s.handle(v1, http.MethodGet, "/closes/:id", financeAndAdmin, s.getClose)
 	s.handle(v1, http.MethodPost, "/closes/:id/adjustments", financeOnly, s.addAdjustment)

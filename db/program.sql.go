@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -460,6 +461,56 @@ func (q *Queries) SetAffiliateSettings(ctx context.Context, arg SetAffiliateSett
 		arg.AttributionModel,
 		arg.CookieWindowDays,
 		arg.HoldingDays,
+	)
+	return err
+}
+
+const setDealSettings = `-- name: SetDealSettings :exec
+UPDATE programs SET deal_approval_sla_hours = $2, deal_auto_decision = $3, deal_max_extensions = $4, deal_extension_days = $5, deal_stages = $6
+WHERE id = $1
+`
+
+type SetDealSettingsParams struct {
+	ID                   uuid.UUID       `json:"id"`
+	DealApprovalSlaHours int32           `json:"deal_approval_sla_hours"`
+	DealAutoDecision     string          `json:"deal_auto_decision"`
+	DealMaxExtensions    int32           `json:"deal_max_extensions"`
+	DealExtensionDays    int32           `json:"deal_extension_days"`
+	DealStages           json.RawMessage `json:"deal_stages"`
+}
+
+func (q *Queries) SetDealSettings(ctx context.Context, arg SetDealSettingsParams) error {
+	_, err := q.db.Exec(ctx, setDealSettings,
+		arg.ID,
+		arg.DealApprovalSlaHours,
+		arg.DealAutoDecision,
+		arg.DealMaxExtensions,
+		arg.DealExtensionDays,
+		arg.DealStages,
+	)
+	return err
+}
+
+const setMDFSettings = `-- name: SetMDFSettings :exec
+UPDATE programs SET mdf_approval_sla_hours = $2, mdf_claim_window_days = $3, mdf_proof_window_days = $4, mdf_grace_days = $5
+WHERE id = $1
+`
+
+type SetMDFSettingsParams struct {
+	ID                  uuid.UUID `json:"id"`
+	MdfApprovalSlaHours int32     `json:"mdf_approval_sla_hours"`
+	MdfClaimWindowDays  int32     `json:"mdf_claim_window_days"`
+	MdfProofWindowDays  int32     `json:"mdf_proof_window_days"`
+	MdfGraceDays        int32     `json:"mdf_grace_days"`
+}
+
+func (q *Queries) SetMDFSettings(ctx context.Context, arg SetMDFSettingsParams) error {
+	_, err := q.db.Exec(ctx, setMDFSettings,
+		arg.ID,
+		arg.MdfApprovalSlaHours,
+		arg.MdfClaimWindowDays,
+		arg.MdfProofWindowDays,
+		arg.MdfGraceDays,
 	)
 	return err
 }

@@ -363,3 +363,58 @@ func TestPipelineReport(t *testing.T) {
 		t.Fatalf("a partner reading the pipeline: %d", r.status)
 	}
 }
+
+// Program settings reach the processes: deals registered afterwards use the new
+// stages and SLA; MDF requests the new claim window.
+func TestProgramProcessSettings(t *testing.T) {
+	f := newProgram(t)
+	_, key := activePartner(t, f, "affiliate")
+	settings := map[string]any{"approval_sla_hours": 12, "auto_decision": "approve", "max_extensions": 2, "extension_days": 45,
+		"stages": []map[string]any{{"name": "discovery", "probability": "0.2"}, {"name": "pilot", "probability": "0.6"}}}
+	p := expect(t, do(t, call{method: "PUT", path: "/v1/programs/" + f.programID + "/deals", key: f.admin, body: settings}), http.StatusOK)
+	if p.str("deal_auto_decision") != "approve" {
+		t.Fatalf("settings: %s", p.raw)
+	}
+	company, dom := uniqueCompany()
+	d := expect(t, do(t, call{method: "POST", path: "/v1/deals", key: key, body: dealBody(company, dom)}), http.StatusCreated)
+	if d.str("stage") != "discovery" {
+		t.Fatalf("first stage: %s", d.raw)
+	}
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + d.str("id") + "/approve", key: f.manager, body: map[string]any{}}), http.StatusOK)
+	if r := expect(t, do(t, call{method: "POST", path: "/v1/deals/" + d.str("id") + "/stage", key: key, body: map[string]any{"stage": "pilot"}}), http.StatusOK); r.str("stage") != "pilot" {
+		t.Fatalf("custom stage: %s", r.raw)
+	}
+
+	expect(t, do(t, call{method: "PUT", path: "/v1/programs/" + f.programID + "/mdf", key: f.admin,
+		body: map[string]any{"approval_sla_hours": 24, "claim_window_days": 10, "proof_window_days": 5, "grace_days": 3}}), http.StatusOK)
+	pid := expect(t, do(t, call{method: "GET", path: "/v1/me", key: key}), http.StatusOK).str("id")
+	allocate(t, f, pid, "1000.00")
+	req := expect(t, do(t, call{method: "POST", path: "/v1/mdf/requests", key: key, body: mdfBody("100.00")}), http.StatusCreated)
+	ok := expect(t, do(t, call{method: "POST", path: "/v1/mdf/requests/" + req.str("id") + "/approve", key: f.manager, body: map[string]any{}}), http.StatusOK)
+	deadline, _ := time.Parse(time.RFC3339, ok.str("claim_deadline"))
+	yesterday, _ := time.Parse(time.DateOnly, time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly))
+	if want := yesterday.AddDate(0, 0, 11); !deadline.Equal(want) { // the end of the activity's last day + 10 days
+		t.Fatalf("claim deadline %v, want %v", deadline, want)
+	}
+
+	for name, c := range map[string]struct {
+		path  string
+		body  map[string]any
+		field string
+	}{
+		"no stages":       {"deals", map[string]any{"approval_sla_hours": 1, "auto_decision": "none", "max_extensions": 0, "extension_days": 1, "stages": []any{}}, "stages"},
+		"won as a stage":  {"deals", map[string]any{"approval_sla_hours": 1, "auto_decision": "none", "max_extensions": 0, "extension_days": 1, "stages": []map[string]any{{"name": "won", "probability": "1"}}}, "stages"},
+		"probability 2":   {"deals", map[string]any{"approval_sla_hours": 1, "auto_decision": "none", "max_extensions": 0, "extension_days": 1, "stages": []map[string]any{{"name": "a", "probability": "2"}}}, "stages"},
+		"bad decision":    {"deals", map[string]any{"approval_sla_hours": 1, "auto_decision": "maybe", "max_extensions": 0, "extension_days": 1, "stages": []map[string]any{{"name": "a", "probability": "0.5"}}}, "auto_decision"},
+		"no claim window": {"mdf", map[string]any{"approval_sla_hours": 1, "claim_window_days": 0, "proof_window_days": 1, "grace_days": 0}, "claim_window_days"},
+		"no grace":        {"mdf", map[string]any{"approval_sla_hours": 1, "claim_window_days": 1, "proof_window_days": 1}, "grace_days"},
+	} {
+		r := do(t, call{method: "PUT", path: "/v1/programs/" + f.programID + "/" + c.path, key: f.admin, body: c.body})
+		if code, field := r.errCode(); r.status != http.StatusUnprocessableEntity || code == "" || field != c.field {
+			t.Errorf("%s: %d %s", name, r.status, r.raw)
+		}
+	}
+	if r := do(t, call{method: "PUT", path: "/v1/programs/" + f.programID + "/deals", key: f.manager, body: settings}); r.status != http.StatusForbidden {
+		t.Fatalf("a manager changing program settings: %d", r.status)
+	}
+}

@@ -52,3 +52,11 @@ SELECT * FROM commission_rules WHERE program_id = $1 ORDER BY effective_from, id
 
 -- name: SetPayoutSettings :exec
 UPDATE programs SET payout_minimum = $2, payout_provider = $3 WHERE id = $1;
+
+-- name: SetDealSettings :exec
+UPDATE programs SET deal_approval_sla_hours = $2, deal_auto_decision = $3, deal_max_extensions = $4, deal_extension_days = $5, deal_stages = $6
+WHERE id = $1;
+
+-- name: SetMDFSettings :exec
+UPDATE programs SET mdf_approval_sla_hours = $2, mdf_claim_window_days = $3, mdf_proof_window_days = $4, mdf_grace_days = $5
+WHERE id = $1;

@@ -1,0 +1,111 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
+)
+
+type DealSettingsRequest struct {
+	ApprovalSLAHours int32          `json:"approval_sla_hours" validate:"required,min=1,max=8760"`
+	AutoDecision     string         `json:"auto_decision" validate:"required,oneof=none approve reject"`
+	MaxExtensions    *int32         `json:"max_extensions" validate:"required,min=0,max=10"`
+	ExtensionDays    int32          `json:"extension_days" validate:"required,min=1,max=365"`
+	Stages           []StageSetting `json:"stages" validate:"required,min=1,max=20,dive"`
+}
+
+type StageSetting struct {
+	Name        string  `json:"name" validate:"required,max=50"`
+	Probability *Amount `json:"probability" validate:"required"`
+}
+
+type MDFSettingsRequest struct {
+	ApprovalSLAHours int32  `json:"approval_sla_hours" validate:"required,min=1,max=8760"`
+	ClaimWindowDays  int32  `json:"claim_window_days" validate:"required,min=1,max=365"`
+	ProofWindowDays  int32  `json:"proof_window_days" validate:"required,min=1,max=365"`
+	GraceDays        *int32 `json:"grace_days" validate:"required,min=0,max=365"`
+}
+
+// setDealSettings sets how the program's deal registrations run: approval SLA,
+// auto-decision at three times the SLA, extensions and the stages with their win
+// probabilities. Deals registered from now on follow them.
+func (s *Server) setDealSettings(c *gin.Context) {
+	var req DealSettingsRequest
+	s.updateSettings(c, &req, func() error {
+		var names []string
+		for _, st := range req.Stages {
+			if !domain.ValidCertificationName(st.Name) { // the same lower-case slug rule
+				return domain.Invalid("stages", "invalid", "stage names are lower-case slugs such as proposal")
+			}
+			if st.Probability.IsNegative() || st.Probability.GreaterThan(domainOne) {
+				return domain.Invalid("stages", "invalid", "a stage's probability is from 0 to 1")
+			}
+			if st.Name == "won" || st.Name == "lost" || slices.Contains(names, st.Name) {
+				return domain.Invalid("stages", "invalid", "stage names are unique, and won and lost are not stages")
+			}
+			names = append(names, st.Name)
+		}
+		return nil
+	}, func(ctx context.Context, q *db.Queries, id uuid.UUID) error {
+		stages := make([]domain.Stage, len(req.Stages))
+		for i, st := range req.Stages {
+			stages[i] = domain.Stage{Name: st.Name, Probability: st.Probability.Decimal}
+		}
+		js, _ := json.Marshal(stages)
+		return q.SetDealSettings(ctx, db.SetDealSettingsParams{ID: id, DealApprovalSlaHours: req.ApprovalSLAHours, DealAutoDecision: req.AutoDecision,
+			DealMaxExtensions: *req.MaxExtensions, DealExtensionDays: req.ExtensionDays, DealStages: js})
+	})
+}
+
+// setMDFSettings sets the program's MDF windows: pre-approval SLA, claim window
+// after the activity, the window to send more proof, and the grace after quarter end.
+func (s *Server) setMDFSettings(c *gin.Context) {
+	var req MDFSettingsRequest
+	s.updateSettings(c, &req, func() error { return nil }, func(ctx context.Context, q *db.Queries, id uuid.UUID) error {
+		return q.SetMDFSettings(ctx, db.SetMDFSettingsParams{ID: id, MdfApprovalSlaHours: req.ApprovalSLAHours, MdfClaimWindowDays: req.ClaimWindowDays,
+			MdfProofWindowDays: req.ProofWindowDays, MdfGraceDays: *req.GraceDays})
+	})
+}
+
+// updateSettings is the shape of every settings endpoint: decode, check, write,
+// answer with the program.
+func (s *Server) updateSettings(c *gin.Context, req any, check func() error, apply func(context.Context, *db.Queries, uuid.UUID) error) {
+	id, err := pathID(c, "program")
+	var body []byte
+	if err == nil {
+		body, err = s.readJSON(c, req)
+	}
+	if err == nil {
+		err = check()
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		if _, err := q.GetProgram(ctx, id); errors.Is(err, pgx.ErrNoRows) {
+			return answer{}, domain.NotFound("program")
+		} else if err != nil {
+			return answer{}, err
+		}
+		if err := apply(ctx, q, id); err != nil {
+			return answer{}, err
+		}
+		s.programs.forget(id)
+		p, err := q.GetProgram(ctx, id)
+		if err != nil {
+			return answer{}, err
+		}
+		v, err := programView(ctx, q, p)
+		return answer{Status: http.StatusOK, Body: v}, err
+	})
+}
