@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
@@ -152,15 +153,7 @@ func (s *Server) listConversions(c *gin.Context) {
 }
 
 func (s *Server) conversionFor(c *gin.Context) (db.Conversion, error) {
-	id, err := pathID(c, "conversion")
-	if err != nil {
-		return db.Conversion{}, err
-	}
-	cv, err := s.store.GetConversion(c.Request.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && caller(c).Role == domain.RolePartner && cv.PartnerID.UUID != caller(c).PartnerID) {
-		return db.Conversion{}, domain.NotFound("conversion")
-	}
-	return cv, err
+	return loadOwned(c, "conversion", s.store.GetConversion, func(cv db.Conversion) uuid.UUID { return cv.PartnerID.UUID })
 }
 
 func (s *Server) getConversion(c *gin.Context) {
@@ -257,8 +250,8 @@ func (s *Server) affiliateReport(c *gin.Context) {
 	for i, r := range rows {
 		out[i] = line{AffiliateReportRow: r}
 		if r.UniqueClicks > 0 {
-			uc := decimalFromInt(r.UniqueClicks)
-			rate := decimalFromInt(r.Conversions).Div(uc).Round(4)
+			uc := decimal.NewFromInt(r.UniqueClicks)
+			rate := decimal.NewFromInt(r.Conversions).Div(uc).Round(4)
 			epc := r.Commission.Div(uc).Round(4)
 			out[i].ConversionRate, out[i].EPC = domain.NewNullNumeric(&rate), domain.NewNullNumeric(&epc)
 		}

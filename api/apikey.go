@@ -53,11 +53,6 @@ func CreateKey(ctx context.Context, q *db.Queries, role string, partnerID uuid.N
 	return KeyView{ID: row.ID, Prefix: row.Prefix, Role: row.Role, PartnerID: row.PartnerID, Label: row.Label, Key: key}, nil
 }
 
-func createKey(ctx context.Context, q *db.Queries, role string, partnerID uuid.NullUUID, label string) (string, error) {
-	k, err := CreateKey(ctx, q, role, partnerID, label)
-	return k.Key, err
-}
-
 func (s *Server) createKey(c *gin.Context) {
 	var req CreateKeyRequest
 	body, err := s.readJSON(c, &req)

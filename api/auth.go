@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -131,4 +132,26 @@ func (s *Server) limitPublic(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+// loadOwned loads the record named by the :id path parameter. A partner may see
+// only its own records: anyone else's is answered exactly like a missing one (404,
+// never 403), so IDs cannot be probed. This is the one place the rule is written.
+func loadOwned[T any](c *gin.Context, what string, get func(context.Context, uuid.UUID) (T, error), owner func(T) uuid.UUID) (T, error) {
+	var zero T
+	id, err := pathID(c, what)
+	if err != nil {
+		return zero, err
+	}
+	v, err := get(c.Request.Context(), id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return zero, domain.NotFound(what)
+	}
+	if err != nil {
+		return zero, err
+	}
+	if cl := caller(c); cl.Role == domain.RolePartner && owner(v) != cl.PartnerID {
+		return zero, domain.NotFound(what)
+	}
+	return v, nil
 }

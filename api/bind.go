@@ -226,5 +226,3 @@ func (a *Amount) dec() *decimal.Decimal {
 }
 
 var domainOne = decimal.NewFromInt(1)
-
-func decimalFromInt(n int64) decimal.Decimal { return decimal.NewFromInt(n) }

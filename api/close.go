@@ -319,15 +319,7 @@ func (s *Server) statements(c *gin.Context) {
 }
 
 func (s *Server) payoutFor(c *gin.Context) (db.Payout, error) {
-	id, err := pathID(c, "payout")
-	if err != nil {
-		return db.Payout{}, err
-	}
-	p, err := s.store.GetPayout(c.Request.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, domain.NotFound("payout")
-	}
-	return p, err
+	return loadOwned(c, "payout", s.store.GetPayout, func(p db.Payout) uuid.UUID { return p.PartnerID })
 }
 
 // retryPayout starts a failed payout again, as a new attempt (a new provider
@@ -379,13 +371,7 @@ func (s *Server) markPayout(name string) gin.HandlerFunc {
 			if err != nil {
 				return answer{}, err
 			}
-			// The workflow settles right after the Update: wait briefly for the row.
-			for range 50 {
-				if fresh, err := q.GetPayout(ctx, p.ID); err == nil && fresh.Status != "submitted" {
-					return answer{Status: http.StatusOK, Body: fresh}, nil
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			// The Update answers once the workflow has settled the payout.
 			fresh, err := q.GetPayout(ctx, p.ID)
 			return answer{Status: http.StatusOK, Body: fresh}, err
 		})

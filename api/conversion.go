@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -249,7 +248,11 @@ func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID 
 			return ConversionView{}, err
 		}
 	}
-	stats, err := s.refunds.get(ctx, q, att.PartnerID, at)
+	// The 90-day refund rate moves slowly; counting it on every conversion would
+	// slow ingest as volume grows, so it is cached a minute per partner.
+	stats, err := s.refunds.get(att.PartnerID, func() (db.PartnerRefundStatsRow, error) {
+		return q.PartnerRefundStats(ctx, db.PartnerRefundStatsParams{PartnerID: conv.PartnerID, OccurredAt: at.AddDate(0, 0, -90)})
+	})
 	if err != nil {
 		return ConversionView{}, err
 	}
@@ -453,39 +456,4 @@ func (s *Server) startReview(ctx context.Context, conv db.Conversion, prog db.Pr
 	}, workflows.ConversionReviewWorkflow, workflows.ReviewInput{ConversionID: conv.ID, PartnerID: conv.PartnerID.UUID,
 		SLA: time.Duration(prog.ConversionReviewSlaHours) * time.Hour, Flags: conv.FraudFlags})
 	return err
-}
-
-// refundRates caches each partner's 90-day sales and refunds for a minute: the
-// rate moves slowly, and counting it on every conversion would grow with volume.
-type refundRates struct {
-	mu sync.Mutex
-	m  map[uuid.UUID]refundRate
-}
-
-type refundRate struct {
-	stats db.PartnerRefundStatsRow
-	at    time.Time
-}
-
-func (r *refundRates) get(ctx context.Context, q *db.Queries, partnerID uuid.UUID, at time.Time) (db.PartnerRefundStatsRow, error) {
-	r.mu.Lock()
-	if r.m == nil {
-		r.m = map[uuid.UUID]refundRate{}
-	}
-	c, ok := r.m[partnerID]
-	r.mu.Unlock()
-	if ok && time.Since(c.at) < time.Minute {
-		return c.stats, nil
-	}
-	stats, err := q.PartnerRefundStats(ctx, db.PartnerRefundStatsParams{PartnerID: uuid.NullUUID{UUID: partnerID, Valid: true}, OccurredAt: at.AddDate(0, 0, -90)})
-	if err != nil {
-		return stats, err
-	}
-	r.mu.Lock()
-	if len(r.m) > 100_000 {
-		r.m = map[uuid.UUID]refundRate{}
-	}
-	r.m[partnerID] = refundRate{stats, time.Now()}
-	r.mu.Unlock()
-	return stats, nil
 }

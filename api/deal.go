@@ -11,7 +11,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -167,21 +166,7 @@ func programStages(p db.Program) ([]domain.Stage, error) {
 
 // dealFor loads the deal in the path; a partner sees only its own (else 404).
 func (s *Server) dealFor(c *gin.Context) (db.Deal, error) {
-	id, err := pathID(c, "deal")
-	if err != nil {
-		return db.Deal{}, err
-	}
-	d, err := s.store.GetDeal(c.Request.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return d, domain.NotFound("deal")
-	}
-	if err != nil {
-		return d, err
-	}
-	if cl := caller(c); cl.Role == domain.RolePartner && cl.PartnerID != d.PartnerID {
-		return db.Deal{}, domain.NotFound("deal")
-	}
-	return d, nil
+	return loadOwned(c, "deal", s.store.GetDeal, func(d db.Deal) uuid.UUID { return d.PartnerID })
 }
 
 func (s *Server) getDeal(c *gin.Context) {

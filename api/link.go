@@ -135,16 +135,9 @@ func (s *Server) listLinks(c *gin.Context) {
 
 // disableLink stops a link; the click cache drops it within seconds.
 func (s *Server) disableLink(c *gin.Context) {
-	id, err := pathID(c, "link")
-	var l db.Link
+	l, err := loadOwned(c, "link", s.store.GetLink, func(l db.Link) uuid.UUID { return l.PartnerID })
 	if err == nil {
-		l, err = s.store.GetLink(c.Request.Context(), id)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && caller(c).Role == domain.RolePartner && l.PartnerID != caller(c).PartnerID) {
-			err = domain.NotFound("link")
-		}
-	}
-	if err == nil {
-		err = s.store.DisableLink(c.Request.Context(), id)
+		err = s.store.DisableLink(c.Request.Context(), l.ID)
 	}
 	if err != nil {
 		s.abort(c, err)

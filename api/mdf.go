@@ -321,21 +321,7 @@ func (s *Server) createMDFRequest(c *gin.Context) {
 
 // mdfFor loads the request in the path; a partner sees only its own (else 404).
 func (s *Server) mdfFor(c *gin.Context) (db.MdfRequest, error) {
-	id, err := pathID(c, "MDF request")
-	if err != nil {
-		return db.MdfRequest{}, err
-	}
-	r, err := s.store.GetMDFRequest(c.Request.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, domain.NotFound("MDF request")
-	}
-	if err != nil {
-		return r, err
-	}
-	if cl := caller(c); cl.Role == domain.RolePartner && cl.PartnerID != r.PartnerID {
-		return db.MdfRequest{}, domain.NotFound("MDF request")
-	}
-	return r, nil
+	return loadOwned(c, "MDF request", s.store.GetMDFRequest, func(r db.MdfRequest) uuid.UUID { return r.PartnerID })
 }
 
 func (s *Server) mdfView(ctx context.Context, q *db.Queries, id uuid.UUID) (MDFView, error) {

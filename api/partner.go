@@ -158,17 +158,9 @@ func (s *Server) listPartnersWith(c *gin.Context, status *string) {
 	c.JSON(http.StatusOK, page(rows, limit, func(p db.Partner) uuid.UUID { return p.ID }))
 }
 
-// partnerFor loads the partner in the path; a partner key may only see itself, and
-// anyone else's record does not exist for it (404, not 403: no probing).
+// partnerFor loads the partner in the path; a partner key sees only itself.
 func (s *Server) partnerFor(c *gin.Context) (db.Partner, error) {
-	id, err := pathID(c, "partner")
-	if err != nil {
-		return db.Partner{}, err
-	}
-	if cl := caller(c); cl.Role == domain.RolePartner && cl.PartnerID != id {
-		return db.Partner{}, domain.NotFound("partner")
-	}
-	return s.loadPartner(c.Request.Context(), id)
+	return loadOwned(c, "partner", s.store.GetPartner, func(p db.Partner) uuid.UUID { return p.ID })
 }
 
 func (s *Server) loadPartner(ctx context.Context, id uuid.UUID) (db.Partner, error) {
@@ -272,10 +264,11 @@ func (s *Server) decision(c *gin.Context, approve bool) {
 		// kept only if the workflow accepts the decision.
 		var key string
 		if approve {
-			var err error
-			if key, err = createKey(ctx, q, domain.RolePartner, uuid.NullUUID{UUID: p.ID, Valid: true}, ""); err != nil {
+			k, err := CreateKey(ctx, q, domain.RolePartner, uuid.NullUUID{UUID: p.ID, Valid: true}, "")
+			if err != nil {
 				return answer{}, err
 			}
+			key = k.Key
 		}
 		name := map[bool]string{true: workflows.PartnerApprove, false: workflows.PartnerReject}[approve]
 		st, err := s.decide(c, p, name, workflows.Decision{Actor: caller(c).Actor(), Reason: req.Reason})

@@ -53,7 +53,7 @@ type Server struct {
 	files    FileStore
 	registry *prometheus.Registry
 	clicker  *Clicker
-	refunds  refundRates
+	refunds  *ttlCache[uuid.UUID, db.PartnerRefundStatsRow]
 	// Short-lived caches for the conversion path (a change shows within seconds).
 	programs *ttlCache[uuid.UUID, db.Program]
 	rules    *ttlCache[uuid.UUID, []domain.CommissionRule]
@@ -68,7 +68,8 @@ func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*S
 	s := &Server{cfg: cfg, store: store, temporal: tc, logger: logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), engine: gin.New(),
 		files: DiskStore{Dir: cfg.FilesDir}, registry: prometheus.NewRegistry(),
 		programs: newTTLCache[uuid.UUID, db.Program](5 * time.Second), rules: newTTLCache[uuid.UUID, []domain.CommissionRule](5 * time.Second),
-		partners: newTTLCache[uuid.UUID, db.Partner](5 * time.Second), keys: newTTLCache[string, db.ApiKey](10 * time.Second)}
+		partners: newTTLCache[uuid.UUID, db.Partner](5 * time.Second), keys: newTTLCache[string, db.ApiKey](10 * time.Second),
+		refunds: newTTLCache[uuid.UUID, db.PartnerRefundStatsRow](time.Minute)}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if store != nil && len(cfg.Click.TokenKey) > 0 {
 		k, err := NewClicker(context.Background(), cfg.Click, store, logger, s.registry)

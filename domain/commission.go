@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -91,7 +92,7 @@ func Commission(r CommissionRule, in CommissionInput) (decimal.Decimal, bool, st
 		case "lifetime":
 		case "months":
 			if in.SinceFirst >= time.Duration(r.RecurringMonths)*30*24*time.Hour {
-				return decimal.Zero, false, "recurring commission ended after " + itoa(int64(r.RecurringMonths)) + " months"
+				return decimal.Zero, false, fmt.Sprintf("recurring commission ended after %d months", r.RecurringMonths)
 			}
 		default:
 			return decimal.Zero, false, "the rule pays no recurring commission"

@@ -17,6 +17,8 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -282,7 +284,7 @@ func (w *dealWorkflow) nextDeadline(now time.Time) (at time.Time, summary, remin
 	until := *w.state.ProtectedUntil
 	for _, lead := range domain.ExpiryReminderLeads {
 		key := fmt.Sprintf("deal_expiry_reminder_%s_%dd", until.Format(time.DateOnly), int(lead.Hours()/24))
-		if !contains(w.state.RemindersSent, key) && until.Add(-lead).After(now) {
+		if !slices.Contains(w.state.RemindersSent, key) && until.Add(-lead).After(now) {
 			return until.Add(-lead), fmt.Sprintf("remind the partner %d days before protection expires", int(lead.Hours()/24)), key
 		}
 	}
@@ -379,14 +381,11 @@ func (w *dealWorkflow) validStage(s string) bool {
 }
 
 func (w *dealWorkflow) stageNames() string {
-	out := ""
+	names := make([]string, len(w.state.Policy.Stages))
 	for i, st := range w.state.Policy.Stages {
-		if i > 0 {
-			out += ", "
-		}
-		out += st.Name
+		names[i] = st.Name
 	}
-	return out
+	return strings.Join(names, ", ")
 }
 
 // --- durable steps ---
@@ -436,13 +435,4 @@ func (w *dealWorkflow) notifyPartner(ctx workflow.Context, key, message string) 
 func (w *dealWorkflow) finish(ctx workflow.Context) (DealState, error) {
 	w.inbox.close(messageError(domain.Conflict("deal_closed", "the deal is %s", w.state.Status)))
 	return w.state, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

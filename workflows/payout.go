@@ -94,14 +94,14 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 	if sent.Status != "submitted" && result == nil {
 		result = &sent
 	}
+	var decision *message // finance's mark-paid/mark-failed, answered once settled
 	for result == nil {
 		if in.Provider == "file" { // a finance decision, after the bank confirms
 			_ = workflow.Await(ctx, func() bool { return ib.pending() })
 			m := ib.pop()
 			d := m.payload.(PayoutDecision)
 			r := activities.ProviderResult{Status: map[bool]string{true: "paid", false: "failed"}[m.name == PayoutMarkPaid], Ref: sent.Ref, Reason: d.Reason}
-			result = &r
-			ib.done(m, nil)
+			result, decision = &r, &m
 			break
 		}
 		// HTTP: wait for the callback, polling now and then in case it never comes.
@@ -123,6 +123,9 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 	st.Status, st.Reason = result.Status, result.Reason
 	if result.Ref != "" {
 		st.Ref = result.Ref
+	}
+	if decision != nil {
+		ib.done(*decision, nil)
 	}
 	ib.close(messageError(domain.Conflict("not_awaiting", "the payout is %s", st.Status)))
 	return st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -23,7 +24,7 @@ import (
 )
 
 // noFollow is a client that shows redirects instead of following them.
-var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+var noFollow = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 type affiliateFixture struct {
 	fixture
@@ -262,11 +263,9 @@ func TestClickHandlerEdges(t *testing.T) {
 		})
 		return fmt.Sprintf("bot=%v dup=%v", bot, dup)
 	}
-	if a, b, c := flags(botToken), flags(first), flags(second); a != "bot=true dup=false" || b != "bot=false dup=true" || c != "bot=false dup=true" {
-		// The probe in waitForLink came from the same address with Go's agent: the browser's first click is new.
-		if b != "bot=false dup=false" || c != "bot=false dup=true" || a != "bot=true dup=false" {
-			t.Fatalf("flags: %s / %s / %s", a, b, c)
-		}
+	// The cache probe used Go's client, a different user agent: the browser's first click is new.
+	if a, b, c := flags(botToken), flags(first), flags(second); a != "bot=true dup=false" || b != "bot=false dup=false" || c != "bot=false dup=true" {
+		t.Fatalf("flags: bot %s / first %s / second %s", a, b, c)
 	}
 	// Destinations off the program's domains are refused: no open redirects.
 	for _, dest := range []string{"https://evil.example/", "https://shop.example.evil.com/", "javascript:alert(1)", "//evil.example", "https://user@evil.example"} {
@@ -599,5 +598,52 @@ func TestRecurringCommissionsThroughTheCustomerBinding(t *testing.T) {
 	late := pay(4, false) // past the rule's 3 months: attributed, but no commission
 	if late.str("partner_id") != f.partnerID || len(late.body["commission_lines"].([]any)) != 0 {
 		t.Fatalf("month 4: %s", late.raw)
+	}
+}
+
+// When the writer cannot keep up, the handler still answers every click, and the
+// loss is counted, never silent; unknown codes are counted too.
+func TestFullClickQueueStillAnswersAndCounts(t *testing.T) {
+	f := affiliateProgram(t)
+	code := f.link(t, "https://shop.example/", "")
+	cfg := testAPIConfig()
+	cfg.Click.QueueSize, cfg.Click.BatchSize = 4, 1
+	s, err := api.New(cfg, sys.store, sys.temporal, sys.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	// Hold the clicks table: the writer's COPY waits, the queue fills.
+	ctx := context.Background()
+	tx, err := sys.store.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE clicks IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		resp, err := noFollow.Get(srv.URL + "/c/" + code)
+		if err != nil || resp.StatusCode != http.StatusFound {
+			t.Fatalf("click while the writer is stuck: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	if resp, _ := noFollow.Get(srv.URL + "/c/no-such-code"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown code: %d", resp.StatusCode)
+	}
+	accepted, dropped, _, _ := s.Clicker().Counts()
+	metrics := expect(t, doAt(t, srv.URL, call{method: "GET", path: "/metrics"}), http.StatusOK)
+	_ = tx.Rollback(ctx)
+	srv.Close()
+	s.Close()
+	_, _, stored, lost := s.Clicker().Counts()
+	if accepted+dropped != 50 || dropped < 40 || stored != accepted || lost != 0 {
+		t.Fatalf("accepted %v dropped %v stored %v lost %v", accepted, dropped, stored, lost)
+	}
+	for _, want := range []string{fmt.Sprintf("partnerops_clicks_dropped_total %v", dropped), "partnerops_clicks_unknown_total 1", "partnerops_click_queue_depth"} {
+		if !strings.Contains(string(metrics.raw), want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 }

@@ -86,6 +86,19 @@ func TestDealEndToEnd(t *testing.T) {
 		t.Fatalf("unknown stage: %d %s", r.status, r.raw)
 	}
 
+	// Managers list what expires soon; a partner filters its own by status.
+	listed := func(key, q string) int {
+		return len(expect(t, do(t, call{method: "GET", path: "/v1/deals?" + q, key: key}), http.StatusOK).body["data"].([]any))
+	}
+	if listed(f.manager, "status=approved&expiring_within=100&partner_id="+created.str("partner_id")) != 1 ||
+		listed(f.manager, "status=approved&expiring_within=10&partner_id="+created.str("partner_id")) != 0 ||
+		listed(partnerKey, "status=pending_approval") != 0 || listed(partnerKey, "status=approved&stage=proposal") != 1 || listed(partnerKey, "stage=registered") != 0 {
+		t.Fatal("deal list filters")
+	}
+	if r := do(t, call{method: "GET", path: "/v1/deals?expiring_within=soon", key: f.manager}); r.status != http.StatusBadRequest {
+		t.Fatalf("bad expiring_within: %d", r.status)
+	}
+
 	// An operator finds it in the Temporal UI: approved deals expiring within 100 days.
 	eventually(t, "the deal to be searchable by expiry", func() bool {
 		q := fmt.Sprintf("Kind = 'deal' AND DealId = '%s' AND `Status` = 'approved' AND ExpiresAt < '%s'", id, time.Now().AddDate(0, 0, 100).UTC().Format(time.RFC3339))
