@@ -67,6 +67,7 @@ type PartnerChange struct {
 	At        time.Time `json:"at"`
 
 	AgreementVersion string                `json:"agreement_version,omitempty"` // with agreement_accepted
+	APIKeyID         *uuid.UUID            `json:"api_key_id,omitempty"`        // with approved: the partner's first key, activated here
 	Certification    *domain.Certification `json:"certification,omitempty"`     // with certified
 }
 
@@ -80,6 +81,13 @@ func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) e
 				reason = &c.Reason
 			}
 			err = q.SetPartnerDecision(ctx, db.SetPartnerDecisionParams{ID: c.PartnerID, Status: c.Status, DecidedBy: &c.Actor, DecidedAt: &c.At, RejectReason: reason})
+			if err == nil && c.APIKeyID != nil {
+				var n int64
+				n, err = q.ActivateAPIKey(ctx, db.ActivateAPIKeyParams{ID: *c.APIKeyID, PartnerID: uuid.NullUUID{UUID: c.PartnerID, Valid: true}, At: c.At})
+				if err == nil && n == 0 {
+					err = temporal.NewNonRetryableApplicationError("the approval names an API key that is not this partner's", ErrPermanent, nil)
+				}
+			}
 		case "agreement_accepted":
 			err = q.SetPartnerAgreement(ctx, db.SetPartnerAgreementParams{ID: c.PartnerID, AgreementVersion: &c.AgreementVersion, AgreementAcceptedAt: &c.At, Status: c.Status})
 		case "certified":

@@ -23,7 +23,7 @@ type RuleRequest struct {
 	PartnerID       string              `json:"partner_id" validate:"omitempty,uuid"`
 	Event           string              `json:"event" validate:"required,oneof=sale lead"`
 	Kind            string              `json:"kind" validate:"required,oneof=percent flat"`
-	Rate            *Amount             `json:"rate"`
+	Rate            *Rate               `json:"rate"`
 	Amount          *Amount             `json:"amount"`
 	VolumeTiers     []domain.VolumeTier `json:"volume_tiers" validate:"max=20"`
 	Recurring       string              `json:"recurring" validate:"omitempty,oneof=none months lifetime"`
@@ -185,21 +185,22 @@ func (s *Server) reviewConversion(name string) gin.HandlerFunc {
 			s.abort(c, err)
 			return
 		}
-		s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-			var st workflows.ReviewState
-			err := s.sendUpdate(c, workflows.ConversionReviewWorkflowID(cv.ID), name, workflows.ReviewDecision{Actor: caller(c).Actor(), Reason: req.Reason}, &st)
-			if errors.Is(err, errProcessEnded) {
-				err = domain.Conflict("already_decided", "the conversion was already reviewed")
-			}
-			if err != nil {
-				return answer{}, err
-			}
-			fresh, err := q.GetConversion(ctx, cv.ID)
-			if err != nil {
-				return answer{}, err
-			}
-			v, err := conversionView(ctx, q, fresh)
-			return answer{Status: http.StatusOK, Body: v}, err
+		var st workflows.ReviewState
+		s.decide(c, decision{
+			Record: "conversion", RecordID: cv.ID, WorkflowID: workflows.ConversionReviewWorkflowID(cv.ID), Update: name, Reason: req.Reason, Body: body,
+			Arg: func(json.RawMessage) (any, error) {
+				return workflows.ReviewDecision{Actor: caller(c).Actor(), Reason: req.Reason}, nil
+			},
+			Result: &st,
+			Ended:  func() error { return domain.Conflict("already_decided", "the conversion was already reviewed") },
+			Answer: func(ctx context.Context, _ json.RawMessage) (answer, error) {
+				fresh, err := s.store.GetConversion(ctx, cv.ID)
+				if err != nil {
+					return answer{}, err
+				}
+				v, err := conversionView(ctx, s.store.Queries, fresh)
+				return answer{Status: http.StatusOK, Body: v}, err
+			},
 		})
 	}
 }

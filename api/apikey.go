@@ -53,6 +53,18 @@ func CreateKey(ctx context.Context, q *db.Queries, role string, partnerID uuid.N
 	return KeyView{ID: row.ID, Prefix: row.Prefix, Role: row.Role, PartnerID: row.PartnerID, Label: row.Label, Key: key}, nil
 }
 
+// CreatePendingPartnerKey makes a partner's first key, inactive until the
+// approval that names it is recorded (see the partner workflow).
+func CreatePendingPartnerKey(ctx context.Context, q *db.Queries, partnerID uuid.UUID) (KeyView, error) {
+	key, prefix, hash := domain.NewAPIKey(domain.RolePartner)
+	row, err := q.CreatePendingAPIKey(ctx, db.CreatePendingAPIKeyParams{ID: uuid.Must(uuid.NewV7()), Prefix: prefix, SecretHash: hash,
+		PartnerID: uuid.NullUUID{UUID: partnerID, Valid: true}, Label: "first key"})
+	if err != nil {
+		return KeyView{}, err
+	}
+	return KeyView{ID: row.ID, Prefix: row.Prefix, Role: row.Role, PartnerID: row.PartnerID, Label: row.Label, Key: key}, nil
+}
+
 func (s *Server) createKey(c *gin.Context) {
 	var req CreateKeyRequest
 	body, err := s.readJSON(c, &req)
@@ -72,6 +84,9 @@ func (s *Server) createKey(c *gin.Context) {
 		stored := k
 		stored.Key, stored.Note = "", "the key was shown once in the first answer; create another if it was lost"
 		k.Note = "store this key now: it is shown only once"
+		if err := audit(ctx, c, q, "api_key.create", "api_key", k.ID, req.Label, gin.H{"role": k.Role, "prefix": k.Prefix, "partner_id": k.PartnerID}); err != nil {
+			return answer{}, err
+		}
 		return answer{Status: http.StatusCreated, Body: k, Stored: stored}, nil
 	})
 }
@@ -82,8 +97,16 @@ func (s *Server) revokeKey(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	n, err := s.store.RevokeAPIKey(c.Request.Context(), id)
-	if k, gerr := s.store.GetAPIKey(c.Request.Context(), id); gerr == nil {
+	ctx := c.Request.Context()
+	var n int64
+	err = s.store.InTx(ctx, func(q *db.Queries) error {
+		var err error
+		if n, err = q.RevokeAPIKey(ctx, id); err != nil || n == 0 {
+			return err
+		}
+		return audit(ctx, c, q, "api_key.revoke", "api_key", id, "", nil)
+	})
+	if k, gerr := s.store.GetAPIKey(ctx, id); gerr == nil {
 		s.keys.forget(k.Prefix) // at once in this process; other API processes within 10 s
 	}
 	if err == nil && n == 0 {

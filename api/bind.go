@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-playground/validator/v10"
@@ -40,6 +42,10 @@ func (s *Server) readBody(c *gin.Context) ([]byte, error) {
 	if err != nil {
 		return nil, newHTTPError(http.StatusBadRequest, "unreadable_body", "could not read the request body", "")
 	}
+	// JSON is UTF-8; Go's decoder would silently turn invalid bytes into U+FFFD.
+	if !utf8.Valid(body) {
+		return nil, newHTTPError(http.StatusBadRequest, "invalid_utf8", "the body is not valid UTF-8", "")
+	}
 	return body, nil
 }
 
@@ -53,6 +59,9 @@ func decode(body []byte, dst any) error {
 	}
 	if dec.More() {
 		return newHTTPError(http.StatusBadRequest, "invalid_json", "the body must be a single JSON object", "")
+	}
+	if err := checkValues(reflect.ValueOf(dst), ""); err != nil {
+		return err
 	}
 	if err := validate.Struct(dst); err != nil {
 		var ves validator.ValidationErrors
@@ -139,6 +148,101 @@ func (s *Server) readJSON(c *gin.Context, dst any) ([]byte, error) {
 	return body, decode(body, dst)
 }
 
+// checkValues walks a decoded request and refuses what no column could hold:
+// text with a NUL byte or invalid UTF-8 (PostgreSQL refuses both), and amounts
+// beyond their column's precision and scale. path names the field for the error.
+func checkValues(v reflect.Value, path string) error {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return checkValues(v.Elem(), path)
+	case reflect.String:
+		if !cleanText(v.String()) {
+			return newHTTPError(http.StatusUnprocessableEntity, "invalid_text", path+" holds a NUL byte or invalid UTF-8", path)
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 { // raw bytes (json.RawMessage) are checked as JSON already
+			return nil
+		}
+		for i := 0; i < v.Len(); i++ {
+			if err := checkValues(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			if err := checkValues(iter.Key(), path); err != nil {
+				return err
+			}
+			if err := checkValues(iter.Value(), path+"."+fmt.Sprint(iter.Key().Interface())); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		switch a := v.Interface().(type) {
+		case Amount:
+			return checkBound(a.Decimal, moneyBound, path)
+		case Rate:
+			return checkBound(a.Decimal, rateBound, path)
+		case decimal.Decimal, time.Time:
+			return nil
+		}
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" {
+				name = f.Name
+			}
+			if f.Anonymous {
+				name = ""
+			}
+			if path != "" && name != "" {
+				name = path + "." + name
+			} else if name == "" {
+				name = path
+			}
+			if err := checkValues(v.Field(i), name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// bound is a numeric column's reach: below 10^digits in absolute value, at most
+// scale decimals.
+type bound struct {
+	limit decimal.Decimal
+	scale int32
+	what  string
+}
+
+var (
+	// Every money column is numeric(14, 2).
+	moneyBound = bound{limit: decimal.New(1, 12), scale: 2, what: "an amount"}
+	// Every rate, margin and probability column is numeric(7, 4).
+	rateBound = bound{limit: decimal.New(1, 3), scale: 4, what: "a rate"}
+)
+
+func checkBound(d decimal.Decimal, b bound, field string) error {
+	if d.Abs().GreaterThanOrEqual(b.limit) {
+		return newHTTPError(http.StatusUnprocessableEntity, "out_of_range",
+			fmt.Sprintf("%s is out of range: %s must be less than %s in absolute value", field, b.what, b.limit.String()), field)
+	}
+	if !d.Equal(d.Round(b.scale)) {
+		return newHTTPError(http.StatusUnprocessableEntity, "too_precise",
+			fmt.Sprintf("%s has too many decimals: %s has at most %d", field, b.what, b.scale), field)
+	}
+	return nil
+}
+
 // queryUUID reads an optional UUID query parameter; a malformed one is a 400.
 func queryUUID(c *gin.Context, name string) (uuid.NullUUID, error) {
 	v := c.Query(name)
@@ -223,6 +327,24 @@ func (a *Amount) dec() *decimal.Decimal {
 		return nil
 	}
 	return &a.Decimal
+}
+
+// Rate is a fraction in a request body (a commission rate, a margin, a stage's
+// probability: "0.18" is 18 %), bounded like its numeric(7, 4) columns.
+type Rate struct{ decimal.Decimal }
+
+func (r *Rate) UnmarshalJSON(b []byte) error {
+	if err := r.Decimal.UnmarshalJSON(b); err != nil {
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[decimal.Decimal]()}
+	}
+	return nil
+}
+
+func (r *Rate) dec() *decimal.Decimal {
+	if r == nil {
+		return nil
+	}
+	return &r.Decimal
 }
 
 var domainOne = decimal.NewFromInt(1)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,10 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/db"
@@ -70,13 +68,7 @@ func (s *Server) startClose(c *gin.Context) {
 		status := http.StatusOK
 		if row.Created {
 			status = http.StatusCreated
-			_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID: row.WorkflowID, TaskQueue: workflows.TaskQueue,
-				WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-				TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SAProgramID.ValueSet(programID.String()), workflows.SAKind.ValueSet("close"),
-					workflows.SAStatus.ValueSet("computing")),
-			}, workflows.CloseWorkflow, workflows.CloseInput{CloseID: row.ID, ProgramID: programID, Month: month})
-			if err != nil {
+			if err := workflows.StartClose(ctx, s.temporal, workflows.CloseInput{CloseID: row.ID, ProgramID: programID, Month: month}); err != nil {
 				return answer{}, err
 			}
 		}
@@ -185,17 +177,16 @@ func (s *Server) approveClose(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-		var st workflows.CloseState
-		err := s.sendUpdate(c, cl.WorkflowID, workflows.CloseApprove, workflows.CloseDecision{Actor: caller(c).Actor()}, &st)
-		if errors.Is(err, errProcessEnded) {
-			err = domain.Conflict("not_in_review", "the close is %s", cl.Status)
-		}
-		if err != nil {
-			return answer{}, err
-		}
-		v, err := closeView(ctx, q, cl.ID)
-		return answer{Status: http.StatusOK, Body: v}, err
+	var st workflows.CloseState
+	s.decide(c, decision{
+		Record: "close", RecordID: cl.ID, WorkflowID: cl.WorkflowID, Update: workflows.CloseApprove, Reason: req.Reason, Body: body,
+		Arg:    func(json.RawMessage) (any, error) { return workflows.CloseDecision{Actor: caller(c).Actor()}, nil },
+		Result: &st,
+		Ended:  func() error { return domain.Conflict("not_in_review", "the close is %s", cl.Status) },
+		Answer: func(ctx context.Context, _ json.RawMessage) (answer, error) {
+			v, err := closeView(ctx, s.store.Queries, cl.ID)
+			return answer{Status: http.StatusOK, Body: v}, err
+		},
 	})
 }
 
@@ -334,15 +325,15 @@ func (s *Server) retryPayout(c *gin.Context) {
 		return
 	}
 	s.write(c, []byte(p.ID.String()), func(ctx context.Context, q *db.Queries) (answer, error) {
-		_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: p.WorkflowID, TaskQueue: workflows.TaskQueue,
-			WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-			WorkflowExecutionErrorWhenAlreadyStarted: true},
-			workflows.PayoutWorkflow, workflows.PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: int(p.Attempts) + 1})
+		err := workflows.RetryPayout(ctx, s.temporal, p.WorkflowID, workflows.PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: int(p.Attempts) + 1})
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
 			return answer{}, domain.Conflict("in_progress", "the payout is being retried already")
 		}
 		if err != nil {
+			return answer{}, err
+		}
+		if err := audit(ctx, c, q, "payout.retry", "payout", p.ID, "", gin.H{"attempt": p.Attempts + 1}); err != nil {
 			return answer{}, err
 		}
 		return answer{Status: http.StatusAccepted, Body: gin.H{"payout_id": p.ID, "workflow_id": p.WorkflowID, "attempt": p.Attempts + 1}}, nil
@@ -362,18 +353,19 @@ func (s *Server) markPayout(name string) gin.HandlerFunc {
 			s.abort(c, err)
 			return
 		}
-		s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-			var st workflows.PayoutState
-			err := s.sendUpdate(c, p.WorkflowID, name, workflows.PayoutDecision{Actor: caller(c).Actor(), Reason: req.Reason}, &st)
-			if errors.Is(err, errProcessEnded) {
-				err = domain.Conflict("not_awaiting", "the payout is %s", p.Status)
-			}
-			if err != nil {
-				return answer{}, err
-			}
+		var st workflows.PayoutState
+		s.decide(c, decision{
+			Record: "payout", RecordID: p.ID, WorkflowID: p.WorkflowID, Update: name, Reason: req.Reason, Body: body,
+			Arg: func(json.RawMessage) (any, error) {
+				return workflows.PayoutDecision{Actor: caller(c).Actor(), Reason: req.Reason}, nil
+			},
+			Result: &st,
+			Ended:  func() error { return domain.Conflict("not_awaiting", "the payout is %s", p.Status) },
 			// The Update answers once the workflow has settled the payout.
-			fresh, err := q.GetPayout(ctx, p.ID)
-			return answer{Status: http.StatusOK, Body: fresh}, err
+			Answer: func(ctx context.Context, _ json.RawMessage) (answer, error) {
+				fresh, err := s.store.GetPayout(ctx, p.ID)
+				return answer{Status: http.StatusOK, Body: fresh}, err
+			},
 		})
 	}
 }

@@ -14,9 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
@@ -447,13 +444,6 @@ func loadRules(ctx context.Context, q *db.Queries, programID uuid.UUID) ([]domai
 }
 
 func (s *Server) startReview(ctx context.Context, conv db.Conversion, prog db.Program) error {
-	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.ConversionReviewWorkflowID(conv.ID), TaskQueue: workflows.TaskQueue,
-		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SAPartnerID.ValueSet(conv.PartnerID.UUID.String()),
-			workflows.SAProgramID.ValueSet(prog.ID.String()), workflows.SAKind.ValueSet("conversion_review"), workflows.SAStatus.ValueSet("pending")),
-	}, workflows.ConversionReviewWorkflow, workflows.ReviewInput{ConversionID: conv.ID, PartnerID: conv.PartnerID.UUID,
-		SLA: time.Duration(prog.ConversionReviewSlaHours) * time.Hour, Flags: conv.FraudFlags})
-	return err
+	return workflows.StartConversionReview(ctx, s.temporal, workflows.ReviewInput{ConversionID: conv.ID, PartnerID: conv.PartnerID.UUID,
+		SLA: time.Duration(prog.ConversionReviewSlaHours) * time.Hour, Flags: conv.FraudFlags}, prog.ID)
 }

@@ -12,9 +12,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
@@ -35,8 +32,8 @@ type DealRequest struct {
 }
 
 type DealDecisionRequest struct {
-	Reason string  `json:"reason" validate:"max=2000"`
-	Margin *Amount `json:"margin"`
+	Reason string `json:"reason" validate:"max=2000"`
+	Margin *Rate  `json:"margin"`
 }
 
 type ExtensionDecisionRequest struct {
@@ -105,16 +102,7 @@ func (s *Server) createDeal(c *gin.Context) {
 		if err != nil {
 			return answer{}, err
 		}
-		_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: d.WorkflowID, TaskQueue: workflows.TaskQueue,
-			WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-			WorkflowExecutionErrorWhenAlreadyStarted: true,
-			TypedSearchAttributes: temporal.NewSearchAttributes(
-				workflows.SADealID.ValueSet(id.String()), workflows.SAPartnerID.ValueSet(p.ID.String()),
-				workflows.SAProgramID.ValueSet(p.ProgramID.String()), workflows.SAKind.ValueSet("deal"),
-				workflows.SAStatus.ValueSet(domain.DealPendingApproval)),
-		}, workflows.DealWorkflow, workflows.DealInput{DealID: id, PartnerID: p.ID, ProgramID: p.ProgramID})
-		if err != nil {
+		if err := workflows.StartDeal(ctx, s.temporal, workflows.DealInput{DealID: id, PartnerID: p.ID, ProgramID: p.ProgramID}); err != nil {
 			return answer{}, err
 		}
 		return answer{Status: http.StatusCreated, Body: DealView{Deal: d}}, nil
@@ -245,7 +233,7 @@ func (s *Server) listDeals(c *gin.Context) {
 
 // dealMessage sends one message to the deal's workflow as an Update and answers
 // with the deal as it stands afterwards.
-func (s *Server) dealMessage(c *gin.Context, name string, dst any, build func(d db.Deal, actor string) (any, error)) {
+func (s *Server) dealMessage(c *gin.Context, name string, dst any, reason func() string, build func(d db.Deal, actor string) (any, error)) {
 	d, err := s.dealFor(c)
 	var body []byte
 	if err == nil {
@@ -259,81 +247,75 @@ func (s *Server) dealMessage(c *gin.Context, name string, dst any, build func(d 
 		s.abort(c, err)
 		return
 	}
-	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-		st, err := s.updateDeal(c, d, name, arg)
-		if err != nil {
-			return answer{}, err
-		}
-		fresh, err := q.GetDeal(ctx, d.ID)
-		if err != nil {
-			return answer{}, err
-		}
-		v, err := s.dealView(ctx, fresh, &st)
-		return answer{Status: http.StatusOK, Body: v}, err
-	})
-}
-
-func (s *Server) updateDeal(c *gin.Context, d db.Deal, name string, arg any) (workflows.DealState, error) {
 	var st workflows.DealState
-	err := s.sendUpdate(c, d.WorkflowID, name, arg, &st)
-	if errors.Is(err, errProcessEnded) {
-		return st, domain.Conflict("deal_closed", "the deal is %s", d.Status)
-	}
-	return st, err
+	s.decide(c, decision{
+		Record: "deal", RecordID: d.ID, WorkflowID: d.WorkflowID, Update: name, Reason: reason(), Body: body,
+		Arg:    func(json.RawMessage) (any, error) { return arg, nil },
+		Result: &st,
+		Ended:  func() error { return domain.Conflict("deal_closed", "the deal is %s", d.Status) },
+		Answer: func(ctx context.Context, _ json.RawMessage) (answer, error) {
+			fresh, err := s.store.GetDeal(ctx, d.ID)
+			if err != nil {
+				return answer{}, err
+			}
+			v, err := s.dealView(ctx, fresh, &st)
+			return answer{Status: http.StatusOK, Body: v}, err
+		},
+	})
 }
 
 func (s *Server) approveDeal(c *gin.Context) {
 	var req DealDecisionRequest
-	s.dealMessage(c, workflows.DealApprove, &req, func(_ db.Deal, actor string) (any, error) {
+	s.dealMessage(c, workflows.DealApprove, &req, func() string { return req.Reason }, func(_ db.Deal, actor string) (any, error) {
 		return workflows.DealDecision{Actor: actor, Reason: req.Reason, Margin: req.Margin.dec()}, nil
 	})
 }
 
 func (s *Server) rejectDeal(c *gin.Context) {
 	var req ReasonRequest
-	s.dealMessage(c, workflows.DealReject, &req, func(_ db.Deal, actor string) (any, error) {
+	s.dealMessage(c, workflows.DealReject, &req, func() string { return req.Reason }, func(_ db.Deal, actor string) (any, error) {
 		return workflows.DealDecision{Actor: actor, Reason: req.Reason}, nil
 	})
 }
 
 func (s *Server) requestExtension(c *gin.Context) {
 	var req ReasonRequest
-	s.dealMessage(c, workflows.DealRequestExtension, &req, func(_ db.Deal, actor string) (any, error) {
+	s.dealMessage(c, workflows.DealRequestExtension, &req, func() string { return req.Reason }, func(_ db.Deal, actor string) (any, error) {
 		return workflows.DealUpdate{Actor: actor, Reason: req.Reason}, nil
 	})
 }
 
 func (s *Server) approveExtension(c *gin.Context) {
 	var req ExtensionDecisionRequest
-	s.dealMessage(c, workflows.DealApproveExtension, &req, func(_ db.Deal, actor string) (any, error) {
+	s.dealMessage(c, workflows.DealApproveExtension, &req, func() string { return req.Reason }, func(_ db.Deal, actor string) (any, error) {
 		return workflows.ExtensionDecision{Actor: actor, Reason: req.Reason, Days: req.Days}, nil
 	})
 }
 
 func (s *Server) rejectExtension(c *gin.Context) {
 	var req ReasonRequest
-	s.dealMessage(c, workflows.DealRejectExtension, &req, func(_ db.Deal, actor string) (any, error) {
+	s.dealMessage(c, workflows.DealRejectExtension, &req, func() string { return req.Reason }, func(_ db.Deal, actor string) (any, error) {
 		return workflows.ExtensionDecision{Actor: actor, Reason: req.Reason}, nil
 	})
 }
 
 func (s *Server) setDealStage(c *gin.Context) {
 	var req StageRequest
-	s.dealMessage(c, workflows.DealSetStage, &req, func(_ db.Deal, actor string) (any, error) {
+	s.dealMessage(c, workflows.DealSetStage, &req, func() string { return "stage " + req.Stage }, func(_ db.Deal, actor string) (any, error) {
 		return workflows.DealUpdate{Actor: actor, Stage: req.Stage}, nil
 	})
 }
 
 func (s *Server) winDeal(c *gin.Context) {
 	var req WonRequest
-	s.dealMessage(c, workflows.DealWin, &req, func(_ db.Deal, actor string) (any, error) {
+	s.dealMessage(c, workflows.DealWin, &req, func() string { return "won at " + req.FinalAmount.String() }, func(_ db.Deal, actor string) (any, error) {
 		return workflows.DealUpdate{Actor: actor, FinalAmount: req.FinalAmount.dec()}, nil
 	})
 }
 
 func (s *Server) loseDeal(c *gin.Context) {
 	var req ReasonRequest
-	s.dealMessage(c, workflows.DealLose, &req, func(_ db.Deal, actor string) (any, error) {
+	s.dealMessage(c, workflows.DealLose, &req, func() string { return req.Reason }, func(_ db.Deal, actor string) (any, error) {
 		return workflows.DealUpdate{Actor: actor, Reason: req.Reason}, nil
 	})
 }

@@ -21,6 +21,8 @@ type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// RequestID ties the answer to the server's log lines and audit events.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 var kindStatus = map[domain.Kind]int{
@@ -47,8 +49,9 @@ func newHTTPError(status int, code, message, field string) *httpError {
 func (s *Server) abort(c *gin.Context, err error) {
 	status, detail := s.classify(err)
 	if status >= 500 {
-		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.FullPath(), "error", err)
+		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.FullPath(), "error", err, "request_id", requestID(c))
 	}
+	detail.RequestID = requestID(c)
 	c.AbortWithStatusJSON(status, ErrorBody{Error: detail})
 }
 

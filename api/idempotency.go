@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/partnerops/partnerops/db"
@@ -33,8 +35,8 @@ var errKeyReused = newHTTPError(http.StatusUnprocessableEntity, "idempotency_key
 func (s *Server) write(c *gin.Context, body []byte, fn func(ctx context.Context, q *db.Queries) (answer, error)) {
 	ctx := c.Request.Context()
 	key := c.GetHeader("Idempotency-Key")
-	if len(key) > 255 {
-		s.abort(c, newHTTPError(http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key may be at most 255 characters", "Idempotency-Key"))
+	if err := checkIdempotencyKey(key); err != nil {
+		s.abort(c, err)
 		return
 	}
 	var (
@@ -88,6 +90,124 @@ func (s *Server) write(c *gin.Context, body []byte, fn func(ctx context.Context,
 	default:
 		c.JSON(out.Status, out.Body)
 	}
+}
+
+// claimed is an Idempotency-Key claimed for a decision (or no key at all).
+type claimed struct {
+	scope, key string
+	updateID   string
+	prepared   json.RawMessage    // what the decision's Prepare made (kept with the claim)
+	replay     *db.IdempotencyKey // the stored answer, when the key has one
+}
+
+// claim checks and claims the request's Idempotency-Key in one short transaction,
+// running prepare in it. A key already answered is a replay; a key claimed but not
+// answered (an earlier attempt still running, or one that timed out) is claimed
+// again, with what that attempt prepared.
+func (s *Server) claim(c *gin.Context, body []byte, prepare func(context.Context, *db.Queries, json.RawMessage) (json.RawMessage, error)) (claimed, error) {
+	ctx := c.Request.Context()
+	key := c.GetHeader("Idempotency-Key")
+	if err := checkIdempotencyKey(key); err != nil {
+		return claimed{}, err
+	}
+	cl := claimed{key: key, updateID: updateID(c, key)}
+	if key != "" {
+		cl.scope = idempotencyScope(c)
+	}
+	err := s.store.InTx(ctx, func(q *db.Queries) error {
+		var earlier json.RawMessage
+		if key != "" {
+			hash := requestHash(c, body)
+			prev, err := q.GetIdempotencyKey(ctx, db.GetIdempotencyKeyParams{Scope: cl.scope, Key: key})
+			switch {
+			case err == nil && string(prev.RequestHash) != string(hash):
+				return errKeyReused
+			case err == nil && prev.StatusCode != 0:
+				cl.replay = &prev
+				return nil
+			case err == nil:
+				earlier = prev.Pending
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+			if err == nil && prepare == nil {
+				return nil
+			}
+			if prepare != nil {
+				if cl.prepared, err = prepare(ctx, q, earlier); err != nil {
+					return err
+				}
+			}
+			if earlier != nil {
+				return nil
+			}
+			// A concurrent first attempt with the same key: one insert wins; the loser
+			// rolls back what it prepared and continues with the winner's.
+			n, err := q.ClaimIdempotencyKey(ctx, db.ClaimIdempotencyKeyParams{Scope: cl.scope, Key: key, RequestHash: hash, Pending: cl.prepared})
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return errClaimRace
+			}
+			return nil
+		}
+		if prepare != nil {
+			var err error
+			cl.prepared, err = prepare(ctx, q, nil)
+			return err
+		}
+		return nil
+	})
+	if errors.Is(err, errClaimRace) {
+		return s.claim(c, body, prepare) // the winner's claim is committed now
+	}
+	return cl, err
+}
+
+var errClaimRace = errors.New("idempotency key claimed concurrently")
+
+// save stores the answer for the claimed key (nothing without a key).
+func (cl claimed) save(ctx context.Context, q *db.Queries, ans answer) error {
+	if cl.key == "" {
+		return nil
+	}
+	stored := ans.Body
+	if ans.Stored != nil {
+		stored = ans.Stored
+	}
+	js, err := json.Marshal(stored)
+	if err != nil {
+		return err
+	}
+	return q.SaveIdempotentResponse(ctx, db.SaveIdempotentResponseParams{Scope: cl.scope, Key: cl.key, StatusCode: int32(ans.Status), ResponseBody: js})
+}
+
+// release frees a claimed key whose request failed before anything happened.
+func (s *Server) release(cl claimed) {
+	if cl.key == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.store.ReleaseIdempotencyKey(ctx, db.ReleaseIdempotencyKeyParams{Scope: cl.scope, Key: cl.key}); err != nil {
+		s.logger.Error("release an idempotency key", "error", err)
+	}
+}
+
+func (cl claimed) replayAnswer(c *gin.Context) {
+	c.Header("Idempotent-Replayed", "true")
+	c.Data(int(cl.replay.StatusCode), "application/json; charset=utf-8", cl.replay.ResponseBody)
+}
+
+func checkIdempotencyKey(key string) error {
+	if len(key) > 255 {
+		return newHTTPError(http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key may be at most 255 characters", "Idempotency-Key")
+	}
+	if !cleanText(key) {
+		return newHTTPError(http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key must be printable UTF-8 text", "Idempotency-Key")
+	}
+	return nil
 }
 
 // idempotencyScope keeps one caller's keys apart from another's.

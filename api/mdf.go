@@ -19,9 +19,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/db"
@@ -87,12 +84,7 @@ func (s *Server) allocate(ctx context.Context, q *db.Queries, p db.Partner, prog
 	if err != nil || !created {
 		return posted, err
 	}
-	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.MDFAllocationWorkflowID(p.ID, quarter), TaskQueue: workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SAPartnerID.ValueSet(p.ID.String()), workflows.SAProgramID.ValueSet(p.ProgramID.String()),
-			workflows.SAKind.ValueSet("mdf_allocation"), workflows.SAQuarter.ValueSet(quarter), workflows.SAStatus.ValueSet("open")),
-	}, workflows.MDFAllocationWorkflow, workflows.MDFAllocationInput{PartnerID: p.ID, Quarter: quarter, GraceDays: int(prog.MdfGraceDays)})
+	err = workflows.StartMDFAllocation(ctx, s.temporal, workflows.MDFAllocationInput{PartnerID: p.ID, Quarter: quarter, GraceDays: int(prog.MdfGraceDays)}, p.ProgramID)
 	return posted, err
 }
 
@@ -305,14 +297,7 @@ func (s *Server) createMDFRequest(c *gin.Context) {
 			RequestID: uuid.NullUUID{UUID: id, Valid: true}, Currency: prog.Currency, Memo: "reserved for " + req.ActivityType, At: time.Now()}, entry); err != nil {
 			return answer{}, err
 		}
-		_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: r.WorkflowID, TaskQueue: workflows.TaskQueue,
-			WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-			WorkflowExecutionErrorWhenAlreadyStarted: true,
-			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SAPartnerID.ValueSet(p.ID.String()), workflows.SAProgramID.ValueSet(p.ProgramID.String()),
-				workflows.SAKind.ValueSet("mdf"), workflows.SAQuarter.ValueSet(quarter), workflows.SAStatus.ValueSet(workflows.MDFPendingApproval)),
-		}, workflows.MDFWorkflow, workflows.MDFInput{RequestID: id, PartnerID: p.ID, Requested: req.Amount.Decimal, Currency: prog.Currency})
-		if err != nil {
+		if err := workflows.StartMDF(ctx, s.temporal, workflows.MDFInput{RequestID: id, PartnerID: p.ID, Requested: req.Amount.Decimal, Currency: prog.Currency}, p.ProgramID, quarter); err != nil {
 			return answer{}, err
 		}
 		return answer{Status: http.StatusCreated, Body: MDFView{MdfRequest: r, Files: []db.MdfFile{}, Timeline: []db.MdfEvent{}}}, nil
@@ -385,23 +370,25 @@ func (s *Server) mdfDecision(name string) gin.HandlerFunc {
 			s.abort(c, err)
 			return
 		}
-		s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-			if err := s.updateMDF(c, r, name, workflows.MDFDecision{Actor: caller(c).Actor(), Reason: req.Reason, Amount: req.Amount.dec()}); err != nil {
-				return answer{}, err
-			}
-			v, err := s.mdfView(ctx, q, r.ID)
-			return answer{Status: http.StatusOK, Body: v}, err
-		})
+		arg := workflows.MDFDecision{Actor: caller(c).Actor(), Reason: req.Reason, Amount: req.Amount.dec()}
+		s.mdfMessage(c, r, name, body, req.Reason, nil, func(json.RawMessage) (any, error) { return arg, nil })
 	}
 }
 
-func (s *Server) updateMDF(c *gin.Context, r db.MdfRequest, name string, arg any) error {
+// mdfMessage sends one message to the request's workflow and answers with the
+// request as it stands afterwards.
+func (s *Server) mdfMessage(c *gin.Context, r db.MdfRequest, name string, body []byte, reason string,
+	prepare func(context.Context, *db.Queries, json.RawMessage) (json.RawMessage, error), arg func(json.RawMessage) (any, error)) {
 	var st workflows.MDFState
-	err := s.sendUpdate(c, r.WorkflowID, name, arg, &st)
-	if errors.Is(err, errProcessEnded) {
-		return domain.Conflict("request_closed", "the request is %s", r.Status)
-	}
-	return err
+	s.decide(c, decision{
+		Record: "mdf_request", RecordID: r.ID, WorkflowID: r.WorkflowID, Update: name, Reason: reason, Body: body,
+		Prepare: prepare, Arg: arg, Result: &st,
+		Ended: func() error { return domain.Conflict("request_closed", "the request is %s", r.Status) },
+		Answer: func(ctx context.Context, _ json.RawMessage) (answer, error) {
+			v, err := s.mdfView(ctx, s.store.Queries, r.ID)
+			return answer{Status: http.StatusOK, Body: v}, err
+		},
+	})
 }
 
 // Proof files: what a claim may carry.
@@ -453,13 +440,21 @@ func (s *Server) claimMDF(c *gin.Context) {
 		s.abort(c, domain.Invalid("amount", "invalid", "amount must be a decimal amount such as \"1250.00\""))
 		return
 	}
+	if err := checkBound(amount, moneyBound, "amount"); err != nil {
+		s.abort(c, err)
+		return
+	}
 	results := map[string]int64{}
 	if v := c.Request.FormValue("results"); v != "" {
 		if err := json.Unmarshal([]byte(v), &results); err != nil || len(results) > 20 {
 			s.abort(c, domain.Invalid("results", "invalid", "results must be a JSON object of counts, such as {\"leads\": 42, \"attendees\": 120}"))
 			return
 		}
-		for _, n := range results {
+		for k, n := range results {
+			if !cleanText(k) || len(k) > 100 {
+				s.abort(c, domain.Invalid("results", "invalid", "a result's name is text of at most 100 bytes"))
+				return
+			}
 			if n < 0 {
 				s.abort(c, domain.Invalid("results", "invalid", "results are counts and cannot be negative"))
 				return
@@ -484,21 +479,48 @@ func (s *Server) claimMDF(c *gin.Context) {
 	for _, f := range files {
 		canonical += f.sha + "\n"
 	}
-	s.write(c, []byte(canonical), func(ctx context.Context, q *db.Queries) (answer, error) {
+	// The proof files are recorded before the claim is sent (a retry with the same
+	// Idempotency-Key reuses them); a refused claim removes them again.
+	actor := caller(c).Actor()
+	prepare := func(ctx context.Context, q *db.Queries, earlier json.RawMessage) (json.RawMessage, error) {
+		if earlier != nil {
+			return earlier, nil
+		}
 		ids := make([]uuid.UUID, 0, len(files))
 		for _, f := range files {
 			row, err := q.CreateMDFFile(ctx, db.CreateMDFFileParams{ID: uuid.Must(uuid.NewV7()), RequestID: r.ID, Name: f.name, ContentType: f.contentType,
-				SizeBytes: int64(len(f.data)), Sha256: f.sha, StorageKey: f.sha, UploadedBy: caller(c).Actor()})
+				SizeBytes: int64(len(f.data)), Sha256: f.sha, StorageKey: f.sha, UploadedBy: actor})
 			if err != nil {
-				return answer{}, err
+				return nil, err
 			}
 			ids = append(ids, row.ID)
 		}
-		if err := s.updateMDF(c, r, workflows.MDFClaim, workflows.MDFClaimInput{Actor: caller(c).Actor(), Amount: amount, Results: results, FileIDs: ids}); err != nil {
-			return answer{}, err
-		}
-		v, err := s.mdfView(ctx, q, r.ID)
-		return answer{Status: http.StatusOK, Body: v}, err
+		return json.Marshal(ids)
+	}
+	var st workflows.MDFState
+	s.decide(c, decision{
+		Record: "mdf_request", RecordID: r.ID, WorkflowID: r.WorkflowID, Update: workflows.MDFClaim, Reason: "claim " + amount.String(), Body: []byte(canonical),
+		Prepare: prepare,
+		Arg: func(prepared json.RawMessage) (any, error) {
+			var ids []uuid.UUID
+			if err := json.Unmarshal(prepared, &ids); err != nil {
+				return nil, err
+			}
+			return workflows.MDFClaimInput{Actor: actor, Amount: amount, Results: results, FileIDs: ids}, nil
+		},
+		Result: &st,
+		Ended:  func() error { return domain.Conflict("request_closed", "the request is %s", r.Status) },
+		Refused: func(ctx context.Context, q *db.Queries, prepared json.RawMessage) error {
+			var ids []uuid.UUID
+			if err := json.Unmarshal(prepared, &ids); err != nil {
+				return err
+			}
+			return q.DeleteMDFFiles(ctx, ids)
+		},
+		Answer: func(ctx context.Context, _ json.RawMessage) (answer, error) {
+			v, err := s.mdfView(ctx, s.store.Queries, r.ID)
+			return answer{Status: http.StatusOK, Body: v}, err
+		},
 	})
 }
 
@@ -511,6 +533,9 @@ func (s *Server) readProofFiles(headers []*multipart.FileHeader) ([]proofFile, e
 	}
 	var out []proofFile
 	for _, h := range headers {
+		if !cleanText(h.Filename) || len(h.Filename) > 255 {
+			return nil, domain.Invalid("files", "invalid_name", "a file name must be UTF-8 text of at most 255 bytes without NUL")
+		}
 		if h.Size > s.cfg.MaxFileBytes {
 			return nil, domain.Invalid("files", "too_large", "%s is larger than %d bytes", h.Filename, s.cfg.MaxFileBytes)
 		}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,9 +11,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
@@ -94,16 +92,7 @@ func (s *Server) createApplication(c *gin.Context) {
 		}
 		// Started inside the transaction: if the start fails nothing is stored; if the
 		// commit fails after it, the workflow finds no partner and ends (LoadPartnerPolicy).
-		_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: p.WorkflowID, TaskQueue: workflows.TaskQueue,
-			WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-			WorkflowExecutionErrorWhenAlreadyStarted: true,
-			TypedSearchAttributes: temporal.NewSearchAttributes(
-				workflows.SAPartnerID.ValueSet(id.String()), workflows.SAProgramID.ValueSet(programID.String()),
-				workflows.SAPartnerType.ValueSet(req.PartnerType), workflows.SAKind.ValueSet("partner"),
-				workflows.SAStatus.ValueSet(domain.StatusPendingReview)),
-		}, workflows.PartnerWorkflow, workflows.PartnerInput{PartnerID: id, ProgramID: programID, PartnerType: req.PartnerType})
-		if err != nil {
+		if err := workflows.StartPartner(ctx, s.temporal, workflows.PartnerInput{PartnerID: id, ProgramID: programID, PartnerType: req.PartnerType}); err != nil {
 			return answer{}, err
 		}
 		return answer{Status: http.StatusCreated, Body: PartnerView{Partner: p, Tier: TierRef{tier.ID, tier.Name}, Step: workflows.StepReview, Certifications: []db.Certification{}}}, nil
@@ -227,23 +216,29 @@ func (s *Server) partnerView(ctx context.Context, p db.Partner) (PartnerView, er
 	return PartnerView{Partner: p, Tier: TierRef{tier.ID, tier.Name}, Certifications: certs}, nil
 }
 
-// decide sends a decision to the partner's workflow as an Update (validated by the
-// workflow, so a second decision is a 409 at once) and answers with the result.
-// The Update ID comes from the Idempotency-Key, so a retried request is the same
-// Update to Temporal too.
-// decide sends a decision to the partner's workflow as an Update (validated by the
-// workflow, so a second decision is a 409 at once) and returns its result.
-func (s *Server) decide(c *gin.Context, p db.Partner, name string, arg any) (workflows.PartnerState, error) {
+// partnerDecision sends one onboarding decision to the partner's workflow.
+func (s *Server) partnerDecision(c *gin.Context, p db.Partner, name string, body []byte, reason string, arg func(prepared json.RawMessage) (any, error)) {
 	var st workflows.PartnerState
-	err := s.sendUpdate(c, p.WorkflowID, name, arg, &st)
-	if errors.Is(err, errProcessEnded) { // a rejected application's workflow has completed
-		return st, domain.Conflict("process_ended", "the onboarding of this partner has ended (status %s)", p.Status)
-	}
-	return st, err
+	s.decide(c, decision{
+		Record: "partner", RecordID: p.ID, WorkflowID: p.WorkflowID, Update: name, Reason: reason, Body: body,
+		Arg: arg, Result: &st,
+		Ended: func() error {
+			return domain.Conflict("process_ended", "the onboarding of this partner has ended (status %s)", p.Status)
+		},
+		Answer: func(ctx context.Context, _ json.RawMessage) (answer, error) { return s.partnerAnswer(ctx, p.ID, st) },
+	})
 }
 
 func (s *Server) approvePartner(c *gin.Context) { s.decision(c, true) }
 func (s *Server) rejectPartner(c *gin.Context)  { s.decision(c, false) }
+
+// pendingKey is the partner's first API key, made (inactive) before the approval
+// is sent and kept with the Idempotency-Key's claim, so a retry hands out the
+// same key. The approval activates it in the transaction that approves.
+type pendingKey struct {
+	ID  uuid.UUID `json:"id"`
+	Key string    `json:"key"`
+}
 
 func (s *Server) decision(c *gin.Context, approve bool) {
 	p, err := s.partnerFor(c)
@@ -259,34 +254,58 @@ func (s *Server) decision(c *gin.Context, approve bool) {
 		s.abort(c, err)
 		return
 	}
-	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-		// On approval the partner's first API key is made in this transaction and
-		// kept only if the workflow accepts the decision.
-		var key string
-		if approve {
-			k, err := CreateKey(ctx, q, domain.RolePartner, uuid.NullUUID{UUID: p.ID, Valid: true}, "")
-			if err != nil {
-				return answer{}, err
+	actor := caller(c).Actor()
+	if !approve {
+		s.partnerDecision(c, p, workflows.PartnerReject, body, req.Reason, func(json.RawMessage) (any, error) {
+			return workflows.Decision{Actor: actor, Reason: req.Reason}, nil
+		})
+		return
+	}
+	var st workflows.PartnerState
+	s.decide(c, decision{
+		Record: "partner", RecordID: p.ID, WorkflowID: p.WorkflowID, Update: workflows.PartnerApprove, Reason: req.Reason, Body: body,
+		Prepare: func(ctx context.Context, q *db.Queries, earlier json.RawMessage) (json.RawMessage, error) {
+			if earlier != nil {
+				return earlier, nil
 			}
-			key = k.Key
-		}
-		name := map[bool]string{true: workflows.PartnerApprove, false: workflows.PartnerReject}[approve]
-		st, err := s.decide(c, p, name, workflows.Decision{Actor: caller(c).Actor(), Reason: req.Reason})
-		if err != nil {
-			return answer{}, err
-		}
-		ans, err := s.partnerAnswer(ctx, q, p.ID, st)
-		if err != nil {
-			return answer{}, err
-		}
-		v := ans.Body.(PartnerView)
-		stored := v
-		if approve {
-			v.APIKey = key
-			v.APIKeyNote = "the partner's API key is shown only in this answer; hand it to the partner now"
-			stored.APIKeyNote = "the API key was shown once in the first answer; issue a new one with POST /v1/keys if it was lost"
-		}
-		return answer{Status: http.StatusOK, Body: v, Stored: stored}, nil
+			k, err := CreatePendingPartnerKey(ctx, q, p.ID)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(pendingKey{ID: k.ID, Key: k.Key})
+		},
+		Arg: func(prepared json.RawMessage) (any, error) {
+			var k pendingKey
+			if err := json.Unmarshal(prepared, &k); err != nil {
+				return nil, err
+			}
+			return workflows.Decision{Actor: actor, Reason: req.Reason, APIKeyID: &k.ID}, nil
+		},
+		Result: &st,
+		Ended: func() error {
+			return domain.Conflict("process_ended", "the onboarding of this partner has ended (status %s)", p.Status)
+		},
+		Refused: func(ctx context.Context, q *db.Queries, prepared json.RawMessage) error {
+			var k pendingKey
+			if err := json.Unmarshal(prepared, &k); err != nil {
+				return err
+			}
+			return q.DeletePendingAPIKey(ctx, k.ID)
+		},
+		Answer: func(ctx context.Context, prepared json.RawMessage) (answer, error) {
+			var k pendingKey
+			_ = json.Unmarshal(prepared, &k)
+			ans, err := s.partnerAnswer(ctx, p.ID, st)
+			if err != nil {
+				return ans, err
+			}
+			// The key is in the stored answer too: a retry with the same
+			// Idempotency-Key (the first answer may have been lost) hands it out again.
+			v := ans.Body.(PartnerView)
+			v.APIKey = k.Key
+			v.APIKeyNote = "the partner's API key is shown only to this request (and its retries with the same Idempotency-Key); hand it to the partner now"
+			return answer{Status: http.StatusOK, Body: v}, nil
+		},
 	})
 }
 
@@ -301,12 +320,8 @@ func (s *Server) acceptAgreement(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-		st, err := s.decide(c, p, workflows.PartnerAcceptAgreement, workflows.AgreementAcceptance{Version: req.Version, Actor: caller(c).Actor()})
-		if err != nil {
-			return answer{}, err
-		}
-		return s.partnerAnswer(ctx, q, p.ID, st)
+	s.partnerDecision(c, p, workflows.PartnerAcceptAgreement, body, "terms "+req.Version, func(json.RawMessage) (any, error) {
+		return workflows.AgreementAcceptance{Version: req.Version, Actor: caller(c).Actor()}, nil
 	})
 }
 
@@ -317,32 +332,37 @@ func (s *Server) recordCertification(c *gin.Context) {
 	if err == nil {
 		body, err = s.readJSON(c, &req)
 	}
+	if err == nil && !domain.ValidCertificationName(req.Name) {
+		err = domain.Invalid("name", "invalid", "name must be a lower-case slug such as sales-fundamentals")
+	}
 	if err != nil {
 		s.abort(c, err)
 		return
 	}
 	passed, _ := time.Parse(time.DateOnly, req.PassedAt)
 	expires, _ := time.Parse(time.DateOnly, req.ExpiresAt)
-	if !domain.ValidCertificationName(req.Name) {
-		s.abort(c, domain.Invalid("name", "invalid", "name must be a lower-case slug such as sales-fundamentals"))
-		return
-	}
-	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-		rec := workflows.CertificationRecord{Certification: domain.Certification{Name: req.Name, PassedAt: passed, ExpiresAt: expires}, Actor: caller(c).Actor()}
-		st, err := s.decide(c, p, workflows.PartnerCertify, rec)
-		if err != nil {
-			return answer{}, err
-		}
-		ans, err := s.partnerAnswer(ctx, q, p.ID, st)
-		ans.Status = http.StatusCreated
-		return ans, err
+	var st workflows.PartnerState
+	s.decide(c, decision{
+		Record: "partner", RecordID: p.ID, WorkflowID: p.WorkflowID, Update: workflows.PartnerCertify, Reason: req.Name, Body: body,
+		Arg: func(json.RawMessage) (any, error) {
+			return workflows.CertificationRecord{Certification: domain.Certification{Name: req.Name, PassedAt: passed, ExpiresAt: expires}, Actor: caller(c).Actor()}, nil
+		},
+		Result: &st,
+		Ended: func() error {
+			return domain.Conflict("process_ended", "the onboarding of this partner has ended (status %s)", p.Status)
+		},
+		Answer: func(ctx context.Context, _ json.RawMessage) (answer, error) {
+			ans, err := s.partnerAnswer(ctx, p.ID, st)
+			ans.Status = http.StatusCreated
+			return ans, err
+		},
 	})
 }
 
 // partnerAnswer is the partner after a decision: the stored record and the
 // workflow's state as the Update returned it.
-func (s *Server) partnerAnswer(ctx context.Context, q *db.Queries, id uuid.UUID, st workflows.PartnerState) (answer, error) {
-	fresh, err := q.GetPartner(ctx, id)
+func (s *Server) partnerAnswer(ctx context.Context, id uuid.UUID, st workflows.PartnerState) (answer, error) {
+	fresh, err := s.store.GetPartner(ctx, id)
 	if err != nil {
 		return answer{}, err
 	}

@@ -20,7 +20,7 @@ type TierInput struct {
 	Rank                   *int32   `json:"rank" validate:"required,min=0,max=1000"`
 	DealProtectionDays     *int32   `json:"deal_protection_days" validate:"omitempty,min=1,max=3650"`
 	MDFQuarterlyAllocation *Amount  `json:"mdf_quarterly_allocation"`
-	DefaultMargin          *Amount  `json:"default_margin"`
+	DefaultMargin          *Rate    `json:"default_margin"`
 	RequiredCertifications []string `json:"required_certifications" validate:"max=20"`
 }
 

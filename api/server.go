@@ -24,7 +24,10 @@ import (
 
 // Config holds the API's limits and network settings.
 type Config struct {
-	MaxBodyBytes   int64
+	MaxBodyBytes int64
+	// DecisionWait bounds how long a decision waits for its workflow's outcome
+	// before answering 202 (pending); below RequestTimeout.
+	DecisionWait   time.Duration
 	MaxPageSize    int
 	RequestTimeout time.Duration
 	RateLimit      float64 // requests per second per API key (or client address); 0 disables
@@ -38,7 +41,7 @@ type Config struct {
 }
 
 func DefaultConfig() Config {
-	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, RateLimit: 50, RateBurst: 100,
+	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, DecisionWait: 10 * time.Second, RateLimit: 50, RateBurst: 100,
 		FilesDir: ".data/files", MaxFileBytes: 10 << 20, Click: DefaultClickConfig()}
 }
 
@@ -82,7 +85,7 @@ func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*S
 		return nil, err
 	}
 	s.engine.HandleMethodNotAllowed = true
-	s.engine.Use(s.recover, s.logRequests, s.deadline)
+	s.engine.Use(s.recover, s.requestID, s.logRequests, s.deadline, s.cleanParams)
 	s.engine.NoRoute(func(c *gin.Context) {
 		s.abort(c, newHTTPError(http.StatusNotFound, "not_found", "no such endpoint", ""))
 	})
@@ -208,6 +211,7 @@ func (s *Server) register() {
 
 	s.handle(v1, http.MethodPost, "/keys", admins, s.createKey)
 	s.handle(v1, http.MethodDelete, "/keys/:id", admins, s.revokeKey)
+	s.handle(v1, http.MethodGet, "/audit", admins, s.listAudit)
 }
 
 // recover turns a panic into the JSON 500 shape, logged with the stack.
@@ -225,6 +229,39 @@ func (s *Server) recover(c *gin.Context) {
 // (it never waits on anything) unless it fails.
 const clickRoute = "/c/:code"
 
+// requestID gives every request but a click its X-Request-Id.
+func (s *Server) requestID(c *gin.Context) {
+	if c.FullPath() == clickRoute {
+		c.Next()
+		return
+	}
+	withRequestID(c)
+}
+
+// cleanParams refuses NUL bytes and invalid UTF-8 in the path and the query string
+// before any handler sees them (PostgreSQL text cannot hold them).
+func (s *Server) cleanParams(c *gin.Context) {
+	if c.FullPath() == clickRoute {
+		c.Next()
+		return
+	}
+	for _, p := range c.Params {
+		if !cleanText(p.Value) {
+			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid_text", "the path holds a NUL byte or invalid UTF-8", p.Key))
+			return
+		}
+	}
+	for name, values := range c.Request.URL.Query() {
+		for _, v := range values {
+			if !cleanText(name) || !cleanText(v) {
+				s.abort(c, newHTTPError(http.StatusBadRequest, "invalid_text", "query parameter "+name+" holds a NUL byte or invalid UTF-8", name))
+				return
+			}
+		}
+	}
+	c.Next()
+}
+
 func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
@@ -234,7 +271,7 @@ func (s *Server) logRequests(c *gin.Context) {
 	s.logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
 		slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
 		slog.Int("status", c.Writer.Status()), slog.Duration("duration", time.Since(start)),
-		slog.String("client", c.ClientIP()))
+		slog.String("client", c.ClientIP()), slog.String("request_id", requestID(c)))
 }
 
 // deadline bounds every request's work (database and Temporal calls).

@@ -24,8 +24,8 @@ type DealSettingsRequest struct {
 }
 
 type StageSetting struct {
-	Name        string  `json:"name" validate:"required,max=50"`
-	Probability *Amount `json:"probability" validate:"required"`
+	Name        string `json:"name" validate:"required,max=50"`
+	Probability *Rate  `json:"probability" validate:"required"`
 }
 
 type MDFSettingsRequest struct {

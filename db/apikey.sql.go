@@ -12,6 +12,25 @@ import (
 	"github.com/google/uuid"
 )
 
+const activateAPIKey = `-- name: ActivateAPIKey :execrows
+UPDATE api_keys SET activated_at = COALESCE(activated_at, $1::timestamptz)
+WHERE id = $2 AND partner_id = $3 AND revoked_at IS NULL
+`
+
+type ActivateAPIKeyParams struct {
+	At        time.Time     `json:"at"`
+	ID        uuid.UUID     `json:"id"`
+	PartnerID uuid.NullUUID `json:"partner_id"`
+}
+
+func (q *Queries) ActivateAPIKey(ctx context.Context, arg ActivateAPIKeyParams) (int64, error) {
+	result, err := q.db.Exec(ctx, activateAPIKey, arg.At, arg.ID, arg.PartnerID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const createAPIKey = `-- name: CreateAPIKey :one
 INSERT INTO api_keys (id, prefix, secret_hash, role, partner_id, label)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -59,6 +78,61 @@ func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (Cre
 	return i, err
 }
 
+const createPendingAPIKey = `-- name: CreatePendingAPIKey :one
+INSERT INTO api_keys (id, prefix, secret_hash, role, partner_id, label, activated_at)
+VALUES ($1, $2, $3, 'partner', $4, $5, NULL)
+RETURNING id, prefix, role, partner_id, label, created_at, revoked_at
+`
+
+type CreatePendingAPIKeyParams struct {
+	ID         uuid.UUID     `json:"id"`
+	Prefix     string        `json:"prefix"`
+	SecretHash []byte        `json:"secret_hash"`
+	PartnerID  uuid.NullUUID `json:"partner_id"`
+	Label      string        `json:"label"`
+}
+
+type CreatePendingAPIKeyRow struct {
+	ID        uuid.UUID     `json:"id"`
+	Prefix    string        `json:"prefix"`
+	Role      string        `json:"role"`
+	PartnerID uuid.NullUUID `json:"partner_id"`
+	Label     string        `json:"label"`
+	CreatedAt time.Time     `json:"created_at"`
+	RevokedAt *time.Time    `json:"revoked_at"`
+}
+
+// A partner's first key, inactive until the approval that names it is recorded.
+func (q *Queries) CreatePendingAPIKey(ctx context.Context, arg CreatePendingAPIKeyParams) (CreatePendingAPIKeyRow, error) {
+	row := q.db.QueryRow(ctx, createPendingAPIKey,
+		arg.ID,
+		arg.Prefix,
+		arg.SecretHash,
+		arg.PartnerID,
+		arg.Label,
+	)
+	var i CreatePendingAPIKeyRow
+	err := row.Scan(
+		&i.ID,
+		&i.Prefix,
+		&i.Role,
+		&i.PartnerID,
+		&i.Label,
+		&i.CreatedAt,
+		&i.RevokedAt,
+	)
+	return i, err
+}
+
+const deletePendingAPIKey = `-- name: DeletePendingAPIKey :exec
+DELETE FROM api_keys WHERE id = $1 AND activated_at IS NULL
+`
+
+func (q *Queries) DeletePendingAPIKey(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, deletePendingAPIKey, id)
+	return err
+}
+
 const getAPIKey = `-- name: GetAPIKey :one
 SELECT id, prefix, role, partner_id, label, created_at, revoked_at FROM api_keys WHERE id = $1
 `
@@ -89,7 +163,7 @@ func (q *Queries) GetAPIKey(ctx context.Context, id uuid.UUID) (GetAPIKeyRow, er
 }
 
 const getAPIKeyByPrefix = `-- name: GetAPIKeyByPrefix :one
-SELECT id, prefix, secret_hash, role, partner_id, label, created_at, revoked_at FROM api_keys WHERE prefix = $1
+SELECT id, prefix, secret_hash, role, partner_id, label, created_at, revoked_at, activated_at FROM api_keys WHERE prefix = $1
 `
 
 func (q *Queries) GetAPIKeyByPrefix(ctx context.Context, prefix string) (ApiKey, error) {
@@ -104,6 +178,7 @@ func (q *Queries) GetAPIKeyByPrefix(ctx context.Context, prefix string) (ApiKey,
 		&i.Label,
 		&i.CreatedAt,
 		&i.RevokedAt,
+		&i.ActivatedAt,
 	)
 	return i, err
 }

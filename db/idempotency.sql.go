@@ -7,24 +7,31 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 )
 
 const claimIdempotencyKey = `-- name: ClaimIdempotencyKey :execrows
-INSERT INTO idempotency_keys (scope, key, request_hash)
-VALUES ($1, $2, $3)
+INSERT INTO idempotency_keys (scope, key, request_hash, pending)
+VALUES ($1, $2, $3, $4)
 ON CONFLICT (scope, key) DO NOTHING
 `
 
 type ClaimIdempotencyKeyParams struct {
-	Scope       string `json:"scope"`
-	Key         string `json:"key"`
-	RequestHash []byte `json:"request_hash"`
+	Scope       string          `json:"scope"`
+	Key         string          `json:"key"`
+	RequestHash []byte          `json:"request_hash"`
+	Pending     json.RawMessage `json:"pending"`
 }
 
 // Inside the write's transaction: a concurrent request with the same key waits
 // here until the first commits (then sees its answer) or rolls back (then claims it).
 func (q *Queries) ClaimIdempotencyKey(ctx context.Context, arg ClaimIdempotencyKeyParams) (int64, error) {
-	result, err := q.db.Exec(ctx, claimIdempotencyKey, arg.Scope, arg.Key, arg.RequestHash)
+	result, err := q.db.Exec(ctx, claimIdempotencyKey,
+		arg.Scope,
+		arg.Key,
+		arg.RequestHash,
+		arg.Pending,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -32,7 +39,7 @@ func (q *Queries) ClaimIdempotencyKey(ctx context.Context, arg ClaimIdempotencyK
 }
 
 const getIdempotencyKey = `-- name: GetIdempotencyKey :one
-SELECT scope, key, request_hash, status_code, response_body, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2
+SELECT scope, key, request_hash, status_code, response_body, created_at, pending FROM idempotency_keys WHERE scope = $1 AND key = $2
 `
 
 type GetIdempotencyKeyParams struct {
@@ -50,12 +57,29 @@ func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyPa
 		&i.StatusCode,
 		&i.ResponseBody,
 		&i.CreatedAt,
+		&i.Pending,
 	)
 	return i, err
 }
 
+const releaseIdempotencyKey = `-- name: ReleaseIdempotencyKey :exec
+DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status_code = 0
+`
+
+type ReleaseIdempotencyKeyParams struct {
+	Scope string `json:"scope"`
+	Key   string `json:"key"`
+}
+
+// A request that failed for a reason a retry may not meet again (the workflow
+// service was down) frees its key.
+func (q *Queries) ReleaseIdempotencyKey(ctx context.Context, arg ReleaseIdempotencyKeyParams) error {
+	_, err := q.db.Exec(ctx, releaseIdempotencyKey, arg.Scope, arg.Key)
+	return err
+}
+
 const saveIdempotentResponse = `-- name: SaveIdempotentResponse :exec
-UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE scope = $1 AND key = $2
+UPDATE idempotency_keys SET status_code = $3, response_body = $4, pending = NULL WHERE scope = $1 AND key = $2
 `
 
 type SaveIdempotentResponseParams struct {

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -182,19 +183,19 @@ RETURNING id, program_id, partner_id, tier_id, quarter, activity_type, descripti
 `
 
 type CreateMDFRequestParams struct {
-	ID               uuid.UUID      `json:"id"`
-	ProgramID        uuid.UUID      `json:"program_id"`
-	PartnerID        uuid.UUID      `json:"partner_id"`
-	TierID           uuid.UUID      `json:"tier_id"`
-	Quarter          string         `json:"quarter"`
-	ActivityType     string         `json:"activity_type"`
-	Description      string         `json:"description"`
-	StartDate        time.Time      `json:"start_date"`
-	EndDate          time.Time      `json:"end_date"`
-	RequestedAmount  domain.Numeric `json:"requested_amount"`
-	Currency         string         `json:"currency"`
-	ExpectedOutcomes []byte         `json:"expected_outcomes"`
-	WorkflowID       string         `json:"workflow_id"`
+	ID               uuid.UUID       `json:"id"`
+	ProgramID        uuid.UUID       `json:"program_id"`
+	PartnerID        uuid.UUID       `json:"partner_id"`
+	TierID           uuid.UUID       `json:"tier_id"`
+	Quarter          string          `json:"quarter"`
+	ActivityType     string          `json:"activity_type"`
+	Description      string          `json:"description"`
+	StartDate        time.Time       `json:"start_date"`
+	EndDate          time.Time       `json:"end_date"`
+	RequestedAmount  domain.Numeric  `json:"requested_amount"`
+	Currency         string          `json:"currency"`
+	ExpectedOutcomes json.RawMessage `json:"expected_outcomes"`
+	WorkflowID       string          `json:"workflow_id"`
 }
 
 func (q *Queries) CreateMDFRequest(ctx context.Context, arg CreateMDFRequestParams) (MdfRequest, error) {
@@ -265,6 +266,16 @@ func (q *Queries) CreatePosting(ctx context.Context, arg CreatePostingParams) er
 		arg.Amount,
 		arg.Currency,
 	)
+	return err
+}
+
+const deleteMDFFiles = `-- name: DeleteMDFFiles :exec
+DELETE FROM mdf_files WHERE id = ANY($1::uuid[])
+`
+
+// Proof files recorded for a claim the workflow refused.
+func (q *Queries) DeleteMDFFiles(ctx context.Context, ids []uuid.UUID) error {
+	_, err := q.db.Exec(ctx, deleteMDFFiles, ids)
 	return err
 }
 
@@ -722,7 +733,7 @@ type UpdateMDFRequestParams struct {
 	ApprovedAmount   domain.NullNumeric `json:"approved_amount"`
 	ClaimedAmount    domain.NullNumeric `json:"claimed_amount"`
 	ReimbursedAmount domain.NullNumeric `json:"reimbursed_amount"`
-	Results          []byte             `json:"results"`
+	Results          json.RawMessage    `json:"results"`
 	ClaimDeadline    *time.Time         `json:"claim_deadline"`
 	ProofDeadline    *time.Time         `json:"proof_deadline"`
 	CloseReason      *string            `json:"close_reason"`

@@ -13,14 +13,28 @@ import (
 )
 
 type ApiKey struct {
-	ID         uuid.UUID     `json:"id"`
-	Prefix     string        `json:"prefix"`
-	SecretHash []byte        `json:"secret_hash"`
-	Role       string        `json:"role"`
-	PartnerID  uuid.NullUUID `json:"partner_id"`
-	Label      string        `json:"label"`
-	CreatedAt  time.Time     `json:"created_at"`
-	RevokedAt  *time.Time    `json:"revoked_at"`
+	ID          uuid.UUID     `json:"id"`
+	Prefix      string        `json:"prefix"`
+	SecretHash  []byte        `json:"secret_hash"`
+	Role        string        `json:"role"`
+	PartnerID   uuid.NullUUID `json:"partner_id"`
+	Label       string        `json:"label"`
+	CreatedAt   time.Time     `json:"created_at"`
+	RevokedAt   *time.Time    `json:"revoked_at"`
+	ActivatedAt *time.Time    `json:"activated_at"`
+}
+
+type AuditEvent struct {
+	ID         uuid.UUID       `json:"id"`
+	Actor      string          `json:"actor"`
+	Action     string          `json:"action"`
+	RecordType string          `json:"record_type"`
+	RecordID   uuid.UUID       `json:"record_id"`
+	Outcome    string          `json:"outcome"`
+	Reason     string          `json:"reason"`
+	Detail     json.RawMessage `json:"detail"`
+	RequestID  string          `json:"request_id"`
+	OccurredAt time.Time       `json:"occurred_at"`
 }
 
 type Certification struct {
@@ -96,20 +110,20 @@ type CommissionLine struct {
 }
 
 type CommissionRule struct {
-	ID              uuid.UUID      `json:"id"`
-	ProgramID       uuid.UUID      `json:"program_id"`
-	TierID          uuid.NullUUID  `json:"tier_id"`
-	PartnerID       uuid.NullUUID  `json:"partner_id"`
-	Event           string         `json:"event"`
-	Kind            string         `json:"kind"`
-	Rate            domain.Numeric `json:"rate"`
-	Amount          domain.Numeric `json:"amount"`
-	VolumeTiers     []byte         `json:"volume_tiers"`
-	Recurring       string         `json:"recurring"`
-	RecurringMonths int32          `json:"recurring_months"`
-	EffectiveFrom   time.Time      `json:"effective_from"`
-	EffectiveTo     *time.Time     `json:"effective_to"`
-	CreatedAt       time.Time      `json:"created_at"`
+	ID              uuid.UUID       `json:"id"`
+	ProgramID       uuid.UUID       `json:"program_id"`
+	TierID          uuid.NullUUID   `json:"tier_id"`
+	PartnerID       uuid.NullUUID   `json:"partner_id"`
+	Event           string          `json:"event"`
+	Kind            string          `json:"kind"`
+	Rate            domain.Numeric  `json:"rate"`
+	Amount          domain.Numeric  `json:"amount"`
+	VolumeTiers     json.RawMessage `json:"volume_tiers"`
+	Recurring       string          `json:"recurring"`
+	RecurringMonths int32           `json:"recurring_months"`
+	EffectiveFrom   time.Time       `json:"effective_from"`
+	EffectiveTo     *time.Time      `json:"effective_to"`
+	CreatedAt       time.Time       `json:"created_at"`
 }
 
 type Conversion struct {
@@ -201,12 +215,13 @@ type DealEvent struct {
 }
 
 type IdempotencyKey struct {
-	Scope        string    `json:"scope"`
-	Key          string    `json:"key"`
-	RequestHash  []byte    `json:"request_hash"`
-	StatusCode   int32     `json:"status_code"`
-	ResponseBody []byte    `json:"response_body"`
-	CreatedAt    time.Time `json:"created_at"`
+	Scope        string          `json:"scope"`
+	Key          string          `json:"key"`
+	RequestHash  []byte          `json:"request_hash"`
+	StatusCode   int32           `json:"status_code"`
+	ResponseBody []byte          `json:"response_body"`
+	CreatedAt    time.Time       `json:"created_at"`
+	Pending      json.RawMessage `json:"pending"`
 }
 
 type LedgerEntry struct {
@@ -289,8 +304,8 @@ type MdfRequest struct {
 	ClaimedAmount    domain.NullNumeric `json:"claimed_amount"`
 	ReimbursedAmount domain.NullNumeric `json:"reimbursed_amount"`
 	Currency         string             `json:"currency"`
-	ExpectedOutcomes []byte             `json:"expected_outcomes"`
-	Results          []byte             `json:"results"`
+	ExpectedOutcomes json.RawMessage    `json:"expected_outcomes"`
+	Results          json.RawMessage    `json:"results"`
 	Status           string             `json:"status"`
 	ClaimDeadline    *time.Time         `json:"claim_deadline"`
 	ProofDeadline    *time.Time         `json:"proof_deadline"`

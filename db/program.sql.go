@@ -52,19 +52,19 @@ RETURNING id, program_id, tier_id, partner_id, event, kind, rate, amount, volume
 `
 
 type CreateCommissionRuleParams struct {
-	ID              uuid.UUID      `json:"id"`
-	ProgramID       uuid.UUID      `json:"program_id"`
-	TierID          uuid.NullUUID  `json:"tier_id"`
-	PartnerID       uuid.NullUUID  `json:"partner_id"`
-	Event           string         `json:"event"`
-	Kind            string         `json:"kind"`
-	Rate            domain.Numeric `json:"rate"`
-	Amount          domain.Numeric `json:"amount"`
-	VolumeTiers     []byte         `json:"volume_tiers"`
-	Recurring       string         `json:"recurring"`
-	RecurringMonths int32          `json:"recurring_months"`
-	EffectiveFrom   time.Time      `json:"effective_from"`
-	EffectiveTo     *time.Time     `json:"effective_to"`
+	ID              uuid.UUID       `json:"id"`
+	ProgramID       uuid.UUID       `json:"program_id"`
+	TierID          uuid.NullUUID   `json:"tier_id"`
+	PartnerID       uuid.NullUUID   `json:"partner_id"`
+	Event           string          `json:"event"`
+	Kind            string          `json:"kind"`
+	Rate            domain.Numeric  `json:"rate"`
+	Amount          domain.Numeric  `json:"amount"`
+	VolumeTiers     json.RawMessage `json:"volume_tiers"`
+	Recurring       string          `json:"recurring"`
+	RecurringMonths int32           `json:"recurring_months"`
+	EffectiveFrom   time.Time       `json:"effective_from"`
+	EffectiveTo     *time.Time      `json:"effective_to"`
 }
 
 func (q *Queries) CreateCommissionRule(ctx context.Context, arg CreateCommissionRuleParams) (CommissionRule, error) {

@@ -31,11 +31,15 @@ func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error {
 	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return fn(s.WithTx(tx)) })
 }
 
-// Open connects a pool to the database at url.
-func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+// Open connects a pool of at most maxConns connections to the database at url
+// (pgx's default, the larger of 4 and the CPU count, is never relied on).
+func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -207,7 +207,17 @@ func (w *dealWorkflow) hasDecision() bool { return w.inbox.has(DealApprove, Deal
 func (w *dealWorkflow) processInbox(ctx workflow.Context) bool {
 	for w.inbox.pending() {
 		m := w.inbox.pop()
+		before := w.state
 		ended, err := w.apply(ctx, m)
+		if failed := recordFailure(err); failed != nil && !ended {
+			// The database refused the change: the deal stays as it was, the failed
+			// activity stays in the history for the operator, and the caller is told.
+			seq := w.state.EventSeq
+			w.state = before
+			w.state.EventSeq = seq
+			w.upsertStatus(ctx)
+			ended, err = false, failed
+		}
 		w.inbox.done(m, err)
 		if ended {
 			return true
@@ -229,20 +239,24 @@ func (w *dealWorkflow) apply(ctx workflow.Context, m message) (ended bool, refus
 			w.end(ctx, domain.DealRejected, "system:conflict-check", "already registered: another partner's deal for this customer was approved first")
 			return true, messageError(domain.Conflict("already_protected", "another partner's deal for this customer was approved first"))
 		}
+		if err != nil {
+			return false, err
+		}
 		w.state.Status, w.state.Margin, w.state.ProtectedUntil = domain.DealApproved, d.Margin, &until
 		w.upsertStatus(ctx)
 	case DealReject:
 		d := m.payload.(DealDecision)
-		w.end(ctx, domain.DealRejected, d.Actor, d.Reason)
-		return true, nil
+		return w.end(ctx, domain.DealRejected, d.Actor, d.Reason)
 	case DealSetStage:
 		u := m.payload.(DealUpdate)
 		w.state.Stage = u.Stage
-		_ = w.record(ctx, activities.DealChange{Kind: "stage", Actor: u.Actor, Stage: u.Stage, Reason: "moved to " + u.Stage})
+		return false, w.record(ctx, activities.DealChange{Kind: "stage", Actor: u.Actor, Stage: u.Stage, Reason: "moved to " + u.Stage})
 	case DealRequestExtension:
 		u := m.payload.(DealUpdate)
 		w.state.PendingExtension = &u
-		_ = w.record(ctx, activities.DealChange{Kind: "extension_requested", Actor: u.Actor, Reason: u.Reason})
+		if err := w.record(ctx, activities.DealChange{Kind: "extension_requested", Actor: u.Actor, Reason: u.Reason}); err != nil {
+			return false, err
+		}
 		w.notify(ctx, fmt.Sprintf("deal_extension_requested_%d", w.state.ExtensionsUsed+1), "manager", "Extension requested: "+u.Reason)
 	case DealApproveExtension:
 		e := m.payload.(ExtensionDecision)
@@ -253,27 +267,30 @@ func (w *dealWorkflow) apply(ctx workflow.Context, m message) (ended bool, refus
 		until := w.state.ProtectedUntil.AddDate(0, 0, days)
 		w.state.ProtectedUntil, w.state.PendingExtension = &until, nil
 		w.state.ExtensionsUsed++
-		_ = w.record(ctx, activities.DealChange{Kind: "extended", Actor: e.Actor, Reason: fmt.Sprintf("+%d days, until %s", days, until.Format(time.DateOnly)),
-			ProtectedUntil: until, ExtensionsUsed: w.state.ExtensionsUsed})
+		if err := w.record(ctx, activities.DealChange{Kind: "extended", Actor: e.Actor, Reason: fmt.Sprintf("+%d days, until %s", days, until.Format(time.DateOnly)),
+			ProtectedUntil: until, ExtensionsUsed: w.state.ExtensionsUsed}); err != nil {
+			return false, err
+		}
 		w.upsertStatus(ctx)
 	case DealRejectExtension:
 		e := m.payload.(ExtensionDecision)
 		w.state.PendingExtension = nil
 		w.state.ExtensionsUsed++ // a rejected request uses up the allowance too
-		_ = w.record(ctx, activities.DealChange{Kind: "extension_rejected", Actor: e.Actor, Reason: e.Reason})
+		return false, w.record(ctx, activities.DealChange{Kind: "extension_rejected", Actor: e.Actor, Reason: e.Reason})
 	case DealWin:
 		u := m.payload.(DealUpdate)
 		cur := w.state.Policy.Currency
 		margin := domain.DealMargin(*u.FinalAmount, w.state.Margin, w.state.Policy.TierDefaultMargin, cur)
 		w.state.Status = domain.DealWon
-		_ = w.record(ctx, activities.DealChange{Kind: "won", Actor: u.Actor, Reason: fmt.Sprintf("won at %s %s; margin %s", u.FinalAmount.StringFixed(domain.MinorUnits(cur)), cur, margin.StringFixed(domain.MinorUnits(cur))),
-			FinalAmount: u.FinalAmount, MarginAmount: &margin})
+		if err := w.record(ctx, activities.DealChange{Kind: "won", Actor: u.Actor, Reason: fmt.Sprintf("won at %s %s; margin %s", u.FinalAmount.StringFixed(domain.MinorUnits(cur)), cur, margin.StringFixed(domain.MinorUnits(cur))),
+			FinalAmount: u.FinalAmount, MarginAmount: &margin}); err != nil {
+			return false, err
+		}
 		w.upsertStatus(ctx)
 		return true, nil
 	case DealLose:
 		u := m.payload.(DealUpdate)
-		w.end(ctx, domain.DealLost, u.Actor, u.Reason)
-		return true, nil
+		return w.end(ctx, domain.DealLost, u.Actor, u.Reason)
 	}
 	return false, nil
 }
@@ -403,12 +420,16 @@ func (w *dealWorkflow) record(ctx workflow.Context, c activities.DealChange) err
 	return workflow.ExecuteActivity(summarized(ctx, summary), a.RecordDealChange, c).Get(ctx, nil)
 }
 
-// end closes the deal as rejected, lost or expired.
+// end closes the deal as rejected, lost or expired; it reports whether it did
+// (false with the error when the database refused the change).
 // The status flips first, so messages validated meanwhile see the deal as closed.
-func (w *dealWorkflow) end(ctx workflow.Context, status, actor, reason string) {
+func (w *dealWorkflow) end(ctx workflow.Context, status, actor, reason string) (bool, error) {
 	w.state.Status = status
-	_ = w.record(ctx, activities.DealChange{Kind: status, Actor: actor, Reason: reason})
+	if err := w.record(ctx, activities.DealChange{Kind: status, Actor: actor, Reason: reason}); err != nil {
+		return false, err
+	}
 	w.upsertStatus(ctx)
+	return true, nil
 }
 
 func (w *dealWorkflow) upsertStatus(ctx workflow.Context) {

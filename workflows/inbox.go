@@ -1,12 +1,21 @@
 package workflows
 
-import "go.temporal.io/sdk/workflow"
+import (
+	"slices"
+
+	"go.temporal.io/sdk/workflow"
+)
 
 // inbox queues validated messages for a workflow's main loop, which carries them
 // out in order; an Update's answer waits until the loop has done its message, so
-// the API answers with the result. Used by the deal and MDF processes.
+// the API answers with the result. Every process takes its decisions through one.
+//
+// The message being carried out stays the inbox's (current) until done: its
+// activity may take a while, and a validator that looked only at the queue would
+// let a second, contradicting decision through in that window.
 type inbox struct {
 	msgs              []message
+	current           *message // popped and being carried out
 	received, applied int
 	refused           map[int]error // messages the loop could not carry out, for their Update's answer
 }
@@ -25,8 +34,12 @@ func (ib *inbox) add(name string, payload any) int {
 	return ib.received
 }
 
-// has reports whether a message with one of the names waits in the queue.
+// has reports whether a message with one of the names waits in the queue or is
+// being carried out. Validators ask this.
 func (ib *inbox) has(names ...string) bool {
+	if ib.current != nil && slices.Contains(names, ib.current.name) {
+		return true
+	}
 	for _, m := range ib.msgs {
 		for _, n := range names {
 			if m.name == n {
@@ -37,12 +50,18 @@ func (ib *inbox) has(names ...string) bool {
 	return false
 }
 
+// pending reports whether a message waits in the queue (the main loop's wake-up).
 func (ib *inbox) pending() bool { return len(ib.msgs) > 0 }
 
-// pop takes the next message; done marks it carried out.
+// busy reports whether any message waits or is being carried out.
+func (ib *inbox) busy() bool { return ib.current != nil || len(ib.msgs) > 0 }
+
+// pop takes the next message and holds it as the one being carried out; done
+// marks it carried out (refused with err, if not nil).
 func (ib *inbox) pop() message {
 	m := ib.msgs[0]
 	ib.msgs = ib.msgs[1:]
+	ib.current = &m
 	return m
 }
 
@@ -51,6 +70,9 @@ func (ib *inbox) done(m message, err error) {
 		ib.refused[m.n] = err
 	}
 	ib.applied = m.n
+	if ib.current != nil && ib.current.n == m.n {
+		ib.current = nil
+	}
 }
 
 // close refuses every message still queued when the process ends.
@@ -58,7 +80,7 @@ func (ib *inbox) close(err error) {
 	for _, m := range ib.msgs {
 		ib.refused[m.n] = err
 	}
-	ib.msgs, ib.applied = nil, ib.received
+	ib.msgs, ib.applied, ib.current = nil, ib.received, nil
 }
 
 // serve accepts a message as an Update (validated, answered with state() once the

@@ -15,6 +15,7 @@ package workflows
 // history reads top to bottom as the process.
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -49,10 +50,14 @@ type PartnerInput struct {
 	State *PartnerState `json:"state,omitempty"`
 }
 
-// Decision is a manager's approve or reject.
+// Decision is a manager's approve or reject. An approval through the API names
+// the partner's first API key, made inactive by the API and activated with the
+// approval (so a partner is never approved without its key, nor given a key it
+// was not approved for).
 type Decision struct {
-	Actor  string `json:"actor"`
-	Reason string `json:"reason,omitempty"`
+	Actor    string     `json:"actor"`
+	Reason   string     `json:"reason,omitempty"`
+	APIKeyID *uuid.UUID `json:"api_key_id,omitempty"`
 }
 
 type AgreementAcceptance struct {
@@ -92,17 +97,11 @@ const (
 type partnerWorkflow struct {
 	in    PartnerInput
 	state PartnerState
-	// received counts accepted messages; applied is how many the main loop has written.
-	// Update handlers wait for applied to catch up, so their answer shows the result.
-	received, applied int
-	pendingDecision   *Decision
-	pendingApproved   bool
-	pendingAgreement  *AgreementAcceptance
-	pendingCerts      []CertificationRecord
+	inbox *inbox
 }
 
 func PartnerWorkflow(ctx workflow.Context, in PartnerInput) (PartnerState, error) {
-	w := &partnerWorkflow{in: in}
+	w := &partnerWorkflow{in: in, inbox: newInbox()}
 	if err := w.setup(ctx); err != nil {
 		return PartnerState{}, err
 	}
@@ -115,47 +114,14 @@ func (w *partnerWorkflow) setup(ctx workflow.Context) error {
 	} else {
 		w.state = PartnerState{Status: domain.StatusPendingReview, Step: StepReview, Certifications: []domain.Certification{}, MissingCertifications: []string{}}
 	}
-	if err := workflow.SetQueryHandler(ctx, PartnerStatusQuery, func() (PartnerState, error) { return w.state, nil }); err != nil {
-		return err
-	}
-	decide := func(approve bool) func(workflow.Context, Decision) error {
-		return func(_ workflow.Context, d Decision) error { return w.validateDecision(approve, d) }
-	}
-	handlers := []struct {
-		name     string
-		validate any
-		apply    any
-	}{
-		{PartnerApprove, decide(true), func(ctx workflow.Context, d Decision) (PartnerState, error) {
-			return w.wait(ctx, w.applyDecision(true, d))
-		}},
-		{PartnerReject, decide(false), func(ctx workflow.Context, d Decision) (PartnerState, error) {
-			return w.wait(ctx, w.applyDecision(false, d))
-		}},
-		{PartnerAcceptAgreement, func(_ workflow.Context, a AgreementAcceptance) error { return w.validateAgreement(a) },
-			func(ctx workflow.Context, a AgreementAcceptance) (PartnerState, error) {
-				return w.wait(ctx, w.applyAgreement(a))
-			}},
-		{PartnerCertify, func(ctx workflow.Context, c CertificationRecord) error {
-			return w.validateCertification(workflow.Now(ctx), c)
-		},
-			func(ctx workflow.Context, c CertificationRecord) (PartnerState, error) {
-				return w.wait(ctx, w.applyCertification(c))
-			}},
-	}
-	for _, h := range handlers {
-		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.apply, workflow.UpdateHandlerOptions{Validator: h.validate}); err != nil {
-			return err
-		}
-	}
-	// The same messages as Signals: validated the same way; an invalid one is logged
-	// and dropped, since a signal cannot be refused.
-	listen(ctx, PartnerApprove, func(d Decision) error { return w.validateDecision(true, d) }, func(d Decision) { w.applyDecision(true, d) })
-	listen(ctx, PartnerReject, func(d Decision) error { return w.validateDecision(false, d) }, func(d Decision) { w.applyDecision(false, d) })
-	listen(ctx, PartnerAcceptAgreement, w.validateAgreement, func(a AgreementAcceptance) { w.applyAgreement(a) })
-	listen(ctx, PartnerCertify, func(c CertificationRecord) error { return w.validateCertification(workflow.Now(ctx), c) },
-		func(c CertificationRecord) { w.applyCertification(c) })
-	return nil
+	state := func() PartnerState { return w.state }
+	return errors.Join(
+		workflow.SetQueryHandler(ctx, PartnerStatusQuery, func() (PartnerState, error) { return w.state, nil }),
+		serve(ctx, w.inbox, PartnerApprove, func(d Decision) error { return w.validateDecision(true, d) }, state),
+		serve(ctx, w.inbox, PartnerReject, func(d Decision) error { return w.validateDecision(false, d) }, state),
+		serve(ctx, w.inbox, PartnerAcceptAgreement, w.validateAgreement, state),
+		serve(ctx, w.inbox, PartnerCertify, func(c CertificationRecord) error { return w.validateCertification(workflow.Now(ctx), c) }, state),
+	)
 }
 
 func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
@@ -173,45 +139,51 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 	// Review: a manager approves or rejects; a reminder when the SLA passes and an
 	// escalation at twice the SLA, then the application keeps waiting.
 	if w.state.Status == domain.StatusPendingReview {
-		decided := func() bool { return w.pendingDecision != nil }
 		sla := w.state.Policy.ReviewSLA
-		if ok, _ := awaitUntil(ctx, sla, "review SLA: remind managers if still undecided", decided); !ok {
+		if ok, _ := awaitUntil(ctx, sla, "review SLA: remind managers if still undecided", w.inbox.pending); !ok {
 			w.notify(ctx, "review_reminder", "manager", fmt.Sprintf("Partner application waiting for review for %s", sla))
-			if ok, _ := awaitUntil(ctx, sla, "twice the review SLA: escalate if still undecided", decided); !ok {
+			if ok, _ := awaitUntil(ctx, sla, "twice the review SLA: escalate if still undecided", w.inbox.pending); !ok {
 				w.notify(ctx, "review_escalation", "admin", fmt.Sprintf("Partner application undecided after %s (twice the review SLA)", 2*sla))
-				_ = workflow.Await(ctx, decided)
+				_ = workflow.Await(ctx, w.inbox.pending)
 			}
 		}
-		d := *w.pendingDecision
-		if !w.pendingApproved {
+		m := w.inbox.pop()
+		d := m.payload.(Decision)
+		if m.name == PartnerReject {
 			w.change(ctx, "rejected", domain.StatusRejected, StepRejected, d.Actor, d.Reason, nil)
-			w.state.Decision, w.applied = &d, w.received
+			w.state.Decision = &d
+			w.inbox.done(m, nil)
+			w.inbox.close(messageError(domain.Conflict("process_ended", "the application was rejected")))
 			return w.state, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 		}
 		w.state.Decision, w.state.Approved = &d, true
-		w.change(ctx, "approved", domain.StatusAwaitingAgreement, StepAgreement, d.Actor, d.Reason, nil)
-		w.applied = w.received
+		// The approval activates the partner's first API key (made by the API) in the same transaction.
+		w.change(ctx, "approved", domain.StatusAwaitingAgreement, StepAgreement, d.Actor, d.Reason, &activities.PartnerChange{APIKeyID: d.APIKeyID})
+		w.inbox.done(m, nil)
 	}
 
 	// Agreement: the partner accepts the program's current terms version.
+	var waiting []message // answered once the loop below has settled the partner's standing
 	if w.state.Status == domain.StatusAwaitingAgreement {
-		_ = workflow.Await(ctx, func() bool { return w.pendingAgreement != nil })
-		acc := *w.pendingAgreement
+		_ = workflow.Await(ctx, w.inbox.pending)
+		m := w.inbox.pop()
+		acc := m.payload.(AgreementAcceptance)
 		w.state.AcceptedAgreement = acc.Version
 		w.change(ctx, "agreement_accepted", domain.StatusAwaitingCertification, StepCertification, acc.Actor, "terms "+acc.Version, &activities.PartnerChange{AgreementVersion: acc.Version})
-		// Not applied yet: the answer waits for the loop below, which may activate at once.
+		waiting = append(waiting, m) // the loop below may activate at once
 	}
 
 	// Certification and the rest of the lifecycle: active while every required
 	// certification is valid, lapsed from the moment one expires until it is renewed.
 	for {
-		for len(w.pendingCerts) > 0 {
-			c := w.pendingCerts[0]
-			w.pendingCerts = w.pendingCerts[1:]
+		for w.inbox.pending() {
+			m := w.inbox.pop()
+			c := m.payload.(CertificationRecord)
 			w.state.Certifications = append(w.state.Certifications, c.Certification)
 			cert := c.Certification
 			w.record(ctx, activities.PartnerChange{Kind: "certified", Status: w.state.Status, Actor: c.Actor,
 				Reason: fmt.Sprintf("%s valid until %s", c.Name, c.ExpiresAt.Format(time.DateOnly)), Certification: &cert})
+			waiting = append(waiting, m)
 		}
 		now := workflow.Now(ctx)
 		st := domain.Standing(w.state.Policy.RequiredCertifications, w.state.Certifications, now)
@@ -230,11 +202,14 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 		case !st.Complete() && w.state.Status == domain.StatusActive:
 			w.change(ctx, "lapsed", domain.StatusLapsed, StepLapsed, "system", "certification expired: "+strings.Join(st.Missing, ", "), nil)
 		}
-		w.applied = w.received
+		for _, m := range waiting {
+			w.inbox.done(m, nil)
+		}
+		waiting = nil
 
 		if w.historyTooLong(ctx) {
 			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-			if w.received == w.applied && !pendingSignals(ctx, PartnerApprove, PartnerReject, PartnerAcceptAgreement, PartnerCertify) {
+			if !w.inbox.busy() && !pendingSignals(ctx, PartnerApprove, PartnerReject, PartnerAcceptAgreement, PartnerCertify) {
 				next := w.in
 				state := w.state
 				next.State = &state
@@ -242,11 +217,10 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 			}
 		}
 
-		changed := func() bool { return w.received > w.applied }
 		if st.NextExpiry.IsZero() {
-			_ = workflow.Await(ctx, changed)
+			_ = workflow.Await(ctx, w.inbox.pending)
 		} else {
-			_, _ = awaitUntil(ctx, st.NextExpiry.Sub(now), "certification expiry "+st.NextExpiry.Format(time.DateOnly)+": lapse unless renewed", changed)
+			_, _ = awaitUntil(ctx, st.NextExpiry.Sub(now), "certification expiry "+st.NextExpiry.Format(time.DateOnly)+": lapse unless renewed", w.inbox.pending)
 		}
 	}
 }
@@ -254,7 +228,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 // --- validation: pure checks of a message against the current state ---
 
 func (w *partnerWorkflow) validateDecision(approve bool, d Decision) error {
-	if w.state.Status != domain.StatusPendingReview || w.pendingDecision != nil {
+	if w.state.Status != domain.StatusPendingReview || w.inbox.has(PartnerApprove, PartnerReject) {
 		return messageError(domain.Conflict("already_decided", "the application is no longer waiting for review (status %s)", w.state.Status))
 	}
 	if d.Actor == "" {
@@ -267,7 +241,7 @@ func (w *partnerWorkflow) validateDecision(approve bool, d Decision) error {
 }
 
 func (w *partnerWorkflow) validateAgreement(a AgreementAcceptance) error {
-	if w.state.Status != domain.StatusAwaitingAgreement || w.pendingAgreement != nil {
+	if w.state.Status != domain.StatusAwaitingAgreement || w.inbox.has(PartnerAcceptAgreement) {
 		return messageError(domain.Conflict("not_awaiting_agreement", "the partner is not waiting to accept the agreement (status %s)", w.state.Status))
 	}
 	if a.Version != w.state.Policy.AgreementVersion {
@@ -300,32 +274,6 @@ func (w *partnerWorkflow) validateCertification(now time.Time, c CertificationRe
 	return nil
 }
 
-// --- apply: accepted messages change state; the main loop persists them ---
-
-func (w *partnerWorkflow) applyDecision(approve bool, d Decision) int {
-	w.pendingDecision, w.pendingApproved = &d, approve
-	w.received++
-	return w.received
-}
-
-func (w *partnerWorkflow) applyAgreement(a AgreementAcceptance) int {
-	w.pendingAgreement = &a
-	w.received++
-	return w.received
-}
-
-func (w *partnerWorkflow) applyCertification(c CertificationRecord) int {
-	w.pendingCerts = append(w.pendingCerts, c)
-	w.received++
-	return w.received
-}
-
-// wait holds an Update's answer until the main loop has written message n.
-func (w *partnerWorkflow) wait(ctx workflow.Context, n int) (PartnerState, error) {
-	err := workflow.Await(ctx, func() bool { return w.applied >= n })
-	return w.state, err
-}
-
 // --- durable steps ---
 
 // change moves the partner to a new status, recording why, and tells operators
@@ -333,7 +281,7 @@ func (w *partnerWorkflow) wait(ctx workflow.Context, n int) (PartnerState, error
 func (w *partnerWorkflow) change(ctx workflow.Context, kind, status, step, actor, reason string, extra *activities.PartnerChange) {
 	c := activities.PartnerChange{Kind: kind, Status: status, Actor: actor, Reason: reason}
 	if extra != nil {
-		c.AgreementVersion = extra.AgreementVersion
+		c.AgreementVersion, c.APIKeyID = extra.AgreementVersion, extra.APIKeyID
 	}
 	w.record(ctx, c)
 	w.state.Status, w.state.Step = status, step

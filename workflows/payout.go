@@ -50,7 +50,7 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 	ib := newInbox()
 	state := func() PayoutState { return st }
 	decide := func(d PayoutDecision) error {
-		if st.Status != "submitted" || in.Provider != "file" || ib.pending() {
+		if st.Status != "submitted" || in.Provider != "file" || ib.busy() {
 			return messageError(domain.Conflict("not_awaiting", "only a submitted file payout is marked by finance (status %s)", st.Status))
 		}
 		if d.Actor == "" {

@@ -124,3 +124,22 @@ func summarized(ctx workflow.Context, summary string) workflow.Context {
 func awaitUntil(ctx workflow.Context, d time.Duration, summary string, cond func() bool) (bool, error) {
 	return workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary}}, cond)
 }
+
+// recordFailure turns an activity that failed for good (the database refused the
+// data: activities.ErrPermanent, or retries ran out) into the refusal an Update
+// answers with; a refusal the workflow decided itself, or none, gives nil.
+func recordFailure(err error) error {
+	if err == nil {
+		return nil
+	}
+	var actErr *temporal.ActivityError
+	if !errors.As(err, &actErr) {
+		return nil
+	}
+	msg := err.Error()
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		msg = appErr.Message()
+	}
+	return messageError(domain.Invalid("", "not_recorded", "the change could not be recorded and was not made: %s", msg))
+}

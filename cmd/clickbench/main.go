@@ -108,7 +108,7 @@ func serveClick(dbURL string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	pool, err := db.Open(ctx, dbURL)
+	pool, err := db.Open(ctx, dbURL, 10)
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func bench(d time.Duration, conns, conversions int) error {
 		return fmt.Errorf("PostgreSQL (DATABASE_URL, default 127.0.0.1:5432): %w", err)
 	}
 	defer db.DropDatabase(context.Background(), dbURL)
-	pool, err := db.Open(ctx, dbURL)
+	pool, err := db.Open(ctx, dbURL, 10)
 	if err != nil {
 		return err
 	}
@@ -437,7 +437,7 @@ func benchClose(n, p int) error {
 		return err
 	}
 	defer db.DropDatabase(context.Background(), dbURL)
-	pool, err := db.Open(ctx, dbURL)
+	pool, err := db.Open(ctx, dbURL, 10)
 	if err != nil {
 		return err
 	}

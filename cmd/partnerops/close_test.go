@@ -229,7 +229,7 @@ func TestPayoutSurvivesAWorkerCrash(t *testing.T) {
 	expect(t, do(t, call{method: "POST", path: "/v1/closes/" + id + "/approve", key: f.finance, body: map[string]any{}}), http.StatusOK)
 	eventually(t, "the provider to receive the transfer", func() bool { return len(transfersFor("120.00", before)) == 1 })
 	sys.worker.Stop() // the activity is cut off mid-call; its result is never recorded as a success
-	w, err := startWorker(sys.temporal, sys.store, sys.logger, sys.payments)
+	w, err := startWorker(sys.temporal, sys.workerStore, sys.logger, sys.payments)
 	if err != nil {
 		t.Fatal(err)
 	}

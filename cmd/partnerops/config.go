@@ -17,6 +17,7 @@ import (
 type Config struct {
 	DatabaseURL       string
 	DatabaseURLSet    bool // false when the default is used (dev may then start a private PostgreSQL)
+	DatabaseMaxConns  int  // per pool: the API's and the worker's each have one
 	TemporalAddress   string
 	TemporalNamespace string
 	HTTPAddr          string
@@ -67,10 +68,18 @@ func loadConfig() (Config, error) {
 		return d
 	}
 	c.TemporalUIPort = num("TEMPORAL_UI_PORT", 8233)
+	c.DatabaseMaxConns = num("DATABASE_MAX_CONNS", 10)
+	if c.DatabaseMaxConns < 2 {
+		errs = append(errs, "DATABASE_MAX_CONNS must be at least 2")
+	}
 	c.ShutdownTimeout = dur("SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.API.MaxBodyBytes = int64(num("API_MAX_BODY_BYTES", int(c.API.MaxBodyBytes)))
 	c.API.MaxPageSize = num("API_MAX_PAGE_SIZE", c.API.MaxPageSize)
 	c.API.RequestTimeout = dur("API_REQUEST_TIMEOUT", c.API.RequestTimeout)
+	c.API.DecisionWait = dur("API_DECISION_WAIT", c.API.DecisionWait)
+	if c.API.DecisionWait >= c.API.RequestTimeout {
+		errs = append(errs, "API_DECISION_WAIT must be shorter than API_REQUEST_TIMEOUT")
+	}
 	c.API.RateLimit = float64(num("API_RATE_LIMIT", int(c.API.RateLimit)))
 	c.API.RateBurst = num("API_RATE_BURST", c.API.RateBurst)
 	c.API.MaxFileBytes = int64(num("MDF_MAX_FILE_BYTES", int(c.API.MaxFileBytes)))

@@ -53,11 +53,18 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer stopTemporal()
 
-	store, err := openStore(ctx, dbURL)
+	// The API and the worker each get their own pool, as they would in their own
+	// processes: a burst of requests cannot starve the activities, nor the reverse.
+	store, err := openStore(ctx, dbURL, cfg.DatabaseMaxConns)
 	if err != nil {
 		return err
 	}
 	defer store.Pool.Close()
+	workerStore, err := openStore(ctx, dbURL, cfg.DatabaseMaxConns)
+	if err != nil {
+		return err
+	}
+	defer workerStore.Pool.Close()
 	if err := db.Migrate(ctx, store.Pool); err != nil {
 		return err
 	}
@@ -78,7 +85,10 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer stopPay()
-	w, err := startWorker(c, store, logger, cfg.Payments)
+	if err := ensureRetention(ctx, c, cfg.TemporalNamespace, devRetention); err != nil {
+		return err
+	}
+	w, err := startWorker(c, workerStore, logger, cfg.Payments)
 	if err != nil {
 		return err
 	}

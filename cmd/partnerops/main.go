@@ -57,7 +57,7 @@ func run(args []string) error {
 
 	switch args[0] {
 	case "serve":
-		store, err := openStore(ctx, cfg.DatabaseURL)
+		store, err := openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 		if err != nil {
 			return err
 		}
@@ -67,10 +67,9 @@ func run(args []string) error {
 			return err
 		}
 		defer c.Close()
-		logger.Info("API listening", "addr", cfg.HTTPAddr)
 		return serveAPI(ctx, cfg, store, c, logger, nil)
 	case "worker":
-		store, err := openStore(ctx, cfg.DatabaseURL)
+		store, err := openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 		if err != nil {
 			return err
 		}
@@ -92,7 +91,7 @@ func run(args []string) error {
 		w.Stop()
 		return nil
 	case "migrate":
-		store, err := openStore(ctx, cfg.DatabaseURL)
+		store, err := openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 		if err != nil {
 			return err
 		}
@@ -131,7 +130,7 @@ func runKeys(ctx context.Context, cfg Config, args []string) error {
 		}
 		pid = uuid.NullUUID{UUID: id, Valid: true}
 	}
-	store, err := openStore(ctx, cfg.DatabaseURL)
+	store, err := openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 	if err != nil {
 		return err
 	}

@@ -35,15 +35,16 @@ import (
 
 // sys is the system under test, shared by the tests of this package.
 var sys struct {
-	dbURL    string
-	store    *db.Store
-	temporal client.Client
-	api      *httptest.Server
-	logger   *slog.Logger
-	worker   worker.Worker
-	pay      *fakepay.Server
-	paySrv   *httptest.Server
-	payments activities.Payments
+	dbURL       string
+	store       *db.Store // the API's pool
+	workerStore *db.Store // the worker's pool
+	temporal    client.Client
+	api         *httptest.Server
+	logger      *slog.Logger
+	worker      worker.Worker
+	pay         *fakepay.Server
+	paySrv      *httptest.Server
+	payments    activities.Payments
 }
 
 func TestMain(m *testing.M) {
@@ -93,7 +94,10 @@ func runWithSystem(m *testing.M) (int, error) {
 	}
 	u.Path = fmt.Sprintf("/partnerops_test_%d_%d", os.Getpid(), rand.IntN(1_000_000))
 	sys.dbURL = u.String()
-	if sys.store, err = openStore(ctx, sys.dbURL); err != nil {
+	// As under `make run`: the API and the worker in one process, each with its own
+	// small pool (4), so a handler that held a connection while waiting on a
+	// workflow would starve the others at once.
+	if sys.store, err = openStore(ctx, sys.dbURL, 4); err != nil {
 		return 0, fmt.Errorf("PostgreSQL for tests (TEST_DATABASE_URL, default 127.0.0.1:5432, user postgres): %w", err)
 	}
 	defer func() {
@@ -113,7 +117,11 @@ func runWithSystem(m *testing.M) (int, error) {
 	sys.paySrv = httptest.NewServer(sys.pay)
 	defer sys.paySrv.Close()
 	sys.payments = activities.Payments{FileDir: filesDir, URL: sys.paySrv.URL, APIKey: "test", Client: &http.Client{Timeout: 2 * time.Second}}
-	w, err := startWorker(sys.temporal, sys.store, sys.logger, sys.payments)
+	if sys.workerStore, err = openStore(ctx, sys.dbURL, 4); err != nil {
+		return 0, err
+	}
+	defer sys.workerStore.Pool.Close()
+	w, err := startWorker(sys.temporal, sys.workerStore, sys.logger, sys.payments)
 	if err != nil {
 		return 0, err
 	}

@@ -12,11 +12,15 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/api"
@@ -32,12 +36,13 @@ func newLogger(level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
 
-// openStore connects to PostgreSQL, creating the database first if it is missing.
-func openStore(ctx context.Context, url string) (*db.Store, error) {
+// openStore connects a pool of maxConns to PostgreSQL, creating the database
+// first if it is missing.
+func openStore(ctx context.Context, url string, maxConns int) (*db.Store, error) {
 	if err := db.EnsureDatabase(ctx, url); err != nil {
 		return nil, err
 	}
-	pool, err := db.Open(ctx, url)
+	pool, err := db.Open(ctx, url, int32(maxConns))
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +82,8 @@ func ensureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 
 // startWorker runs every workflow and activity on the task queue until stopped.
 func startWorker(c client.Client, store *db.Store, logger *slog.Logger, payments activities.Payments) (worker.Worker, error) {
-	w := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 10 * time.Second})
+	w := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 10 * time.Second,
+		Interceptors: []interceptor.WorkerInterceptor{activities.Interceptor()}})
 	workflows.Register(w, &activities.Activities{Store: store, Logger: logger, Payments: payments})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
@@ -141,6 +147,7 @@ func serveAPI(ctx context.Context, cfg Config, store *db.Store, c client.Client,
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: cfg.API.RequestTimeout + 5*time.Second, IdleTimeout: 2 * time.Minute}
+	logger.Info("API listening", "addr", ln.Addr().String())
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -158,6 +165,23 @@ func serveAPI(ctx context.Context, cfg Config, store *db.Store, c client.Client,
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// devRetention is how long `make run`'s Temporal keeps a closed workflow's
+// history (the dev server's own default is a day). Production sets retention on
+// its namespace and archives histories (README, "Keeping histories").
+const devRetention = 30 * 24 * time.Hour
+
+// ensureRetention sets the namespace's retention of closed workflows' histories.
+func ensureRetention(ctx context.Context, c client.Client, namespace string, retention time.Duration) error {
+	_, err := c.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+		Namespace: namespace,
+		Config:    &namespacepb.NamespaceConfig{WorkflowExecutionRetentionTtl: durationpb.New(retention)},
+	})
+	if err != nil {
+		return fmt.Errorf("set the namespace's retention to %s: %w", retention, err)
 	}
 	return nil
 }

@@ -120,3 +120,7 @@ FROM partners p JOIN tiers t ON t.id = p.tier_id JOIN programs pr ON pr.id = p.p
 WHERE p.status = 'active' AND t.mdf_quarterly_allocation > 0
   AND (sqlc.narg('program_id')::uuid IS NULL OR p.program_id = sqlc.narg('program_id')::uuid)
 ORDER BY p.id;
+
+-- name: DeleteMDFFiles :exec
+-- Proof files recorded for a claim the workflow refused.
+DELETE FROM mdf_files WHERE id = ANY(@ids::uuid[]);
