@@ -4,7 +4,11 @@
 package activities
 
 import (
+	"context"
 	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/activity"
 
 	"github.com/partnerops/partnerops/db"
 )
@@ -15,4 +19,36 @@ type Activities struct {
 	Store    *db.Store
 	Logger   *slog.Logger
 	Payments Payments
+}
+
+// heartbeatEvery is how often a long activity tells Temporal it is alive; the
+// workflows give such activities a HeartbeatTimeout a few times longer, so a
+// worker that dies mid-activity is noticed (and the activity retried on another
+// worker) within seconds instead of at its start-to-close timeout.
+const heartbeatEvery = 5 * time.Second
+
+// heartbeating runs fn while heartbeating in the background (outside an
+// activity — the API recomputing statements — it just runs fn).
+func heartbeating[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	if !activity.IsActivity(ctx) {
+		return fn()
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	activity.RecordHeartbeat(ctx)
+	return fn()
 }

@@ -25,6 +25,10 @@ type CloseTotals struct {
 // every partner's statement set-based, in one transaction. Re-running it freezes
 // nothing twice and recomputes the same statements.
 func (a *Activities) ComputeClose(ctx context.Context, closeID uuid.UUID) (CloseTotals, error) {
+	return heartbeating(ctx, func() (CloseTotals, error) { return a.computeClose(ctx, closeID) })
+}
+
+func (a *Activities) computeClose(ctx context.Context, closeID uuid.UUID) (CloseTotals, error) {
 	var t CloseTotals
 	now := nowUTC()
 	err := a.Store.InTx(ctx, func(q *db.Queries) error {
@@ -72,6 +76,10 @@ type PayoutRef struct {
 
 // CreatePayouts makes one payout per partner with something to pay (once).
 func (a *Activities) CreatePayouts(ctx context.Context, closeID uuid.UUID) ([]PayoutRef, error) {
+	return heartbeating(ctx, func() ([]PayoutRef, error) { return a.createPayouts(ctx, closeID) })
+}
+
+func (a *Activities) createPayouts(ctx context.Context, closeID uuid.UUID) ([]PayoutRef, error) {
 	var refs []PayoutRef
 	err := a.Store.InTx(ctx, func(q *db.Queries) error {
 		c, err := q.GetClose(ctx, closeID)
@@ -127,11 +135,11 @@ func (a *Activities) DueCloses(ctx context.Context, today time.Time) ([]DueClose
 	var due []DueClose
 	for _, p := range programs {
 		wfID := fmt.Sprintf("close-%s-%s", p, month.Format("2006-01"))
-		row, err := a.Store.CreateClose(ctx, db.CreateCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: p, Month: month, PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: wfID})
+		row, created, err := a.Store.OpenClose(ctx, db.InsertCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: p, Month: month, PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: wfID})
 		if err != nil {
 			return nil, err
 		}
-		if row.Created {
+		if created {
 			due = append(due, DueClose{CloseID: row.ID, ProgramID: p, Month: month, WorkflowID: wfID})
 		}
 	}

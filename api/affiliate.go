@@ -79,8 +79,14 @@ func (s *Server) createRule(c *gin.Context) {
 			params.PartnerID = uuid.NullUUID{UUID: p.ID, Valid: true}
 		}
 		r, err := q.CreateCommissionRule(ctx, params)
+		if err != nil {
+			return answer{}, err
+		}
 		s.rules.forget(programID)
-		return answer{Status: http.StatusCreated, Body: r}, err
+		if err := audit(ctx, c, q, "program.add_commission_rule", "program", programID, "", gin.H{"rule_id": r.ID, "request": json.RawMessage(body)}); err != nil {
+			return answer{}, err
+		}
+		return answer{Status: http.StatusCreated, Body: r}, nil
 	})
 }
 

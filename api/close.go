@@ -60,13 +60,13 @@ func (s *Server) startClose(c *gin.Context) {
 		} else if err != nil {
 			return answer{}, err
 		}
-		row, err := q.CreateClose(ctx, db.CreateCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, Month: month,
+		row, created, err := q.OpenClose(ctx, db.InsertCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, Month: month,
 			PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: workflows.CloseWorkflowID(programID, month)})
 		if err != nil {
 			return answer{}, err
 		}
 		status := http.StatusOK
-		if row.Created {
+		if created {
 			status = http.StatusCreated
 			if err := workflows.StartClose(ctx, s.temporal, workflows.CloseInput{CloseID: row.ID, ProgramID: programID, Month: month}); err != nil {
 				return answer{}, err
@@ -417,34 +417,14 @@ type PayoutSettingsRequest struct {
 
 // setPayoutSettings sets a program's payout minimum and provider (admin).
 func (s *Server) setPayoutSettings(c *gin.Context) {
-	id, err := pathID(c, "program")
 	var req PayoutSettingsRequest
-	var body []byte
-	if err == nil {
-		body, err = s.readJSON(c, &req)
-	}
-	if err == nil && (req.PayoutMinimum.IsNegative() || req.PayoutMinimum.Exponent() < -2) {
-		err = domain.Invalid("payout_minimum", "invalid", "payout_minimum is a non-negative amount with at most 2 decimals")
-	}
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-		if _, err := q.GetProgram(ctx, id); errors.Is(err, pgx.ErrNoRows) {
-			return answer{}, domain.NotFound("program")
-		} else if err != nil {
-			return answer{}, err
+	check := func() error {
+		if req.PayoutMinimum.IsNegative() {
+			return domain.Invalid("payout_minimum", "invalid", "payout_minimum is a non-negative amount with at most 2 decimals")
 		}
-		if err := q.SetPayoutSettings(ctx, db.SetPayoutSettingsParams{ID: id, PayoutMinimum: domain.NewNumeric(req.PayoutMinimum.Decimal), PayoutProvider: req.Provider}); err != nil {
-			return answer{}, err
-		}
-		s.programs.forget(id)
-		p, err := q.GetProgram(ctx, id)
-		if err != nil {
-			return answer{}, err
-		}
-		v, err := programView(ctx, q, p)
-		return answer{Status: http.StatusOK, Body: v}, err
+		return nil
+	}
+	s.updateSettings(c, &req, check, func(ctx context.Context, q *db.Queries, id uuid.UUID) error {
+		return q.SetPayoutSettings(ctx, db.SetPayoutSettingsParams{ID: id, PayoutMinimum: domain.NewNumeric(req.PayoutMinimum.Decimal), PayoutProvider: req.Provider})
 	})
 }

@@ -73,7 +73,7 @@ func (s *Server) createConversion(c *gin.Context) {
 
 	var view ConversionView
 	status := http.StatusCreated
-	err = s.store.InTx(ctx, func(q *db.Queries) error {
+	record := func(q *db.Queries) error {
 		prev, err := q.GetConversionByExternalID(ctx, db.GetConversionByExternalIDParams{ProgramID: programID, ExternalID: req.ExternalID})
 		if err == nil {
 			if string(prev.RequestHash) != string(hash[:]) {
@@ -88,10 +88,12 @@ func (s *Server) createConversion(c *gin.Context) {
 		}
 		view, err = s.recordConversion(ctx, q, programID, req, hash[:])
 		return err
-	})
-	if isUniqueViolation(err, "conversions_program_id_external_id_key") { // lost a race with the same postback
-		s.abort(c, domain.Conflict("in_progress", "this conversion is being recorded; retry to read its result"))
-		return
+	}
+	err = s.store.InTx(ctx, record)
+	if isUniqueViolation(err, "conversions_program_id_external_id_key") {
+		// Lost a race with the same postback: its insert waited for the winner to
+		// commit, so the winner's conversion is there to answer with now.
+		err = s.store.InTx(ctx, record)
 	}
 	if err != nil {
 		s.abort(c, err)

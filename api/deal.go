@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/partnerops/partnerops/db"
@@ -89,6 +91,19 @@ func (s *Server) createDeal(c *gin.Context) {
 		}
 		stages, err := programStages(prog)
 		if err != nil {
+			return answer{}, err
+		}
+		// One open registration per partner and customer: a repeat (a double
+		// submit, a retry without an Idempotency-Key) is told which deal it repeats.
+		if err := q.LockPartnerCustomer(ctx, db.LockPartnerCustomerParams{PartnerID: p.ID.String(), CustomerDomain: dv.domain}); err != nil {
+			return answer{}, err
+		}
+		if open, err := q.FindOpenDeal(ctx, db.FindOpenDealParams{PartnerID: p.ID, CustomerDomain: dv.domain}); err == nil {
+			he := newHTTPError(http.StatusConflict, "already_registered",
+				fmt.Sprintf("you already have an open registration for %s: deal %s (%s)", dv.domain, open.ID, open.Status), "customer_domain")
+			he.detail.RecordID = open.ID.String()
+			return answer{}, he
+		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return answer{}, err
 		}
 		id := uuid.Must(uuid.NewV7())

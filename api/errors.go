@@ -21,6 +21,9 @@ type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// RecordID names the existing record a conflict is about (e.g. the open deal a
+	// second registration repeats).
+	RecordID string `json:"record_id,omitempty"`
 	// RequestID ties the answer to the server's log lines and audit events.
 	RequestID string `json:"request_id,omitempty"`
 }

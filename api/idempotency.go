@@ -113,6 +113,8 @@ func (s *Server) claim(c *gin.Context, body []byte, prepare func(context.Context
 	cl := claimed{key: key, updateID: updateID(c, key)}
 	if key != "" {
 		cl.scope = idempotencyScope(c)
+	} else if prepare == nil {
+		return cl, nil // nothing to claim, nothing to prepare
 	}
 	err := s.store.InTx(ctx, func(q *db.Queries) error {
 		var earlier json.RawMessage

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -250,6 +251,9 @@ func (s *Server) setAffiliateSettings(c *gin.Context) {
 		if err := q.TouchProgramLinks(ctx, id); err != nil { // the click cache reloads them with the new settings
 			return answer{}, err
 		}
+		if err := audit(ctx, c, q, "program.update_affiliate", "program", id, "", json.RawMessage(body)); err != nil {
+			return answer{}, err
+		}
 		s.programs.forget(id)
 		p, err = q.GetProgram(ctx, id)
 		if err != nil {
@@ -276,6 +280,9 @@ func (s *Server) addSigningSecret(c *gin.Context) {
 		}
 		secret := "whsec_" + strings.ToLower(rand.Text()+rand.Text())
 		if err := q.AddSigningSecret(ctx, db.AddSigningSecretParams{ID: id, Secret: secret}); err != nil {
+			return answer{}, err
+		}
+		if err := audit(ctx, c, q, "program.add_signing_secret", "program", id, "", nil); err != nil {
 			return answer{}, err
 		}
 		s.programs.forget(id)

@@ -180,12 +180,21 @@ func (s *Server) getProgram(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	v, err := programView(c.Request.Context(), s.store.Queries, p)
+	v, err := programView(c.Request.Context(), s.store.Queries, withoutSecrets(c, p))
 	if err != nil {
 		s.abort(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, v)
+}
+
+// withoutSecrets hides the conversion signing secrets from everyone but admins:
+// whoever holds one can forge signed conversions.
+func withoutSecrets(c *gin.Context, p db.Program) db.Program {
+	if caller(c).Role != domain.RoleAdmin {
+		p.SigningSecrets = []string{}
+	}
+	return p
 }
 
 func (s *Server) listPrograms(c *gin.Context) {
@@ -198,6 +207,9 @@ func (s *Server) listPrograms(c *gin.Context) {
 	if err != nil {
 		s.abort(c, err)
 		return
+	}
+	for i := range rows {
+		rows[i] = withoutSecrets(c, rows[i])
 	}
 	c.JSON(http.StatusOK, page(rows, limit, func(p db.Program) uuid.UUID { return p.ID }))
 }
@@ -224,7 +236,13 @@ func (s *Server) createTier(c *gin.Context) {
 			return answer{}, err
 		}
 		t, err := insertTier(ctx, q, id, req)
-		return answer{Status: http.StatusCreated, Body: t}, err
+		if err != nil {
+			return answer{}, err
+		}
+		if err := audit(ctx, c, q, "program.add_tier", "program", id, t.Name, gin.H{"tier_id": t.ID}); err != nil {
+			return answer{}, err
+		}
+		return answer{Status: http.StatusCreated, Body: t}, nil
 	})
 }
 

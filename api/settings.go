@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"path"
 	"slices"
 
 	"github.com/gin-gonic/gin"
@@ -98,6 +99,10 @@ func (s *Server) updateSettings(c *gin.Context, req any, check func() error, app
 			return answer{}, err
 		}
 		if err := apply(ctx, q, id); err != nil {
+			return answer{}, err
+		}
+		// The audit event keeps the request itself: what was set, by whom.
+		if err := audit(ctx, c, q, "program.update_"+path.Base(c.FullPath()), "program", id, "", json.RawMessage(body)); err != nil {
 			return answer{}, err
 		}
 		s.programs.forget(id)

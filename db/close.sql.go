@@ -146,60 +146,6 @@ func (q *Queries) CreateAdjustment(ctx context.Context, arg CreateAdjustmentPara
 	return i, err
 }
 
-const createClose = `-- name: CreateClose :one
-INSERT INTO closes (id, program_id, month, period_end, status, workflow_id)
-VALUES ($1, $2, $3, $4, 'computing', $5)
-ON CONFLICT (program_id, month) DO UPDATE SET program_id = EXCLUDED.program_id
-RETURNING id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at, (xmax = 0) AS created
-`
-
-type CreateCloseParams struct {
-	ID         uuid.UUID `json:"id"`
-	ProgramID  uuid.UUID `json:"program_id"`
-	Month      time.Time `json:"month"`
-	PeriodEnd  time.Time `json:"period_end"`
-	WorkflowID string    `json:"workflow_id"`
-}
-
-type CreateCloseRow struct {
-	ID          uuid.UUID  `json:"id"`
-	ProgramID   uuid.UUID  `json:"program_id"`
-	Month       time.Time  `json:"month"`
-	PeriodEnd   time.Time  `json:"period_end"`
-	Status      string     `json:"status"`
-	WorkflowID  string     `json:"workflow_id"`
-	ApprovedBy  *string    `json:"approved_by"`
-	ApprovedAt  *time.Time `json:"approved_at"`
-	CompletedAt *time.Time `json:"completed_at"`
-	CreatedAt   time.Time  `json:"created_at"`
-	Created     bool       `json:"created"`
-}
-
-func (q *Queries) CreateClose(ctx context.Context, arg CreateCloseParams) (CreateCloseRow, error) {
-	row := q.db.QueryRow(ctx, createClose,
-		arg.ID,
-		arg.ProgramID,
-		arg.Month,
-		arg.PeriodEnd,
-		arg.WorkflowID,
-	)
-	var i CreateCloseRow
-	err := row.Scan(
-		&i.ID,
-		&i.ProgramID,
-		&i.Month,
-		&i.PeriodEnd,
-		&i.Status,
-		&i.WorkflowID,
-		&i.ApprovedBy,
-		&i.ApprovedAt,
-		&i.CompletedAt,
-		&i.CreatedAt,
-		&i.Created,
-	)
-	return i, err
-}
-
 const createPayouts = `-- name: CreatePayouts :execrows
 INSERT INTO payouts (id, close_id, partner_id, amount, currency, provider, status, workflow_id)
 SELECT gen_random_uuid(), s.close_id, s.partner_id, s.payable, s.currency, $1, 'pending',
@@ -283,6 +229,33 @@ func (q *Queries) GetClose(ctx context.Context, id uuid.UUID) (Close, error) {
 	return i, err
 }
 
+const getCloseByPeriod = `-- name: GetCloseByPeriod :one
+SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at FROM closes WHERE program_id = $1 AND month = $2
+`
+
+type GetCloseByPeriodParams struct {
+	ProgramID uuid.UUID `json:"program_id"`
+	Month     time.Time `json:"month"`
+}
+
+func (q *Queries) GetCloseByPeriod(ctx context.Context, arg GetCloseByPeriodParams) (Close, error) {
+	row := q.db.QueryRow(ctx, getCloseByPeriod, arg.ProgramID, arg.Month)
+	var i Close
+	err := row.Scan(
+		&i.ID,
+		&i.ProgramID,
+		&i.Month,
+		&i.PeriodEnd,
+		&i.Status,
+		&i.WorkflowID,
+		&i.ApprovedBy,
+		&i.ApprovedAt,
+		&i.CompletedAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const getPayout = `-- name: GetPayout :one
 SELECT id, close_id, partner_id, amount, currency, provider, status, provider_ref, attempts, last_error, workflow_id, paid_at, created_at, updated_at FROM payouts WHERE id = $1
 `
@@ -336,6 +309,47 @@ func (q *Queries) GetStatement(ctx context.Context, arg GetStatementParams) (Sta
 		&i.Payable,
 		&i.CarriedOut,
 		&i.Lines,
+	)
+	return i, err
+}
+
+const insertClose = `-- name: InsertClose :one
+INSERT INTO closes (id, program_id, month, period_end, status, workflow_id)
+VALUES ($1, $2, $3, $4, 'computing', $5)
+ON CONFLICT DO NOTHING
+RETURNING id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at
+`
+
+type InsertCloseParams struct {
+	ID         uuid.UUID `json:"id"`
+	ProgramID  uuid.UUID `json:"program_id"`
+	Month      time.Time `json:"month"`
+	PeriodEnd  time.Time `json:"period_end"`
+	WorkflowID string    `json:"workflow_id"`
+}
+
+// No row when the period has its close already (any unique key: the period or
+// its workflow ID); OpenClose then reads that one.
+func (q *Queries) InsertClose(ctx context.Context, arg InsertCloseParams) (Close, error) {
+	row := q.db.QueryRow(ctx, insertClose,
+		arg.ID,
+		arg.ProgramID,
+		arg.Month,
+		arg.PeriodEnd,
+		arg.WorkflowID,
+	)
+	var i Close
+	err := row.Scan(
+		&i.ID,
+		&i.ProgramID,
+		&i.Month,
+		&i.PeriodEnd,
+		&i.Status,
+		&i.WorkflowID,
+		&i.ApprovedBy,
+		&i.ApprovedAt,
+		&i.CompletedAt,
+		&i.CreatedAt,
 	)
 	return i, err
 }

@@ -188,6 +188,51 @@ func (q *Queries) FindDealCandidates(ctx context.Context, arg FindDealCandidates
 	return items, nil
 }
 
+const findOpenDeal = `-- name: FindOpenDeal :one
+SELECT id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country, contact_name, contact_email, estimated_value, currency, products, expected_close_date, notes, status, stage, margin, protected_until, extensions_used, final_amount, close_reason, conflicts, workflow_id, created_at, updated_at FROM deals
+WHERE partner_id = $1 AND customer_domain = $2 AND status IN ('pending_approval', 'approved')
+ORDER BY id LIMIT 1
+`
+
+type FindOpenDealParams struct {
+	PartnerID      uuid.UUID `json:"partner_id"`
+	CustomerDomain string    `json:"customer_domain"`
+}
+
+func (q *Queries) FindOpenDeal(ctx context.Context, arg FindOpenDealParams) (Deal, error) {
+	row := q.db.QueryRow(ctx, findOpenDeal, arg.PartnerID, arg.CustomerDomain)
+	var i Deal
+	err := row.Scan(
+		&i.ID,
+		&i.ProgramID,
+		&i.PartnerID,
+		&i.TierID,
+		&i.CustomerName,
+		&i.CustomerNameNormalized,
+		&i.CustomerDomain,
+		&i.Country,
+		&i.ContactName,
+		&i.ContactEmail,
+		&i.EstimatedValue,
+		&i.Currency,
+		&i.Products,
+		&i.ExpectedCloseDate,
+		&i.Notes,
+		&i.Status,
+		&i.Stage,
+		&i.Margin,
+		&i.ProtectedUntil,
+		&i.ExtensionsUsed,
+		&i.FinalAmount,
+		&i.CloseReason,
+		&i.Conflicts,
+		&i.WorkflowID,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const getDeal = `-- name: GetDeal :one
 SELECT id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country, contact_name, contact_email, estimated_value, currency, products, expected_close_date, notes, status, stage, margin, protected_until, extensions_used, final_amount, close_reason, conflicts, workflow_id, created_at, updated_at FROM deals WHERE id = $1
 `
@@ -330,6 +375,22 @@ func (q *Queries) ListDeals(ctx context.Context, arg ListDealsParams) ([]Deal, e
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockPartnerCustomer = `-- name: LockPartnerCustomer :exec
+SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text, 0))
+`
+
+type LockPartnerCustomerParams struct {
+	PartnerID      string `json:"partner_id"`
+	CustomerDomain string `json:"customer_domain"`
+}
+
+// Serialises a partner's registrations for one customer domain until the
+// transaction ends, so two identical registrations cannot both pass the check below.
+func (q *Queries) LockPartnerCustomer(ctx context.Context, arg LockPartnerCustomerParams) error {
+	_, err := q.db.Exec(ctx, lockPartnerCustomer, arg.PartnerID, arg.CustomerDomain)
+	return err
 }
 
 const pipeline = `-- name: Pipeline :many

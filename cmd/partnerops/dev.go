@@ -230,6 +230,7 @@ func startTemporal(ctx context.Context, cfg Config, logger *slog.Logger) (func()
 	host, port, _ := strings.Cut(cfg.TemporalAddress, ":")
 	args := []string{"server", "start-dev", "--ip", host, "--port", port, "--ui-port", strconv.Itoa(cfg.TemporalUIPort),
 		"--db-filename", filepath.Join(cfg.DataDir, "temporal.db"), "--namespace", cfg.TemporalNamespace, "--log-level", "warn"}
+	args = append(args, devServerTuning...)
 	names := make([]string, 0, len(workflows.SearchAttributes))
 	for name := range workflows.SearchAttributes {
 		names = append(names, name)

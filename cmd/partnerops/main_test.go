@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
@@ -70,9 +71,13 @@ func runWithSystem(m *testing.M) (int, error) {
 	if _, err := os.Stat(cli); err != nil {
 		return 0, fmt.Errorf("TEMPORAL_CLI=%s: %w (run 'make test')", cli, err)
 	}
+	var sdkLogger tlog.Logger = quietLogger{}
+	if os.Getenv("TEST_LOG") != "" {
+		sdkLogger = tlog.NewStructuredLogger(sys.logger.With("component", "temporal"))
+	}
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: cli, LogLevel: "error",
-		ClientOptions: &client.Options{Namespace: "default", Logger: quietLogger{}},
+		ExistingPath: cli, LogLevel: "error", ExtraArgs: devServerTuning,
+		ClientOptions: &client.Options{Namespace: "default", Logger: sdkLogger},
 	})
 	if err != nil {
 		return 0, fmt.Errorf("start Temporal dev server from %s: %w", cli, err)

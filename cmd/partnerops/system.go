@@ -82,8 +82,12 @@ func ensureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 
 // startWorker runs every workflow and activity on the task queue until stopped.
 func startWorker(c client.Client, store *db.Store, logger *slog.Logger, payments activities.Payments) (worker.Worker, error) {
+	// Pollers scale with the server's backlog: a burst of decisions (each a few
+	// workflow tasks and an activity) is not queued behind two fixed pollers.
 	w := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 10 * time.Second,
-		Interceptors: []interceptor.WorkerInterceptor{activities.Interceptor()}})
+		WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
+		ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
+		Interceptors:               []interceptor.WorkerInterceptor{activities.Interceptor()}})
 	workflows.Register(w, &activities.Activities{Store: store, Logger: logger, Payments: payments})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
@@ -184,4 +188,15 @@ func ensureRetention(ctx context.Context, c client.Client, namespace string, ret
 		return fmt.Errorf("set the namespace's retention to %s: %w", retention, err)
 	}
 	return nil
+}
+
+// devServerTuning is the dynamic configuration `make run` and the tests give the
+// Temporal dev server: one partition per task queue (a single host has nothing
+// to spread; with four, a task waits up to seconds to be forwarded to a poller)
+// and eager activities (an activity the workflow schedules runs on the worker
+// that scheduled it, without a round trip through matching).
+var devServerTuning = []string{
+	"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+	"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+	"--dynamic-config-value", "system.enableActivityEagerExecution=true",
 }

@@ -1,8 +1,13 @@
--- name: CreateClose :one
+-- name: InsertClose :one
+-- No row when the period has its close already (any unique key: the period or
+-- its workflow ID); OpenClose then reads that one.
 INSERT INTO closes (id, program_id, month, period_end, status, workflow_id)
 VALUES ($1, $2, $3, $4, 'computing', $5)
-ON CONFLICT (program_id, month) DO UPDATE SET program_id = EXCLUDED.program_id
-RETURNING *, (xmax = 0) AS created;
+ON CONFLICT DO NOTHING
+RETURNING *;
+
+-- name: GetCloseByPeriod :one
+SELECT * FROM closes WHERE program_id = $1 AND month = $2;
 
 -- name: GetClose :one
 SELECT * FROM closes WHERE id = $1;

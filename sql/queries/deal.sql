@@ -73,3 +73,13 @@ WHERE d.status IN ('pending_approval', 'approved')
   AND (sqlc.narg('program_id')::uuid IS NULL OR d.program_id = sqlc.narg('program_id')::uuid)
 GROUP BY 1, d.currency
 ORDER BY 1, 3;
+
+-- name: LockPartnerCustomer :exec
+-- Serialises a partner's registrations for one customer domain until the
+-- transaction ends, so two identical registrations cannot both pass the check below.
+SELECT pg_advisory_xact_lock(hashtextextended(@partner_id::text || '/' || @customer_domain::text, 0));
+
+-- name: FindOpenDeal :one
+SELECT * FROM deals
+WHERE partner_id = $1 AND customer_domain = $2 AND status IN ('pending_approval', 'approved')
+ORDER BY id LIMIT 1;

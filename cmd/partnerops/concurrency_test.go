@@ -1,0 +1,381 @@
+package main
+
+// Decisions under concurrency, against the real services with the API and the
+// worker in one process, each on a pool of 4 connections (as `make run` runs
+// them): identical and contradicting decisions sent at once are carried out
+// exactly once, the rest answered 409 at once, nobody waits on anybody else.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// answered is one request of a burst: its answer and how long it took.
+type answered struct {
+	response
+	took time.Duration
+	err  error
+}
+
+// send is do without t: safe from any goroutine.
+func send(c call) answered {
+	var rd io.Reader
+	switch b := c.body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	default:
+		js, _ := json.Marshal(b)
+		rd = bytes.NewBuffer(js)
+	}
+	req, _ := http.NewRequest(c.method, sys.api.URL+c.path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
+	}
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return answered{err: err, took: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answered{response: response{status: resp.StatusCode, header: resp.Header, raw: raw}, took: time.Since(start)}
+	_ = json.Unmarshal(raw, &a.body)
+	return a
+}
+
+// burst sends every call at once and waits for all the answers.
+func burst(calls []call) []answered {
+	out := make([]answered, len(calls))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, c := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			out[i] = send(c)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return out
+}
+
+// decisionBudget is how long any answer of a burst may take: the failure this
+// guards against (handlers holding pool connections while waiting on workflows)
+// showed as 15 s timeouts.
+const decisionBudget = 2 * time.Second
+
+// exactlyOne checks a burst of decisions on one record: one applied (ok), the
+// others refused with 409, no 5xx, every answer within the budget. It returns
+// the applied answer.
+func exactlyOne(t *testing.T, what string, rs []answered, ok int) answered {
+	t.Helper()
+	var applied []answered
+	for i, r := range rs {
+		switch {
+		case r.err != nil:
+			t.Fatalf("%s: request %d: %v", what, i, r.err)
+		case r.took > decisionBudget:
+			t.Errorf("%s: request %d answered %d after %s", what, i, r.status, r.took)
+		case r.status == ok:
+			applied = append(applied, r)
+		case r.status != http.StatusConflict:
+			t.Errorf("%s: request %d answered %d: %s", what, i, r.status, r.raw)
+		}
+	}
+	if len(applied) != 1 {
+		t.Fatalf("%s: %d decisions applied, want exactly 1", what, len(applied))
+	}
+	return applied[0]
+}
+
+func repeat(n int, c call) []call {
+	out := make([]call, n)
+	for i := range out {
+		out[i] = c
+	}
+	return out
+}
+
+// alternate interleaves n copies of each call: contradicting decisions.
+func alternate(n int, cs ...call) []call {
+	var out []call
+	for i := 0; i < n; i++ {
+		out = append(out, cs...)
+	}
+	return out
+}
+
+func TestConcurrentPartnerDecisions(t *testing.T) {
+	f := newProgram(t)
+	// 25 identical approvals.
+	id := apply(t, f, "affiliate")
+	a := exactlyOne(t, "identical approvals", burst(repeat(25, call{method: "POST", path: "/v1/partners/" + id + "/approve", key: f.manager, body: map[string]any{}})), http.StatusOK)
+	key := a.str("api_key")
+	if me := do(t, call{method: "GET", path: "/v1/me", key: key}); me.status != http.StatusOK || me.str("id") != id {
+		t.Fatalf("the applied approval's key does not work: %s", me.raw)
+	}
+	var active, all int
+	_ = sys.store.Pool.QueryRow(context.Background(), "SELECT count(*) FILTER (WHERE activated_at IS NOT NULL), count(*) FROM api_keys WHERE partner_id = $1", id).Scan(&active, &all)
+	if active != 1 || all != 1 {
+		t.Fatalf("%d active of %d keys for the approved partner, want 1 of 1", active, all)
+	}
+	// 25 approvals against 25 rejections.
+	id = apply(t, f, "affiliate")
+	r := exactlyOne(t, "approve vs reject", burst(alternate(25,
+		call{method: "POST", path: "/v1/partners/" + id + "/approve", key: f.manager, body: map[string]any{}},
+		call{method: "POST", path: "/v1/partners/" + id + "/reject", key: f.manager, body: map[string]any{"reason": "not a fit"}})), http.StatusOK)
+	stored := do(t, call{method: "GET", path: "/v1/partners/" + id, key: f.manager})
+	if stored.str("status") != r.str("status") {
+		t.Fatalf("answered %s, stored %s", r.str("status"), stored.str("status"))
+	}
+	_ = sys.store.Pool.QueryRow(context.Background(), "SELECT count(*) FILTER (WHERE activated_at IS NOT NULL), count(*) FROM api_keys WHERE partner_id = $1", id).Scan(&active, &all)
+	if approved := r.str("status") == "awaiting_agreement"; (approved && (active != 1 || all != 1)) || (!approved && all != 0) {
+		t.Fatalf("%s partner has %d keys (%d active)", r.str("status"), all, active)
+	}
+}
+
+func TestConcurrentDealDecisions(t *testing.T) {
+	f := newProgram(t)
+	other := newKey(t, "manager", uuid.Nil)
+	_, partnerKey := activePartner(t, f, "reseller")
+	register := func() string {
+		company, dom := uniqueCompany()
+		return expect(t, do(t, call{method: "POST", path: "/v1/deals", key: partnerKey, body: dealBody(company, dom)}), http.StatusCreated).str("id")
+	}
+	// Two managers approving with different margins, 25 each.
+	id := register()
+	a := exactlyOne(t, "two managers approve", burst(alternate(25,
+		call{method: "POST", path: "/v1/deals/" + id + "/approve", key: f.manager, body: map[string]any{"margin": "0.10"}},
+		call{method: "POST", path: "/v1/deals/" + id + "/approve", key: other, body: map[string]any{"margin": "0.20"}})), http.StatusOK)
+	stored := do(t, call{method: "GET", path: "/v1/deals/" + id, key: f.manager})
+	if stored.str("margin") != a.str("margin") || stored.str("status") != "approved" {
+		t.Fatalf("answered margin %s, stored %s (%s)", a.str("margin"), stored.str("margin"), stored.raw)
+	}
+	var approvals int
+	_ = sys.store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM deal_events WHERE deal_id = $1 AND kind = 'approved'", id).Scan(&approvals)
+	if approvals != 1 {
+		t.Fatalf("%d approved events", approvals)
+	}
+	// Approve against reject.
+	id = register()
+	a = exactlyOne(t, "approve vs reject", burst(alternate(25,
+		call{method: "POST", path: "/v1/deals/" + id + "/approve", key: f.manager, body: map[string]any{}},
+		call{method: "POST", path: "/v1/deals/" + id + "/reject", key: other, body: map[string]any{"reason": "duplicate"}})), http.StatusOK)
+	if got := do(t, call{method: "GET", path: "/v1/deals/" + id, key: f.manager}).str("status"); got != a.str("status") {
+		t.Fatalf("answered %s, stored %s", a.str("status"), got)
+	}
+	// Won reported 25 times at once: one margin line.
+	id = register()
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/approve", key: f.manager, body: map[string]any{}}), http.StatusOK)
+	exactlyOne(t, "won twice", burst(repeat(25, call{method: "POST", path: "/v1/deals/" + id + "/won", key: partnerKey, body: map[string]any{"final_amount": "50000.00"}})), http.StatusOK)
+	var lines int
+	_ = sys.store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM commission_lines WHERE source_id = $1", id).Scan(&lines)
+	if lines != 1 {
+		t.Fatalf("%d margin lines", lines)
+	}
+}
+
+// Eight managers deciding eight unrelated deals at once, and a partner reading
+// meanwhile: nobody waits for anybody.
+func TestUnrelatedDecisionsDoNotWait(t *testing.T) {
+	f := newProgram(t)
+	_, partnerKey := activePartner(t, f, "reseller")
+	var calls []call
+	for i := 0; i < 10; i++ {
+		company, dom := uniqueCompany()
+		id := expect(t, do(t, call{method: "POST", path: "/v1/deals", key: partnerKey, body: dealBody(company, dom)}), http.StatusCreated).str("id")
+		calls = append(calls, call{method: "POST", path: "/v1/deals/" + id + "/approve", key: newKey(t, "manager", uuid.Nil), body: map[string]any{}})
+	}
+	for i := 0; i < 4; i++ {
+		calls = append(calls, call{method: "GET", path: "/v1/me", key: partnerKey})
+	}
+	for i, r := range burst(calls) {
+		t.Logf("%s %d %s", calls[i].path, r.status, r.took)
+		if r.err != nil || r.status != http.StatusOK || r.took > decisionBudget {
+			if wf := r.str("workflow_id"); wf != "" {
+				it := sys.temporal.GetWorkflowHistory(context.Background(), wf, "", false, 0)
+				for it.HasNext() {
+					ev, _ := it.Next()
+					t.Logf("  %s %s %v", ev.GetEventTime().AsTime().Format("15:04:05.000"), ev.GetEventType(), ev.GetAttributes())
+				}
+			}
+			t.Errorf("request %d (%s): %d after %s: %v %s", i, calls[i].path, r.status, r.took, r.err, r.raw)
+		}
+	}
+}
+
+func TestConcurrentMDFDecisions(t *testing.T) {
+	f := newProgram(t)
+	partnerID, key := activePartner(t, f, "reseller")
+	allocate(t, f, partnerID, "10000.00")
+	other := newKey(t, "manager", uuid.Nil)
+	id := expect(t, do(t, call{method: "POST", path: "/v1/mdf/requests", key: key, body: mdfBody("1000.00")}), http.StatusCreated).str("id")
+	a := exactlyOne(t, "approve (two amounts) vs reject", burst(alternate(17,
+		call{method: "POST", path: "/v1/mdf/requests/" + id + "/approve", key: f.manager, body: map[string]any{}},
+		call{method: "POST", path: "/v1/mdf/requests/" + id + "/approve", key: other, body: map[string]any{"amount": "600.00"}},
+		call{method: "POST", path: "/v1/mdf/requests/" + id + "/reject", key: other, body: map[string]any{"reason": "no budget"}})), http.StatusOK)
+	stored := do(t, call{method: "GET", path: "/v1/mdf/requests/" + id, key: f.manager})
+	if stored.str("status") != a.str("status") || stored.str("approved_amount") != a.str("approved_amount") {
+		t.Fatalf("answered %s %s, stored %s %s", a.str("status"), a.str("approved_amount"), stored.str("status"), stored.str("approved_amount"))
+	}
+	checkLedger(t)
+}
+
+func TestConcurrentReviewDecisions(t *testing.T) {
+	f := affiliateProgram(t)
+	me := expect(t, do(t, call{method: "GET", path: "/v1/me", key: f.partnerKey}), http.StatusOK)
+	coupon := expect(t, do(t, call{method: "POST", path: "/v1/coupons", key: f.manager, body: map[string]any{"partner_id": f.partnerID}}), http.StatusCreated).str("code")
+	r := expect(t, f.convert(t, map[string]any{"external_id": "o-" + uuid.NewString(), "kind": "sale", "amount": "50.00", "coupon_code": coupon,
+		"customer_email": me.str("email")}), http.StatusCreated)
+	id := r.str("id")
+	a := exactlyOne(t, "approve vs reject a flagged conversion", burst(alternate(25,
+		call{method: "POST", path: "/v1/conversions/" + id + "/approve", key: f.manager, body: map[string]any{}},
+		call{method: "POST", path: "/v1/conversions/" + id + "/reject", key: f.manager, body: map[string]any{"reason": "self-referral"}})), http.StatusOK)
+	if got := do(t, call{method: "GET", path: "/v1/conversions/" + id, key: f.manager}).str("review_status"); got != a.str("review_status") {
+		t.Fatalf("answered %s, stored %s", a.str("review_status"), got)
+	}
+}
+
+// 50 finance clicks on "start the close" for one period: one close.
+func TestConcurrentCloseStartsAndSignOffs(t *testing.T) {
+	f := closeProgram(t, "file")
+	month := time.Now().UTC().AddDate(0, -1, 0).Format("2006-01")
+	line(t, f.programID, f.a, "commission", "75.00", time.Now().UTC().AddDate(0, -1, -time.Now().UTC().Day()+1), "payable")
+	rs := burst(repeat(50, call{method: "POST", path: "/v1/closes", key: f.finance, body: map[string]any{"program_id": f.programID, "month": month}}))
+	created, ids := 0, map[string]bool{}
+	for i, r := range rs {
+		if r.err != nil || (r.status != http.StatusCreated && r.status != http.StatusOK) || r.took > decisionBudget {
+			t.Fatalf("start %d: %d after %s: %v %s", i, r.status, r.took, r.err, r.raw)
+		}
+		if r.status == http.StatusCreated {
+			created++
+		}
+		ids[r.str("id")] = true
+	}
+	if created != 1 || len(ids) != 1 {
+		t.Fatalf("%d created, %d distinct closes", created, len(ids))
+	}
+	var id string
+	for k := range ids {
+		id = k
+	}
+	if n := countWhere(t, "closes", "program_id = '"+f.programID+"'"); n != 1 {
+		t.Fatalf("%d closes stored", n)
+	}
+	waitClose(t, f.finance, id, "review")
+	other := newKey(t, "finance", uuid.Nil)
+	exactlyOne(t, "sign-offs", burst(alternate(25,
+		call{method: "POST", path: "/v1/closes/" + id + "/approve", key: f.finance, body: map[string]any{}},
+		call{method: "POST", path: "/v1/closes/" + id + "/approve", key: other, body: map[string]any{}})), http.StatusOK)
+
+	// A file payout marked paid and failed at once by two people: one of them.
+	var payoutID string
+	eventually(t, "the payout submitted", func() bool {
+		r := do(t, call{method: "GET", path: "/v1/closes/" + id, key: f.finance})
+		ps, _ := r.body["payouts"].([]any)
+		if len(ps) == 1 && ps[0].(map[string]any)["status"] == "submitted" {
+			payoutID = ps[0].(map[string]any)["id"].(string)
+			return true
+		}
+		return false
+	})
+	a := exactlyOne(t, "mark paid vs failed", burst(alternate(25,
+		call{method: "POST", path: "/v1/payouts/" + payoutID + "/mark-paid", key: f.finance, body: map[string]any{}},
+		call{method: "POST", path: "/v1/payouts/" + payoutID + "/mark-failed", key: other, body: map[string]any{"reason": "bank refused"}})), http.StatusOK)
+	var status string
+	_ = sys.store.Pool.QueryRow(context.Background(), "SELECT status FROM payouts WHERE id = $1", payoutID).Scan(&status)
+	if status != a.str("status") {
+		t.Fatalf("answered %s, stored %s", a.str("status"), status)
+	}
+	// Every one of these decisions is in the audit log, applied once.
+	audit := expect(t, do(t, call{method: "GET", path: "/v1/audit?record_id=" + payoutID, key: f.admin}), http.StatusOK)
+	applied := 0
+	for _, e := range audit.body["data"].([]any) {
+		if e.(map[string]any)["outcome"] == "applied" {
+			applied++
+		}
+	}
+	if applied != 1 {
+		t.Fatalf("%d applied audit events for the payout: %s", applied, audit.raw)
+	}
+}
+
+// 50 identical conversion postbacks at once: one conversion, one answer.
+func TestIdenticalConcurrentPostbacks(t *testing.T) {
+	f := affiliateProgram(t)
+	coupon := expect(t, do(t, call{method: "POST", path: "/v1/coupons", key: f.manager, body: map[string]any{"partner_id": f.partnerID}}), http.StatusCreated).str("code")
+	ext := "order-" + uuid.NewString()
+	body := map[string]any{"program_id": f.programID, "currency": "EUR", "external_id": ext, "kind": "sale", "amount": "80.00", "coupon_code": coupon,
+		"occurred_at": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)}
+	rs := burst(repeat(50, call{method: "POST", path: "/v1/conversions", key: f.integration, body: body}))
+	var first []byte
+	for i, r := range rs {
+		if r.err != nil || (r.status != http.StatusCreated && r.status != http.StatusOK) {
+			t.Fatalf("postback %d: %d %v %s", i, r.status, r.err, r.raw)
+		}
+		var b map[string]any
+		_ = json.Unmarshal(r.raw, &b)
+		canon, _ := json.Marshal(b)
+		if first == nil {
+			first = canon
+		} else if !bytes.Equal(first, canon) {
+			t.Fatalf("postback %d answered another conversion:\n%s\n%s", i, canon, first)
+		}
+	}
+	if n := countWhere(t, "conversions", "external_id = '"+ext+"'"); n != 1 {
+		t.Fatalf("%d conversions stored", n)
+	}
+}
+
+// A second open registration for the same customer by the same partner is told
+// which deal it repeats; 50 at once store one.
+func TestRepeatedRegistrationNamesTheOpenDeal(t *testing.T) {
+	f := newProgram(t)
+	_, partnerKey := activePartner(t, f, "reseller")
+	company, dom := uniqueCompany()
+	rs := burst(repeat(50, call{method: "POST", path: "/v1/deals", key: partnerKey, body: dealBody(company, dom)}))
+	var id string
+	for _, r := range rs {
+		if r.status == http.StatusCreated {
+			if id != "" {
+				t.Fatalf("two deals created")
+			}
+			id = r.str("id")
+		}
+	}
+	for i, r := range rs {
+		if r.status == http.StatusConflict && (r.str("error", "code") != "already_registered" || r.str("error", "record_id") != id) {
+			t.Fatalf("repeat %d: %s (deal %s)", i, r.raw, id)
+		} else if r.status != http.StatusConflict && r.status != http.StatusCreated {
+			t.Fatalf("repeat %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	if n := countWhere(t, "deals", "customer_domain = '"+dom+"'"); n != 1 {
+		t.Fatalf("%d deals stored", n)
+	}
+}
+
+func countWhere(t *testing.T, table, where string) int {
+	t.Helper()
+	var n int
+	if err := sys.store.Pool.QueryRow(context.Background(), fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", table, where)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
