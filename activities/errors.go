@@ -44,7 +44,9 @@ func Classify(err error) error {
 // can forget it.
 func Interceptor() interceptor.WorkerInterceptor { return &classifyInterceptor{} }
 
-type classifyInterceptor struct{ interceptor.WorkerInterceptorBase }
+type classifyInterceptor struct {
+	interceptor.WorkerInterceptorBase
+}
 
 func (c *classifyInterceptor) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
 	i := &classifyActivity{}
@@ -52,7 +54,9 @@ func (c *classifyInterceptor) InterceptActivity(ctx context.Context, next interc
 	return i
 }
 
-type classifyActivity struct{ interceptor.ActivityInboundInterceptorBase }
+type classifyActivity struct {
+	interceptor.ActivityInboundInterceptorBase
+}
 
 func (c *classifyActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
 	res, err := c.Next.ExecuteActivity(ctx, in)

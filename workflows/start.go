@@ -94,4 +94,3 @@ func RetryPayout(ctx context.Context, c client.Client, workflowID string, in Pay
 		WorkflowExecutionErrorWhenAlreadyStarted: true}, PayoutWorkflow, in)
 	return err
 }
-
