@@ -73,8 +73,8 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 		return st, err
 	}
 	// The set-based steps may take minutes on a large program; they heartbeat, so a
-	// worker that dies mid-step is noticed in 30 s and the step retried elsewhere.
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 30 * time.Second,
+	// worker that dies mid-step is noticed in 15 s and the step retried elsewhere.
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 15 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second}})
 	var a *activities.Activities
 

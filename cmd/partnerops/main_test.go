@@ -39,6 +39,7 @@ var sys struct {
 	dbURL       string
 	store       *db.Store // the API's pool
 	workerStore *db.Store // the worker's pool
+	temporalAddress string
 	temporal    client.Client
 	api         *httptest.Server
 	logger      *slog.Logger
@@ -49,6 +50,13 @@ var sys struct {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childWorkerEnv) != "" { // a worker process of its own, for the crash test
+		if err := runChildWorker(); err != nil {
+			fmt.Fprintln(os.Stderr, "child worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	code, err := runWithSystem(m)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration test setup failed:", err)
@@ -84,6 +92,7 @@ func runWithSystem(m *testing.M) (int, error) {
 	}
 	defer srv.Stop()
 	sys.temporal = srv.Client()
+	sys.temporalAddress = srv.FrontendHostPort()
 	// The same registration the worker command does against a real cluster.
 	if err := ensureSearchAttributes(ctx, sys.temporal, "default"); err != nil {
 		return 0, err
