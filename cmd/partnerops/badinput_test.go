@@ -126,7 +126,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 	routes := []writeRoute{
 		{name: "program", method: "POST", path: "/v1/programs", key: f.admin, body: func() map[string]any {
 			return map[string]any{"name": "P " + uuid.NewString()[:6], "kind": "channel", "currency": "EUR", "agreement_version": "v1",
-				"tiers": []any{map[string]any{"name": "Gold", "rank": 1, "mdf_quarterly_allocation": "100.00", "default_margin": "0.20", "required_certifications": []any{"gold"}}},
+				"tiers":          []any{map[string]any{"name": "Gold", "rank": 1, "mdf_quarterly_allocation": "100.00", "default_margin": "0.20", "required_certifications": []any{"gold"}}},
 				"certifications": map[string]any{"reseller": []any{"sales"}}}
 		}, money: []string{"tiers.0.mdf_quarterly_allocation"}, rates: []string{"tiers.0.default_margin"}},
 		{name: "tier", method: "POST", path: "/v1/programs/" + f.programID + "/tiers", key: f.admin, body: func() map[string]any {
@@ -158,7 +158,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 			return map[string]any{"program_id": f.programID, "external_id": "o-" + uuid.NewString(), "kind": "sale", "amount": "10.00", "currency": "EUR", "order_id": "A-1"}
 		}, money: []string{"amount"}},
 		{name: "adjustment", method: "POST", path: "/v1/closes/" + closeID + "/adjustments", key: f.finance,
-			body: func() map[string]any { return map[string]any{"partner_id": f.partnerID, "amount": "5.00", "reason": "bonus"} }, money: []string{"amount"}},
+			body: func() map[string]any {
+				return map[string]any{"partner_id": f.partnerID, "amount": "5.00", "reason": "bonus"}
+			}, money: []string{"amount"}},
 		{name: "payout settings", method: "PUT", path: "/v1/programs/" + f.programID + "/payouts", key: f.admin,
 			body: func() map[string]any { return map[string]any{"payout_minimum": "50.00", "payout_provider": "file"} }, money: []string{"payout_minimum"}},
 		{name: "deal settings", method: "PUT", path: "/v1/programs/" + f.programID + "/deals", key: f.admin, body: func() map[string]any {
@@ -166,7 +168,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 				"stages": []any{map[string]any{"name": "registered", "probability": "0.10"}}}
 		}, rates: []string{"stages.0.probability"}},
 		{name: "link", method: "POST", path: "/v1/links", key: f.partnerKey,
-			body: func() map[string]any { return map[string]any{"destination": "https://shop.example/a", "sub_id": "news"} }},
+			body: func() map[string]any {
+				return map[string]any{"destination": "https://shop.example/a", "sub_id": "news"}
+			}},
 		{name: "key", method: "POST", path: "/v1/keys", key: f.admin, body: func() map[string]any { return map[string]any{"role": "manager", "label": "ops"} }},
 		{name: "agreement", method: "POST", path: "/v1/me/agreement", key: reseller, body: func() map[string]any { return map[string]any{"version": "2026-01"} }},
 	}

@@ -36,17 +36,17 @@ import (
 
 // sys is the system under test, shared by the tests of this package.
 var sys struct {
-	dbURL       string
-	store       *db.Store // the API's pool
-	workerStore *db.Store // the worker's pool
+	dbURL           string
+	store           *db.Store // the API's pool
+	workerStore     *db.Store // the worker's pool
 	temporalAddress string
-	temporal    client.Client
-	api         *httptest.Server
-	logger      *slog.Logger
-	worker      worker.Worker
-	pay         *fakepay.Server
-	paySrv      *httptest.Server
-	payments    activities.Payments
+	temporal        client.Client
+	api             *httptest.Server
+	logger          *slog.Logger
+	worker          worker.Worker
+	pay             *fakepay.Server
+	paySrv          *httptest.Server
+	payments        activities.Payments
 }
 
 func TestMain(m *testing.M) {
