@@ -12,11 +12,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/partnerops/partnerops/api"
 )
 
 // answered is one request of a burst: its answer and how long it took.
@@ -378,4 +381,39 @@ func countWhere(t *testing.T, table, where string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A decision not settled within API_DECISION_WAIT answers 202; the same request
+// with the same Idempotency-Key is the same Update, and answers what happened.
+func TestPendingDecisionRetriedWithItsKey(t *testing.T) {
+	cfg := testAPIConfig()
+	cfg.DecisionWait = time.Millisecond // nothing settles that fast
+	cfg.Click.TokenKey = nil            // no second click path
+	s, err := api.New(cfg, sys.store, sys.temporal, sys.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	impatient := httptest.NewServer(s.Handler())
+	defer impatient.Close()
+
+	f := newProgram(t)
+	id := apply(t, f, "affiliate")
+	key := map[string]string{"Idempotency-Key": "approve-" + id}
+	first := doAt(t, impatient.URL, call{method: "POST", path: "/v1/partners/" + id + "/approve", key: f.manager, body: map[string]any{}, headers: key})
+	if first.status != http.StatusAccepted || first.str("status") != "pending" || first.str("workflow_id") != "partner-"+id {
+		t.Fatalf("first answer: %d %s", first.status, first.raw)
+	}
+	// The retry (through the patient server) learns the real outcome, with the key.
+	again := expect(t, do(t, call{method: "POST", path: "/v1/partners/" + id + "/approve", key: f.manager, body: map[string]any{}, headers: key}), http.StatusOK)
+	if again.str("status") != "awaiting_agreement" || again.str("api_key") == "" {
+		t.Fatalf("retry: %s", again.raw)
+	}
+	if me := do(t, call{method: "GET", path: "/v1/me", key: again.str("api_key")}); me.status != http.StatusOK {
+		t.Fatalf("the key from the retry: %d %s", me.status, me.raw)
+	}
+	var approvals int
+	_ = sys.store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM partner_events WHERE partner_id = $1 AND kind = 'approved'", id).Scan(&approvals)
+	if approvals != 1 {
+		t.Fatalf("%d approvals recorded", approvals)
+	}
 }
