@@ -32,7 +32,7 @@ func (a *Activities) computeClose(ctx context.Context, closeID uuid.UUID) (Close
 	var t CloseTotals
 	now := nowUTC()
 	err := a.Store.InTx(ctx, func(q *db.Queries) error {
-		c, err := q.GetClose(ctx, closeID)
+		c, err := q.LockClose(ctx, closeID)
 		if err != nil {
 			return err
 		}
@@ -60,7 +60,13 @@ func ComputeStatements(ctx context.Context, q *db.Queries, c db.Close) error {
 	if err := q.DeleteStatements(ctx, c.ID); err != nil {
 		return err
 	}
-	_, err = q.ComputeStatements(ctx, db.ComputeStatementsParams{ProgramID: c.ProgramID, Month: c.Month, CloseID: c.ID, Currency: prog.Currency, Minimum: prog.PayoutMinimum})
+	if err := q.DeleteStatementLines(ctx, c.ID); err != nil {
+		return err
+	}
+	if _, err := q.RecordStatementLines(ctx, db.RecordStatementLinesParams{CloseID: c.ID, ProgramID: c.ProgramID, Month: c.Month}); err != nil {
+		return fmt.Errorf("record statement lines: %w", err)
+	}
+	_, err = q.ComputeStatements(ctx, db.ComputeStatementsParams{CloseID: c.ID, Currency: prog.Currency, RequireDetails: true, Minimum: prog.PayoutMinimum})
 	if err != nil {
 		return fmt.Errorf("compute statements: %w", err)
 	}
@@ -72,6 +78,8 @@ type PayoutRef struct {
 	ID         uuid.UUID `json:"id"`
 	WorkflowID string    `json:"workflow_id"`
 	Provider   string    `json:"provider"`
+	PartnerID  uuid.UUID `json:"partner_id"`
+	ProgramID  uuid.UUID `json:"program_id"`
 }
 
 // CreatePayouts makes one payout per partner with something to pay (once).
@@ -95,7 +103,7 @@ func (a *Activities) createPayouts(ctx context.Context, closeID uuid.UUID) ([]Pa
 		}
 		rows, err := q.ListPayouts(ctx, c.ID)
 		for _, p := range rows {
-			refs = append(refs, PayoutRef{ID: p.ID, WorkflowID: p.WorkflowID, Provider: p.Provider})
+			refs = append(refs, PayoutRef{ID: p.ID, WorkflowID: p.WorkflowID, Provider: p.Provider, PartnerID: p.PartnerID, ProgramID: c.ProgramID})
 		}
 		return err
 	})
@@ -104,6 +112,8 @@ func (a *Activities) createPayouts(ctx context.Context, closeID uuid.UUID) ([]Pa
 
 // SetCloseStatus records the close's step (paying, completed) and who signed off.
 func (a *Activities) SetCloseStatus(ctx context.Context, closeID uuid.UUID, status, approvedBy string) error {
+	// An UPDATE of the close's row: it waits for a refund being netted into the
+	// close (which holds the row), so the payouts see the recomputed statements.
 	p := db.SetCloseStatusParams{ID: closeID, Status: status}
 	now := nowUTC()
 	if approvedBy != "" {

@@ -184,3 +184,26 @@ func nilIfEmpty(s string) *string {
 	}
 	return &s
 }
+
+// ReimburseMDF records that a payout paid an MDF request's reimbursement: the
+// ledger moves the amount from reimbursable to reimbursed (once, by the payout's
+// key), and the request is reimbursed — its final state.
+func ReimburseMDF(ctx context.Context, q *db.Queries, requestID uuid.UUID, amount decimal.Decimal, payoutID uuid.UUID, at time.Time) error {
+	r, err := q.GetMDFRequest(ctx, requestID)
+	if err != nil {
+		return fmt.Errorf("reimburse MDF request %s: %w", requestID, err)
+	}
+	bal, err := q.Balances(ctx, r.PartnerID, r.Quarter)
+	if err != nil {
+		return err
+	}
+	e, err := domain.Reimburse(bal, amount)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("reimburse MDF request %s: %v", requestID, err), ErrPermanent, err)
+	}
+	if _, err := q.PostEntry(ctx, db.Posting{Key: "mdf/" + r.ID.String() + "/reimbursed/" + payoutID.String(), PartnerID: r.PartnerID, Quarter: r.Quarter,
+		RequestID: uuid.NullUUID{UUID: r.ID, Valid: true}, Currency: r.Currency, Memo: "paid by payout " + payoutID.String(), At: at}, e); err != nil {
+		return err
+	}
+	return q.MarkMDFReimbursed(ctx, r.ID)
+}

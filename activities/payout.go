@@ -92,7 +92,7 @@ func (a *Activities) send(ctx context.Context, p db.Payout, c db.Close, attempt 
 		if err != nil {
 			return ProviderResult{}, err
 		}
-		body, _ := json.Marshal(map[string]string{"amount": p.Amount.String(), "currency": p.Currency, "destination": partner.PayoutDetails,
+		body, _ := json.Marshal(map[string]string{"amount": p.Amount.String(), "currency": p.Currency, "destination": deref(partner.PayoutDestination),
 			"reference": p.ID.String()})
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.Payments.URL+"/v1/transfers", bytes.NewReader(body))
 		if err != nil {
@@ -153,13 +153,14 @@ func (a *Activities) writeBatchFile(ctx context.Context, c db.Close) (ProviderRe
 	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	_ = w.Write([]string{"payout_id", "partner_id", "company", "email", "amount", "currency", "payout_details"})
+	_ = w.Write([]string{"payout_id", "partner_id", "company", "email", "amount", "currency", "method", "holder", "destination"})
 	for _, p := range payouts {
 		partner, err := a.Store.PayoutPartner(ctx, p.PartnerID)
 		if err != nil {
 			return ProviderResult{}, err
 		}
-		_ = w.Write([]string{p.ID.String(), p.PartnerID.String(), partner.Company, partner.Email, p.Amount.String(), p.Currency, partner.PayoutDetails})
+		_ = w.Write([]string{p.ID.String(), p.PartnerID.String(), domain.CSVText(partner.Company), domain.CSVText(partner.Email), p.Amount.String(), p.Currency,
+			deref(partner.PayoutMethod), domain.CSVText(deref(partner.PayoutHolder)), domain.CSVText(deref(partner.PayoutDestination))})
 	}
 	w.Flush()
 	path := filepath.Join(a.Payments.FileDir, "payouts", "close-"+c.ID.String()+".csv")
@@ -186,8 +187,20 @@ func (a *Activities) SettlePayout(ctx context.Context, payoutID uuid.UUID, attem
 			if err := q.SetPayoutStatus(ctx, db.SetPayoutStatusParams{ID: p.ID, Status: "paid", ProviderRef: &r.Ref, PaidAt: &now}); err != nil {
 				return err
 			}
-			_, err := q.MarkLinesPaid(ctx, db.MarkLinesPaidParams{CloseID: uuid.NullUUID{UUID: c.ID, Valid: true}, PartnerID: p.PartnerID})
-			return err
+			paid, err := q.MarkLinesPaid(ctx, db.MarkLinesPaidParams{CloseID: c.ID, PartnerID: p.PartnerID})
+			if err != nil {
+				return err
+			}
+			// MDF reimbursements paid here move reimbursable → reimbursed, and their
+			// requests reach their final state.
+			for _, l := range paid {
+				if l.Kind == "mdf_reimbursement" && l.SourceType == "mdf_request" {
+					if err := ReimburseMDF(ctx, q, l.SourceID, l.Amount.Decimal, p.ID, now); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
 		}
 		e := domain.Entry{Kind: "payout_reversal", Postings: []domain.Posting{
 			{Account: "cash", Amount: p.Amount.Decimal}, {Account: "commission_payable", Amount: p.Amount.Neg()}}}
@@ -205,4 +218,11 @@ func (a *Activities) SettlePayout(ctx context.Context, payoutID uuid.UUID, attem
 		}
 		return q.SetPayoutStatus(ctx, db.SetPayoutStatusParams{ID: p.ID, Status: "failed", ProviderRef: ref, LastError: &reason})
 	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -60,6 +60,20 @@ func (s *Server) startClose(c *gin.Context) {
 		} else if err != nil {
 			return answer{}, err
 		}
+		// Closes run in order: a statement carries what the previous one left, so a
+		// month before the latest close can no longer be closed.
+		_, err := q.GetCloseByPeriod(ctx, db.GetCloseByPeriodParams{ProgramID: programID, Month: month})
+		if !errors.Is(err, pgx.ErrNoRows) {
+			// The month's close exists (answered below) or the database failed.
+			if err != nil {
+				return answer{}, err
+			}
+		} else if later, err := q.LaterClose(ctx, db.LaterCloseParams{ProgramID: programID, Month: month}); err == nil {
+			return answer{}, domain.Conflict("closes_out_of_order", "the close for %s exists, so %s can no longer be closed: its lines are carried into the next close instead",
+				later.Month.Format("2006-01"), month.Format("2006-01"))
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return answer{}, err
+		}
 		row, created, err := q.OpenClose(ctx, db.InsertCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, Month: month,
 			PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: workflows.CloseWorkflowID(programID, month)})
 		if err != nil {
@@ -126,7 +140,7 @@ func (s *Server) addAdjustment(c *gin.Context) {
 		return
 	}
 	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-		cl, err := q.GetClose(ctx, id)
+		cl, err := q.LockClose(ctx, id) // no refund or sign-off moves it meanwhile
 		if errors.Is(err, pgx.ErrNoRows) {
 			return answer{}, domain.NotFound("close")
 		}
@@ -250,6 +264,11 @@ func (s *Server) exportStatements(c *gin.Context) {
 	id, err := pathID(c, "close")
 	var rows []db.ListStatementsRow
 	if err == nil {
+		if _, err = s.store.GetClose(c.Request.Context(), id); errors.Is(err, pgx.ErrNoRows) {
+			err = domain.NotFound("close")
+		}
+	}
+	if err == nil {
 		rows, err = s.store.ListStatements(c.Request.Context(), id)
 	}
 	if err != nil {
@@ -259,10 +278,10 @@ func (s *Server) exportStatements(c *gin.Context) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", fmt.Sprintf("attachment; filename=statements-%s.csv", id))
 	w := csv.NewWriter(c.Writer)
-	_ = w.Write([]string{"partner_id", "company", "currency", "carried_in", "commissions", "deal_margins", "mdf", "clawbacks", "adjustments", "total", "payable", "carried_out", "lines"})
+	_ = w.Write([]string{"partner_id", "company", "currency", "carried_in", "commissions", "deal_margins", "mdf", "clawbacks", "adjustments", "total", "payable", "carried_out", "lines", "carried_reason"})
 	for _, r := range rows {
-		_ = w.Write([]string{r.PartnerID.String(), r.Company, r.Currency, r.CarriedIn.String(), r.Commissions.String(), r.DealMargins.String(), r.Mdf.String(),
-			r.Clawbacks.String(), r.Adjustments.String(), r.Total.String(), r.Payable.String(), r.CarriedOut.String(), fmt.Sprint(r.Lines)})
+		_ = w.Write([]string{r.PartnerID.String(), domain.CSVText(r.Company), r.Currency, r.CarriedIn.String(), r.Commissions.String(), r.DealMargins.String(), r.Mdf.String(),
+			r.Clawbacks.String(), r.Adjustments.String(), r.Total.String(), r.Payable.String(), r.CarriedOut.String(), fmt.Sprint(r.Lines), r.CarriedReason})
 	}
 	w.Flush()
 }
@@ -299,7 +318,7 @@ func (s *Server) statements(c *gin.Context) {
 	}
 	out := make([]statement, len(rows))
 	for i, r := range rows {
-		lines, err := s.store.StatementLines(ctx, db.StatementLinesParams{CloseID: uuid.NullUUID{UUID: r.CloseID, Valid: true}, PartnerID: partnerID})
+		lines, err := s.store.StatementLines(ctx, db.StatementLinesParams{CloseID: r.CloseID, PartnerID: partnerID})
 		if err != nil {
 			s.abort(c, err)
 			return
@@ -325,7 +344,11 @@ func (s *Server) retryPayout(c *gin.Context) {
 		return
 	}
 	s.write(c, []byte(p.ID.String()), func(ctx context.Context, q *db.Queries) (answer, error) {
-		err := workflows.RetryPayout(ctx, s.temporal, p.WorkflowID, workflows.PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: int(p.Attempts) + 1})
+		cl, err := q.GetClose(ctx, p.CloseID)
+		if err != nil {
+			return answer{}, err
+		}
+		err = workflows.RetryPayout(ctx, s.temporal, p.WorkflowID, workflows.PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: int(p.Attempts) + 1}, p.PartnerID, cl.ProgramID)
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
 			return answer{}, domain.Conflict("in_progress", "the payout is being retried already")

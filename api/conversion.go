@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 	"github.com/partnerops/partnerops/workflows"
@@ -383,35 +384,68 @@ func (s *Server) recordRefund(ctx context.Context, q *db.Queries, prog db.Progra
 		return ConversionView{}, err
 	}
 	full := refunded.Equal(orig.Amount.Decimal)
+	var netted []db.Close // open closes that took a clawback: their statements are recomputed
 	for _, l := range lines {
 		if l.Kind != "commission" || l.Status == "void" {
 			continue
 		}
-		original := l.Amount.Decimal
-		if l.Status != "paid" && full {
-			// Void the line and any partial-refund lines before it: nothing of it is owed.
+		if domain.LineFrozen(l.Status, l.CloseID.Valid) {
+			// Frozen (in a close, carried or paid): never changed again. The refund is a
+			// new negative line; if the close holding the line is still open it nets
+			// the refund itself, else the next close does.
+			back := domain.ProRate(l.Amount.Decimal, conv.Amount.Decimal, orig.Amount.Decimal, prog.Currency)
+			if back.IsZero() {
+				continue
+			}
+			open, err := q.OpenCloseHolding(ctx, db.OpenCloseHoldingParams{CloseID: l.CloseID, LineID: l.ID})
+			var into uuid.NullUUID
+			switch {
+			case err == nil:
+				if open, err = q.LockClose(ctx, open.ID); err != nil {
+					return ConversionView{}, err
+				}
+				if open.Status == "computing" || open.Status == "review" { // still open once locked
+					into = uuid.NullUUID{UUID: open.ID, Valid: true}
+					netted = append(netted, open)
+				}
+			case !errors.Is(err, pgx.ErrNoRows):
+				return ConversionView{}, err
+			}
+			if _, err := q.CreateLine(ctx, db.CreateLineParams{ID: uuid.Must(uuid.NewV7()), ProgramID: prog.ID, PartnerID: l.PartnerID, Kind: "clawback",
+				SourceID: orig.ID, Amount: domain.NewNumeric(back.Neg()), Currency: prog.Currency, Status: "payable",
+				Description: fmt.Sprintf("refund %s of %s", conv.ExternalID, refundOf), OccurredAt: conv.OccurredAt,
+				DedupeKey: "conversion/" + row.ID.String() + "/refund/" + l.ID.String(), HoldUntil: l.HoldUntil,
+				RelatedLineID: uuid.NullUUID{UUID: l.ID, Valid: true}, CloseID: into}); err != nil {
+				return ConversionView{}, err
+			}
+			continue
+		}
+		if full {
+			// Not frozen: void the line and the partial-refund lines before it, nothing of it is owed.
 			for _, other := range lines {
-				if other.Status != "void" && other.Status != "paid" && (other.ID == l.ID || (other.RelatedLineID.Valid && other.RelatedLineID.UUID == l.ID)) {
-					if err := q.SetLineStatus(ctx, db.SetLineStatusParams{ID: other.ID, Status: "void"}); err != nil {
+				if other.ID == l.ID || (other.RelatedLineID.Valid && other.RelatedLineID.UUID == l.ID) {
+					if _, err := q.VoidLine(ctx, other.ID); err != nil {
 						return ConversionView{}, err
 					}
 				}
 			}
 			continue
 		}
-		back := domain.ProRate(original, conv.Amount.Decimal, orig.Amount.Decimal, prog.Currency)
-		kind, status := "clawback", l.Status
-		if l.Status == "paid" {
-			status = "payable" // netted in the next close
-		}
+		back := domain.ProRate(l.Amount.Decimal, conv.Amount.Decimal, orig.Amount.Decimal, prog.Currency)
 		if back.IsZero() {
 			continue
 		}
-		if _, err := q.CreateLine(ctx, db.CreateLineParams{ID: uuid.Must(uuid.NewV7()), ProgramID: prog.ID, PartnerID: l.PartnerID, Kind: kind,
-			SourceID: orig.ID, Amount: domain.NewNumeric(back.Neg()), Currency: prog.Currency, Status: status,
+		// A partial refund of a line not frozen yet: a clawback that waits with it.
+		if _, err := q.CreateLine(ctx, db.CreateLineParams{ID: uuid.Must(uuid.NewV7()), ProgramID: prog.ID, PartnerID: l.PartnerID, Kind: "clawback",
+			SourceID: orig.ID, Amount: domain.NewNumeric(back.Neg()), Currency: prog.Currency, Status: l.Status,
 			Description: fmt.Sprintf("refund %s of %s", conv.ExternalID, refundOf), OccurredAt: conv.OccurredAt,
 			DedupeKey: "conversion/" + row.ID.String() + "/refund/" + l.ID.String(), HoldUntil: l.HoldUntil,
 			RelatedLineID: uuid.NullUUID{UUID: l.ID, Valid: true}}); err != nil {
+			return ConversionView{}, err
+		}
+	}
+	for _, c := range netted {
+		if err := activities.ComputeStatements(ctx, q, c); err != nil {
 			return ConversionView{}, err
 		}
 	}

@@ -596,8 +596,9 @@ func (s *Server) downloadMDFFile(c *gin.Context) {
 	c.DataFromReader(http.StatusOK, f.SizeBytes, f.ContentType, rc, nil)
 }
 
-// mdfReport: allocated, approved, claimed, reimbursed and expired per partner for
-// a quarter, with utilisation (reimbursed / allocated) and cost per lead.
+// mdfReport: allocated, approved, claimed, reimbursable (approved, not paid yet),
+// reimbursed (paid) and expired per partner for a quarter, with utilisation
+// (reimbursed / allocated: paid money only) and cost per lead.
 func (s *Server) mdfReport(c *gin.Context) {
 	quarter, err := s.quarterParam(c.Query("quarter"))
 	if err != nil {
@@ -620,16 +621,17 @@ func (s *Server) mdfReport(c *gin.Context) {
 		CostPerLead domain.NullNumeric `json:"cost_per_lead"`
 	}
 	type tierLine struct {
-		Tier        string             `json:"tier"`
-		Currency    string             `json:"currency"`
-		Allocated   domain.Numeric     `json:"allocated"`
-		Approved    domain.Numeric     `json:"approved"`
-		Claimed     domain.Numeric     `json:"claimed"`
-		Reimbursed  domain.Numeric     `json:"reimbursed"`
-		Expired     domain.Numeric     `json:"expired"`
-		Leads       int64              `json:"leads"`
-		Utilisation domain.NullNumeric `json:"utilisation"`
-		CostPerLead domain.NullNumeric `json:"cost_per_lead"`
+		Tier         string             `json:"tier"`
+		Currency     string             `json:"currency"`
+		Allocated    domain.Numeric     `json:"allocated"`
+		Approved     domain.Numeric     `json:"approved"`
+		Claimed      domain.Numeric     `json:"claimed"`
+		Reimbursable domain.Numeric     `json:"reimbursable"`
+		Reimbursed   domain.Numeric     `json:"reimbursed"`
+		Expired      domain.Numeric     `json:"expired"`
+		Leads        int64              `json:"leads"`
+		Utilisation  domain.NullNumeric `json:"utilisation"`
+		CostPerLead  domain.NullNumeric `json:"cost_per_lead"`
 	}
 	ratios := func(allocated, reimbursed decimal.Decimal, leads int64, cur string) (domain.NullNumeric, domain.NullNumeric) {
 		var u, cpl domain.NullNumeric
@@ -657,6 +659,7 @@ func (s *Server) mdfReport(c *gin.Context) {
 		t.Allocated.Decimal = t.Allocated.Add(r.Allocated.Decimal)
 		t.Approved.Decimal = t.Approved.Add(r.Approved.Decimal)
 		t.Claimed.Decimal = t.Claimed.Add(r.Claimed.Decimal)
+		t.Reimbursable.Decimal = t.Reimbursable.Add(r.Reimbursable.Decimal)
 		t.Reimbursed.Decimal = t.Reimbursed.Add(r.Reimbursed.Decimal)
 		t.Expired.Decimal = t.Expired.Add(r.Expired.Decimal)
 		t.Leads += r.Leads

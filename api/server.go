@@ -146,6 +146,9 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodPost, "/partners/:id/certifications", managers, s.recordCertification)
 	s.handle(v1, http.MethodGet, "/me", partners, s.getMe)
 	s.handle(v1, http.MethodPost, "/me/agreement", partners, s.acceptAgreement)
+	s.handle(v1, http.MethodPut, "/me/payout-details", partners, s.setPayoutDetails)
+	s.handle(v1, http.MethodGet, "/me/payout-details", partners, s.getPayoutDetails)
+	s.handle(v1, http.MethodPost, "/partners/:id/payout-details/confirm", financeOnly, s.confirmPayoutDetails)
 
 	s.handle(v1, http.MethodPost, "/customers", admins, s.loadCustomers)
 	s.handle(v1, http.MethodPost, "/deals", partners, s.createDeal)

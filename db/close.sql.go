@@ -41,54 +41,60 @@ func (q *Queries) CloseTotals(ctx context.Context, closeID uuid.UUID) (CloseTota
 }
 
 const computeStatements = `-- name: ComputeStatements :execrows
-WITH prev AS (
-    SELECT s.partner_id, s.carried_out
-    FROM statements s
-    WHERE s.close_id = (SELECT c.id FROM closes c WHERE c.program_id = $4 AND c.month < $5 ORDER BY c.month DESC LIMIT 1)
-      AND s.carried_out <> 0
-), sums AS (
-    SELECT partner_id,
-           sum(amount) FILTER (WHERE kind = 'commission') AS commissions,
-           sum(amount) FILTER (WHERE kind = 'deal_margin') AS deal_margins,
-           sum(amount) FILTER (WHERE kind = 'mdf_reimbursement') AS mdf,
-           sum(amount) FILTER (WHERE kind = 'clawback') AS clawbacks,
-           sum(amount) FILTER (WHERE kind = 'adjustment') AS adjustments,
+WITH sums AS (
+    SELECT sl.partner_id,
+           sum(l.amount) FILTER (WHERE sl.carried) AS carried_in,
+           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'commission') AS commissions,
+           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'deal_margin') AS deal_margins,
+           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'mdf_reimbursement') AS mdf,
+           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'clawback') AS clawbacks,
+           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'adjustment') AS adjustments,
            count(*) AS lines
-    FROM commission_lines WHERE close_id = $1
-    GROUP BY partner_id
-), joined AS (
-    SELECT coalesce(s.partner_id, p.partner_id) AS partner_id,
-           coalesce(p.carried_out, 0) AS carried_in,
-           coalesce(s.commissions, 0) AS commissions, coalesce(s.deal_margins, 0) AS deal_margins, coalesce(s.mdf, 0) AS mdf,
-           coalesce(s.clawbacks, 0) AS clawbacks, coalesce(s.adjustments, 0) AS adjustments, coalesce(s.lines, 0) AS lines
-    FROM sums s FULL JOIN prev p ON p.partner_id = s.partner_id
+    FROM statement_lines sl JOIN commission_lines l ON l.id = sl.line_id
+    WHERE sl.close_id = $1
+    GROUP BY sl.partner_id
+), totals AS (
+    SELECT s.partner_id, s.carried_in, s.commissions, s.deal_margins, s.mdf, s.clawbacks, s.adjustments, s.lines, coalesce(s.carried_in, 0) + coalesce(s.commissions, 0) + coalesce(s.deal_margins, 0) + coalesce(s.mdf, 0)
+             + coalesce(s.clawbacks, 0) + coalesce(s.adjustments, 0) AS total,
+           (p.payout_method IS NOT NULL OR NOT $3::boolean) AS has_details,
+           -- A change of existing details (a classic fraud path) holds the payout until finance confirms it.
+           (p.payout_details_changed_at IS NOT NULL AND (p.payout_details_confirmed_at IS NULL OR p.payout_details_confirmed_at < p.payout_details_changed_at)) AS details_unconfirmed,
+           p.payout_details_changed_at
+    FROM sums s JOIN partners p ON p.id = s.partner_id
+), decided AS (
+    SELECT t.partner_id, t.carried_in, t.commissions, t.deal_margins, t.mdf, t.clawbacks, t.adjustments, t.lines, t.total, t.has_details, t.details_unconfirmed, t.payout_details_changed_at, CASE
+        WHEN t.total <= 0 THEN CASE WHEN t.total < 0 THEN 'the partner owes this; netted against later earnings' ELSE 'nothing to pay' END
+        WHEN t.total < $4::numeric THEN 'below the payout minimum of ' || $4::numeric
+        WHEN NOT t.has_details THEN 'no payout details: the partner has not said where to be paid'
+        WHEN t.details_unconfirmed THEN 'payout details changed on ' || to_char(t.payout_details_changed_at, 'YYYY-MM-DD') || ': held until finance confirms them'
+        ELSE '' END AS reason
+    FROM totals t
 )
-INSERT INTO statements (id, close_id, partner_id, currency, carried_in, commissions, deal_margins, mdf, clawbacks, adjustments, total, payable, carried_out, lines)
-SELECT gen_random_uuid(), $1, j.partner_id, $2, j.carried_in, j.commissions, j.deal_margins, j.mdf, j.clawbacks, j.adjustments,
-       t.total,
-       CASE WHEN t.total >= $3::numeric AND t.total > 0 THEN t.total ELSE 0 END,
-       CASE WHEN t.total >= $3::numeric AND t.total > 0 THEN 0 ELSE t.total END,
-       j.lines
-FROM joined j, LATERAL (SELECT j.carried_in + j.commissions + j.deal_margins + j.mdf + j.clawbacks + j.adjustments AS total) t
+INSERT INTO statements (id, close_id, partner_id, currency, carried_in, commissions, deal_margins, mdf, clawbacks, adjustments, total, payable, carried_out, lines, carried_reason)
+SELECT gen_random_uuid(), $1, d.partner_id, $2, coalesce(d.carried_in, 0), coalesce(d.commissions, 0), coalesce(d.deal_margins, 0),
+       coalesce(d.mdf, 0), coalesce(d.clawbacks, 0), coalesce(d.adjustments, 0), d.total,
+       CASE WHEN d.reason = '' THEN d.total ELSE 0 END,
+       CASE WHEN d.reason = '' THEN 0 ELSE d.total END,
+       d.lines, d.reason
+FROM decided d
 `
 
 type ComputeStatementsParams struct {
-	CloseID   uuid.UUID      `json:"close_id"`
-	Currency  string         `json:"currency"`
-	Minimum   domain.Numeric `json:"minimum"`
-	ProgramID uuid.UUID      `json:"program_id"`
-	Month     time.Time      `json:"month"`
+	CloseID        uuid.UUID      `json:"close_id"`
+	Currency       string         `json:"currency"`
+	RequireDetails bool           `json:"require_details"`
+	Minimum        domain.Numeric `json:"minimum"`
 }
 
-// One statement per partner with frozen lines or a balance carried from the
-// program's previous close; the payout minimum decides what is paid now.
+// One statement per partner with lines (RecordStatementLines first); the payout
+// minimum decides what is paid now, and a partner with no payout details is not
+// paid to nowhere: its balance is carried, with the reason.
 func (q *Queries) ComputeStatements(ctx context.Context, arg ComputeStatementsParams) (int64, error) {
 	result, err := q.db.Exec(ctx, computeStatements,
 		arg.CloseID,
 		arg.Currency,
+		arg.RequireDetails,
 		arg.Minimum,
-		arg.ProgramID,
-		arg.Month,
 	)
 	if err != nil {
 		return 0, err
@@ -166,6 +172,15 @@ func (q *Queries) CreatePayouts(ctx context.Context, arg CreatePayoutsParams) (i
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const deleteStatementLines = `-- name: DeleteStatementLines :exec
+DELETE FROM statement_lines WHERE close_id = $1
+`
+
+func (q *Queries) DeleteStatementLines(ctx context.Context, closeID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, deleteStatementLines, closeID)
+	return err
 }
 
 const deleteStatements = `-- name: DeleteStatements :exec
@@ -283,7 +298,7 @@ func (q *Queries) GetPayout(ctx context.Context, id uuid.UUID) (Payout, error) {
 }
 
 const getStatement = `-- name: GetStatement :one
-SELECT id, close_id, partner_id, currency, carried_in, commissions, deal_margins, mdf, clawbacks, adjustments, total, payable, carried_out, lines FROM statements WHERE close_id = $1 AND partner_id = $2
+SELECT id, close_id, partner_id, currency, carried_in, commissions, deal_margins, mdf, clawbacks, adjustments, total, payable, carried_out, lines, carried_reason FROM statements WHERE close_id = $1 AND partner_id = $2
 `
 
 type GetStatementParams struct {
@@ -309,6 +324,7 @@ func (q *Queries) GetStatement(ctx context.Context, arg GetStatementParams) (Sta
 		&i.Payable,
 		&i.CarriedOut,
 		&i.Lines,
+		&i.CarriedReason,
 	)
 	return i, err
 }
@@ -338,6 +354,34 @@ func (q *Queries) InsertClose(ctx context.Context, arg InsertCloseParams) (Close
 		arg.PeriodEnd,
 		arg.WorkflowID,
 	)
+	var i Close
+	err := row.Scan(
+		&i.ID,
+		&i.ProgramID,
+		&i.Month,
+		&i.PeriodEnd,
+		&i.Status,
+		&i.WorkflowID,
+		&i.ApprovedBy,
+		&i.ApprovedAt,
+		&i.CompletedAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const laterClose = `-- name: LaterClose :one
+SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at FROM closes WHERE program_id = $1 AND month > $2 ORDER BY month DESC LIMIT 1
+`
+
+type LaterCloseParams struct {
+	ProgramID uuid.UUID `json:"program_id"`
+	Month     time.Time `json:"month"`
+}
+
+// The latest close of the program after a month, if any: closes run in order.
+func (q *Queries) LaterClose(ctx context.Context, arg LaterCloseParams) (Close, error) {
+	row := q.db.QueryRow(ctx, laterClose, arg.ProgramID, arg.Month)
 	var i Close
 	err := row.Scan(
 		&i.ID,
@@ -429,27 +473,28 @@ func (q *Queries) ListPayouts(ctx context.Context, closeID uuid.UUID) ([]Payout,
 }
 
 const listStatements = `-- name: ListStatements :many
-SELECT s.id, s.close_id, s.partner_id, s.currency, s.carried_in, s.commissions, s.deal_margins, s.mdf, s.clawbacks, s.adjustments, s.total, s.payable, s.carried_out, s.lines, p.company, p.name AS partner_name FROM statements s JOIN partners p ON p.id = s.partner_id
+SELECT s.id, s.close_id, s.partner_id, s.currency, s.carried_in, s.commissions, s.deal_margins, s.mdf, s.clawbacks, s.adjustments, s.total, s.payable, s.carried_out, s.lines, s.carried_reason, p.company, p.name AS partner_name FROM statements s JOIN partners p ON p.id = s.partner_id
 WHERE s.close_id = $1 ORDER BY p.company, s.partner_id
 `
 
 type ListStatementsRow struct {
-	ID          uuid.UUID      `json:"id"`
-	CloseID     uuid.UUID      `json:"close_id"`
-	PartnerID   uuid.UUID      `json:"partner_id"`
-	Currency    string         `json:"currency"`
-	CarriedIn   domain.Numeric `json:"carried_in"`
-	Commissions domain.Numeric `json:"commissions"`
-	DealMargins domain.Numeric `json:"deal_margins"`
-	Mdf         domain.Numeric `json:"mdf"`
-	Clawbacks   domain.Numeric `json:"clawbacks"`
-	Adjustments domain.Numeric `json:"adjustments"`
-	Total       domain.Numeric `json:"total"`
-	Payable     domain.Numeric `json:"payable"`
-	CarriedOut  domain.Numeric `json:"carried_out"`
-	Lines       int32          `json:"lines"`
-	Company     string         `json:"company"`
-	PartnerName string         `json:"partner_name"`
+	ID            uuid.UUID      `json:"id"`
+	CloseID       uuid.UUID      `json:"close_id"`
+	PartnerID     uuid.UUID      `json:"partner_id"`
+	Currency      string         `json:"currency"`
+	CarriedIn     domain.Numeric `json:"carried_in"`
+	Commissions   domain.Numeric `json:"commissions"`
+	DealMargins   domain.Numeric `json:"deal_margins"`
+	Mdf           domain.Numeric `json:"mdf"`
+	Clawbacks     domain.Numeric `json:"clawbacks"`
+	Adjustments   domain.Numeric `json:"adjustments"`
+	Total         domain.Numeric `json:"total"`
+	Payable       domain.Numeric `json:"payable"`
+	CarriedOut    domain.Numeric `json:"carried_out"`
+	Lines         int32          `json:"lines"`
+	CarriedReason string         `json:"carried_reason"`
+	Company       string         `json:"company"`
+	PartnerName   string         `json:"partner_name"`
 }
 
 func (q *Queries) ListStatements(ctx context.Context, closeID uuid.UUID) ([]ListStatementsRow, error) {
@@ -476,6 +521,7 @@ func (q *Queries) ListStatements(ctx context.Context, closeID uuid.UUID) ([]List
 			&i.Payable,
 			&i.CarriedOut,
 			&i.Lines,
+			&i.CarriedReason,
 			&i.Company,
 			&i.PartnerName,
 		); err != nil {
@@ -489,25 +535,109 @@ func (q *Queries) ListStatements(ctx context.Context, closeID uuid.UUID) ([]List
 	return items, nil
 }
 
-const markLinesPaid = `-- name: MarkLinesPaid :execrows
-UPDATE commission_lines SET status = 'paid' WHERE close_id = $1 AND partner_id = $2 AND status = 'payable'
+const lockClose = `-- name: LockClose :one
+SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at FROM closes WHERE id = $1 FOR UPDATE
+`
+
+// Serialises everything that (re)computes a close's statements or moves it on:
+// the compute, an adjustment, a refund netted into it, the sign-off.
+func (q *Queries) LockClose(ctx context.Context, id uuid.UUID) (Close, error) {
+	row := q.db.QueryRow(ctx, lockClose, id)
+	var i Close
+	err := row.Scan(
+		&i.ID,
+		&i.ProgramID,
+		&i.Month,
+		&i.PeriodEnd,
+		&i.Status,
+		&i.WorkflowID,
+		&i.ApprovedBy,
+		&i.ApprovedAt,
+		&i.CompletedAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const markLinesPaid = `-- name: MarkLinesPaid :many
+UPDATE commission_lines SET status = 'paid'
+WHERE id IN (SELECT sl.line_id FROM statement_lines sl WHERE sl.close_id = $1 AND sl.partner_id = $2) AND status = 'payable'
+RETURNING id, kind, source_type, source_id, amount
 `
 
 type MarkLinesPaidParams struct {
-	CloseID   uuid.NullUUID `json:"close_id"`
-	PartnerID uuid.UUID     `json:"partner_id"`
+	CloseID   uuid.UUID `json:"close_id"`
+	PartnerID uuid.UUID `json:"partner_id"`
 }
 
-func (q *Queries) MarkLinesPaid(ctx context.Context, arg MarkLinesPaidParams) (int64, error) {
-	result, err := q.db.Exec(ctx, markLinesPaid, arg.CloseID, arg.PartnerID)
+type MarkLinesPaidRow struct {
+	ID         uuid.UUID      `json:"id"`
+	Kind       string         `json:"kind"`
+	SourceType string         `json:"source_type"`
+	SourceID   uuid.UUID      `json:"source_id"`
+	Amount     domain.Numeric `json:"amount"`
+}
+
+// A paid payout settles every line its statement held, whichever close first froze it.
+func (q *Queries) MarkLinesPaid(ctx context.Context, arg MarkLinesPaidParams) ([]MarkLinesPaidRow, error) {
+	rows, err := q.db.Query(ctx, markLinesPaid, arg.CloseID, arg.PartnerID)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	items := []MarkLinesPaidRow{}
+	for rows.Next() {
+		var i MarkLinesPaidRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Kind,
+			&i.SourceType,
+			&i.SourceID,
+			&i.Amount,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const openCloseHolding = `-- name: OpenCloseHolding :one
+SELECT c.id, c.program_id, c.month, c.period_end, c.status, c.workflow_id, c.approved_by, c.approved_at, c.completed_at, c.created_at FROM closes c
+WHERE c.status IN ('computing', 'review')
+  AND (c.id = $1 OR c.id IN (SELECT sl.close_id FROM statement_lines sl WHERE sl.line_id = $2))
+ORDER BY c.month DESC LIMIT 1
+`
+
+type OpenCloseHoldingParams struct {
+	CloseID uuid.NullUUID `json:"close_id"`
+	LineID  uuid.UUID     `json:"line_id"`
+}
+
+// The close still open (computing or in review) that holds a line, if any.
+func (q *Queries) OpenCloseHolding(ctx context.Context, arg OpenCloseHoldingParams) (Close, error) {
+	row := q.db.QueryRow(ctx, openCloseHolding, arg.CloseID, arg.LineID)
+	var i Close
+	err := row.Scan(
+		&i.ID,
+		&i.ProgramID,
+		&i.Month,
+		&i.PeriodEnd,
+		&i.Status,
+		&i.WorkflowID,
+		&i.ApprovedBy,
+		&i.ApprovedAt,
+		&i.CompletedAt,
+		&i.CreatedAt,
+	)
+	return i, err
 }
 
 const partnerStatements = `-- name: PartnerStatements :many
-SELECT s.id, s.close_id, s.partner_id, s.currency, s.carried_in, s.commissions, s.deal_margins, s.mdf, s.clawbacks, s.adjustments, s.total, s.payable, s.carried_out, s.lines, c.month, c.status AS close_status FROM statements s JOIN closes c ON c.id = s.close_id
+SELECT s.id, s.close_id, s.partner_id, s.currency, s.carried_in, s.commissions, s.deal_margins, s.mdf, s.clawbacks, s.adjustments, s.total, s.payable, s.carried_out, s.lines, s.carried_reason, c.month, c.status AS close_status FROM statements s JOIN closes c ON c.id = s.close_id
 WHERE s.partner_id = $1 AND ($2::date IS NULL OR c.month = $2::date)
 ORDER BY c.month DESC
 `
@@ -518,22 +648,23 @@ type PartnerStatementsParams struct {
 }
 
 type PartnerStatementsRow struct {
-	ID          uuid.UUID      `json:"id"`
-	CloseID     uuid.UUID      `json:"close_id"`
-	PartnerID   uuid.UUID      `json:"partner_id"`
-	Currency    string         `json:"currency"`
-	CarriedIn   domain.Numeric `json:"carried_in"`
-	Commissions domain.Numeric `json:"commissions"`
-	DealMargins domain.Numeric `json:"deal_margins"`
-	Mdf         domain.Numeric `json:"mdf"`
-	Clawbacks   domain.Numeric `json:"clawbacks"`
-	Adjustments domain.Numeric `json:"adjustments"`
-	Total       domain.Numeric `json:"total"`
-	Payable     domain.Numeric `json:"payable"`
-	CarriedOut  domain.Numeric `json:"carried_out"`
-	Lines       int32          `json:"lines"`
-	Month       time.Time      `json:"month"`
-	CloseStatus string         `json:"close_status"`
+	ID            uuid.UUID      `json:"id"`
+	CloseID       uuid.UUID      `json:"close_id"`
+	PartnerID     uuid.UUID      `json:"partner_id"`
+	Currency      string         `json:"currency"`
+	CarriedIn     domain.Numeric `json:"carried_in"`
+	Commissions   domain.Numeric `json:"commissions"`
+	DealMargins   domain.Numeric `json:"deal_margins"`
+	Mdf           domain.Numeric `json:"mdf"`
+	Clawbacks     domain.Numeric `json:"clawbacks"`
+	Adjustments   domain.Numeric `json:"adjustments"`
+	Total         domain.Numeric `json:"total"`
+	Payable       domain.Numeric `json:"payable"`
+	CarriedOut    domain.Numeric `json:"carried_out"`
+	Lines         int32          `json:"lines"`
+	CarriedReason string         `json:"carried_reason"`
+	Month         time.Time      `json:"month"`
+	CloseStatus   string         `json:"close_status"`
 }
 
 func (q *Queries) PartnerStatements(ctx context.Context, arg PartnerStatementsParams) ([]PartnerStatementsRow, error) {
@@ -560,6 +691,7 @@ func (q *Queries) PartnerStatements(ctx context.Context, arg PartnerStatementsPa
 			&i.Payable,
 			&i.CarriedOut,
 			&i.Lines,
+			&i.CarriedReason,
 			&i.Month,
 			&i.CloseStatus,
 		); err != nil {
@@ -574,14 +706,16 @@ func (q *Queries) PartnerStatements(ctx context.Context, arg PartnerStatementsPa
 }
 
 const payoutPartner = `-- name: PayoutPartner :one
-SELECT p.id, p.company, p.email, p.payout_details FROM partners p WHERE p.id = $1
+SELECT p.id, p.company, p.email, p.payout_method, p.payout_holder, p.payout_destination FROM partners p WHERE p.id = $1
 `
 
 type PayoutPartnerRow struct {
-	ID            uuid.UUID `json:"id"`
-	Company       string    `json:"company"`
-	Email         string    `json:"email"`
-	PayoutDetails string    `json:"payout_details"`
+	ID                uuid.UUID `json:"id"`
+	Company           string    `json:"company"`
+	Email             string    `json:"email"`
+	PayoutMethod      *string   `json:"payout_method"`
+	PayoutHolder      *string   `json:"payout_holder"`
+	PayoutDestination *string   `json:"payout_destination"`
 }
 
 func (q *Queries) PayoutPartner(ctx context.Context, id uuid.UUID) (PayoutPartnerRow, error) {
@@ -591,7 +725,9 @@ func (q *Queries) PayoutPartner(ctx context.Context, id uuid.UUID) (PayoutPartne
 		&i.ID,
 		&i.Company,
 		&i.Email,
-		&i.PayoutDetails,
+		&i.PayoutMethod,
+		&i.PayoutHolder,
+		&i.PayoutDestination,
 	)
 	return i, err
 }
@@ -618,6 +754,34 @@ func (q *Queries) ProgramsClosingOn(ctx context.Context, closeDay int32) ([]uuid
 		return nil, err
 	}
 	return items, nil
+}
+
+const recordStatementLines = `-- name: RecordStatementLines :execrows
+INSERT INTO statement_lines (close_id, partner_id, line_id, carried)
+SELECT $1::uuid, l.partner_id, l.id, false FROM commission_lines l WHERE l.close_id = $1::uuid
+UNION ALL
+SELECT $1::uuid, sl.partner_id, sl.line_id, true
+FROM statements s
+JOIN statement_lines sl ON sl.close_id = s.close_id AND sl.partner_id = s.partner_id
+JOIN commission_lines l ON l.id = sl.line_id AND l.status = 'payable'
+WHERE s.close_id = (SELECT c.id FROM closes c WHERE c.program_id = $2 AND c.month < $3 ORDER BY c.month DESC LIMIT 1)
+  AND s.payable = 0
+`
+
+type RecordStatementLinesParams struct {
+	CloseID   uuid.UUID `json:"close_id"`
+	ProgramID uuid.UUID `json:"program_id"`
+	Month     time.Time `json:"month"`
+}
+
+// A statement's lines: the close's own, and the unpaid lines the partner's
+// statement in the program's previous close carried (it paid nothing).
+func (q *Queries) RecordStatementLines(ctx context.Context, arg RecordStatementLinesParams) (int64, error) {
+	result, err := q.db.Exec(ctx, recordStatementLines, arg.CloseID, arg.ProgramID, arg.Month)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const setCloseStatus = `-- name: SetCloseStatus :exec
@@ -675,14 +839,16 @@ func (q *Queries) SetPayoutStatus(ctx context.Context, arg SetPayoutStatusParams
 }
 
 const statementLines = `-- name: StatementLines :many
-SELECT id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id, close_id FROM commission_lines WHERE close_id = $1 AND partner_id = $2 ORDER BY occurred_at, id
+SELECT l.id, l.program_id, l.partner_id, l.kind, l.source_type, l.source_id, l.amount, l.currency, l.status, l.description, l.occurred_at, l.dedupe_key, l.created_at, l.hold_until, l.related_line_id, l.close_id FROM statement_lines sl JOIN commission_lines l ON l.id = sl.line_id
+WHERE sl.close_id = $1 AND sl.partner_id = $2 ORDER BY l.occurred_at, l.id
 `
 
 type StatementLinesParams struct {
-	CloseID   uuid.NullUUID `json:"close_id"`
-	PartnerID uuid.UUID     `json:"partner_id"`
+	CloseID   uuid.UUID `json:"close_id"`
+	PartnerID uuid.UUID `json:"partner_id"`
 }
 
+// Every line a statement holds, carried ones included.
 func (q *Queries) StatementLines(ctx context.Context, arg StatementLinesParams) ([]CommissionLine, error) {
 	rows, err := q.db.Query(ctx, statementLines, arg.CloseID, arg.PartnerID)
 	if err != nil {

@@ -240,8 +240,8 @@ func (q *Queries) CreateConversion(ctx context.Context, arg CreateConversionPara
 }
 
 const createLine = `-- name: CreateLine :one
-INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, hold_until, related_line_id)
-VALUES ($1, $2, $3, $4, 'conversion', $5, $6, $7, $8, $9, $10, $11, $12, $13)
+INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, hold_until, related_line_id, close_id)
+VALUES ($1, $2, $3, $4, 'conversion', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id, close_id
 `
@@ -260,6 +260,7 @@ type CreateLineParams struct {
 	DedupeKey     string         `json:"dedupe_key"`
 	HoldUntil     *time.Time     `json:"hold_until"`
 	RelatedLineID uuid.NullUUID  `json:"related_line_id"`
+	CloseID       uuid.NullUUID  `json:"close_id"`
 }
 
 func (q *Queries) CreateLine(ctx context.Context, arg CreateLineParams) (CommissionLine, error) {
@@ -277,6 +278,7 @@ func (q *Queries) CreateLine(ctx context.Context, arg CreateLineParams) (Commiss
 		arg.DedupeKey,
 		arg.HoldUntil,
 		arg.RelatedLineID,
+		arg.CloseID,
 	)
 	var i CommissionLine
 	err := row.Scan(
@@ -573,20 +575,6 @@ func (q *Queries) ReleaseHeldLines(ctx context.Context, arg ReleaseHeldLinesPara
 	return err
 }
 
-const setLineStatus = `-- name: SetLineStatus :exec
-UPDATE commission_lines SET status = $2 WHERE id = $1
-`
-
-type SetLineStatusParams struct {
-	ID     uuid.UUID `json:"id"`
-	Status string    `json:"status"`
-}
-
-func (q *Queries) SetLineStatus(ctx context.Context, arg SetLineStatusParams) error {
-	_, err := q.db.Exec(ctx, setLineStatus, arg.ID, arg.Status)
-	return err
-}
-
 const setReviewStatus = `-- name: SetReviewStatus :exec
 UPDATE conversions SET review_status = $2 WHERE id = $1
 `
@@ -599,4 +587,18 @@ type SetReviewStatusParams struct {
 func (q *Queries) SetReviewStatus(ctx context.Context, arg SetReviewStatusParams) error {
 	_, err := q.db.Exec(ctx, setReviewStatus, arg.ID, arg.ReviewStatus)
 	return err
+}
+
+const voidLine = `-- name: VoidLine :execrows
+UPDATE commission_lines SET status = 'void' WHERE id = $1 AND close_id IS NULL AND status IN ('pending', 'payable', 'held')
+`
+
+// Only a line no close has frozen (nor paid) is voided; a frozen one gets a
+// clawback instead, and never changes again.
+func (q *Queries) VoidLine(ctx context.Context, id uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, voidLine, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

@@ -529,19 +529,20 @@ WITH moves AS (
            sum(CASE WHEN p.account = 'mdf_approved' AND p.amount > 0 AND e.kind = 'pre_approve' THEN p.amount ELSE 0 END) AS approved,
            sum(CASE WHEN p.account = 'mdf_claimed' AND p.amount > 0 THEN p.amount ELSE 0 END)
              - sum(CASE WHEN p.account = 'mdf_claimed' AND p.amount < 0 AND e.kind = 'unclaim' THEN -p.amount ELSE 0 END) AS claimed,
-           sum(CASE WHEN p.account IN ('mdf_reimbursable', 'mdf_reimbursed') AND p.amount > 0 AND e.kind = 'approve_claim' THEN p.amount ELSE 0 END) AS reimbursed,
+           sum(CASE WHEN p.account = 'mdf_reimbursable' THEN p.amount ELSE 0 END) AS reimbursable,
+           sum(CASE WHEN p.account = 'mdf_reimbursed' THEN p.amount ELSE 0 END) AS reimbursed,
            sum(CASE WHEN p.account = 'mdf_expired' THEN p.amount ELSE 0 END) AS expired
     FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
     WHERE p.quarter = $1
     GROUP BY p.partner_id
 ), leads AS (
     SELECT partner_id, sum(coalesce((results->>'leads')::bigint, 0)) AS leads
-    FROM mdf_requests WHERE quarter = $1 AND status = 'reimbursable'
+    FROM mdf_requests WHERE quarter = $1 AND status IN ('reimbursable', 'reimbursed')
     GROUP BY partner_id
 )
 SELECT pa.id AS partner_id, pa.company, t.name AS tier, a.currency::text AS currency,
        m.allocated::numeric AS allocated, m.approved::numeric AS approved, m.claimed::numeric AS claimed,
-       m.reimbursed::numeric AS reimbursed, m.expired::numeric AS expired,
+       m.reimbursable::numeric AS reimbursable, m.reimbursed::numeric AS reimbursed, m.expired::numeric AS expired,
        coalesce(l.leads, 0)::bigint AS leads
 FROM moves m
 JOIN partners pa ON pa.id = m.partner_id
@@ -558,20 +559,22 @@ type MDFReportParams struct {
 }
 
 type MDFReportRow struct {
-	PartnerID  uuid.UUID      `json:"partner_id"`
-	Company    string         `json:"company"`
-	Tier       string         `json:"tier"`
-	Currency   string         `json:"currency"`
-	Allocated  domain.Numeric `json:"allocated"`
-	Approved   domain.Numeric `json:"approved"`
-	Claimed    domain.Numeric `json:"claimed"`
-	Reimbursed domain.Numeric `json:"reimbursed"`
-	Expired    domain.Numeric `json:"expired"`
-	Leads      int64          `json:"leads"`
+	PartnerID    uuid.UUID      `json:"partner_id"`
+	Company      string         `json:"company"`
+	Tier         string         `json:"tier"`
+	Currency     string         `json:"currency"`
+	Allocated    domain.Numeric `json:"allocated"`
+	Approved     domain.Numeric `json:"approved"`
+	Claimed      domain.Numeric `json:"claimed"`
+	Reimbursable domain.Numeric `json:"reimbursable"`
+	Reimbursed   domain.Numeric `json:"reimbursed"`
+	Expired      domain.Numeric `json:"expired"`
+	Leads        int64          `json:"leads"`
 }
 
-// Per partner for a quarter: allocated, approved (pre-approvals), claimed, reimbursed
-// (reimbursable or paid) and expired from the ledger; leads from the claims' results.
+// Per partner for a quarter: allocated, approved (pre-approvals), claimed,
+// reimbursable (claims approved, not paid yet), reimbursed (paid by a payout) and
+// expired from the ledger; leads from the approved claims' results.
 func (q *Queries) MDFReport(ctx context.Context, arg MDFReportParams) ([]MDFReportRow, error) {
 	rows, err := q.db.Query(ctx, mDFReport, arg.Quarter, arg.ProgramID)
 	if err != nil {
@@ -589,6 +592,7 @@ func (q *Queries) MDFReport(ctx context.Context, arg MDFReportParams) ([]MDFRepo
 			&i.Allocated,
 			&i.Approved,
 			&i.Claimed,
+			&i.Reimbursable,
 			&i.Reimbursed,
 			&i.Expired,
 			&i.Leads,
@@ -615,6 +619,15 @@ type MarkAllocationExpiredParams struct {
 
 func (q *Queries) MarkAllocationExpired(ctx context.Context, arg MarkAllocationExpiredParams) error {
 	_, err := q.db.Exec(ctx, markAllocationExpired, arg.PartnerID, arg.Quarter, arg.ExpiredAt)
+	return err
+}
+
+const markMDFReimbursed = `-- name: MarkMDFReimbursed :exec
+UPDATE mdf_requests SET status = 'reimbursed', updated_at = now() WHERE id = $1 AND status = 'reimbursable'
+`
+
+func (q *Queries) MarkMDFReimbursed(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, markMDFReimbursed, id)
 	return err
 }
 

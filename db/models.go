@@ -328,26 +328,30 @@ type Notification struct {
 }
 
 type Partner struct {
-	ID                  uuid.UUID  `json:"id"`
-	ProgramID           uuid.UUID  `json:"program_id"`
-	TierID              uuid.UUID  `json:"tier_id"`
-	Name                string     `json:"name"`
-	Email               string     `json:"email"`
-	Company             string     `json:"company"`
-	WebsiteDomain       string     `json:"website_domain"`
-	PartnerType         string     `json:"partner_type"`
-	Status              string     `json:"status"`
-	WorkflowID          string     `json:"workflow_id"`
-	AgreementVersion    *string    `json:"agreement_version"`
-	AgreementAcceptedAt *time.Time `json:"agreement_accepted_at"`
-	DecidedBy           *string    `json:"decided_by"`
-	DecidedAt           *time.Time `json:"decided_at"`
-	RejectReason        *string    `json:"reject_reason"`
-	ActivatedAt         *time.Time `json:"activated_at"`
-	CreatedAt           time.Time  `json:"created_at"`
-	UpdatedAt           time.Time  `json:"updated_at"`
-	LastIpHash          []byte     `json:"last_ip_hash"`
-	PayoutDetails       string     `json:"payout_details"`
+	ID                       uuid.UUID  `json:"id"`
+	ProgramID                uuid.UUID  `json:"program_id"`
+	TierID                   uuid.UUID  `json:"tier_id"`
+	Name                     string     `json:"name"`
+	Email                    string     `json:"email"`
+	Company                  string     `json:"company"`
+	WebsiteDomain            string     `json:"website_domain"`
+	PartnerType              string     `json:"partner_type"`
+	Status                   string     `json:"status"`
+	WorkflowID               string     `json:"workflow_id"`
+	AgreementVersion         *string    `json:"agreement_version"`
+	AgreementAcceptedAt      *time.Time `json:"agreement_accepted_at"`
+	DecidedBy                *string    `json:"decided_by"`
+	DecidedAt                *time.Time `json:"decided_at"`
+	RejectReason             *string    `json:"reject_reason"`
+	ActivatedAt              *time.Time `json:"activated_at"`
+	CreatedAt                time.Time  `json:"created_at"`
+	UpdatedAt                time.Time  `json:"updated_at"`
+	LastIpHash               []byte     `json:"last_ip_hash"`
+	PayoutMethod             *string    `json:"payout_method"`
+	PayoutDestination        *string    `json:"payout_destination"`
+	PayoutHolder             *string    `json:"payout_holder"`
+	PayoutDetailsChangedAt   *time.Time `json:"payout_details_changed_at"`
+	PayoutDetailsConfirmedAt *time.Time `json:"payout_details_confirmed_at"`
 }
 
 type PartnerEvent struct {
@@ -413,20 +417,28 @@ type ProgramCertification struct {
 }
 
 type Statement struct {
-	ID          uuid.UUID      `json:"id"`
-	CloseID     uuid.UUID      `json:"close_id"`
-	PartnerID   uuid.UUID      `json:"partner_id"`
-	Currency    string         `json:"currency"`
-	CarriedIn   domain.Numeric `json:"carried_in"`
-	Commissions domain.Numeric `json:"commissions"`
-	DealMargins domain.Numeric `json:"deal_margins"`
-	Mdf         domain.Numeric `json:"mdf"`
-	Clawbacks   domain.Numeric `json:"clawbacks"`
-	Adjustments domain.Numeric `json:"adjustments"`
-	Total       domain.Numeric `json:"total"`
-	Payable     domain.Numeric `json:"payable"`
-	CarriedOut  domain.Numeric `json:"carried_out"`
-	Lines       int32          `json:"lines"`
+	ID            uuid.UUID      `json:"id"`
+	CloseID       uuid.UUID      `json:"close_id"`
+	PartnerID     uuid.UUID      `json:"partner_id"`
+	Currency      string         `json:"currency"`
+	CarriedIn     domain.Numeric `json:"carried_in"`
+	Commissions   domain.Numeric `json:"commissions"`
+	DealMargins   domain.Numeric `json:"deal_margins"`
+	Mdf           domain.Numeric `json:"mdf"`
+	Clawbacks     domain.Numeric `json:"clawbacks"`
+	Adjustments   domain.Numeric `json:"adjustments"`
+	Total         domain.Numeric `json:"total"`
+	Payable       domain.Numeric `json:"payable"`
+	CarriedOut    domain.Numeric `json:"carried_out"`
+	Lines         int32          `json:"lines"`
+	CarriedReason string         `json:"carried_reason"`
+}
+
+type StatementLine struct {
+	CloseID   uuid.UUID `json:"close_id"`
+	PartnerID uuid.UUID `json:"partner_id"`
+	LineID    uuid.UUID `json:"line_id"`
+	Carried   bool      `json:"carried"`
 }
 
 type Tier struct {

@@ -123,3 +123,8 @@ func ProRate(commission, refunded, saleAmount decimal.Decimal, currency string) 
 	}
 	return RoundMoney(commission.Mul(refunded).Div(saleAmount), currency)
 }
+
+// LineFrozen reports whether a money line is beyond change: a close has frozen it
+// (it may be awaiting sign-off, carried over, or paid). A correction of a frozen
+// line is a new line (a clawback), never a change of this one.
+func LineFrozen(status string, inClose bool) bool { return inClose || status == "paid" }

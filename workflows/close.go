@@ -118,7 +118,8 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 		slots.Send(ctx, struct{}{})
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: p.WorkflowID,
-				WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY, StaticSummary: "payout " + p.ID.String()})
+				WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY, StaticSummary: "payout " + p.ID.String(),
+				TypedSearchAttributes: payoutSearchAttributes(p.PartnerID, p.ProgramID)})
 			var res PayoutState
 			err := workflow.ExecuteChildWorkflow(cctx, PayoutWorkflow, PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: 1}).Get(ctx, &res)
 			slots.Receive(ctx, nil)

@@ -86,6 +86,7 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 		return st, err
 	}
 	st.Status = "submitted" // as the row now says; a decision sent meanwhile waits in the queue
+	setPayoutStatus(ctx, st.Status)
 	var sent activities.ProviderResult
 	if err := workflow.ExecuteActivity(summarized(ctx, "send to the "+in.Provider+" provider"), a.SendPayout, in.PayoutID, in.Attempt).Get(ctx, &sent); err != nil {
 		sent = activities.ProviderResult{Status: "failed", Reason: err.Error()}
@@ -121,6 +122,7 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 		return st, err
 	}
 	st.Status, st.Reason = result.Status, result.Reason
+	setPayoutStatus(ctx, st.Status)
 	if result.Ref != "" {
 		st.Ref = result.Ref
 	}
@@ -129,4 +131,24 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 	}
 	ib.close(messageError(domain.Conflict("not_awaiting", "the payout is %s", st.Status)))
 	return st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
+// payoutSearchAttributes let operators filter payouts: Kind = "payout" AND Status = "failed".
+func payoutSearchAttributes(partnerID, programID uuid.UUID) temporal.SearchAttributes {
+	sa := []temporal.SearchAttributeUpdate{SAKind.ValueSet("payout"), SAStatus.ValueSet("pending")}
+	if partnerID != uuid.Nil {
+		sa = append(sa, SAPartnerID.ValueSet(partnerID.String()))
+	}
+	if programID != uuid.Nil {
+		sa = append(sa, SAProgramID.ValueSet(programID.String()))
+	}
+	return temporal.NewSearchAttributes(sa...)
+}
+
+// setStatus keeps the Status search attribute current (histories recorded before
+// it was added replay without it).
+func setPayoutStatus(ctx workflow.Context, status string) {
+	if workflow.GetVersion(ctx, "payout-status-search-attribute", workflow.DefaultVersion, 1) == 1 {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(status))
+	}
 }

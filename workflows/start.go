@@ -88,9 +88,9 @@ func StartClose(ctx context.Context, c client.Client, in CloseInput) error {
 // RetryPayout runs a failed payout's workflow again, as a new attempt under the
 // same ID; it fails with *serviceerror.WorkflowExecutionAlreadyStarted while an
 // attempt runs.
-func RetryPayout(ctx context.Context, c client.Client, workflowID string, in PayoutInput) error {
+func RetryPayout(ctx context.Context, c client.Client, workflowID string, in PayoutInput, partnerID, programID uuid.UUID) error {
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflowID, TaskQueue: TaskQueue,
 		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true}, PayoutWorkflow, in)
+		WorkflowExecutionErrorWhenAlreadyStarted: true, TypedSearchAttributes: payoutSearchAttributes(partnerID, programID)}, PayoutWorkflow, in)
 	return err
 }

@@ -43,6 +43,9 @@ func closeProgram(t *testing.T, provider string) closeFixture {
 	expect(t, do(t, call{method: "PUT", path: "/v1/programs/" + f.programID + "/payouts", key: f.admin,
 		body: map[string]any{"payout_minimum": "50.00", "payout_provider": provider}}), http.StatusOK)
 	f.a, f.b, f.c, f.d = apply(t, f.fixture, "affiliate"), apply(t, f.fixture, "affiliate"), apply(t, f.fixture, "affiliate"), apply(t, f.fixture, "affiliate")
+	for _, p := range []string{f.a, f.b, f.c, f.d} {
+		payoutDetails(t, p)
+	}
 	return f
 }
 
@@ -415,5 +418,15 @@ func TestScheduledClose(t *testing.T) {
 	}
 	if _, err := sys.temporal.ScheduleClient().GetHandle(ctx, "monthly-close").Describe(ctx); err != nil {
 		t.Fatalf("the monthly-close schedule: %v", err)
+	}
+}
+
+// payoutDetails gives a partner somewhere to be paid (as PUT /v1/me/payout-details
+// does; these partners have no key of their own).
+func payoutDetails(t *testing.T, partnerID string) {
+	t.Helper()
+	if _, err := sys.store.Pool.Exec(context.Background(), `UPDATE partners SET payout_method = 'provider', payout_destination = 'acct_test' || substr(md5(id::text), 1, 12)
+		WHERE id = $1`, partnerID); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -418,12 +418,13 @@ func TestMDFReportAndTierDefaults(t *testing.T) {
 	got := map[string]string{}
 	for _, p := range r.body["partners"].([]any) {
 		m := p.(map[string]any)
-		got[m["partner_id"].(string)] = fmt.Sprintf("%v %v %v %v %v %v %v %v %v", m["tier"], m["allocated"], m["approved"], m["claimed"], m["reimbursed"], m["expired"], m["leads"], m["utilisation"], m["cost_per_lead"])
+		got[m["partner_id"].(string)] = fmt.Sprintf("%v %v %v %v %v %v %v %v %v %v", m["tier"], m["allocated"], m["approved"], m["claimed"], m["reimbursable"], m["reimbursed"], m["expired"], m["leads"], m["utilisation"], m["cost_per_lead"])
 	}
-	// A: 2000 allocated, 1200 approved, 1100 claimed, 1000 reimbursed; 1000 / 2000 = 0.5; 1000 / 30 leads = 33.33.
+	// A: 2000 allocated, 1200 approved, 1100 claimed, 1000 reimbursable but not paid yet: utilisation counts paid
+	// money only (0 / 2000), and so does the cost per lead (0 / 30). (The close test pays one and sees it move.)
 	// B: the Gold default once, nothing used.
-	wantA := "Registered 2000.00 1200.00 1100.00 1000.00 0.00 30 0.5000 33.33"
-	wantB := "Gold 10000.00 0.00 0.00 0.00 0.00 0 0.0000 <nil>"
+	wantA := "Registered 2000.00 1200.00 1100.00 1000.00 0.00 0.00 30 0.0000 0.00"
+	wantB := "Gold 10000.00 0.00 0.00 0.00 0.00 0.00 0 0.0000 <nil>"
 	if got[aID] != wantA || got[bID] != wantB {
 		t.Fatalf("report\n got A %q\nwant A %q\n got B %q\nwant B %q\n%s", got[aID], wantA, got[bID], wantB, r.raw)
 	}

@@ -34,38 +34,67 @@ WHERE program_id = sqlc.arg(program_id) AND close_id IS NULL AND occurred_at < s
 -- name: DeleteStatements :exec
 DELETE FROM statements WHERE close_id = $1;
 
+-- name: DeleteStatementLines :exec
+DELETE FROM statement_lines WHERE close_id = $1;
+
+-- name: LockClose :one
+-- Serialises everything that (re)computes a close's statements or moves it on:
+-- the compute, an adjustment, a refund netted into it, the sign-off.
+SELECT * FROM closes WHERE id = $1 FOR UPDATE;
+
+-- name: RecordStatementLines :execrows
+-- A statement's lines: the close's own, and the unpaid lines the partner's
+-- statement in the program's previous close carried (it paid nothing).
+INSERT INTO statement_lines (close_id, partner_id, line_id, carried)
+SELECT sqlc.arg(close_id)::uuid, l.partner_id, l.id, false FROM commission_lines l WHERE l.close_id = sqlc.arg(close_id)::uuid
+UNION ALL
+SELECT sqlc.arg(close_id)::uuid, sl.partner_id, sl.line_id, true
+FROM statements s
+JOIN statement_lines sl ON sl.close_id = s.close_id AND sl.partner_id = s.partner_id
+JOIN commission_lines l ON l.id = sl.line_id AND l.status = 'payable'
+WHERE s.close_id = (SELECT c.id FROM closes c WHERE c.program_id = sqlc.arg(program_id) AND c.month < sqlc.arg(month) ORDER BY c.month DESC LIMIT 1)
+  AND s.payable = 0;
+
 -- name: ComputeStatements :execrows
--- One statement per partner with frozen lines or a balance carried from the
--- program's previous close; the payout minimum decides what is paid now.
-WITH prev AS (
-    SELECT s.partner_id, s.carried_out
-    FROM statements s
-    WHERE s.close_id = (SELECT c.id FROM closes c WHERE c.program_id = sqlc.arg(program_id) AND c.month < sqlc.arg(month) ORDER BY c.month DESC LIMIT 1)
-      AND s.carried_out <> 0
-), sums AS (
-    SELECT partner_id,
-           sum(amount) FILTER (WHERE kind = 'commission') AS commissions,
-           sum(amount) FILTER (WHERE kind = 'deal_margin') AS deal_margins,
-           sum(amount) FILTER (WHERE kind = 'mdf_reimbursement') AS mdf,
-           sum(amount) FILTER (WHERE kind = 'clawback') AS clawbacks,
-           sum(amount) FILTER (WHERE kind = 'adjustment') AS adjustments,
+-- One statement per partner with lines (RecordStatementLines first); the payout
+-- minimum decides what is paid now, and a partner with no payout details is not
+-- paid to nowhere: its balance is carried, with the reason.
+WITH sums AS (
+    SELECT sl.partner_id,
+           sum(l.amount) FILTER (WHERE sl.carried) AS carried_in,
+           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'commission') AS commissions,
+           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'deal_margin') AS deal_margins,
+           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'mdf_reimbursement') AS mdf,
+           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'clawback') AS clawbacks,
+           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'adjustment') AS adjustments,
            count(*) AS lines
-    FROM commission_lines WHERE close_id = sqlc.arg(close_id)
-    GROUP BY partner_id
-), joined AS (
-    SELECT coalesce(s.partner_id, p.partner_id) AS partner_id,
-           coalesce(p.carried_out, 0) AS carried_in,
-           coalesce(s.commissions, 0) AS commissions, coalesce(s.deal_margins, 0) AS deal_margins, coalesce(s.mdf, 0) AS mdf,
-           coalesce(s.clawbacks, 0) AS clawbacks, coalesce(s.adjustments, 0) AS adjustments, coalesce(s.lines, 0) AS lines
-    FROM sums s FULL JOIN prev p ON p.partner_id = s.partner_id
+    FROM statement_lines sl JOIN commission_lines l ON l.id = sl.line_id
+    WHERE sl.close_id = sqlc.arg(close_id)
+    GROUP BY sl.partner_id
+), totals AS (
+    SELECT s.*, coalesce(s.carried_in, 0) + coalesce(s.commissions, 0) + coalesce(s.deal_margins, 0) + coalesce(s.mdf, 0)
+             + coalesce(s.clawbacks, 0) + coalesce(s.adjustments, 0) AS total,
+           (p.payout_method IS NOT NULL OR NOT sqlc.arg(require_details)::boolean) AS has_details,
+           -- A change of existing details (a classic fraud path) holds the payout until finance confirms it.
+           (p.payout_details_changed_at IS NOT NULL AND (p.payout_details_confirmed_at IS NULL OR p.payout_details_confirmed_at < p.payout_details_changed_at)) AS details_unconfirmed,
+           p.payout_details_changed_at
+    FROM sums s JOIN partners p ON p.id = s.partner_id
+), decided AS (
+    SELECT t.*, CASE
+        WHEN t.total <= 0 THEN CASE WHEN t.total < 0 THEN 'the partner owes this; netted against later earnings' ELSE 'nothing to pay' END
+        WHEN t.total < sqlc.arg(minimum)::numeric THEN 'below the payout minimum of ' || sqlc.arg(minimum)::numeric
+        WHEN NOT t.has_details THEN 'no payout details: the partner has not said where to be paid'
+        WHEN t.details_unconfirmed THEN 'payout details changed on ' || to_char(t.payout_details_changed_at, 'YYYY-MM-DD') || ': held until finance confirms them'
+        ELSE '' END AS reason
+    FROM totals t
 )
-INSERT INTO statements (id, close_id, partner_id, currency, carried_in, commissions, deal_margins, mdf, clawbacks, adjustments, total, payable, carried_out, lines)
-SELECT gen_random_uuid(), sqlc.arg(close_id), j.partner_id, sqlc.arg(currency), j.carried_in, j.commissions, j.deal_margins, j.mdf, j.clawbacks, j.adjustments,
-       t.total,
-       CASE WHEN t.total >= sqlc.arg(minimum)::numeric AND t.total > 0 THEN t.total ELSE 0 END,
-       CASE WHEN t.total >= sqlc.arg(minimum)::numeric AND t.total > 0 THEN 0 ELSE t.total END,
-       j.lines
-FROM joined j, LATERAL (SELECT j.carried_in + j.commissions + j.deal_margins + j.mdf + j.clawbacks + j.adjustments AS total) t;
+INSERT INTO statements (id, close_id, partner_id, currency, carried_in, commissions, deal_margins, mdf, clawbacks, adjustments, total, payable, carried_out, lines, carried_reason)
+SELECT gen_random_uuid(), sqlc.arg(close_id), d.partner_id, sqlc.arg(currency), coalesce(d.carried_in, 0), coalesce(d.commissions, 0), coalesce(d.deal_margins, 0),
+       coalesce(d.mdf, 0), coalesce(d.clawbacks, 0), coalesce(d.adjustments, 0), d.total,
+       CASE WHEN d.reason = '' THEN d.total ELSE 0 END,
+       CASE WHEN d.reason = '' THEN 0 ELSE d.total END,
+       d.lines, d.reason
+FROM decided d;
 
 -- name: ListStatements :many
 SELECT s.*, p.company, p.name AS partner_name FROM statements s JOIN partners p ON p.id = s.partner_id
@@ -80,7 +109,9 @@ WHERE s.partner_id = $1 AND (sqlc.narg('month')::date IS NULL OR c.month = sqlc.
 ORDER BY c.month DESC;
 
 -- name: StatementLines :many
-SELECT * FROM commission_lines WHERE close_id = $1 AND partner_id = $2 ORDER BY occurred_at, id;
+-- Every line a statement holds, carried ones included.
+SELECT l.* FROM statement_lines sl JOIN commission_lines l ON l.id = sl.line_id
+WHERE sl.close_id = $1 AND sl.partner_id = $2 ORDER BY l.occurred_at, l.id;
 
 -- name: CloseTotals :one
 SELECT count(*)::bigint AS statements, coalesce(sum(total), 0)::numeric AS total, coalesce(sum(payable), 0)::numeric AS payable,
@@ -111,11 +142,25 @@ UPDATE payouts SET status = $2, provider_ref = coalesce(sqlc.narg('provider_ref'
     attempts = attempts + sqlc.arg(attempt)::integer, paid_at = coalesce(sqlc.narg('paid_at'), paid_at), updated_at = now()
 WHERE id = $1;
 
--- name: MarkLinesPaid :execrows
-UPDATE commission_lines SET status = 'paid' WHERE close_id = $1 AND partner_id = $2 AND status = 'payable';
+-- name: MarkLinesPaid :many
+-- A paid payout settles every line its statement held, whichever close first froze it.
+UPDATE commission_lines SET status = 'paid'
+WHERE id IN (SELECT sl.line_id FROM statement_lines sl WHERE sl.close_id = $1 AND sl.partner_id = $2) AND status = 'payable'
+RETURNING id, kind, source_type, source_id, amount;
+
+-- name: OpenCloseHolding :one
+-- The close still open (computing or in review) that holds a line, if any.
+SELECT c.* FROM closes c
+WHERE c.status IN ('computing', 'review')
+  AND (c.id = sqlc.narg('close_id') OR c.id IN (SELECT sl.close_id FROM statement_lines sl WHERE sl.line_id = sqlc.arg(line_id)))
+ORDER BY c.month DESC LIMIT 1;
+
+-- name: LaterClose :one
+-- The latest close of the program after a month, if any: closes run in order.
+SELECT * FROM closes WHERE program_id = $1 AND month > $2 ORDER BY month DESC LIMIT 1;
 
 -- name: PayoutPartner :one
-SELECT p.id, p.company, p.email, p.payout_details FROM partners p WHERE p.id = $1;
+SELECT p.id, p.company, p.email, p.payout_method, p.payout_holder, p.payout_destination FROM partners p WHERE p.id = $1;
 
 -- name: ProgramsClosingOn :many
 SELECT id FROM programs WHERE close_day = $1 ORDER BY id;

@@ -41,12 +41,14 @@ SELECT coalesce(sum(amount), 0)::numeric FROM conversions WHERE refund_of = $1;
 -- name: CommissionLinesOf :many
 SELECT * FROM commission_lines WHERE source_type = 'conversion' AND source_id = $1 ORDER BY created_at FOR UPDATE;
 
--- name: SetLineStatus :exec
-UPDATE commission_lines SET status = $2 WHERE id = $1;
+-- name: VoidLine :execrows
+-- Only a line no close has frozen (nor paid) is voided; a frozen one gets a
+-- clawback instead, and never changes again.
+UPDATE commission_lines SET status = 'void' WHERE id = $1 AND close_id IS NULL AND status IN ('pending', 'payable', 'held');
 
 -- name: CreateLine :one
-INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, hold_until, related_line_id)
-VALUES ($1, $2, $3, $4, 'conversion', $5, $6, $7, $8, $9, $10, $11, $12, $13)
+INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, hold_until, related_line_id, close_id)
+VALUES ($1, $2, $3, $4, 'conversion', $5, $6, $7, $8, $9, $10, $11, $12, $13, sqlc.narg('close_id'))
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING *;
 

@@ -83,27 +83,29 @@ SELECT * FROM mdf_files WHERE request_id = $1 ORDER BY created_at, id;
 SELECT * FROM mdf_files WHERE id = $1 AND request_id = $2;
 
 -- name: MDFReport :many
--- Per partner for a quarter: allocated, approved (pre-approvals), claimed, reimbursed
--- (reimbursable or paid) and expired from the ledger; leads from the claims' results.
+-- Per partner for a quarter: allocated, approved (pre-approvals), claimed,
+-- reimbursable (claims approved, not paid yet), reimbursed (paid by a payout) and
+-- expired from the ledger; leads from the approved claims' results.
 WITH moves AS (
     SELECT p.partner_id,
            sum(CASE WHEN p.account = 'mdf_budget' THEN -p.amount ELSE 0 END) AS allocated,
            sum(CASE WHEN p.account = 'mdf_approved' AND p.amount > 0 AND e.kind = 'pre_approve' THEN p.amount ELSE 0 END) AS approved,
            sum(CASE WHEN p.account = 'mdf_claimed' AND p.amount > 0 THEN p.amount ELSE 0 END)
              - sum(CASE WHEN p.account = 'mdf_claimed' AND p.amount < 0 AND e.kind = 'unclaim' THEN -p.amount ELSE 0 END) AS claimed,
-           sum(CASE WHEN p.account IN ('mdf_reimbursable', 'mdf_reimbursed') AND p.amount > 0 AND e.kind = 'approve_claim' THEN p.amount ELSE 0 END) AS reimbursed,
+           sum(CASE WHEN p.account = 'mdf_reimbursable' THEN p.amount ELSE 0 END) AS reimbursable,
+           sum(CASE WHEN p.account = 'mdf_reimbursed' THEN p.amount ELSE 0 END) AS reimbursed,
            sum(CASE WHEN p.account = 'mdf_expired' THEN p.amount ELSE 0 END) AS expired
     FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
     WHERE p.quarter = sqlc.arg(quarter)
     GROUP BY p.partner_id
 ), leads AS (
     SELECT partner_id, sum(coalesce((results->>'leads')::bigint, 0)) AS leads
-    FROM mdf_requests WHERE quarter = sqlc.arg(quarter) AND status = 'reimbursable'
+    FROM mdf_requests WHERE quarter = sqlc.arg(quarter) AND status IN ('reimbursable', 'reimbursed')
     GROUP BY partner_id
 )
 SELECT pa.id AS partner_id, pa.company, t.name AS tier, a.currency::text AS currency,
        m.allocated::numeric AS allocated, m.approved::numeric AS approved, m.claimed::numeric AS claimed,
-       m.reimbursed::numeric AS reimbursed, m.expired::numeric AS expired,
+       m.reimbursable::numeric AS reimbursable, m.reimbursed::numeric AS reimbursed, m.expired::numeric AS expired,
        coalesce(l.leads, 0)::bigint AS leads
 FROM moves m
 JOIN partners pa ON pa.id = m.partner_id
@@ -124,3 +126,6 @@ ORDER BY p.id;
 -- name: DeleteMDFFiles :exec
 -- Proof files recorded for a claim the workflow refused.
 DELETE FROM mdf_files WHERE id = ANY(@ids::uuid[]);
+
+-- name: MarkMDFReimbursed :exec
+UPDATE mdf_requests SET status = 'reimbursed', updated_at = now() WHERE id = $1 AND status = 'reimbursable';

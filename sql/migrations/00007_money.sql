@@ -1,0 +1,41 @@
+-- +goose Up
+-- Money that is right: a statement is the set of lines it holds (its close's own
+-- lines and the unpaid lines its partner's previous statement carried), recorded
+-- here, so a payout marks exactly those lines paid whichever close first froze
+-- them, and a carried balance is lines, not a frozen number.
+CREATE TABLE statement_lines (
+    close_id   uuid NOT NULL REFERENCES closes (id),
+    partner_id uuid NOT NULL REFERENCES partners (id),
+    line_id    uuid NOT NULL REFERENCES commission_lines (id),
+    carried    boolean NOT NULL, -- true: frozen by an earlier close and carried into this one
+    PRIMARY KEY (close_id, line_id)
+);
+CREATE INDEX statement_lines_line_idx ON statement_lines (line_id);
+CREATE INDEX statement_lines_partner_idx ON statement_lines (close_id, partner_id);
+
+-- Why a statement pays nothing now (below the minimum, owes money, no payout details).
+ALTER TABLE statements ADD COLUMN carried_reason text NOT NULL DEFAULT '';
+
+-- An MDF request reaches its final state when the payout carrying it is paid.
+ALTER TABLE mdf_requests DROP CONSTRAINT mdf_requests_status_check;
+ALTER TABLE mdf_requests ADD CONSTRAINT mdf_requests_status_check CHECK (status IN ('pending_approval', 'approved', 'claimed',
+    'pending_proof', 'reimbursable', 'reimbursed', 'rejected', 'claim_rejected', 'withdrawn', 'expired'));
+
+-- Where a partner is paid, and since when (a change holds the next payout for review).
+-- (payout_details, a free text no endpoint ever set, gives way to them.)
+ALTER TABLE partners DROP COLUMN payout_details,
+    ADD COLUMN payout_method text CHECK (payout_method IN ('bank', 'paypal', 'provider')),
+    ADD COLUMN payout_destination text,
+    ADD COLUMN payout_holder text,
+    ADD COLUMN payout_details_changed_at timestamptz,
+    ADD COLUMN payout_details_confirmed_at timestamptz;
+
+-- +goose Down
+ALTER TABLE partners DROP COLUMN payout_method, DROP COLUMN payout_destination, DROP COLUMN payout_holder,
+    DROP COLUMN payout_details_changed_at, DROP COLUMN payout_details_confirmed_at,
+    ADD COLUMN payout_details text NOT NULL DEFAULT '';
+ALTER TABLE mdf_requests DROP CONSTRAINT mdf_requests_status_check;
+ALTER TABLE mdf_requests ADD CONSTRAINT mdf_requests_status_check CHECK (status IN ('pending_approval', 'approved', 'claimed',
+    'pending_proof', 'reimbursable', 'rejected', 'claim_rejected', 'withdrawn', 'expired'));
+ALTER TABLE statements DROP COLUMN carried_reason;
+DROP TABLE statement_lines;
