@@ -15,7 +15,9 @@ const (
 
 // NormalizeIBAN strips spaces and upper-cases; ValidIBAN checks the country
 // length and the ISO 13616 mod-97 checksum.
-func NormalizeIBAN(s string) string { return strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), " ", "")) }
+func NormalizeIBAN(s string) string {
+	return strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), " ", ""))
+}
 
 var ibanShape = regexp.MustCompile(`^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$`)
 
@@ -27,7 +29,7 @@ func ValidIBAN(iban string) bool {
 	var digits strings.Builder
 	for _, r := range rearranged {
 		if r >= 'A' && r <= 'Z' {
-			digits.WriteString(big.NewInt(int64(r-'A'+10)).String())
+			digits.WriteString(big.NewInt(int64(r - 'A' + 10)).String())
 		} else {
 			digits.WriteRune(r)
 		}
