@@ -27,6 +27,10 @@ type DealPolicy struct {
 	Stages            []domain.Stage  `json:"stages"`
 	Currency          string          `json:"currency"`
 	TierDefaultMargin decimal.Decimal `json:"tier_default_margin"`
+	// EstimatedValue and WonAutoConfirmPercent decide whether a reported win needs a
+	// manager: nil percent means always.
+	EstimatedValue        decimal.Decimal  `json:"estimated_value"`
+	WonAutoConfirmPercent *decimal.Decimal `json:"won_auto_confirm_percent,omitempty"`
 }
 
 // ErrAlreadyProtected is the ApplicationError type when another deal already
@@ -57,6 +61,7 @@ func (a *Activities) LoadDealPolicy(ctx context.Context, dealID uuid.UUID) (Deal
 		ApprovalSLA: time.Duration(prog.DealApprovalSlaHours) * time.Hour, AutoDecision: prog.DealAutoDecision,
 		MaxExtensions: int(prog.DealMaxExtensions), ExtensionDays: int(prog.DealExtensionDays),
 		ProtectionDays: int(tier.DealProtectionDays), Stages: stages, Currency: d.Currency, TierDefaultMargin: tier.DefaultMargin.Decimal,
+		EstimatedValue: d.EstimatedValue.Decimal, WonAutoConfirmPercent: prog.DealWonAutoConfirmPercent.Ptr(),
 	}, nil
 }
 
@@ -124,6 +129,13 @@ func (a *Activities) RecordDealChange(ctx context.Context, c DealChange) error {
 			err = q.EndDeal(ctx, db.EndDealParams{ID: c.DealID, Status: c.Kind, CloseReason: &c.Reason})
 		case "won":
 			err = a.winDeal(ctx, q, c)
+		case "won_reported":
+			if c.FinalAmount == nil {
+				return temporal.NewNonRetryableApplicationError("won reported without an amount", ErrPermanent, nil)
+			}
+			err = q.ReportDealWon(ctx, db.ReportDealWonParams{ID: c.DealID, ReportedAmount: domain.NewNullNumeric(c.FinalAmount)})
+		case "won_rejected":
+			err = q.RejectWonReport(ctx, c.DealID)
 		case "extension_requested", "extension_rejected":
 		default:
 			return temporal.NewNonRetryableApplicationError("unknown deal change "+c.Kind, "invalid", nil)

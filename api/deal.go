@@ -321,10 +321,34 @@ func (s *Server) setDealStage(c *gin.Context) {
 	})
 }
 
+// winDeal: a partner reports the deal won (a manager confirms it, unless the
+// program auto-confirms it); a manager's own report is the vendor's word.
 func (s *Server) winDeal(c *gin.Context) {
 	var req WonRequest
 	s.dealMessage(c, workflows.DealWin, &req, func() string { return "won at " + req.FinalAmount.String() }, func(_ db.Deal, actor string) (any, error) {
-		return workflows.DealUpdate{Actor: actor, FinalAmount: req.FinalAmount.dec()}, nil
+		return workflows.DealUpdate{Actor: actor, FinalAmount: req.FinalAmount.dec(), Confirmed: caller(c).Role == domain.RoleManager}, nil
+	})
+}
+
+type WonDecisionRequest struct {
+	Reason      string  `json:"reason" validate:"max=2000"`
+	FinalAmount *Amount `json:"final_amount"`
+}
+
+// confirmWon: a manager confirms a reported win, at the reported amount or the
+// one the vendor's records say; the margin line is made from it.
+func (s *Server) confirmWon(c *gin.Context) {
+	var req WonDecisionRequest
+	s.dealMessage(c, workflows.DealConfirmWon, &req, func() string { return req.Reason }, func(_ db.Deal, actor string) (any, error) {
+		return workflows.WonDecision{Actor: actor, Reason: req.Reason, FinalAmount: req.FinalAmount.dec()}, nil
+	})
+}
+
+// rejectWon: a manager rejects a reported win (with a reason); the deal stays protected.
+func (s *Server) rejectWon(c *gin.Context) {
+	var req ReasonRequest
+	s.dealMessage(c, workflows.DealRejectWon, &req, func() string { return req.Reason }, func(_ db.Deal, actor string) (any, error) {
+		return workflows.WonDecision{Actor: actor, Reason: req.Reason}, nil
 	})
 }
 

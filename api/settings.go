@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
@@ -22,6 +23,9 @@ type DealSettingsRequest struct {
 	MaxExtensions    *int32         `json:"max_extensions" validate:"required,min=0,max=10"`
 	ExtensionDays    int32          `json:"extension_days" validate:"required,min=1,max=365"`
 	Stages           []StageSetting `json:"stages" validate:"required,min=1,max=20,dive"`
+	// WonAutoConfirmPercent: a partner's reported win at most this % over the
+	// deal's estimate is won without a manager; absent, every report needs one.
+	WonAutoConfirmPercent *Amount `json:"won_auto_confirm_percent"`
 }
 
 type StageSetting struct {
@@ -55,6 +59,9 @@ func (s *Server) setDealSettings(c *gin.Context) {
 			}
 			names = append(names, st.Name)
 		}
+		if p := req.WonAutoConfirmPercent; p != nil && (p.IsNegative() || p.GreaterThan(decimal.NewFromInt(100))) {
+			return domain.Invalid("won_auto_confirm_percent", "invalid", "won_auto_confirm_percent is a percentage from 0 to 100")
+		}
 		return nil
 	}, func(ctx context.Context, q *db.Queries, id uuid.UUID) error {
 		stages := make([]domain.Stage, len(req.Stages))
@@ -63,7 +70,7 @@ func (s *Server) setDealSettings(c *gin.Context) {
 		}
 		js, _ := json.Marshal(stages)
 		return q.SetDealSettings(ctx, db.SetDealSettingsParams{ID: id, DealApprovalSlaHours: req.ApprovalSLAHours, DealAutoDecision: req.AutoDecision,
-			DealMaxExtensions: *req.MaxExtensions, DealExtensionDays: req.ExtensionDays, DealStages: js})
+			DealMaxExtensions: *req.MaxExtensions, DealExtensionDays: req.ExtensionDays, DealStages: js, WonAutoConfirmPercent: domain.NewNullNumeric(req.WonAutoConfirmPercent.dec())})
 	})
 }
 

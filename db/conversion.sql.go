@@ -532,7 +532,7 @@ func (q *Queries) PartnerRefundStats(ctx context.Context, arg PartnerRefundStats
 
 const protectedDealFor = `-- name: ProtectedDealFor :one
 SELECT partner_id FROM deals
-WHERE program_id = $1 AND customer_domain = $2 AND status = 'approved' AND protected_until > $3
+WHERE program_id = $1 AND customer_domain = $2 AND status IN ('approved', 'won_reported') AND protected_until > $3
 LIMIT 1
 `
 

@@ -18,7 +18,7 @@ const createDeal = `-- name: CreateDeal :one
 INSERT INTO deals (id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country,
     contact_name, contact_email, estimated_value, currency, products, expected_close_date, notes, status, stage, workflow_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending_approval', $16, $17)
-RETURNING id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country, contact_name, contact_email, estimated_value, currency, products, expected_close_date, notes, status, stage, margin, protected_until, extensions_used, final_amount, close_reason, conflicts, workflow_id, created_at, updated_at
+RETURNING id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country, contact_name, contact_email, estimated_value, currency, products, expected_close_date, notes, status, stage, margin, protected_until, extensions_used, final_amount, close_reason, conflicts, workflow_id, created_at, updated_at, reported_amount
 `
 
 type CreateDealParams struct {
@@ -89,6 +89,7 @@ func (q *Queries) CreateDeal(ctx context.Context, arg CreateDealParams) (Deal, e
 		&i.WorkflowID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ReportedAmount,
 	)
 	return i, err
 }
@@ -132,7 +133,7 @@ func (q *Queries) ExtendDeal(ctx context.Context, arg ExtendDealParams) error {
 const findDealCandidates = `-- name: FindDealCandidates :many
 SELECT id, partner_id, status, customer_name_normalized, customer_domain, country FROM deals
 WHERE id <> $1
-  AND status IN ('pending_approval', 'approved')
+  AND status IN ('pending_approval', 'approved', 'won_reported')
   AND (customer_domain = $2
        OR customer_name_normalized = $3
        OR (country = $4 AND left(customer_name_normalized, 2) = left($3, 2)))
@@ -189,8 +190,8 @@ func (q *Queries) FindDealCandidates(ctx context.Context, arg FindDealCandidates
 }
 
 const findOpenDeal = `-- name: FindOpenDeal :one
-SELECT id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country, contact_name, contact_email, estimated_value, currency, products, expected_close_date, notes, status, stage, margin, protected_until, extensions_used, final_amount, close_reason, conflicts, workflow_id, created_at, updated_at FROM deals
-WHERE partner_id = $1 AND customer_domain = $2 AND status IN ('pending_approval', 'approved')
+SELECT id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country, contact_name, contact_email, estimated_value, currency, products, expected_close_date, notes, status, stage, margin, protected_until, extensions_used, final_amount, close_reason, conflicts, workflow_id, created_at, updated_at, reported_amount FROM deals
+WHERE partner_id = $1 AND customer_domain = $2 AND status IN ('pending_approval', 'approved', 'won_reported')
 ORDER BY id LIMIT 1
 `
 
@@ -229,12 +230,13 @@ func (q *Queries) FindOpenDeal(ctx context.Context, arg FindOpenDealParams) (Dea
 		&i.WorkflowID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ReportedAmount,
 	)
 	return i, err
 }
 
 const getDeal = `-- name: GetDeal :one
-SELECT id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country, contact_name, contact_email, estimated_value, currency, products, expected_close_date, notes, status, stage, margin, protected_until, extensions_used, final_amount, close_reason, conflicts, workflow_id, created_at, updated_at FROM deals WHERE id = $1
+SELECT id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country, contact_name, contact_email, estimated_value, currency, products, expected_close_date, notes, status, stage, margin, protected_until, extensions_used, final_amount, close_reason, conflicts, workflow_id, created_at, updated_at, reported_amount FROM deals WHERE id = $1
 `
 
 func (q *Queries) GetDeal(ctx context.Context, id uuid.UUID) (Deal, error) {
@@ -267,6 +269,7 @@ func (q *Queries) GetDeal(ctx context.Context, id uuid.UUID) (Deal, error) {
 		&i.WorkflowID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ReportedAmount,
 	)
 	return i, err
 }
@@ -304,7 +307,7 @@ func (q *Queries) ListDealEvents(ctx context.Context, dealID uuid.UUID) ([]DealE
 }
 
 const listDeals = `-- name: ListDeals :many
-SELECT id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country, contact_name, contact_email, estimated_value, currency, products, expected_close_date, notes, status, stage, margin, protected_until, extensions_used, final_amount, close_reason, conflicts, workflow_id, created_at, updated_at FROM deals
+SELECT id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country, contact_name, contact_email, estimated_value, currency, products, expected_close_date, notes, status, stage, margin, protected_until, extensions_used, final_amount, close_reason, conflicts, workflow_id, created_at, updated_at, reported_amount FROM deals
 WHERE ($2::uuid IS NULL OR partner_id = $2::uuid)
   AND ($3::text IS NULL OR status = $3::text)
   AND ($4::text IS NULL OR stage = $4::text)
@@ -366,6 +369,7 @@ func (q *Queries) ListDeals(ctx context.Context, arg ListDealsParams) ([]Deal, e
 			&i.WorkflowID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ReportedAmount,
 		); err != nil {
 			return nil, err
 		}
@@ -408,7 +412,7 @@ FROM deals d
 JOIN partners pa ON pa.id = d.partner_id
 JOIN tiers t ON t.id = d.tier_id
 LEFT JOIN stages st ON st.program_id = d.program_id AND st.name = d.stage
-WHERE d.status IN ('pending_approval', 'approved')
+WHERE d.status IN ('pending_approval', 'approved', 'won_reported')
   AND d.expected_close_date >= $2::date AND d.expected_close_date < $3::date
   AND ($4::uuid IS NULL OR d.program_id = $4::uuid)
 GROUP BY 1, d.currency
@@ -505,6 +509,29 @@ func (q *Queries) RecordDealEvent(ctx context.Context, arg RecordDealEventParams
 		arg.Reason,
 		arg.OccurredAt,
 	)
+	return err
+}
+
+const rejectWonReport = `-- name: RejectWonReport :exec
+UPDATE deals SET status = 'approved', reported_amount = NULL, updated_at = now() WHERE id = $1
+`
+
+func (q *Queries) RejectWonReport(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, rejectWonReport, id)
+	return err
+}
+
+const reportDealWon = `-- name: ReportDealWon :exec
+UPDATE deals SET status = 'won_reported', reported_amount = $2, updated_at = now() WHERE id = $1
+`
+
+type ReportDealWonParams struct {
+	ID             uuid.UUID          `json:"id"`
+	ReportedAmount domain.NullNumeric `json:"reported_amount"`
+}
+
+func (q *Queries) ReportDealWon(ctx context.Context, arg ReportDealWonParams) error {
+	_, err := q.db.Exec(ctx, reportDealWon, arg.ID, arg.ReportedAmount)
 	return err
 }
 

@@ -202,6 +202,7 @@ type Deal struct {
 	WorkflowID             string             `json:"workflow_id"`
 	CreatedAt              time.Time          `json:"created_at"`
 	UpdatedAt              time.Time          `json:"updated_at"`
+	ReportedAmount         domain.NullNumeric `json:"reported_amount"`
 }
 
 type DealEvent struct {
@@ -382,32 +383,33 @@ type Payout struct {
 }
 
 type Program struct {
-	ID                       uuid.UUID       `json:"id"`
-	Name                     string          `json:"name"`
-	Kind                     string          `json:"kind"`
-	Currency                 string          `json:"currency"`
-	ReviewSlaHours           int32           `json:"review_sla_hours"`
-	AgreementVersion         string          `json:"agreement_version"`
-	CreatedAt                time.Time       `json:"created_at"`
-	DealApprovalSlaHours     int32           `json:"deal_approval_sla_hours"`
-	DealAutoDecision         string          `json:"deal_auto_decision"`
-	DealMaxExtensions        int32           `json:"deal_max_extensions"`
-	DealExtensionDays        int32           `json:"deal_extension_days"`
-	DealStages               json.RawMessage `json:"deal_stages"`
-	MdfApprovalSlaHours      int32           `json:"mdf_approval_sla_hours"`
-	MdfClaimWindowDays       int32           `json:"mdf_claim_window_days"`
-	MdfProofWindowDays       int32           `json:"mdf_proof_window_days"`
-	MdfGraceDays             int32           `json:"mdf_grace_days"`
-	AllowedDomains           []string        `json:"allowed_domains"`
-	FallbackUrl              *string         `json:"fallback_url"`
-	AttributionModel         string          `json:"attribution_model"`
-	CookieWindowDays         int32           `json:"cookie_window_days"`
-	HoldingDays              int32           `json:"holding_days"`
-	ConversionReviewSlaHours int32           `json:"conversion_review_sla_hours"`
-	SigningSecrets           []string        `json:"signing_secrets"`
-	PayoutMinimum            domain.Numeric  `json:"payout_minimum"`
-	PayoutProvider           string          `json:"payout_provider"`
-	CloseDay                 int32           `json:"close_day"`
+	ID                        uuid.UUID          `json:"id"`
+	Name                      string             `json:"name"`
+	Kind                      string             `json:"kind"`
+	Currency                  string             `json:"currency"`
+	ReviewSlaHours            int32              `json:"review_sla_hours"`
+	AgreementVersion          string             `json:"agreement_version"`
+	CreatedAt                 time.Time          `json:"created_at"`
+	DealApprovalSlaHours      int32              `json:"deal_approval_sla_hours"`
+	DealAutoDecision          string             `json:"deal_auto_decision"`
+	DealMaxExtensions         int32              `json:"deal_max_extensions"`
+	DealExtensionDays         int32              `json:"deal_extension_days"`
+	DealStages                json.RawMessage    `json:"deal_stages"`
+	MdfApprovalSlaHours       int32              `json:"mdf_approval_sla_hours"`
+	MdfClaimWindowDays        int32              `json:"mdf_claim_window_days"`
+	MdfProofWindowDays        int32              `json:"mdf_proof_window_days"`
+	MdfGraceDays              int32              `json:"mdf_grace_days"`
+	AllowedDomains            []string           `json:"allowed_domains"`
+	FallbackUrl               *string            `json:"fallback_url"`
+	AttributionModel          string             `json:"attribution_model"`
+	CookieWindowDays          int32              `json:"cookie_window_days"`
+	HoldingDays               int32              `json:"holding_days"`
+	ConversionReviewSlaHours  int32              `json:"conversion_review_sla_hours"`
+	SigningSecrets            []string           `json:"signing_secrets"`
+	PayoutMinimum             domain.Numeric     `json:"payout_minimum"`
+	PayoutProvider            string             `json:"payout_provider"`
+	CloseDay                  int32              `json:"close_day"`
+	DealWonAutoConfirmPercent domain.NullNumeric `json:"deal_won_auto_confirm_percent"`
 }
 
 type ProgramCertification struct {

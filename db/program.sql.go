@@ -106,7 +106,7 @@ func (q *Queries) CreateCommissionRule(ctx context.Context, arg CreateCommission
 const createProgram = `-- name: CreateProgram :one
 INSERT INTO programs (id, name, kind, currency, review_sla_hours, agreement_version)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day
+RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent
 `
 
 type CreateProgramParams struct {
@@ -155,6 +155,7 @@ func (q *Queries) CreateProgram(ctx context.Context, arg CreateProgramParams) (P
 		&i.PayoutMinimum,
 		&i.PayoutProvider,
 		&i.CloseDay,
+		&i.DealWonAutoConfirmPercent,
 	)
 	return i, err
 }
@@ -224,7 +225,7 @@ func (q *Queries) GetLowestTier(ctx context.Context, programID uuid.UUID) (Tier,
 }
 
 const getProgram = `-- name: GetProgram :one
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day FROM programs WHERE id = $1
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent FROM programs WHERE id = $1
 `
 
 func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error) {
@@ -257,6 +258,7 @@ func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error)
 		&i.PayoutMinimum,
 		&i.PayoutProvider,
 		&i.CloseDay,
+		&i.DealWonAutoConfirmPercent,
 	)
 	return i, err
 }
@@ -346,7 +348,7 @@ func (q *Queries) ListProgramCertifications(ctx context.Context, programID uuid.
 }
 
 const listPrograms = `-- name: ListPrograms :many
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day FROM programs
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent FROM programs
 WHERE $2::uuid IS NULL OR id > $2::uuid
 ORDER BY id
 LIMIT $1
@@ -393,6 +395,7 @@ func (q *Queries) ListPrograms(ctx context.Context, arg ListProgramsParams) ([]P
 			&i.PayoutMinimum,
 			&i.PayoutProvider,
 			&i.CloseDay,
+			&i.DealWonAutoConfirmPercent,
 		); err != nil {
 			return nil, err
 		}
@@ -466,17 +469,19 @@ func (q *Queries) SetAffiliateSettings(ctx context.Context, arg SetAffiliateSett
 }
 
 const setDealSettings = `-- name: SetDealSettings :exec
-UPDATE programs SET deal_approval_sla_hours = $2, deal_auto_decision = $3, deal_max_extensions = $4, deal_extension_days = $5, deal_stages = $6
+UPDATE programs SET deal_approval_sla_hours = $2, deal_auto_decision = $3, deal_max_extensions = $4, deal_extension_days = $5, deal_stages = $6,
+    deal_won_auto_confirm_percent = $7
 WHERE id = $1
 `
 
 type SetDealSettingsParams struct {
-	ID                   uuid.UUID       `json:"id"`
-	DealApprovalSlaHours int32           `json:"deal_approval_sla_hours"`
-	DealAutoDecision     string          `json:"deal_auto_decision"`
-	DealMaxExtensions    int32           `json:"deal_max_extensions"`
-	DealExtensionDays    int32           `json:"deal_extension_days"`
-	DealStages           json.RawMessage `json:"deal_stages"`
+	ID                    uuid.UUID          `json:"id"`
+	DealApprovalSlaHours  int32              `json:"deal_approval_sla_hours"`
+	DealAutoDecision      string             `json:"deal_auto_decision"`
+	DealMaxExtensions     int32              `json:"deal_max_extensions"`
+	DealExtensionDays     int32              `json:"deal_extension_days"`
+	DealStages            json.RawMessage    `json:"deal_stages"`
+	WonAutoConfirmPercent domain.NullNumeric `json:"won_auto_confirm_percent"`
 }
 
 func (q *Queries) SetDealSettings(ctx context.Context, arg SetDealSettingsParams) error {
@@ -487,6 +492,7 @@ func (q *Queries) SetDealSettings(ctx context.Context, arg SetDealSettingsParams
 		arg.DealMaxExtensions,
 		arg.DealExtensionDays,
 		arg.DealStages,
+		arg.WonAutoConfirmPercent,
 	)
 	return err
 }

@@ -15,7 +15,8 @@ import (
 const (
 	DealPendingApproval = "pending_approval"
 	DealRejected        = "rejected"
-	DealApproved        = "approved" // protected until protected_until
+	DealApproved        = "approved"     // protected until protected_until
+	DealWonReported     = "won_reported" // the partner reported it won; still protected until a manager confirms
 	DealExpired         = "expired"
 	DealWon             = "won"
 	DealLost            = "lost"
@@ -159,7 +160,7 @@ func JudgeConflicts(partnerID string, matches []Match) ConflictVerdict {
 		switch {
 		case m.Exact && m.Kind == "customer":
 			return ConflictVerdict{Reject: true, Reason: "existing customer: " + m.Why, Flags: []Match{m}}
-		case m.Exact && m.Kind == "deal" && m.Status == DealApproved && m.PartnerID != partnerID:
+		case m.Exact && m.Kind == "deal" && (m.Status == DealApproved || m.Status == DealWonReported) && m.PartnerID != partnerID:
 			return ConflictVerdict{Reject: true, Reason: "already registered: another partner's protected deal (" + m.Why + ")", Flags: []Match{m}}
 		default:
 			v.Flags = append(v.Flags, m)
@@ -191,3 +192,14 @@ var countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
 
 // ValidCountry accepts an ISO 3166-1 alpha-2 code in upper case.
 func ValidCountry(s string) bool { return countryRe.MatchString(s) }
+
+// AutoConfirmWon reports whether a reported won amount is confirmed without a
+// manager: the program allows it (pct not nil) and the amount is at most pct %
+// over the estimate.
+func AutoConfirmWon(reported, estimate decimal.Decimal, pct *decimal.Decimal) bool {
+	if pct == nil {
+		return false
+	}
+	limit := estimate.Mul(decimal.NewFromInt(100).Add(*pct)).Div(decimal.NewFromInt(100))
+	return !reported.GreaterThan(limit)
+}

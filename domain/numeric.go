@@ -41,3 +41,12 @@ func (n NullNumeric) MarshalJSON() ([]byte, error) {
 	}
 	return Numeric{n.Decimal}.MarshalJSON()
 }
+
+// Ptr is the value, or nil when null.
+func (n NullNumeric) Ptr() *decimal.Decimal {
+	if !n.Valid {
+		return nil
+	}
+	d := n.Decimal
+	return &d
+}

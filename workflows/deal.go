@@ -4,8 +4,10 @@ package workflows
 //
 //	conflict check ──exact match on a protected deal or a customer──▶ rejected
 //	      │
-//	pending_approval ──approve──▶ approved (protected until expiry) ──win──▶ won (margin line)
-//	      │  SLA: reminder, escalation at 2×, auto-decision at 3×  │ ──lose──▶ lost
+//	pending_approval ──approve──▶ approved (protected until expiry) ──win──▶ won_reported ──confirm-won──▶ won (margin line)
+//	      │  SLA: reminder, escalation at 2×, auto-decision at 3×  │            (a manager's win, or one within the program's
+//	      │                                                        │             auto-confirm %, is won at once; reject-won → approved)
+//	      │                                                        │ ──lose──▶ lost
 //	      └──reject──▶ rejected                                     │ ──expiry──▶ expired (customer free)
 //	                                                               └─ reminders 14 and 3 days before expiry;
 //	                                                                  extension: request → approve (+30 days) / reject
@@ -39,6 +41,8 @@ const (
 	DealRejectExtension  = "reject-extension"
 	DealSetStage         = "set-stage"
 	DealWin              = "win"
+	DealConfirmWon       = "confirm-won"
+	DealRejectWon        = "reject-won"
 	DealLose             = "lose"
 	DealStatusQuery      = "status"
 )
@@ -66,9 +70,20 @@ type ExtensionDecision struct {
 }
 
 // DealUpdate is a partner's or manager's move: a stage, a request, or the close.
+// Confirmed marks a win reported by the vendor's own manager (no confirmation
+// needed); a partner's win waits for one.
 type DealUpdate struct {
 	Actor       string           `json:"actor"`
 	Stage       string           `json:"stage,omitempty"`
+	Reason      string           `json:"reason,omitempty"`
+	FinalAmount *decimal.Decimal `json:"final_amount,omitempty"`
+	Confirmed   bool             `json:"confirmed,omitempty"`
+}
+
+// WonDecision confirms a reported win (at FinalAmount, default the reported
+// amount) or rejects the report (with a reason; the deal stays protected).
+type WonDecision struct {
+	Actor       string           `json:"actor"`
 	Reason      string           `json:"reason,omitempty"`
 	FinalAmount *decimal.Decimal `json:"final_amount,omitempty"`
 }
@@ -83,6 +98,7 @@ type DealState struct {
 	ProtectedUntil   *time.Time             `json:"protected_until,omitempty"`
 	ExtensionsUsed   int                    `json:"extensions_used"`
 	PendingExtension *DealUpdate            `json:"pending_extension,omitempty"`
+	ReportedWon      *DealUpdate            `json:"reported_won,omitempty"` // a partner's win waiting for confirmation
 	RemindersSent    []string               `json:"reminders_sent"`
 	EventSeq         int                    `json:"event_seq"`
 }
@@ -115,6 +131,9 @@ func (w *dealWorkflow) setup(ctx workflow.Context) error {
 	}
 	for _, name := range []string{DealRequestExtension, DealSetStage, DealWin, DealLose} {
 		errs = append(errs, serve(ctx, w.inbox, name, func(u DealUpdate) error { return w.validateUpdate(name, u) }, state))
+	}
+	for _, name := range []string{DealConfirmWon, DealRejectWon} {
+		errs = append(errs, serve(ctx, w.inbox, name, func(d WonDecision) error { return w.validateWonDecision(name, d) }, state))
 	}
 	return errors.Join(errs...)
 }
@@ -149,6 +168,15 @@ func (w *dealWorkflow) run(ctx workflow.Context) (DealState, error) {
 	for {
 		if done := w.processInbox(ctx); done {
 			return w.finish(ctx)
+		}
+		if w.state.Status == domain.DealWonReported {
+			// Still protected, no expiry, until a manager confirms or rejects the win.
+			key := fmt.Sprintf("deal_won_confirmation_reminder_%d", w.state.EventSeq)
+			if messages, _ := awaitUntil(ctx, w.state.Policy.ApprovalSLA, "confirm the reported win: remind managers if undecided", w.inbox.pending); !messages && !slices.Contains(w.state.RemindersSent, key) {
+				w.state.RemindersSent = append(w.state.RemindersSent, key)
+				w.notify(ctx, key, "manager", "A won deal waits for confirmation: "+w.state.ReportedWon.FinalAmount.StringFixed(domain.MinorUnits(w.state.Policy.Currency))+" "+w.state.Policy.Currency)
+			}
+			continue
 		}
 		now := workflow.Now(ctx)
 		next, summary, reminder := w.nextDeadline(now)
@@ -279,20 +307,56 @@ func (w *dealWorkflow) apply(ctx workflow.Context, m message) (ended bool, refus
 		return false, w.record(ctx, activities.DealChange{Kind: "extension_rejected", Actor: e.Actor, Reason: e.Reason})
 	case DealWin:
 		u := m.payload.(DealUpdate)
+		// Histories from before confirmation existed: a win was won at once.
+		if workflow.GetVersion(ctx, "won-needs-confirmation", workflow.DefaultVersion, 1) == workflow.DefaultVersion ||
+			u.Confirmed || domain.AutoConfirmWon(*u.FinalAmount, w.state.Policy.EstimatedValue, w.state.Policy.WonAutoConfirmPercent) {
+			reason := ""
+			if !u.Confirmed && w.state.Policy.WonAutoConfirmPercent != nil {
+				reason = fmt.Sprintf(" (auto-confirmed: within %s%% of the estimate)", w.state.Policy.WonAutoConfirmPercent.String())
+			}
+			return w.win(ctx, u.Actor, *u.FinalAmount, reason)
+		}
 		cur := w.state.Policy.Currency
-		margin := domain.DealMargin(*u.FinalAmount, w.state.Margin, w.state.Policy.TierDefaultMargin, cur)
-		w.state.Status = domain.DealWon
-		if err := w.record(ctx, activities.DealChange{Kind: "won", Actor: u.Actor, Reason: fmt.Sprintf("won at %s %s; margin %s", u.FinalAmount.StringFixed(domain.MinorUnits(cur)), cur, margin.StringFixed(domain.MinorUnits(cur))),
-			FinalAmount: u.FinalAmount, MarginAmount: &margin}); err != nil {
+		w.state.Status, w.state.ReportedWon = domain.DealWonReported, &u
+		if err := w.record(ctx, activities.DealChange{Kind: "won_reported", Actor: u.Actor, FinalAmount: u.FinalAmount,
+			Reason: fmt.Sprintf("reported won at %s %s; waiting for a manager to confirm", u.FinalAmount.StringFixed(domain.MinorUnits(cur)), cur)}); err != nil {
 			return false, err
 		}
 		w.upsertStatus(ctx)
-		return true, nil
+		w.notify(ctx, fmt.Sprintf("deal_won_reported_%d", w.state.EventSeq), "manager", "A partner reports a deal won at "+u.FinalAmount.StringFixed(domain.MinorUnits(cur))+" "+cur+": confirm it")
+	case DealConfirmWon:
+		d := m.payload.(WonDecision)
+		amount := *w.state.ReportedWon.FinalAmount
+		if d.FinalAmount != nil {
+			amount = *d.FinalAmount
+		}
+		return w.win(ctx, d.Actor, amount, " (confirmed; reported "+w.state.ReportedWon.FinalAmount.String()+")")
+	case DealRejectWon:
+		d := m.payload.(WonDecision)
+		w.state.Status, w.state.ReportedWon = domain.DealApproved, nil
+		if err := w.record(ctx, activities.DealChange{Kind: "won_rejected", Actor: d.Actor, Reason: d.Reason}); err != nil {
+			return false, err
+		}
+		w.upsertStatus(ctx)
+		w.notifyPartner(ctx, fmt.Sprintf("deal_won_rejected_%d", w.state.EventSeq), "Your won report was not confirmed: "+d.Reason)
 	case DealLose:
 		u := m.payload.(DealUpdate)
 		return w.end(ctx, domain.DealLost, u.Actor, u.Reason)
 	}
 	return false, nil
+}
+
+// win closes the deal as won at amount and books the partner's margin line.
+func (w *dealWorkflow) win(ctx workflow.Context, actor string, amount decimal.Decimal, note string) (bool, error) {
+	cur := w.state.Policy.Currency
+	margin := domain.DealMargin(amount, w.state.Margin, w.state.Policy.TierDefaultMargin, cur)
+	w.state.Status, w.state.ReportedWon = domain.DealWon, nil
+	if err := w.record(ctx, activities.DealChange{Kind: "won", Actor: actor, Reason: fmt.Sprintf("won at %s %s; margin %s%s", amount.StringFixed(domain.MinorUnits(cur)), cur, margin.StringFixed(domain.MinorUnits(cur)), note),
+		FinalAmount: &amount, MarginAmount: &margin}); err != nil {
+		return false, err
+	}
+	w.upsertStatus(ctx)
+	return true, nil
 }
 
 // nextDeadline is the next timer while protected: a reminder not yet sent for
@@ -369,6 +433,9 @@ func (w *dealWorkflow) validateUpdate(name string, u DealUpdate) error {
 			return messageError(domain.Invalid("reason", "required", "an extension request needs a reason"))
 		}
 	case DealWin:
+		if w.state.Status == domain.DealWonReported || w.queued(DealWin) {
+			return messageError(domain.Conflict("won_reported", "the deal's win is already reported and waits for confirmation"))
+		}
 		if w.state.Status != domain.DealApproved || w.queued(DealWin, DealLose) {
 			return messageError(domain.Conflict("not_protected", "only a protected deal can be won (status %s)", w.state.Status))
 		}
@@ -382,6 +449,22 @@ func (w *dealWorkflow) validateUpdate(name string, u DealUpdate) error {
 		if u.Reason == "" {
 			return messageError(domain.Invalid("reason", "required", "a lost deal needs a reason"))
 		}
+	}
+	return nil
+}
+
+func (w *dealWorkflow) validateWonDecision(name string, d WonDecision) error {
+	if w.state.Status != domain.DealWonReported || w.queued(DealConfirmWon, DealRejectWon) {
+		return messageError(domain.Conflict("no_won_report", "no reported win waits for confirmation (status %s)", w.state.Status))
+	}
+	if d.Actor == "" {
+		return messageError(domain.Invalid("actor", "required", "actor is required"))
+	}
+	if name == DealRejectWon && d.Reason == "" {
+		return messageError(domain.Invalid("reason", "required", "rejecting a reported win needs a reason"))
+	}
+	if d.FinalAmount != nil && !domain.ValidAmount(*d.FinalAmount, w.state.Policy.Currency) {
+		return messageError(domain.Invalid("final_amount", "invalid", "final_amount must be a positive amount in %s", w.state.Policy.Currency))
 	}
 	return nil
 }

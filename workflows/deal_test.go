@@ -265,7 +265,7 @@ func TestDealExtensionApprovedMovesTheExpiry(t *testing.T) {
 		if s := h.status(); s.Status != domain.DealApproved {
 			t.Errorf("day 95, after the old expiry: %s", s.Status)
 		}
-		r := h.send(DealWin, DealUpdate{Actor: "partner", FinalAmount: ptr(decimal.RequireFromString("12500.00"))})
+		r := h.send(DealWin, DealUpdate{Actor: "manager", Confirmed: true, FinalAmount: ptr(decimal.RequireFromString("12500.00"))})
 		h.at(95*day+time.Minute, func() { r.ok(t, domain.DealWon) })
 	})
 	st := h.run()

@@ -247,7 +247,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 
 	// The deal that was sent 1e15 is not wedged: it is still approved and can be won.
 	won := expect(t, do(t, call{method: "POST", path: "/v1/deals/" + approved + "/won", key: reseller, body: map[string]any{"final_amount": "50000.00"}}), http.StatusOK)
-	if won.str("status") != "won" {
+	if won.str("status") != "won_reported" {
 		t.Fatalf("won after bad amounts: %s", won.raw)
 	}
 }

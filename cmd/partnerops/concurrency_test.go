@@ -186,7 +186,14 @@ func TestConcurrentDealDecisions(t *testing.T) {
 	// Won reported 25 times at once: one margin line.
 	id = register()
 	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/approve", key: f.manager, body: map[string]any{}}), http.StatusOK)
-	exactlyOne(t, "won twice", burst(repeat(25, call{method: "POST", path: "/v1/deals/" + id + "/won", key: partnerKey, body: map[string]any{"final_amount": "50000.00"}})), http.StatusOK)
+	exactlyOne(t, "won reported twice", burst(repeat(25, call{method: "POST", path: "/v1/deals/" + id + "/won", key: partnerKey, body: map[string]any{"final_amount": "50000.00"}})), http.StatusOK)
+	exactlyOne(t, "confirm vs reject the win", burst(alternate(25,
+		call{method: "POST", path: "/v1/deals/" + id + "/won/confirm", key: f.manager, body: map[string]any{"final_amount": "48000.00"}},
+		call{method: "POST", path: "/v1/deals/" + id + "/won/reject", key: other, body: map[string]any{"reason": "not in our books"}})), http.StatusOK)
+	if st := do(t, call{method: "GET", path: "/v1/deals/" + id, key: f.manager}).str("status"); st == "approved" {
+		// The rejection won the race: a manager's own report is won at once.
+		expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/won", key: f.manager, body: map[string]any{"final_amount": "48000.00"}}), http.StatusOK)
+	}
 	var lines int
 	_ = sys.store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM commission_lines WHERE source_id = $1", id).Scan(&lines)
 	if lines != 1 {

@@ -120,7 +120,15 @@ func TestDealEndToEnd(t *testing.T) {
 		t.Fatalf("second extension: %d %s", r.status, r.raw)
 	}
 
-	won := expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/won", key: partnerKey, body: map[string]any{"final_amount": "52000.00"}}), http.StatusOK)
+	// The partner reports it won; the margin line waits for the vendor's word. A
+	// partner cannot confirm its own report.
+	reported := expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/won", key: partnerKey, body: map[string]any{"final_amount": "52000.00"}}), http.StatusOK)
+	if reported.str("status") != "won_reported" || reported.str("reported_amount") != "52000.00" || reported.body["margin_line"] != nil {
+		t.Fatalf("reported: %s", reported.raw)
+	}
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/won/confirm", key: partnerKey, body: map[string]any{}}), http.StatusForbidden)
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/won", key: partnerKey, body: map[string]any{"final_amount": "99000.00"}}), http.StatusConflict)
+	won := expect(t, do(t, call{method: "POST", path: "/v1/deals/" + id + "/won/confirm", key: f.manager, body: map[string]any{}}), http.StatusOK)
 	if won.str("status") != "won" || won.str("final_amount") != "52000.00" || won.str("margin_line", "amount") != "9360.00" || won.str("margin_line", "status") != "payable" || won.str("margin_line", "currency") != "EUR" {
 		t.Fatalf("won: %s", won.raw)
 	}
@@ -131,7 +139,7 @@ func TestDealEndToEnd(t *testing.T) {
 	for _, e := range full.body["timeline"].([]any) {
 		kinds = append(kinds, e.(map[string]any)["kind"].(string))
 	}
-	if got := strings.Join(kinds, ","); got != "approved,stage,extension_requested,extended,won" {
+	if got := strings.Join(kinds, ","); got != "approved,stage,extension_requested,extended,won_reported,won" {
 		t.Fatalf("timeline %s", got)
 	}
 	// The idempotent registration replays; nothing new is created.

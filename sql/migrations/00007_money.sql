@@ -30,7 +30,31 @@ ALTER TABLE partners DROP COLUMN payout_details,
     ADD COLUMN payout_details_changed_at timestamptz,
     ADD COLUMN payout_details_confirmed_at timestamptz;
 
+-- Closed-won is the vendor's word: a partner reports won, a manager confirms (or a
+-- program auto-confirms up to a percentage over the estimate); the deal stays
+-- protected meanwhile.
+ALTER TABLE deals DROP CONSTRAINT deals_status_check;
+ALTER TABLE deals ADD CONSTRAINT deals_status_check CHECK (status IN ('pending_approval', 'rejected', 'approved', 'won_reported', 'expired', 'won', 'lost'));
+ALTER TABLE deals ADD COLUMN reported_amount numeric(14, 2);
+DROP INDEX deals_one_protected_per_customer;
+CREATE UNIQUE INDEX deals_one_protected_per_customer ON deals (customer_domain) WHERE status IN ('approved', 'won_reported');
+DROP INDEX deals_open_name_idx;
+DROP INDEX deals_open_domain_idx;
+CREATE INDEX deals_open_name_idx ON deals (customer_name_normalized, country) WHERE status IN ('pending_approval', 'approved', 'won_reported');
+CREATE INDEX deals_open_domain_idx ON deals (customer_domain) WHERE status IN ('pending_approval', 'approved', 'won_reported');
+ALTER TABLE programs ADD COLUMN deal_won_auto_confirm_percent numeric(5, 2) CHECK (deal_won_auto_confirm_percent BETWEEN 0 AND 100);
+
 -- +goose Down
+ALTER TABLE programs DROP COLUMN deal_won_auto_confirm_percent;
+DROP INDEX deals_one_protected_per_customer;
+CREATE UNIQUE INDEX deals_one_protected_per_customer ON deals (customer_domain) WHERE status = 'approved';
+DROP INDEX deals_open_name_idx;
+DROP INDEX deals_open_domain_idx;
+CREATE INDEX deals_open_name_idx ON deals (customer_name_normalized, country) WHERE status IN ('pending_approval', 'approved');
+CREATE INDEX deals_open_domain_idx ON deals (customer_domain) WHERE status IN ('pending_approval', 'approved');
+ALTER TABLE deals DROP COLUMN reported_amount;
+ALTER TABLE deals DROP CONSTRAINT deals_status_check;
+ALTER TABLE deals ADD CONSTRAINT deals_status_check CHECK (status IN ('pending_approval', 'rejected', 'approved', 'expired', 'won', 'lost'));
 ALTER TABLE partners DROP COLUMN payout_method, DROP COLUMN payout_destination, DROP COLUMN payout_holder,
     DROP COLUMN payout_details_changed_at, DROP COLUMN payout_details_confirmed_at,
     ADD COLUMN payout_details text NOT NULL DEFAULT '';

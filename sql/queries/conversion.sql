@@ -23,7 +23,7 @@ ON CONFLICT DO NOTHING;
 -- name: ProtectedDealFor :one
 -- A deal registration protecting this customer wins attribution over cookies.
 SELECT partner_id FROM deals
-WHERE program_id = $1 AND customer_domain = $2 AND status = 'approved' AND protected_until > $3
+WHERE program_id = $1 AND customer_domain = $2 AND status IN ('approved', 'won_reported') AND protected_until > $3
 LIMIT 1;
 
 -- name: PartnerMonthSales :one

@@ -21,7 +21,7 @@ LIMIT $1;
 -- Open or protected deals that could be the same customer; Go scores them.
 SELECT id, partner_id, status, customer_name_normalized, customer_domain, country FROM deals
 WHERE id <> sqlc.arg(id)
-  AND status IN ('pending_approval', 'approved')
+  AND status IN ('pending_approval', 'approved', 'won_reported')
   AND (customer_domain = sqlc.arg(domain)
        OR customer_name_normalized = sqlc.arg(name)
        OR (country = sqlc.arg(country) AND left(customer_name_normalized, 2) = left(sqlc.arg(name), 2)))
@@ -68,7 +68,7 @@ FROM deals d
 JOIN partners pa ON pa.id = d.partner_id
 JOIN tiers t ON t.id = d.tier_id
 LEFT JOIN stages st ON st.program_id = d.program_id AND st.name = d.stage
-WHERE d.status IN ('pending_approval', 'approved')
+WHERE d.status IN ('pending_approval', 'approved', 'won_reported')
   AND d.expected_close_date >= sqlc.arg(from_date)::date AND d.expected_close_date < sqlc.arg(to_date)::date
   AND (sqlc.narg('program_id')::uuid IS NULL OR d.program_id = sqlc.narg('program_id')::uuid)
 GROUP BY 1, d.currency
@@ -81,5 +81,11 @@ SELECT pg_advisory_xact_lock(hashtextextended(@partner_id::text || '/' || @custo
 
 -- name: FindOpenDeal :one
 SELECT * FROM deals
-WHERE partner_id = $1 AND customer_domain = $2 AND status IN ('pending_approval', 'approved')
+WHERE partner_id = $1 AND customer_domain = $2 AND status IN ('pending_approval', 'approved', 'won_reported')
 ORDER BY id LIMIT 1;
+
+-- name: ReportDealWon :exec
+UPDATE deals SET status = 'won_reported', reported_amount = $2, updated_at = now() WHERE id = $1;
+
+-- name: RejectWonReport :exec
+UPDATE deals SET status = 'approved', reported_amount = NULL, updated_at = now() WHERE id = $1;

@@ -54,7 +54,8 @@ SELECT * FROM commission_rules WHERE program_id = $1 ORDER BY effective_from, id
 UPDATE programs SET payout_minimum = $2, payout_provider = $3 WHERE id = $1;
 
 -- name: SetDealSettings :exec
-UPDATE programs SET deal_approval_sla_hours = $2, deal_auto_decision = $3, deal_max_extensions = $4, deal_extension_days = $5, deal_stages = $6
+UPDATE programs SET deal_approval_sla_hours = $2, deal_auto_decision = $3, deal_max_extensions = $4, deal_extension_days = $5, deal_stages = $6,
+    deal_won_auto_confirm_percent = sqlc.narg('won_auto_confirm_percent')
 WHERE id = $1;
 
 -- name: SetMDFSettings :exec
