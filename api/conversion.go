@@ -384,38 +384,19 @@ func (s *Server) recordRefund(ctx context.Context, q *db.Queries, prog db.Progra
 		return ConversionView{}, err
 	}
 	full := refunded.Equal(orig.Amount.Decimal)
-	var netted []db.Close // open closes that took a clawback: their statements are recomputed
 	for _, l := range lines {
 		if l.Kind != "commission" || l.Status == "void" {
 			continue
 		}
 		if domain.LineFrozen(l.Status, l.CloseID.Valid) {
-			// Frozen (in a close, carried or paid): never changed again. The refund is a
-			// new negative line; if the close holding the line is still open it nets
-			// the refund itself, else the next close does.
+			// Frozen (in a close, carried or paid): never changed again; the refund is a
+			// clawback that the open close holding the line nets, or else the next one.
 			back := domain.ProRate(l.Amount.Decimal, conv.Amount.Decimal, orig.Amount.Decimal, prog.Currency)
 			if back.IsZero() {
 				continue
 			}
-			open, err := q.OpenCloseHolding(ctx, db.OpenCloseHoldingParams{CloseID: l.CloseID, LineID: l.ID})
-			var into uuid.NullUUID
-			switch {
-			case err == nil:
-				if open, err = q.LockClose(ctx, open.ID); err != nil {
-					return ConversionView{}, err
-				}
-				if open.Status == "computing" || open.Status == "review" { // still open once locked
-					into = uuid.NullUUID{UUID: open.ID, Valid: true}
-					netted = append(netted, open)
-				}
-			case !errors.Is(err, pgx.ErrNoRows):
-				return ConversionView{}, err
-			}
-			if _, err := q.CreateLine(ctx, db.CreateLineParams{ID: uuid.Must(uuid.NewV7()), ProgramID: prog.ID, PartnerID: l.PartnerID, Kind: "clawback",
-				SourceID: orig.ID, Amount: domain.NewNumeric(back.Neg()), Currency: prog.Currency, Status: "payable",
-				Description: fmt.Sprintf("refund %s of %s", conv.ExternalID, refundOf), OccurredAt: conv.OccurredAt,
-				DedupeKey: "conversion/" + row.ID.String() + "/refund/" + l.ID.String(), HoldUntil: l.HoldUntil,
-				RelatedLineID: uuid.NullUUID{UUID: l.ID, Valid: true}, CloseID: into}); err != nil {
+			if _, err := activities.ClawBack(ctx, q, l, back, "conversion", orig.ID, fmt.Sprintf("refund %s of %s", conv.ExternalID, refundOf),
+				"conversion/"+row.ID.String()+"/refund/"+l.ID.String(), conv.OccurredAt); err != nil {
 				return ConversionView{}, err
 			}
 			continue
@@ -441,11 +422,6 @@ func (s *Server) recordRefund(ctx context.Context, q *db.Queries, prog db.Progra
 			Description: fmt.Sprintf("refund %s of %s", conv.ExternalID, refundOf), OccurredAt: conv.OccurredAt,
 			DedupeKey: "conversion/" + row.ID.String() + "/refund/" + l.ID.String(), HoldUntil: l.HoldUntil,
 			RelatedLineID: uuid.NullUUID{UUID: l.ID, Valid: true}}); err != nil {
-			return ConversionView{}, err
-		}
-	}
-	for _, c := range netted {
-		if err := activities.ComputeStatements(ctx, q, c); err != nil {
 			return ConversionView{}, err
 		}
 	}

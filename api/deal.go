@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 	"github.com/partnerops/partnerops/workflows"
@@ -60,6 +61,7 @@ type DealView struct {
 	db.Deal
 	Timeline         []db.DealEvent        `json:"timeline"`
 	MarginLine       *db.CommissionLine    `json:"margin_line,omitempty"`
+	Lines            []db.CommissionLine   `json:"lines,omitempty"` // after a reversal: the margin and its clawback
 	PendingExtension *workflows.DealUpdate `json:"pending_extension,omitempty"`
 }
 
@@ -356,5 +358,63 @@ func (s *Server) loseDeal(c *gin.Context) {
 	var req ReasonRequest
 	s.dealMessage(c, workflows.DealLose, &req, func() string { return req.Reason }, func(_ db.Deal, actor string) (any, error) {
 		return workflows.DealUpdate{Actor: actor, Reason: req.Reason}, nil
+	})
+}
+
+// reverseMargin takes a won deal's margin back (the sale was cancelled, the
+// customer never paid): a margin no close has frozen is voided; a frozen or paid
+// one gets a clawback that the next close (or the open close holding it) nets.
+func (s *Server) reverseMargin(c *gin.Context) {
+	d, err := s.dealFor(c)
+	var req ReasonRequest
+	var body []byte
+	if err == nil {
+		body, err = s.readJSON(c, &req)
+	}
+	if err == nil && d.Status != domain.DealWon {
+		err = domain.Conflict("not_won", "only a won deal's margin is reversed; this deal is %s", d.Status)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		lines, err := q.ListCommissionLinesBySource(ctx, db.ListCommissionLinesBySourceParams{SourceType: "deal", SourceID: d.ID})
+		if err != nil {
+			return answer{}, err
+		}
+		reversed := false
+		for _, l := range lines {
+			if l.Kind != "deal_margin" {
+				reversed = reversed || l.Kind == "clawback"
+				continue
+			}
+			if l, err = q.LockLine(ctx, l.ID); err != nil {
+				return answer{}, err
+			}
+			if l.Status == "void" {
+				reversed = true
+				continue
+			}
+			if !domain.LineFrozen(l.Status, l.CloseID.Valid) {
+				_, err = q.VoidLine(ctx, l.ID)
+			} else {
+				_, err = activities.ClawBack(ctx, q, l, l.Amount.Decimal, "deal", d.ID, "margin reversed: "+req.Reason, "deal/"+d.ID.String()+"/margin-reversal", time.Now().UTC())
+			}
+			if err != nil {
+				return answer{}, err
+			}
+		}
+		if reversed {
+			return answer{}, domain.Conflict("already_reversed", "this deal's margin was reversed already")
+		}
+		if err := audit(ctx, c, q, "deal.reverse_margin", "deal", d.ID, req.Reason, nil); err != nil {
+			return answer{}, err
+		}
+		v, err := s.dealView(ctx, d, nil)
+		if err == nil {
+			v.Lines, err = q.ListCommissionLinesBySource(ctx, db.ListCommissionLinesBySourceParams{SourceType: "deal", SourceID: d.ID})
+		}
+		return answer{Status: http.StatusOK, Body: v}, err
 	})
 }

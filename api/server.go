@@ -163,6 +163,7 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodPost, "/deals/:id/won", partnerOrManager, s.winDeal)
 	s.handle(v1, http.MethodPost, "/deals/:id/won/confirm", managers, s.confirmWon)
 	s.handle(v1, http.MethodPost, "/deals/:id/won/reject", managers, s.rejectWon)
+	s.handle(v1, http.MethodPost, "/deals/:id/reverse-margin", managers, s.reverseMargin)
 	s.handle(v1, http.MethodPost, "/deals/:id/lost", partnerOrManager, s.loseDeal)
 	s.handle(v1, http.MethodGet, "/reports/pipeline", staff, s.pipeline)
 

@@ -64,7 +64,7 @@ WITH sums AS (
 ), decided AS (
     SELECT t.partner_id, t.carried_in, t.commissions, t.deal_margins, t.mdf, t.clawbacks, t.adjustments, t.lines, t.total, t.has_details, t.details_unconfirmed, t.payout_details_changed_at, CASE
         WHEN t.total <= 0 THEN CASE WHEN t.total < 0 THEN 'the partner owes this; netted against later earnings' ELSE 'nothing to pay' END
-        WHEN t.total < $4::numeric THEN 'below the payout minimum of ' || $4::numeric
+        WHEN t.total < $4::numeric THEN 'below the payout minimum of ' || ($4::numeric(14, 2))::text
         WHEN NOT t.has_details THEN 'no payout details: the partner has not said where to be paid'
         WHEN t.details_unconfirmed THEN 'payout details changed on ' || to_char(t.payout_details_changed_at, 'YYYY-MM-DD') || ': held until finance confirms them'
         ELSE '' END AS reason

@@ -13,6 +13,66 @@ import (
 	"github.com/partnerops/partnerops/domain"
 )
 
+const createClawback = `-- name: CreateClawback :one
+INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, hold_until, related_line_id, close_id)
+VALUES ($1, $2, $3, 'clawback', $4, $5, $6, $7, 'payable', $8, $9, $10, $9, $11, $12)
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id, close_id
+`
+
+type CreateClawbackParams struct {
+	ID            uuid.UUID      `json:"id"`
+	ProgramID     uuid.UUID      `json:"program_id"`
+	PartnerID     uuid.UUID      `json:"partner_id"`
+	SourceType    string         `json:"source_type"`
+	SourceID      uuid.UUID      `json:"source_id"`
+	Amount        domain.Numeric `json:"amount"`
+	Currency      string         `json:"currency"`
+	Description   string         `json:"description"`
+	OccurredAt    time.Time      `json:"occurred_at"`
+	DedupeKey     string         `json:"dedupe_key"`
+	RelatedLineID uuid.NullUUID  `json:"related_line_id"`
+	CloseID       uuid.NullUUID  `json:"close_id"`
+}
+
+// A correction of a frozen line: a new negative line, never a change of the old one.
+func (q *Queries) CreateClawback(ctx context.Context, arg CreateClawbackParams) (CommissionLine, error) {
+	row := q.db.QueryRow(ctx, createClawback,
+		arg.ID,
+		arg.ProgramID,
+		arg.PartnerID,
+		arg.SourceType,
+		arg.SourceID,
+		arg.Amount,
+		arg.Currency,
+		arg.Description,
+		arg.OccurredAt,
+		arg.DedupeKey,
+		arg.RelatedLineID,
+		arg.CloseID,
+	)
+	var i CommissionLine
+	err := row.Scan(
+		&i.ID,
+		&i.ProgramID,
+		&i.PartnerID,
+		&i.Kind,
+		&i.SourceType,
+		&i.SourceID,
+		&i.Amount,
+		&i.Currency,
+		&i.Status,
+		&i.Description,
+		&i.OccurredAt,
+		&i.DedupeKey,
+		&i.CreatedAt,
+		&i.HoldUntil,
+		&i.RelatedLineID,
+		&i.CloseID,
+	)
+	return i, err
+}
+
 const createCommissionLine = `-- name: CreateCommissionLine :exec
 INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -96,4 +156,32 @@ func (q *Queries) ListCommissionLinesBySource(ctx context.Context, arg ListCommi
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockLine = `-- name: LockLine :one
+SELECT id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id, close_id FROM commission_lines WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) LockLine(ctx context.Context, id uuid.UUID) (CommissionLine, error) {
+	row := q.db.QueryRow(ctx, lockLine, id)
+	var i CommissionLine
+	err := row.Scan(
+		&i.ID,
+		&i.ProgramID,
+		&i.PartnerID,
+		&i.Kind,
+		&i.SourceType,
+		&i.SourceID,
+		&i.Amount,
+		&i.Currency,
+		&i.Status,
+		&i.Description,
+		&i.OccurredAt,
+		&i.DedupeKey,
+		&i.CreatedAt,
+		&i.HoldUntil,
+		&i.RelatedLineID,
+		&i.CloseID,
+	)
+	return i, err
 }

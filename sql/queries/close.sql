@@ -82,7 +82,7 @@ WITH sums AS (
 ), decided AS (
     SELECT t.*, CASE
         WHEN t.total <= 0 THEN CASE WHEN t.total < 0 THEN 'the partner owes this; netted against later earnings' ELSE 'nothing to pay' END
-        WHEN t.total < sqlc.arg(minimum)::numeric THEN 'below the payout minimum of ' || sqlc.arg(minimum)::numeric
+        WHEN t.total < sqlc.arg(minimum)::numeric THEN 'below the payout minimum of ' || (sqlc.arg(minimum)::numeric(14, 2))::text
         WHEN NOT t.has_details THEN 'no payout details: the partner has not said where to be paid'
         WHEN t.details_unconfirmed THEN 'payout details changed on ' || to_char(t.payout_details_changed_at, 'YYYY-MM-DD') || ': held until finance confirms them'
         ELSE '' END AS reason
