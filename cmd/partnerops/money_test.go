@@ -281,8 +281,8 @@ func TestThreeMonthsOfMoney(t *testing.T) {
 
 	// --- month 3 ---
 	f.sale(t, "B", "b3", "500.00", day(m3))
-	f.payTo(t, "B", "acct_bbbbbb02") // a change of existing details: the payout waits for finance
-	f.payTo(t, "C", "acct_cccccc01") // first details: no hold
+	f.payTo(t, "B", "acct_bbbbbb02")     // a change of existing details: the payout waits for finance
+	f.payTo(t, "C", "acct_cccccc01")     // first details: no hold
 	f.refund(t, "d1", "500.00", day(m3)) // a quarter of a paid line: -50.00
 	rev := expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/reverse-margin", key: f.manager, body: map[string]any{"reason": "the customer cancelled"}}), http.StatusOK)
 	if len(rev.body["lines"].([]any)) != 2 {
