@@ -330,7 +330,7 @@ func (w *dealWorkflow) apply(ctx workflow.Context, m message) (ended bool, refus
 		if d.FinalAmount != nil {
 			amount = *d.FinalAmount
 		}
-		return w.win(ctx, d.Actor, amount, " (confirmed; reported "+w.state.ReportedWon.FinalAmount.String()+")")
+		return w.win(ctx, d.Actor, amount, " (confirmed; reported "+w.state.ReportedWon.FinalAmount.StringFixed(domain.MinorUnits(w.state.Policy.Currency))+")")
 	case DealRejectWon:
 		d := m.payload.(WonDecision)
 		w.state.Status, w.state.ReportedWon = domain.DealApproved, nil
