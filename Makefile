@@ -25,8 +25,10 @@ help:
 run: $(TEMPORAL) build
 	$(PARTNEROPS) dev
 
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 build:
-	$(GO) build -o $(PARTNEROPS) ./cmd/partnerops
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(PARTNEROPS) ./cmd/partnerops
 
 migrate: build
 	$(PARTNEROPS) migrate

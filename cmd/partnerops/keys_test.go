@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -52,4 +53,33 @@ func captureStdout(t *testing.T, fn func() error) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// --help on every command prints its usage, exits 0 and does nothing: no
+// migration, no listener, no key.
+func TestHelpChangesNothing(t *testing.T) {
+	t.Setenv("DATABASE_URL", sys.dbURL)
+	t.Setenv("HTTP_ADDR", "127.0.0.1:1") // a serve that ran would fail here
+	before := rowCount(t)
+	for _, args := range [][]string{
+		{"--help"}, {"-h"}, {"help"}, {"serve", "--help"}, {"worker", "-h"}, {"migrate", "--help"}, {"dev", "--help"},
+		{"keys", "--help"}, {"keys", "create", "--help"}, {"keys", "create", "--role", "admin", "-h"},
+	} {
+		out := captureStdout(t, func() error { return run(args) })
+		if !strings.Contains(out, "usage: partnerops") {
+			t.Errorf("%v printed %q", args, out)
+		}
+	}
+	if after := rowCount(t); after != before {
+		t.Fatalf("--help wrote %d rows", after-before)
+	}
+	if out := captureStdout(t, func() error { return run([]string{"version"}) }); !strings.HasPrefix(out, "partnerops ") {
+		t.Fatalf("version printed %q", out)
+	}
+	for _, args := range [][]string{{"bogus"}, {"serve", "extra"}, {"migrate", "--force"}} {
+		var ue usageError
+		if err := run(args); !errors.As(err, &ue) {
+			t.Errorf("%v: %v, want a usage error (exit 2)", args, err)
+		}
+	}
 }

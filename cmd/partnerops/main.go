@@ -5,6 +5,7 @@
 //	partnerops migrate                    apply database migrations
 //	partnerops dev                        everything at once for development (make run)
 //	partnerops keys create --role R [--partner ID] [--label L]
+//	partnerops version                    the version; every command takes -h
 package main
 
 import (
@@ -12,8 +13,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/google/uuid"
@@ -22,7 +25,7 @@ import (
 	"github.com/partnerops/partnerops/db"
 )
 
-const usage = `usage: partnerops <command>
+const usage = `usage: partnerops <command> [flags]
 
 commands:
   serve                                      run the HTTP API
@@ -31,21 +34,155 @@ commands:
   dev                                        run everything for development (Temporal dev server, API, worker)
   keys create --role ROLE [--partner ID] [--label TEXT]
                                              create an API key (roles: admin, manager, finance, partner, integration)
+  version                                    print the version
 
-Configuration comes from environment variables; see README.md.
+Every command takes -h for its own help. Configuration comes from environment
+variables (DATABASE_URL, TEMPORAL_ADDRESS, HTTP_ADDR, ...); see README.md.
 `
 
+// version is set at build time (-ldflags "-X main.version=..."); otherwise the
+// module version or the VCS revision the binary was built from.
+var version = ""
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v = s.Value[:12]
+		}
+	}
+	return v + " (" + info.GoVersion + ")"
+}
+
+// command is one of the binary's commands: what it says about itself, and what it
+// does once its flags parsed and its configuration loaded.
+type command struct {
+	summary string
+	details string
+	run     func(ctx context.Context, cfg Config, logger *slog.Logger, args []string) error
+}
+
+var commands = map[string]command{
+	"serve": {summary: "run the HTTP API", details: "Serves /v1, /c/{code}, /metrics and the health endpoints on HTTP_ADDR until SIGINT/SIGTERM, then drains (SHUTDOWN_TIMEOUT) and writes every accepted click.",
+		run: func(ctx context.Context, cfg Config, logger *slog.Logger, _ []string) error {
+			store, err := openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+			if err != nil {
+				return err
+			}
+			defer store.Pool.Close()
+			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return serveAPI(ctx, cfg, store, c, logger, nil)
+		}},
+	"worker": {summary: "run the Temporal worker", details: "Runs every workflow and activity on the partnerops task queue; registers the search attributes and the Schedules if missing.",
+		run: func(ctx context.Context, cfg Config, logger *slog.Logger, _ []string) error {
+			store, err := openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+			if err != nil {
+				return err
+			}
+			defer store.Pool.Close()
+			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := ensureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
+				return err
+			}
+			w, err := startWorker(c, store, logger, cfg.Payments)
+			if err != nil {
+				return err
+			}
+			logger.Info("worker running")
+			<-ctx.Done()
+			w.Stop()
+			return nil
+		}},
+	"migrate": {summary: "apply database migrations", details: "Applies the embedded migrations to DATABASE_URL (creating the database if missing) and exits.",
+		run: func(ctx context.Context, cfg Config, logger *slog.Logger, _ []string) error {
+			store, err := openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+			if err != nil {
+				return err
+			}
+			defer store.Pool.Close()
+			if err := db.Migrate(ctx, store.Pool); err != nil {
+				return err
+			}
+			logger.Info("migrations applied")
+			return nil
+		}},
+	"dev": {summary: "run everything for development", details: "Starts the Temporal dev server with its Web UI (unless one answers at TEMPORAL_ADDRESS), PostgreSQL if none answers, migrations, the fake payments API, the worker and the API: what make run runs.",
+		run: func(ctx context.Context, cfg Config, logger *slog.Logger, _ []string) error {
+			return runDev(ctx, cfg, logger)
+		}},
+	"keys": {summary: "create an API key", details: "keys create --role ROLE [--partner ID] [--label TEXT] prints a new key once (only its hash is stored).",
+		run: func(ctx context.Context, cfg Config, _ *slog.Logger, args []string) error {
+			return runKeys(ctx, cfg, args)
+		}},
+}
+
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	err := run(os.Args[1:])
+	var usageErr usageError
+	switch {
+	case errors.As(err, &usageErr):
+		fmt.Fprintln(os.Stderr, "partnerops:", err)
+		os.Exit(2)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "partnerops:", err)
 		os.Exit(1)
 	}
 }
 
+// usageError is a command line the binary does not understand (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
 func run(args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
-		return errors.New("no command given")
+		return usageError{"no command given"}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Print(usage)
+		return nil
+	case "version", "-version", "--version":
+		fmt.Println("partnerops", versionString())
+		return nil
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprint(os.Stderr, usage)
+		return usageError{fmt.Sprintf("unknown command %q", args[0])}
+	}
+	rest := args[1:]
+	if args[0] != "keys" { // keys parses its own subcommand's flags
+		fs := flag.NewFlagSet("partnerops "+args[0], flag.ContinueOnError)
+		fs.SetOutput(os.Stdout)
+		fs.Usage = func() { fmt.Printf("usage: partnerops %s\n\n%s\n%s\n", args[0], cmd.summary, cmd.details) }
+		if err := fs.Parse(rest); errors.Is(err, flag.ErrHelp) {
+			return nil
+		} else if err != nil {
+			return usageError{err.Error()}
+		}
+		if fs.NArg() > 0 {
+			return usageError{fmt.Sprintf("%s takes no arguments (got %q)", args[0], fs.Args())}
+		}
+	} else if wantsHelp(rest) {
+		fmt.Printf("usage: partnerops keys create --role ROLE [--partner ID] [--label TEXT]\n\n%s\n", cmd.details)
+		return nil
 	}
 	cfg, err := loadConfig()
 	if err != nil {
@@ -53,74 +190,28 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger := newLogger(cfg.LogLevel)
+	return cmd.run(ctx, cfg, newLogger(cfg.LogLevel), rest)
+}
 
-	switch args[0] {
-	case "serve":
-		store, err := openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
-		if err != nil {
-			return err
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" || a == "help" {
+			return true
 		}
-		defer store.Pool.Close()
-		c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		return serveAPI(ctx, cfg, store, c, logger, nil)
-	case "worker":
-		store, err := openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
-		if err != nil {
-			return err
-		}
-		defer store.Pool.Close()
-		c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		if err := ensureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
-			return err
-		}
-		w, err := startWorker(c, store, logger, cfg.Payments)
-		if err != nil {
-			return err
-		}
-		logger.Info("worker running")
-		<-ctx.Done()
-		w.Stop()
-		return nil
-	case "migrate":
-		store, err := openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
-		if err != nil {
-			return err
-		}
-		defer store.Pool.Close()
-		if err := db.Migrate(ctx, store.Pool); err != nil {
-			return err
-		}
-		logger.Info("migrations applied")
-		return nil
-	case "dev":
-		return runDev(ctx, cfg, logger)
-	case "keys":
-		return runKeys(ctx, cfg, args[1:])
-	default:
-		fmt.Fprint(os.Stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
 	}
+	return false
 }
 
 func runKeys(ctx context.Context, cfg Config, args []string) error {
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: partnerops keys create --role ROLE [--partner ID] [--label TEXT]")
+		return usageError{"usage: partnerops keys create --role ROLE [--partner ID] [--label TEXT]"}
 	}
 	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
 	role := fs.String("role", "", "admin, manager, finance, partner or integration")
 	partner := fs.String("partner", "", "the partner ID (partner keys only)")
 	label := fs.String("label", "", "a note to recognise the key by")
 	if err := fs.Parse(args[1:]); err != nil {
-		return err
+		return usageError{err.Error()}
 	}
 	var pid uuid.NullUUID
 	if *partner != "" {
