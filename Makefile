@@ -19,7 +19,7 @@ help:
 	@echo "make test      lint, check generated code, run every test against real PostgreSQL and Temporal"
 	@echo "make generate  regenerate db/ from sql/ with sqlc"
 	@echo "make migrate   apply migrations to DATABASE_URL"
-	@echo "make lint      gofmt, go vet, workflowcheck"
+	@echo "make lint      gofmt, go vet, go mod tidy -diff, workflowcheck"
 	@echo "make bench     measure the click path and conversion ingest against real PostgreSQL"
 
 run: $(TEMPORAL) build
@@ -57,6 +57,7 @@ lint: $(WORKFLOWCHECK)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.bin/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 	$(WORKFLOWCHECK) ./workflows/...
 
 # Integration tests start their own Temporal dev server (from the CLI built here)

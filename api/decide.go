@@ -88,6 +88,8 @@ func (s *Server) decide(c *gin.Context, d decision) {
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer scancel()
 	ev := auditEvent{Actor: caller(c).Actor(), Action: d.Record + "." + d.Update, RecordType: d.Record, RecordID: d.RecordID, Reason: d.Reason, RequestID: requestID(c)}
+	outcome := "failed"
+	defer func() { s.httpMetrics.decisions.WithLabelValues(d.Record, d.Update, outcome).Inc() }()
 
 	switch {
 	case errors.Is(err, errProcessEnded):
@@ -102,6 +104,7 @@ func (s *Server) decide(c *gin.Context, d decision) {
 		status, detail := s.classify(err)
 		detail.RequestID = ev.RequestID
 		ev.Outcome, ev.Detail = "refused", map[string]any{"code": detail.Code, "message": detail.Message}
+		outcome = ev.Outcome
 		s.finish(sctx, cl, ev, answer{Status: status, Body: ErrorBody{Error: detail}})
 		c.AbortWithStatusJSON(status, ErrorBody{Error: detail})
 		return
@@ -115,6 +118,7 @@ func (s *Server) decide(c *gin.Context, d decision) {
 		// The key stays claimed without an answer: a retry with it re-sends the same
 		// Update and learns the real outcome.
 		ev.Outcome = "pending"
+		outcome = ev.Outcome
 		if aerr := s.store.RecordAuditEvent(sctx, ev.params()); aerr != nil {
 			s.logger.ErrorContext(ctx, "record audit event", "error", aerr, "request_id", ev.RequestID)
 		}
@@ -134,6 +138,7 @@ func (s *Server) decide(c *gin.Context, d decision) {
 		ans = answer{Status: http.StatusOK, Body: gin.H{"status": "applied", "workflow_id": d.WorkflowID, "record": d.Record, "record_id": d.RecordID, "state": d.Result}}
 	}
 	ev.Outcome = "applied"
+	outcome = ev.Outcome
 	s.finish(sctx, cl, ev, ans)
 	c.JSON(ans.Status, ans.Body)
 }

@@ -38,6 +38,9 @@ type Config struct {
 	Click          ClickConfig
 	// PaymentsWebhookSecret verifies the payment provider's confirmations.
 	PaymentsWebhookSecret []byte
+	// Registry is what /metrics serves; the process's other metrics (the worker's
+	// pool, the Temporal SDK's) may be registered on it too. Nil: a new one.
+	Registry *prometheus.Registry
 }
 
 func DefaultConfig() Config {
@@ -46,17 +49,18 @@ func DefaultConfig() Config {
 }
 
 type Server struct {
-	cfg      Config
-	store    *db.Store
-	temporal client.Client
-	logger   *slog.Logger
-	limiter  *limiter
-	engine   *gin.Engine
-	routes   []Route
-	files    FileStore
-	registry *prometheus.Registry
-	clicker  *Clicker
-	refunds  *ttlCache[uuid.UUID, db.PartnerRefundStatsRow]
+	cfg         Config
+	store       *db.Store
+	temporal    client.Client
+	logger      *slog.Logger
+	limiter     *limiter
+	engine      *gin.Engine
+	routes      []Route
+	files       FileStore
+	registry    *prometheus.Registry
+	httpMetrics *httpMetrics
+	clicker     *Clicker
+	refunds     *ttlCache[uuid.UUID, db.PartnerRefundStatsRow]
 	// Short-lived caches for the conversion path (a change shows within seconds).
 	programs *ttlCache[uuid.UUID, db.Program]
 	rules    *ttlCache[uuid.UUID, []domain.CommissionRule]
@@ -69,11 +73,18 @@ type Server struct {
 func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*Server, error) {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, store: store, temporal: tc, logger: logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), engine: gin.New(),
-		files: DiskStore{Dir: cfg.FilesDir}, registry: prometheus.NewRegistry(),
+		files: DiskStore{Dir: cfg.FilesDir}, registry: cfg.Registry,
 		programs: newTTLCache[uuid.UUID, db.Program](5 * time.Second), rules: newTTLCache[uuid.UUID, []domain.CommissionRule](5 * time.Second),
 		partners: newTTLCache[uuid.UUID, db.Partner](5 * time.Second), keys: newTTLCache[string, db.ApiKey](10 * time.Second),
 		refunds: newTTLCache[uuid.UUID, db.PartnerRefundStatsRow](time.Minute)}
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s.httpMetrics = newHTTPMetrics(s.registry)
+	if store != nil {
+		s.registry.MustRegister(NewPoolCollector(store.Pool, "api"), businessCollector{store: store})
+	}
 	if store != nil && len(cfg.Click.TokenKey) > 0 {
 		k, err := NewClicker(context.Background(), cfg.Click, store, logger, s.registry)
 		if err != nil {
@@ -85,7 +96,7 @@ func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*S
 		return nil, err
 	}
 	s.engine.HandleMethodNotAllowed = true
-	s.engine.Use(s.recover, s.requestID, s.logRequests, s.deadline, s.cleanParams)
+	s.engine.Use(s.recover, s.requestID, s.measure, s.logRequests, s.deadline, s.cleanParams)
 	s.engine.NoRoute(func(c *gin.Context) {
 		s.abort(c, newHTTPError(http.StatusNotFound, "not_found", "no such endpoint", ""))
 	})

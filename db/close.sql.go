@@ -13,6 +13,37 @@ import (
 	"github.com/partnerops/partnerops/domain"
 )
 
+const closeCountsByStatus = `-- name: CloseCountsByStatus :many
+SELECT status, count(*)::bigint AS n, extract(epoch FROM now() - min(created_at))::float8 AS oldest_age_seconds
+FROM closes GROUP BY status ORDER BY status
+`
+
+type CloseCountsByStatusRow struct {
+	Status           string  `json:"status"`
+	N                int64   `json:"n"`
+	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
+}
+
+func (q *Queries) CloseCountsByStatus(ctx context.Context) ([]CloseCountsByStatusRow, error) {
+	rows, err := q.db.Query(ctx, closeCountsByStatus)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CloseCountsByStatusRow{}
+	for rows.Next() {
+		var i CloseCountsByStatusRow
+		if err := rows.Scan(&i.Status, &i.N, &i.OldestAgeSeconds); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const closeTotals = `-- name: CloseTotals :one
 SELECT count(*)::bigint AS statements, coalesce(sum(total), 0)::numeric AS total, coalesce(sum(payable), 0)::numeric AS payable,
        coalesce(sum(carried_out), 0)::numeric AS carried_out, count(*) FILTER (WHERE payable > 0)::bigint AS to_pay
@@ -695,6 +726,35 @@ func (q *Queries) PartnerStatements(ctx context.Context, arg PartnerStatementsPa
 			&i.Month,
 			&i.CloseStatus,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const payoutCountsByStatus = `-- name: PayoutCountsByStatus :many
+SELECT status, count(*)::bigint AS n FROM payouts GROUP BY status ORDER BY status
+`
+
+type PayoutCountsByStatusRow struct {
+	Status string `json:"status"`
+	N      int64  `json:"n"`
+}
+
+func (q *Queries) PayoutCountsByStatus(ctx context.Context) ([]PayoutCountsByStatusRow, error) {
+	rows, err := q.db.Query(ctx, payoutCountsByStatus)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []PayoutCountsByStatusRow{}
+	for rows.Next() {
+		var i PayoutCountsByStatusRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

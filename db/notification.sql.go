@@ -11,6 +11,17 @@ import (
 	"github.com/google/uuid"
 )
 
+const countNotifications = `-- name: CountNotifications :one
+SELECT count(*)::bigint FROM notifications
+`
+
+func (q *Queries) CountNotifications(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, countNotifications)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const createNotification = `-- name: CreateNotification :exec
 INSERT INTO notifications (dedupe_key, kind, recipient, subject_type, subject_id, message)
 VALUES ($1, $2, $3, $4, $5, $6)

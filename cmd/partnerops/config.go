@@ -21,6 +21,7 @@ type Config struct {
 	TemporalAddress   string
 	TemporalNamespace string
 	HTTPAddr          string
+	MetricsAddr       string // the worker's own /metrics
 	LogLevel          string
 	ShutdownTimeout   time.Duration
 	DataDir           string // dev: Temporal's and the private PostgreSQL's state, the bootstrap key
@@ -38,6 +39,7 @@ func loadConfig() (Config, error) {
 		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
 		HTTPAddr:          env("HTTP_ADDR", ":8080"),
+		MetricsAddr:       env("METRICS_ADDR", ":9090"),
 		LogLevel:          env("LOG_LEVEL", "info"),
 		DataDir:           env("DATA_DIR", ".data"),
 		TemporalCLI:       env("TEMPORAL_CLI", ".bin/temporal"),

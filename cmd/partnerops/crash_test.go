@@ -28,7 +28,7 @@ func runChildWorker() error {
 	if err != nil {
 		return err
 	}
-	c, err := dialTemporal(ctx, os.Getenv("TEMPORAL_ADDRESS"), "default", logger)
+	c, err := dialTemporal(ctx, os.Getenv("TEMPORAL_ADDRESS"), "default", logger, nil)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,15 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := db.Migrate(ctx, store.Pool); err != nil {
 		return err
 	}
-	c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+	// One process, one /metrics: the API's routes and pool, the worker's pool and
+	// the Temporal SDK's metrics of both.
+	reg, sdkMetrics, err := newRegistry()
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(api.NewPoolCollector(workerStore.Pool, "worker"))
+	cfg.API.Registry = reg
+	c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger, sdkMetrics)
 	if err != nil {
 		return err
 	}

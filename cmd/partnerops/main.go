@@ -77,11 +77,16 @@ var commands = map[string]command{
 				return err
 			}
 			defer store.Pool.Close()
-			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+			reg, sdkMetrics, err := newRegistry()
+			if err != nil {
+				return err
+			}
+			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger, sdkMetrics)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
+			cfg.API.Registry = reg
 			return serveAPI(ctx, cfg, store, c, logger, nil)
 		}},
 	"worker": {summary: "run the Temporal worker", details: "Runs every workflow and activity on the partnerops task queue; registers the search attributes and the Schedules if missing.",
@@ -91,7 +96,12 @@ var commands = map[string]command{
 				return err
 			}
 			defer store.Pool.Close()
-			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+			reg, sdkMetrics, err := newRegistry()
+			if err != nil {
+				return err
+			}
+			reg.MustRegister(api.NewPoolCollector(store.Pool, "worker"))
+			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger, sdkMetrics)
 			if err != nil {
 				return err
 			}
@@ -104,7 +114,14 @@ var commands = map[string]command{
 				return err
 			}
 			logger.Info("worker running")
-			<-ctx.Done()
+			merr := make(chan error, 1)
+			go func() { merr <- serveMetrics(ctx, cfg.MetricsAddr, reg, logger) }()
+			select {
+			case <-ctx.Done():
+			case err := <-merr:
+				w.Stop()
+				return err
+			}
 			w.Stop()
 			return nil
 		}},

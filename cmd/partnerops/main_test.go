@@ -83,9 +83,15 @@ func runWithSystem(m *testing.M) (int, error) {
 	if os.Getenv("TEST_LOG") != "" {
 		sdkLogger = tlog.NewStructuredLogger(sys.logger.With("component", "temporal"))
 	}
+	// One registry as under make run: the API's routes and pools, the worker's
+	// pool, the Temporal SDK's metrics (TestMetrics scrapes it).
+	reg, sdkMetrics, err := newRegistry()
+	if err != nil {
+		return 0, err
+	}
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: cli, LogLevel: "error", ExtraArgs: devServerTuning,
-		ClientOptions: &client.Options{Namespace: "default", Logger: sdkLogger},
+		ClientOptions: &client.Options{Namespace: "default", Logger: sdkLogger, MetricsHandler: sdkMetrics},
 	})
 	if err != nil {
 		return 0, fmt.Errorf("start Temporal dev server from %s: %w", cli, err)
@@ -135,13 +141,16 @@ func runWithSystem(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer sys.workerStore.Pool.Close()
+	reg.MustRegister(api.NewPoolCollector(sys.workerStore.Pool, "worker"))
 	w, err := startWorker(sys.temporal, sys.workerStore, sys.logger, sys.payments)
 	if err != nil {
 		return 0, err
 	}
 	sys.worker = w
 	defer func() { sys.worker.Stop() }()
-	s, err := api.New(testAPIConfig(), sys.store, sys.temporal, sys.logger)
+	cfg := testAPIConfig()
+	cfg.Registry = reg
+	s, err := api.New(cfg, sys.store, sys.temporal, sys.logger)
 	if err != nil {
 		return 0, err
 	}

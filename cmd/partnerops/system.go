@@ -49,8 +49,9 @@ func openStore(ctx context.Context, url string, maxConns int) (*db.Store, error)
 	return db.NewStore(pool), nil
 }
 
-func dialTemporal(ctx context.Context, address, namespace string, logger *slog.Logger) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{HostPort: address, Namespace: namespace, Logger: tlog.NewStructuredLogger(logger.With("component", "temporal"))})
+func dialTemporal(ctx context.Context, address, namespace string, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{HostPort: address, Namespace: namespace, Logger: tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		MetricsHandler: metrics})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", address, err)
 	}
@@ -135,6 +136,9 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 
 // serveAPI listens on addr and serves until ctx ends, then shuts down gracefully.
 func serveAPI(ctx context.Context, cfg Config, store *db.Store, c client.Client, logger *slog.Logger, ready chan<- string) error {
+	if cfg.API.Registry == nil {
+		return errors.New("serveAPI needs the process's metrics registry")
+	}
 	var err error
 	if cfg.API.Click.TokenKey, cfg.API.Click.IPKey, err = clickKeys(cfg); err != nil {
 		return err

@@ -164,3 +164,10 @@ SELECT p.id, p.company, p.email, p.payout_method, p.payout_holder, p.payout_dest
 
 -- name: ProgramsClosingOn :many
 SELECT id FROM programs WHERE close_day = $1 ORDER BY id;
+
+-- name: PayoutCountsByStatus :many
+SELECT status, count(*)::bigint AS n FROM payouts GROUP BY status ORDER BY status;
+
+-- name: CloseCountsByStatus :many
+SELECT status, count(*)::bigint AS n, extract(epoch FROM now() - min(created_at))::float8 AS oldest_age_seconds
+FROM closes GROUP BY status ORDER BY status;

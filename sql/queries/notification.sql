@@ -5,3 +5,6 @@ ON CONFLICT (dedupe_key) DO NOTHING;
 
 -- name: ListNotifications :many
 SELECT * FROM notifications WHERE subject_type = $1 AND subject_id = $2 ORDER BY id;
+
+-- name: CountNotifications :one
+SELECT count(*)::bigint FROM notifications;

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// After traffic, /metrics has per-route request counts and latencies, decisions
+// by outcome, the pools' figures, business state and the Temporal SDK's metrics.
+func TestMetrics(t *testing.T) {
+	f := newProgram(t)
+	id := apply(t, f, "affiliate")
+	expect(t, do(t, call{method: "POST", path: "/v1/partners/" + id + "/approve", key: f.manager, body: map[string]any{}}), http.StatusOK)
+	expect(t, do(t, call{method: "POST", path: "/v1/partners/" + id + "/approve", key: f.manager, body: map[string]any{}}), http.StatusConflict)
+	do(t, call{method: "GET", path: "/v1/nowhere/" + id, key: f.manager})
+
+	resp, err := http.Get(sys.api.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(raw)
+	for _, want := range []string{
+		`partnerops_http_requests_total{code="201",method="POST",route="/v1/applications"}`,
+		`partnerops_http_requests_total{code="409",method="POST",route="/v1/partners/:id/approve"}`,
+		`partnerops_http_requests_total{code="404",method="GET",route="unmatched"}`,
+		`partnerops_http_request_duration_seconds_bucket{method="POST",route="/v1/partners/:id/approve",le="0.25"}`,
+		`partnerops_decisions_total{decision="approve",outcome="applied",record="partner"}`,
+		`partnerops_decisions_total{decision="approve",outcome="refused",record="partner"}`,
+		`partnerops_db_pool_connections{pool="api",state="max"} 4`,
+		`partnerops_db_pool_connections{pool="worker",state="max"} 4`,
+		`partnerops_db_pool_acquires_total{pool="worker"}`,
+		`partnerops_closes{`,
+		`partnerops_notifications_pending`,
+		`partnerops_clicks_accepted_total`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// The Temporal SDK's own: workflow task and activity execution, requests to the server.
+	for _, re := range []string{`(?m)^temporal_workflow_task_execution_latency_seconds_bucket\{`, `(?m)^temporal_activity_execution_latency_seconds_bucket\{`,
+		`(?m)^temporal_workflow_task_schedule_to_start_latency_seconds_bucket\{`, `(?m)^temporal_request\{`, `(?m)^temporal_num_pollers\{`} {
+		if !regexp.MustCompile(re).MatchString(body) {
+			t.Errorf("/metrics lacks a Temporal SDK metric matching %s", re)
+		}
+	}
+	if t.Failed() {
+		var names []string
+		for _, l := range strings.Split(body, "\n") {
+			if strings.HasPrefix(l, "# TYPE temporal") {
+				names = append(names, l)
+			}
+		}
+		t.Logf("temporal metrics present:\n%s", strings.Join(names, "\n"))
+	}
+	// The route label is the pattern: no ids in metric labels.
+	if strings.Contains(body, id) {
+		t.Fatal("a record id leaked into a metric label")
+	}
+}
