@@ -11,7 +11,7 @@ SQLC          := $(BIN)/sqlc
 WORKFLOWCHECK := $(BIN)/workflowcheck
 PARTNEROPS    := $(BIN)/partnerops
 
-.PHONY: run build test lint generate check-generated migrate bench tools clean help
+.PHONY: run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools
 .DEFAULT_GOAL := help
 
 help:
@@ -21,6 +21,7 @@ help:
 	@echo "make migrate   apply migrations to DATABASE_URL"
 	@echo "make lint      gofmt, go vet, go mod tidy -diff, workflowcheck"
 	@echo "make bench     measure the click path and conversion ingest against real PostgreSQL"
+	@echo "make walkthroughs  run the README walkthroughs twice against partnerops dev (part of make test)"
 
 run: $(TEMPORAL) build
 	$(PARTNEROPS) dev
@@ -65,6 +66,20 @@ lint: $(WORKFLOWCHECK)
 # state with `make run`.
 test: lint check-generated $(TEMPORAL)
 	TEMPORAL_CLI=$(TEMPORAL) $(GO) test -count=1 -timeout 12m ./...
+	$(MAKE) walkthroughs
+
+# The README's walkthroughs, twice in a row, against `partnerops dev` on a fresh
+# database (they need the ports make run uses: stop make run first).
+walkthroughs: build $(TEMPORAL) walkthrough-tools
+	PARTNEROPS=$(PARTNEROPS) .ci/walkthroughs
+
+# curl, jq and openssl for the walkthroughs: installed with apt where we can.
+walkthrough-tools:
+	@missing=""; for t in curl jq openssl; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq $$missing; \
+	  else echo "the walkthroughs need:$$missing (sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
 
 # The click path against a bare Gin 302 (separate processes, same load generator,
 # alternating rounds), then 100,000 conversions through the API; needs PostgreSQL
