@@ -91,6 +91,13 @@ func loadConfig() (Config, error) {
 	c.API.FilesDir = env("FILES_DIR", c.DataDir+"/files")
 	c.Payments = activities.Payments{FileDir: env("PAYOUT_FILES_DIR", c.DataDir), URL: os.Getenv("PAYMENTS_URL"), APIKey: os.Getenv("PAYMENTS_API_KEY")}
 	c.API.PaymentsWebhookSecret = []byte(os.Getenv("PAYMENTS_WEBHOOK_SECRET"))
+	if path := os.Getenv("PAYMENTS_WEBHOOK_SECRET_FILE"); path != "" {
+		if b, err := os.ReadFile(path); err != nil {
+			errs = append(errs, "PAYMENTS_WEBHOOK_SECRET_FILE: "+err.Error())
+		} else {
+			c.API.PaymentsWebhookSecret = []byte(strings.TrimSpace(string(b)))
+		}
+	}
 	if v := os.Getenv("TRUSTED_PROXIES"); v != "" {
 		c.API.TrustedProxies = strings.Split(v, ",")
 	}
@@ -112,6 +119,16 @@ func env(name, def string) string {
 // cookies survive restarts).
 func clickKeys(cfg Config) ([]byte, []byte, error) {
 	get := func(envName, file string) ([]byte, error) {
+		if path := os.Getenv(envName + "_FILE"); path != "" { // a mounted secret, shared by every replica
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("%s_FILE: %w", envName, err)
+			}
+			if v := strings.TrimSpace(string(b)); len(v) >= 32 {
+				return []byte(v), nil
+			}
+			return nil, fmt.Errorf("%s_FILE: the key must be at least 32 characters", envName)
+		}
 		if v := os.Getenv(envName); v != "" {
 			if len(v) < 32 {
 				return nil, fmt.Errorf("%s must be at least 32 characters", envName)
