@@ -1,11 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // After traffic, /metrics has per-route request counts and latencies, decisions
@@ -61,5 +65,74 @@ func TestMetrics(t *testing.T) {
 	// The route label is the pattern: no ids in metric labels.
 	if strings.Contains(body, id) {
 		t.Fatal("a record id leaked into a metric label")
+	}
+}
+
+// The Grafana dashboard and the alert rules in docs/ops only name metrics that
+// /metrics serves (and parse): a renamed metric fails here, not in production.
+func TestDashboardAndAlertsNameServedMetrics(t *testing.T) {
+	f := newProgram(t)
+	id := apply(t, f, "affiliate")
+	expect(t, do(t, call{method: "POST", path: "/v1/partners/" + id + "/approve", key: f.manager, body: map[string]any{}}), http.StatusOK)
+	resp, err := http.Get(sys.api.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	served := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\w+) `).FindAllStringSubmatch(string(raw), -1) {
+		served[m[1]] = true
+	}
+	// Emitted only once something failed: the SDK registers them on first failure.
+	onFailure := map[string]bool{"temporal_workflow_task_execution_failed": true, "temporal_activity_execution_failed": true}
+
+	var exprs []string
+	alerts, err := os.ReadFile("../../docs/ops/prometheus-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert, Expr string
+			}
+		}
+	}
+	if err := yaml.Unmarshal(alerts, &rules); err != nil || len(rules.Groups) == 0 || len(rules.Groups[0].Rules) < 5 {
+		t.Fatalf("alert rules: %v %+v", err, rules)
+	}
+	for _, r := range rules.Groups[0].Rules {
+		if r.Alert == "" || r.Expr == "" {
+			t.Fatalf("a rule without a name or an expression: %+v", r)
+		}
+		exprs = append(exprs, r.Expr)
+	}
+	dash, err := os.ReadFile("../../docs/ops/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(dash, &d); err != nil || len(d.Panels) < 8 {
+		t.Fatalf("dashboard: %v (%d panels)", err, len(d.Panels))
+	}
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+	}
+	names := regexp.MustCompile(`\b(?:partnerops|temporal)_[a-z_]+`)
+	for _, e := range exprs {
+		for _, n := range names.FindAllString(e, -1) {
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_sum"), "_count")
+			if !served[base] && !onFailure[base] {
+				t.Errorf("%s (in %q) is not served by /metrics", n, e)
+			}
+		}
 	}
 }
