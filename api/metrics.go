@@ -57,7 +57,9 @@ type PoolCollector struct {
 	name string
 }
 
-func NewPoolCollector(pool *pgxpool.Pool, name string) *PoolCollector { return &PoolCollector{pool: pool, name: name} }
+func NewPoolCollector(pool *pgxpool.Pool, name string) *PoolCollector {
+	return &PoolCollector{pool: pool, name: name}
+}
 
 var (
 	poolConns    = prometheus.NewDesc("partnerops_db_pool_connections", "Connections in the pool, by state (acquired, idle, constructing) and the maximum (max).", []string{"pool", "state"}, nil)

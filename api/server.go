@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/db"
@@ -38,6 +39,10 @@ type Config struct {
 	Click          ClickConfig
 	// PaymentsWebhookSecret verifies the payment provider's confirmations.
 	PaymentsWebhookSecret []byte
+	// Tracer, when set, traces every request (but clicks) as a server span that
+	// continues the caller's W3C traceparent; the Temporal client's tracing
+	// interceptor carries it into workflows and activities.
+	Tracer trace.Tracer
 	// Registry is what /metrics serves; the process's other metrics (the worker's
 	// pool, the Temporal SDK's) may be registered on it too. Nil: a new one.
 	Registry *prometheus.Registry
@@ -96,7 +101,7 @@ func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*S
 		return nil, err
 	}
 	s.engine.HandleMethodNotAllowed = true
-	s.engine.Use(s.recover, s.requestID, s.measure, s.logRequests, s.deadline, s.cleanParams)
+	s.engine.Use(s.recover, s.requestID, s.trace, s.measure, s.logRequests, s.deadline, s.cleanParams)
 	s.engine.NoRoute(func(c *gin.Context) {
 		s.abort(c, newHTTPError(http.StatusNotFound, "not_found", "no such endpoint", ""))
 	})

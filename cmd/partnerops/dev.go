@@ -75,8 +75,13 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	reg.MustRegister(api.NewPoolCollector(workerStore.Pool, "worker"))
-	cfg.API.Registry = reg
-	c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger, sdkMetrics)
+	tracer, interceptors, shutdown, err := tracing(ctx)
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	cfg.API.Registry, cfg.API.Tracer = reg, tracer
+	c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger, sdkMetrics, interceptors...)
 	if err != nil {
 		return err
 	}

@@ -81,12 +81,17 @@ var commands = map[string]command{
 			if err != nil {
 				return err
 			}
-			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger, sdkMetrics)
+			tracer, interceptors, shutdown, err := tracing(ctx)
+			if err != nil {
+				return err
+			}
+			defer shutdown()
+			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger, sdkMetrics, interceptors...)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			cfg.API.Registry = reg
+			cfg.API.Registry, cfg.API.Tracer = reg, tracer
 			return serveAPI(ctx, cfg, store, c, logger, nil)
 		}},
 	"worker": {summary: "run the Temporal worker", details: "Runs every workflow and activity on the partnerops task queue; registers the search attributes and the Schedules if missing.",
@@ -101,7 +106,12 @@ var commands = map[string]command{
 				return err
 			}
 			reg.MustRegister(api.NewPoolCollector(store.Pool, "worker"))
-			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger, sdkMetrics)
+			_, interceptors, shutdown, err := tracing(ctx)
+			if err != nil {
+				return err
+			}
+			defer shutdown()
+			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger, sdkMetrics, interceptors...)
 			if err != nil {
 				return err
 			}

@@ -49,9 +49,9 @@ func openStore(ctx context.Context, url string, maxConns int) (*db.Store, error)
 	return db.NewStore(pool), nil
 }
 
-func dialTemporal(ctx context.Context, address, namespace string, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+func dialTemporal(ctx context.Context, address, namespace string, logger *slog.Logger, metrics client.MetricsHandler, interceptors ...interceptor.ClientInterceptor) (client.Client, error) {
 	c, err := client.DialContext(ctx, client.Options{HostPort: address, Namespace: namespace, Logger: tlog.NewStructuredLogger(logger.With("component", "temporal")),
-		MetricsHandler: metrics})
+		MetricsHandler: metrics, Interceptors: interceptors})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", address, err)
 	}

@@ -7,15 +7,24 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
+	"go.temporal.io/sdk/interceptor"
 )
 
 // newRegistry is the process's metrics: Go runtime and process figures, and the
@@ -55,4 +64,49 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 		return err
 	}
 	return nil
+}
+
+// tracing sets up OpenTelemetry traces when the standard environment asks for
+// them (OTEL_TRACES_EXPORTER=otlp, or an OTEL_EXPORTER_OTLP_ENDPOINT /
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); off by default. The OTLP/HTTP exporter
+// reads the rest of the OTEL_* variables itself (headers, TLS, timeout).
+// It returns the API's tracer, the Temporal client's interceptors (which carry
+// the trace into workflows and activities) and a shutdown that flushes.
+func tracing(ctx context.Context) (trace.Tracer, []interceptor.ClientInterceptor, func(), error) {
+	on := os.Getenv("OTEL_TRACES_EXPORTER") == "otlp" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	if !on || os.Getenv("OTEL_SDK_DISABLED") == "true" {
+		return nil, nil, func() {}, nil
+	}
+	exporter, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("OTLP trace exporter: %w", err)
+	}
+	name := os.Getenv("OTEL_SERVICE_NAME")
+	if name == "" {
+		name = "partnerops"
+	}
+	res, _ := resource.Merge(resource.Default(), resource.NewSchemaless(attribute.String("service.name", name), attribute.String("service.version", versionString())))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	interceptors, err := temporalTracing(tp)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return tp.Tracer("partnerops"), interceptors, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tp.Shutdown(sctx)
+	}, nil
+}
+
+// temporalTracing is the SDK's OpenTelemetry interceptor on tp: client calls
+// (start, update, signal) and, on the worker built from the same client, the
+// workflow and activity executions, as spans of one trace.
+func temporalTracing(tp trace.TracerProvider) ([]interceptor.ClientInterceptor, error) {
+	ti, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{Tracer: tp.Tracer("temporal")})
+	if err != nil {
+		return nil, fmt.Errorf("temporal tracing interceptor: %w", err)
+	}
+	return []interceptor.ClientInterceptor{ti}, nil
 }
