@@ -9,6 +9,7 @@ import (
 
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 // CloseTotals summarises a close's statements.
@@ -98,7 +99,7 @@ func (a *Activities) createPayouts(ctx context.Context, closeID uuid.UUID) ([]Pa
 		if err != nil {
 			return err
 		}
-		if _, err := q.CreatePayouts(ctx, db.CreatePayoutsParams{CloseID: c.ID, Provider: prog.PayoutProvider}); err != nil {
+		if _, err := q.CreatePayouts(ctx, db.CreatePayoutsParams{CloseID: c.ID, Provider: prog.PayoutProvider, WorkflowPrefix: ids.PayoutPrefix}); err != nil {
 			return err
 		}
 		rows, err := q.ListPayouts(ctx, c.ID)
@@ -144,7 +145,7 @@ func (a *Activities) DueCloses(ctx context.Context, today time.Time) ([]DueClose
 	month := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)
 	var due []DueClose
 	for _, p := range programs {
-		wfID := fmt.Sprintf("close-%s-%s", p, month.Format("2006-01"))
+		wfID := ids.Close(p, month)
 		row, created, err := a.Store.OpenClose(ctx, db.InsertCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: p, Month: month, PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: wfID})
 		if err != nil {
 			return nil, err

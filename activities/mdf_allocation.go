@@ -9,6 +9,7 @@ import (
 
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 // Allocation is a partner's quarter whose expiry workflow must run.
@@ -20,17 +21,13 @@ type Allocation struct {
 	WorkflowID string    `json:"workflow_id"`
 }
 
-func AllocationWorkflowID(partnerID uuid.UUID, quarter string) string {
-	return "mdf-allocation-" + partnerID.String() + "-" + quarter
-}
-
 // AllocateFunds posts an allocation entry (once per key) to a partner's quarter,
 // creating the quarter's allocation row if needed. created reports a new row,
 // whose expiry workflow the caller starts. Used by the API and the quarterly
 // tier defaults.
 func AllocateFunds(ctx context.Context, q *db.Queries, partnerID, programID uuid.UUID, currency, quarter string, amount decimal.Decimal, key, memo string) (created, posted bool, err error) {
 	row, err := q.CreateAllocation(ctx, db.CreateAllocationParams{PartnerID: partnerID, Quarter: quarter, ProgramID: programID, Currency: currency,
-		WorkflowID: AllocationWorkflowID(partnerID, quarter)})
+		WorkflowID: ids.MDFAllocation(partnerID, quarter)})
 	if err != nil {
 		return false, false, err
 	}
@@ -66,7 +63,7 @@ func (a *Activities) ApplyTierDefaults(ctx context.Context, quarter string, prog
 			}
 			if created {
 				out = append(out, Allocation{PartnerID: r.PartnerID, ProgramID: r.ProgramID, Quarter: quarter, GraceDays: int(r.MdfGraceDays),
-					WorkflowID: AllocationWorkflowID(r.PartnerID, quarter)})
+					WorkflowID: ids.MDFAllocation(r.PartnerID, quarter)})
 			}
 		}
 		return nil

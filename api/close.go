@@ -12,12 +12,12 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"go.temporal.io/api/serviceerror"
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 	"github.com/partnerops/partnerops/workflows"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 type CloseRequest struct {
@@ -75,7 +75,7 @@ func (s *Server) startClose(c *gin.Context) {
 			return answer{}, err
 		}
 		row, created, err := q.OpenClose(ctx, db.InsertCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, Month: month,
-			PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: workflows.CloseWorkflowID(programID, month)})
+			PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: ids.Close(programID, month)})
 		if err != nil {
 			return answer{}, err
 		}
@@ -326,128 +326,4 @@ func (s *Server) statements(c *gin.Context) {
 		out[i] = statement{r, lines}
 	}
 	c.JSON(http.StatusOK, gin.H{"data": out})
-}
-
-func (s *Server) payoutFor(c *gin.Context) (db.Payout, error) {
-	return loadOwned(c, "payout", s.store.GetPayout, func(p db.Payout) uuid.UUID { return p.PartnerID })
-}
-
-// retryPayout starts a failed payout again, as a new attempt (a new provider
-// idempotency key: the failed one would only replay its failure).
-func (s *Server) retryPayout(c *gin.Context) {
-	p, err := s.payoutFor(c)
-	if err == nil && p.Status != "failed" {
-		err = domain.Conflict("not_failed", "only a failed payout is retried; this one is %s", p.Status)
-	}
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	s.write(c, []byte(p.ID.String()), func(ctx context.Context, q *db.Queries) (answer, error) {
-		cl, err := q.GetClose(ctx, p.CloseID)
-		if err != nil {
-			return answer{}, err
-		}
-		err = workflows.RetryPayout(ctx, s.temporal, p.WorkflowID, workflows.PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: int(p.Attempts) + 1}, p.PartnerID, cl.ProgramID)
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
-			return answer{}, domain.Conflict("in_progress", "the payout is being retried already")
-		}
-		if err != nil {
-			return answer{}, err
-		}
-		if err := audit(ctx, c, q, "payout.retry", "payout", p.ID, "", gin.H{"attempt": p.Attempts + 1}); err != nil {
-			return answer{}, err
-		}
-		return answer{Status: http.StatusAccepted, Body: gin.H{"payout_id": p.ID, "workflow_id": p.WorkflowID, "attempt": p.Attempts + 1}}, nil
-	})
-}
-
-// markPayout records finance's word that a file payout was (or was not) paid.
-func (s *Server) markPayout(name string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		p, err := s.payoutFor(c)
-		var req DecisionRequest
-		var body []byte
-		if err == nil {
-			body, err = s.readJSON(c, &req)
-		}
-		if err != nil {
-			s.abort(c, err)
-			return
-		}
-		var st workflows.PayoutState
-		s.decide(c, decision{
-			Record: "payout", RecordID: p.ID, WorkflowID: p.WorkflowID, Update: name, Reason: req.Reason, Body: body,
-			Arg: func(json.RawMessage) (any, error) {
-				return workflows.PayoutDecision{Actor: caller(c).Actor(), Reason: req.Reason}, nil
-			},
-			Result: &st,
-			Ended:  func() error { return domain.Conflict("not_awaiting", "the payout is %s", p.Status) },
-			// The Update answers once the workflow has settled the payout.
-			Answer: func(ctx context.Context, _ json.RawMessage) (answer, error) {
-				fresh, err := s.store.GetPayout(ctx, p.ID)
-				return answer{Status: http.StatusOK, Body: fresh}, err
-			},
-		})
-	}
-}
-
-// paymentsWebhook takes the provider's signed confirmation and hands it to the
-// payout's workflow as a Signal (a repeated confirmation changes nothing).
-func (s *Server) paymentsWebhook(c *gin.Context) {
-	body, err := s.readBody(c)
-	if err == nil && len(s.cfg.PaymentsWebhookSecret) == 0 {
-		err = newHTTPError(http.StatusServiceUnavailable, "unavailable", "payment webhooks are not configured", "")
-	}
-	if err == nil {
-		if verr := domain.VerifySignature(c.GetHeader(SignatureHeader), body, [][]byte{s.cfg.PaymentsWebhookSecret}, time.Now(), 5*time.Minute); verr != nil {
-			err = newHTTPError(http.StatusUnauthorized, "bad_signature", verr.Error(), SignatureHeader)
-		}
-	}
-	var msg struct {
-		TransferID string `json:"transfer_id" validate:"required"`
-		Reference  string `json:"reference" validate:"required,uuid"`
-		Status     string `json:"status" validate:"required,oneof=paid failed"`
-	}
-	if err == nil {
-		err = decode(body, &msg)
-	}
-	var p db.Payout
-	if err == nil {
-		if p, err = s.store.GetPayout(c.Request.Context(), uuid.MustParse(msg.Reference)); errors.Is(err, pgx.ErrNoRows) {
-			err = domain.NotFound("payout")
-		}
-	}
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	err = s.temporal.SignalWorkflow(c.Request.Context(), p.WorkflowID, "", workflows.PayoutProviderResult,
-		activities.ProviderResult{Status: msg.Status, Ref: msg.TransferID})
-	var notFound *serviceerror.NotFound
-	if err != nil && !errors.As(err, &notFound) { // a payout already settled: nothing to do
-		s.abort(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"received": true})
-}
-
-type PayoutSettingsRequest struct {
-	PayoutMinimum *Amount `json:"payout_minimum" validate:"required"`
-	Provider      string  `json:"payout_provider" validate:"required,oneof=file http"`
-}
-
-// setPayoutSettings sets a program's payout minimum and provider (admin).
-func (s *Server) setPayoutSettings(c *gin.Context) {
-	var req PayoutSettingsRequest
-	check := func() error {
-		if req.PayoutMinimum.IsNegative() {
-			return domain.Invalid("payout_minimum", "invalid", "payout_minimum is a non-negative amount with at most 2 decimals")
-		}
-		return nil
-	}
-	s.updateSettings(c, &req, check, func(ctx context.Context, q *db.Queries, id uuid.UUID) error {
-		return q.SetPayoutSettings(ctx, db.SetPayoutSettingsParams{ID: id, PayoutMinimum: domain.NewNumeric(req.PayoutMinimum.Decimal), PayoutProvider: req.Provider})
-	})
 }

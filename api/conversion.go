@@ -19,6 +19,7 @@ import (
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 	"github.com/partnerops/partnerops/workflows"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 // SignatureHeader carries "t=<unix>,v1=<hex HMAC-SHA256(secret, t.body)>".
@@ -458,4 +459,83 @@ func loadRules(ctx context.Context, q *db.Queries, programID uuid.UUID) ([]domai
 func (s *Server) startReview(ctx context.Context, conv db.Conversion, prog db.Program) error {
 	return workflows.StartConversionReview(ctx, s.temporal, workflows.ReviewInput{ConversionID: conv.ID, PartnerID: conv.PartnerID.UUID,
 		SLA: time.Duration(prog.ConversionReviewSlaHours) * time.Hour, Flags: conv.FraudFlags}, prog.ID)
+}
+
+func (s *Server) listConversions(c *gin.Context) {
+	limit, after, err := s.pageParams(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	programID, err := uuid.Parse(c.Query("program_id"))
+	if err != nil {
+		s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "program_id (a UUID) is required", "program_id"))
+		return
+	}
+	params := db.ListConversionsParams{ProgramID: programID, Limit: limit, After: after}
+	if v := c.Query("review"); v != "" {
+		params.ReviewStatus = &v
+	}
+	if cl := caller(c); cl.Role == domain.RolePartner {
+		params.PartnerID = uuid.NullUUID{UUID: cl.PartnerID, Valid: true}
+	}
+	rows, err := s.store.ListConversions(c.Request.Context(), params)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, page(rows, limit, func(r db.Conversion) uuid.UUID { return r.ID }))
+}
+
+func (s *Server) conversionFor(c *gin.Context) (db.Conversion, error) {
+	return loadOwned(c, "conversion", s.store.GetConversion, func(cv db.Conversion) uuid.UUID { return cv.PartnerID.UUID })
+}
+
+func (s *Server) getConversion(c *gin.Context) {
+	cv, err := s.conversionFor(c)
+	var v ConversionView
+	if err == nil {
+		v, err = conversionView(c.Request.Context(), s.store.Queries, cv)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+// reviewConversion sends a manager's decision on a flagged conversion.
+func (s *Server) reviewConversion(name string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		cv, err := s.conversionFor(c)
+		var req DecisionRequest
+		var body []byte
+		if err == nil && cv.ReviewStatus == nil {
+			err = domain.Conflict("not_flagged", "this conversion was not flagged for review")
+		}
+		if err == nil {
+			body, err = s.readJSON(c, &req)
+		}
+		if err != nil {
+			s.abort(c, err)
+			return
+		}
+		var st workflows.ReviewState
+		s.decide(c, decision{
+			Record: "conversion", RecordID: cv.ID, WorkflowID: ids.ConversionReview(cv.ID), Update: name, Reason: req.Reason, Body: body,
+			Arg: func(json.RawMessage) (any, error) {
+				return workflows.ReviewDecision{Actor: caller(c).Actor(), Reason: req.Reason}, nil
+			},
+			Result: &st,
+			Ended:  func() error { return domain.Conflict("already_decided", "the conversion was already reviewed") },
+			Answer: func(ctx context.Context, _ json.RawMessage) (answer, error) {
+				fresh, err := s.store.GetConversion(ctx, cv.ID)
+				if err != nil {
+					return answer{}, err
+				}
+				v, err := conversionView(ctx, s.store.Queries, fresh)
+				return answer{Status: http.StatusOK, Body: v}, err
+			},
+		})
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 	"github.com/partnerops/partnerops/workflows"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 type DealRequest struct {
@@ -114,7 +115,7 @@ func (s *Server) createDeal(c *gin.Context) {
 			CustomerNameNormalized: domain.NormalizeCompanyName(req.CustomerName), CustomerDomain: dv.domain, Country: req.Country,
 			ContactName: req.ContactName, ContactEmail: strings.ToLower(req.ContactEmail), EstimatedValue: domain.NewNumeric(req.EstimatedValue.Decimal),
 			Currency: req.Currency, Products: req.Products, ExpectedCloseDate: dv.closeDate, Notes: req.Notes,
-			Stage: stages[0].Name, WorkflowID: workflows.DealWorkflowID(id),
+			Stage: stages[0].Name, WorkflowID: ids.Deal(id),
 		})
 		if err != nil {
 			return answer{}, err

@@ -20,22 +20,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
-	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 	"github.com/partnerops/partnerops/workflows"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
-
-type AllocationRequest struct {
-	PartnerID string  `json:"partner_id" validate:"required,uuid"`
-	Quarter   string  `json:"quarter"` // default: the current quarter
-	Amount    *Amount `json:"amount" validate:"required"`
-}
-
-type TierDefaultsRequest struct {
-	ProgramID string `json:"program_id" validate:"required,uuid"`
-	Quarter   string `json:"quarter"`
-}
 
 type MDFRequestBody struct {
 	ActivityType     string           `json:"activity_type" validate:"required,oneof=event digital_ads content webinar tradeshow other"`
@@ -75,107 +64,6 @@ func (s *Server) quarterParam(q string) (string, error) {
 		return "", domain.Invalid("quarter", "invalid", "quarter reads like 2026-Q4")
 	}
 	return q, nil
-}
-
-// allocate posts an allocation entry (key makes it idempotent) and starts the
-// expiry workflow of a quarter allocated for the first time.
-func (s *Server) allocate(ctx context.Context, q *db.Queries, p db.Partner, prog db.Program, quarter string, amount decimal.Decimal, key, memo string) (bool, error) {
-	created, posted, err := activities.AllocateFunds(ctx, q, p.ID, p.ProgramID, prog.Currency, quarter, amount, key, memo)
-	if err != nil || !created {
-		return posted, err
-	}
-	err = workflows.StartMDFAllocation(ctx, s.temporal, workflows.MDFAllocationInput{PartnerID: p.ID, Quarter: quarter, GraceDays: int(prog.MdfGraceDays)}, p.ProgramID)
-	return posted, err
-}
-
-func (s *Server) createAllocation(c *gin.Context) {
-	var req AllocationRequest
-	body, err := s.readJSON(c, &req)
-	var quarter string
-	if err == nil {
-		quarter, err = s.quarterParam(req.Quarter)
-	}
-	var p db.Partner
-	if err == nil {
-		p, err = s.loadPartner(c.Request.Context(), uuid.MustParse(req.PartnerID))
-		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindNotFound {
-			err = domain.Invalid("partner_id", "unknown_partner", "no partner with that id")
-		}
-	}
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-		prog, err := q.GetProgram(ctx, p.ProgramID)
-		if err != nil {
-			return answer{}, err
-		}
-		if !domain.ValidAmount(req.Amount.Decimal, prog.Currency) {
-			return answer{}, domain.Invalid("amount", "invalid", "amount must be a positive amount in %s", prog.Currency)
-		}
-		if _, err := s.allocate(ctx, q, p, prog, quarter, req.Amount.Decimal, "allocation/"+uuid.NewString(), "allocated by "+caller(c).Actor()); err != nil {
-			return answer{}, err
-		}
-		b, err := balanceView(ctx, q, p.ID, quarter, prog.Currency)
-		return answer{Status: http.StatusCreated, Body: b}, err
-	})
-}
-
-// applyTierDefaults allocates each active partner of the program its tier's
-// quarterly MDF amount, once per partner and quarter.
-func (s *Server) applyTierDefaults(c *gin.Context) {
-	var req TierDefaultsRequest
-	body, err := s.readJSON(c, &req)
-	var quarter string
-	if err == nil {
-		quarter, err = s.quarterParam(req.Quarter)
-	}
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	programID := uuid.MustParse(req.ProgramID)
-	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-		prog, err := q.GetProgram(ctx, programID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return answer{}, domain.Invalid("program_id", "unknown_program", "no program with that id")
-		}
-		if err != nil {
-			return answer{}, err
-		}
-		tiers, err := q.ListTiers(ctx, programID)
-		if err != nil {
-			return answer{}, err
-		}
-		status := domain.StatusActive
-		allocated := 0
-		for after := (uuid.NullUUID{}); ; {
-			partners, err := q.ListPartners(ctx, db.ListPartnersParams{Limit: 500, Status: &status, ProgramID: uuid.NullUUID{UUID: programID, Valid: true}, After: after})
-			if err != nil {
-				return answer{}, err
-			}
-			for _, p := range partners {
-				i := slices.IndexFunc(tiers, func(t db.Tier) bool { return t.ID == p.TierID })
-				if i < 0 || !tiers[i].MdfQuarterlyAllocation.IsPositive() {
-					continue
-				}
-				posted, err := s.allocate(ctx, q, p, prog, quarter, tiers[i].MdfQuarterlyAllocation.Decimal,
-					"tier-default/"+p.ID.String()+"/"+quarter, "tier "+tiers[i].Name+" default for "+quarter)
-				if err != nil {
-					return answer{}, err
-				}
-				if posted {
-					allocated++
-				}
-			}
-			if len(partners) < 500 {
-				break
-			}
-			after = uuid.NullUUID{UUID: partners[len(partners)-1].ID, Valid: true}
-		}
-		return answer{Status: http.StatusOK, Body: gin.H{"quarter": quarter, "partners_allocated": allocated}}, nil
-	})
 }
 
 func balanceView(ctx context.Context, q *db.Queries, partnerID uuid.UUID, quarter, currency string) (BalanceView, error) {
@@ -289,7 +177,7 @@ func (s *Server) createMDFRequest(c *gin.Context) {
 		outcomes, _ := json.Marshal(req.ExpectedOutcomes)
 		r, err := q.CreateMDFRequest(ctx, db.CreateMDFRequestParams{ID: id, ProgramID: p.ProgramID, PartnerID: p.ID, TierID: p.TierID, Quarter: quarter,
 			ActivityType: req.ActivityType, Description: strings.TrimSpace(req.Description), StartDate: start, EndDate: end,
-			RequestedAmount: domain.NewNumeric(req.Amount.Decimal), Currency: prog.Currency, ExpectedOutcomes: outcomes, WorkflowID: workflows.MDFWorkflowID(id)})
+			RequestedAmount: domain.NewNumeric(req.Amount.Decimal), Currency: prog.Currency, ExpectedOutcomes: outcomes, WorkflowID: ids.MDF(id)})
 		if err != nil {
 			return answer{}, err
 		}
@@ -594,81 +482,4 @@ func (s *Server) downloadMDFFile(c *gin.Context) {
 	c.Header("Content-Disposition", fmt.Sprintf("attachment; filename=%q", f.Name))
 	c.Header("X-Content-SHA256", f.Sha256)
 	c.DataFromReader(http.StatusOK, f.SizeBytes, f.ContentType, rc, nil)
-}
-
-// mdfReport: allocated, approved, claimed, reimbursable (approved, not paid yet),
-// reimbursed (paid) and expired per partner for a quarter, with utilisation
-// (reimbursed / allocated: paid money only) and cost per lead.
-func (s *Server) mdfReport(c *gin.Context) {
-	quarter, err := s.quarterParam(c.Query("quarter"))
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	params := db.MDFReportParams{Quarter: quarter}
-	if params.ProgramID, err = queryUUID(c, "program_id"); err != nil {
-		s.abort(c, err)
-		return
-	}
-	rows, err := s.store.MDFReport(c.Request.Context(), params)
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	type line struct {
-		db.MDFReportRow
-		Utilisation domain.NullNumeric `json:"utilisation"`
-		CostPerLead domain.NullNumeric `json:"cost_per_lead"`
-	}
-	type tierLine struct {
-		Tier         string             `json:"tier"`
-		Currency     string             `json:"currency"`
-		Allocated    domain.Numeric     `json:"allocated"`
-		Approved     domain.Numeric     `json:"approved"`
-		Claimed      domain.Numeric     `json:"claimed"`
-		Reimbursable domain.Numeric     `json:"reimbursable"`
-		Reimbursed   domain.Numeric     `json:"reimbursed"`
-		Expired      domain.Numeric     `json:"expired"`
-		Leads        int64              `json:"leads"`
-		Utilisation  domain.NullNumeric `json:"utilisation"`
-		CostPerLead  domain.NullNumeric `json:"cost_per_lead"`
-	}
-	ratios := func(allocated, reimbursed decimal.Decimal, leads int64, cur string) (domain.NullNumeric, domain.NullNumeric) {
-		var u, cpl domain.NullNumeric
-		if allocated.IsPositive() {
-			v := reimbursed.Div(allocated).Round(4)
-			u = domain.NewNullNumeric(&v)
-		}
-		if leads > 0 {
-			v := domain.RoundMoney(reimbursed.Div(decimal.NewFromInt(leads)), cur)
-			cpl = domain.NewNullNumeric(&v)
-		}
-		return u, cpl
-	}
-	lines := []line{}
-	var tiers []*tierLine
-	for _, r := range rows {
-		u, cpl := ratios(r.Allocated.Decimal, r.Reimbursed.Decimal, r.Leads, r.Currency)
-		lines = append(lines, line{r, u, cpl})
-		i := slices.IndexFunc(tiers, func(t *tierLine) bool { return t.Tier == r.Tier && t.Currency == r.Currency })
-		if i < 0 {
-			tiers = append(tiers, &tierLine{Tier: r.Tier, Currency: r.Currency})
-			i = len(tiers) - 1
-		}
-		t := tiers[i]
-		t.Allocated.Decimal = t.Allocated.Add(r.Allocated.Decimal)
-		t.Approved.Decimal = t.Approved.Add(r.Approved.Decimal)
-		t.Claimed.Decimal = t.Claimed.Add(r.Claimed.Decimal)
-		t.Reimbursable.Decimal = t.Reimbursable.Add(r.Reimbursable.Decimal)
-		t.Reimbursed.Decimal = t.Reimbursed.Add(r.Reimbursed.Decimal)
-		t.Expired.Decimal = t.Expired.Add(r.Expired.Decimal)
-		t.Leads += r.Leads
-	}
-	for _, t := range tiers {
-		t.Utilisation, t.CostPerLead = ratios(t.Allocated.Decimal, t.Reimbursed.Decimal, t.Leads, t.Currency)
-	}
-	if tiers == nil {
-		tiers = []*tierLine{}
-	}
-	c.JSON(http.StatusOK, gin.H{"quarter": quarter, "partners": lines, "tiers": tiers})
 }

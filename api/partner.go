@@ -15,6 +15,7 @@ import (
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 	"github.com/partnerops/partnerops/workflows"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 type ApplicationRequest struct {
@@ -82,7 +83,7 @@ func (s *Server) createApplication(c *gin.Context) {
 		id := uuid.Must(uuid.NewV7())
 		p, err := q.CreatePartner(ctx, db.CreatePartnerParams{
 			ID: id, ProgramID: programID, TierID: tier.ID, Name: req.Name, Email: req.Email, Company: req.Company,
-			WebsiteDomain: website, PartnerType: req.PartnerType, WorkflowID: workflows.PartnerWorkflowID(id),
+			WebsiteDomain: website, PartnerType: req.PartnerType, WorkflowID: ids.Partner(id),
 		})
 		if isUniqueViolation(err, "partners_open_application_key") {
 			return answer{}, domain.Conflict("application_exists", "there is already an open application for this e-mail in this program")

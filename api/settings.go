@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -119,5 +121,129 @@ func (s *Server) updateSettings(c *gin.Context, req any, check func() error, app
 		}
 		v, err := programView(ctx, q, p)
 		return answer{Status: http.StatusOK, Body: v}, err
+	})
+}
+
+type AffiliateSettingsRequest struct {
+	AllowedDomains   []string `json:"allowed_domains" validate:"required,min=1,max=50"`
+	FallbackURL      string   `json:"fallback_url" validate:"max=2000"`
+	AttributionModel string   `json:"attribution_model" validate:"omitempty,oneof=last_click first_click"`
+	CookieWindowDays int32    `json:"cookie_window_days" validate:"omitempty,min=1,max=365"`
+	HoldingDays      *int32   `json:"holding_days" validate:"omitempty,min=0,max=365"`
+}
+
+// setAffiliateSettings configures a program's tracking: allowed destination
+// domains, fallback URL, attribution model, cookie window and holding period.
+func (s *Server) setAffiliateSettings(c *gin.Context) {
+	id, err := pathID(c, "program")
+	var req AffiliateSettingsRequest
+	var body []byte
+	if err == nil {
+		body, err = s.readJSON(c, &req)
+	}
+	domains := []string{}
+	for _, d := range req.AllowedDomains {
+		if err != nil {
+			break
+		}
+		n, ok := domain.NormalizeDomain(d)
+		if !ok {
+			err = domain.Invalid("allowed_domains", "invalid", "%q is not a domain", d)
+		}
+		domains = append(domains, n)
+	}
+	var fallback *string
+	if err == nil && req.FallbackURL != "" {
+		if err = allowedDestination(req.FallbackURL, domains); err != nil {
+			err = domain.Invalid("fallback_url", "invalid", "fallback_url must be an http(s) URL on an allowed domain")
+		}
+		fallback = &req.FallbackURL
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	slices.Sort(domains)
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		p, err := q.GetProgram(ctx, id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return answer{}, domain.NotFound("program")
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		model, window, holding := p.AttributionModel, p.CookieWindowDays, p.HoldingDays
+		if req.AttributionModel != "" {
+			model = req.AttributionModel
+		}
+		if req.CookieWindowDays != 0 {
+			window = req.CookieWindowDays
+		}
+		if req.HoldingDays != nil {
+			holding = *req.HoldingDays
+		}
+		if err := q.SetAffiliateSettings(ctx, db.SetAffiliateSettingsParams{ID: id, AllowedDomains: slices.Compact(domains), FallbackUrl: fallback,
+			AttributionModel: model, CookieWindowDays: window, HoldingDays: holding}); err != nil {
+			return answer{}, err
+		}
+		if err := q.TouchProgramLinks(ctx, id); err != nil { // the click cache reloads them with the new settings
+			return answer{}, err
+		}
+		if err := audit(ctx, c, q, "program.update_affiliate", "program", id, "", json.RawMessage(body)); err != nil {
+			return answer{}, err
+		}
+		s.programs.forget(id)
+		p, err = q.GetProgram(ctx, id)
+		if err != nil {
+			return answer{}, err
+		}
+		v, err := programView(ctx, q, p)
+		return answer{Status: http.StatusOK, Body: v}, err
+	})
+}
+
+// addSigningSecret makes a new secret for signed conversions and shows it once;
+// the newest two are accepted, so a merchant can rotate without downtime.
+func (s *Server) addSigningSecret(c *gin.Context) {
+	id, err := pathID(c, "program")
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.write(c, nil, func(ctx context.Context, q *db.Queries) (answer, error) {
+		if _, err := q.GetProgram(ctx, id); errors.Is(err, pgx.ErrNoRows) {
+			return answer{}, domain.NotFound("program")
+		} else if err != nil {
+			return answer{}, err
+		}
+		secret := "whsec_" + strings.ToLower(rand.Text()+rand.Text())
+		if err := q.AddSigningSecret(ctx, db.AddSigningSecretParams{ID: id, Secret: secret}); err != nil {
+			return answer{}, err
+		}
+		if err := audit(ctx, c, q, "program.add_signing_secret", "program", id, "", nil); err != nil {
+			return answer{}, err
+		}
+		s.programs.forget(id)
+		return answer{Status: http.StatusCreated, Body: gin.H{"secret": secret, "note": "shown once; the previous secret stays valid until the next rotation"},
+			Stored: gin.H{"note": "the secret was shown once in the first answer"}}, nil
+	})
+}
+
+type PayoutSettingsRequest struct {
+	PayoutMinimum *Amount `json:"payout_minimum" validate:"required"`
+	Provider      string  `json:"payout_provider" validate:"required,oneof=file http"`
+}
+
+// setPayoutSettings sets a program's payout minimum and provider (admin).
+func (s *Server) setPayoutSettings(c *gin.Context) {
+	var req PayoutSettingsRequest
+	check := func() error {
+		if req.PayoutMinimum.IsNegative() {
+			return domain.Invalid("payout_minimum", "invalid", "payout_minimum is a non-negative amount with at most 2 decimals")
+		}
+		return nil
+	}
+	s.updateSettings(c, &req, check, func(ctx context.Context, q *db.Queries, id uuid.UUID) error {
+		return q.SetPayoutSettings(ctx, db.SetPayoutSettingsParams{ID: id, PayoutMinimum: domain.NewNumeric(req.PayoutMinimum.Decimal), PayoutProvider: req.Provider})
 	})
 }

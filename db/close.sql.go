@@ -186,19 +186,20 @@ func (q *Queries) CreateAdjustment(ctx context.Context, arg CreateAdjustmentPara
 const createPayouts = `-- name: CreatePayouts :execrows
 INSERT INTO payouts (id, close_id, partner_id, amount, currency, provider, status, workflow_id)
 SELECT gen_random_uuid(), s.close_id, s.partner_id, s.payable, s.currency, $1, 'pending',
-       'payout-' || s.partner_id || '-' || s.close_id
-FROM statements s WHERE s.close_id = $2 AND s.payable > 0
+       $2::text || s.partner_id || '-' || s.close_id
+FROM statements s WHERE s.close_id = $3 AND s.payable > 0
 ON CONFLICT (close_id, partner_id) DO NOTHING
 `
 
 type CreatePayoutsParams struct {
-	Provider string    `json:"provider"`
-	CloseID  uuid.UUID `json:"close_id"`
+	Provider       string    `json:"provider"`
+	WorkflowPrefix string    `json:"workflow_prefix"`
+	CloseID        uuid.UUID `json:"close_id"`
 }
 
 // One payout per partner with something to pay; a re-run creates none twice.
 func (q *Queries) CreatePayouts(ctx context.Context, arg CreatePayoutsParams) (int64, error) {
-	result, err := q.db.Exec(ctx, createPayouts, arg.Provider, arg.CloseID)
+	result, err := q.db.Exec(ctx, createPayouts, arg.Provider, arg.WorkflowPrefix, arg.CloseID)
 	if err != nil {
 		return 0, err
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 const (
@@ -30,10 +31,6 @@ const (
 	closeReviewSLA   = 3 * 24 * time.Hour
 	payoutParallel   = 10
 )
-
-func CloseWorkflowID(programID uuid.UUID, month time.Time) string {
-	return "close-" + programID.String() + "-" + month.Format("2006-01")
-}
 
 type CloseInput struct {
 	CloseID   uuid.UUID `json:"close_id"`
@@ -93,7 +90,7 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 	// Finance reviews (adjustments recompute the statements through the API) and signs off.
 	if ok, _ := awaitUntil(ctx, closeReviewSLA, "3 days for finance to sign off: remind if not", ib.pending); !ok {
 		_ = workflow.ExecuteActivity(summarized(ctx, "close_signoff_reminder to finance"), a.Notify, activities.Notification{
-			DedupeKey: CloseWorkflowID(in.ProgramID, in.Month) + "/reminder", Kind: "close_signoff_reminder", Recipient: "finance",
+			DedupeKey: ids.Close(in.ProgramID, in.Month) + "/reminder", Kind: "close_signoff_reminder", Recipient: "finance",
 			SubjectType: "close", SubjectID: in.CloseID, Message: "The close for " + in.Month.Format("2006-01") + " waits for sign-off",
 		}).Get(ctx, nil)
 		_ = workflow.Await(ctx, ib.pending)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 const (
@@ -21,10 +22,6 @@ const (
 	ReviewReject      = "reject"
 	ReviewStatusQuery = "status"
 )
-
-func ConversionReviewWorkflowID(conversionID uuid.UUID) string {
-	return "review-" + conversionID.String()
-}
 
 type ReviewInput struct {
 	ConversionID uuid.UUID     `json:"conversion_id"`
@@ -73,7 +70,7 @@ func ConversionReviewWorkflow(ctx workflow.Context, in ReviewInput) (ReviewState
 	var a *activities.Activities
 	if ok, _ := awaitUntil(ctx, in.SLA, "review SLA: remind managers if still undecided", ib.pending); !ok {
 		_ = workflow.ExecuteActivity(summarized(ctx, "conversion_review_reminder to manager"), a.Notify, activities.Notification{
-			DedupeKey: ConversionReviewWorkflowID(in.ConversionID) + "/reminder", Kind: "conversion_review_reminder", Recipient: "manager",
+			DedupeKey: ids.ConversionReview(in.ConversionID) + "/reminder", Kind: "conversion_review_reminder", Recipient: "manager",
 			SubjectType: "conversion", SubjectID: in.ConversionID, Message: "A flagged conversion waits for review",
 		}).Get(ctx, nil)
 		_ = workflow.Await(ctx, ib.pending)

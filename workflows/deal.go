@@ -30,6 +30,7 @@ import (
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 // Messages the deal workflow accepts, each as an Update and as a Signal.
@@ -46,8 +47,6 @@ const (
 	DealLose             = "lose"
 	DealStatusQuery      = "status"
 )
-
-func DealWorkflowID(dealID uuid.UUID) string { return "deal-" + dealID.String() }
 
 type DealInput struct {
 	DealID    uuid.UUID `json:"deal_id"`
@@ -494,7 +493,7 @@ func (w *dealWorkflow) record(ctx workflow.Context, c activities.DealChange) err
 	var a *activities.Activities
 	w.state.EventSeq++
 	c.DealID = w.in.DealID
-	c.EventKey = fmt.Sprintf("%s/%d/%s", DealWorkflowID(w.in.DealID), w.state.EventSeq, c.Kind)
+	c.EventKey = fmt.Sprintf("%s/%d/%s", ids.Deal(w.in.DealID), w.state.EventSeq, c.Kind)
 	c.At = workflow.Now(ctx)
 	summary := c.Kind + " by " + c.Actor
 	if c.Reason != "" {
@@ -526,7 +525,7 @@ func (w *dealWorkflow) upsertStatus(ctx workflow.Context) {
 func (w *dealWorkflow) notify(ctx workflow.Context, kind, recipient, message string) {
 	var a *activities.Activities
 	_ = workflow.ExecuteActivity(summarized(ctx, kind+" to "+recipient), a.Notify, activities.Notification{
-		DedupeKey: DealWorkflowID(w.in.DealID) + "/" + kind, Kind: kind, Recipient: recipient,
+		DedupeKey: ids.Deal(w.in.DealID) + "/" + kind, Kind: kind, Recipient: recipient,
 		SubjectType: "deal", SubjectID: w.in.DealID, Message: message,
 	}).Get(ctx, nil)
 }

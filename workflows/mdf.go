@@ -24,6 +24,7 @@ import (
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 // Messages the MDF workflow accepts, each as an Update and as a Signal.
@@ -50,8 +51,6 @@ const (
 	MDFWithdrawn       = "withdrawn"
 	MDFExpired         = "expired"
 )
-
-func MDFWorkflowID(requestID uuid.UUID) string { return "mdf-" + requestID.String() }
 
 // MDFInput carries what validation needs from the first moment (a decision may
 // arrive before the policy is loaded): the reserved amount and its currency.
@@ -303,7 +302,7 @@ func (w *mdfWorkflow) change(ctx workflow.Context, c activities.MDFChange, statu
 	w.state.Status = status // first, so messages validated meanwhile see the new state
 	w.state.EventSeq++
 	c.RequestID, c.Status, c.At = w.in.RequestID, status, workflow.Now(ctx)
-	c.EventKey = fmt.Sprintf("%s/%d/%s", MDFWorkflowID(w.in.RequestID), w.state.EventSeq, c.Kind)
+	c.EventKey = fmt.Sprintf("%s/%d/%s", ids.MDF(w.in.RequestID), w.state.EventSeq, c.Kind)
 	summary := c.Kind + " by " + c.Actor
 	if c.Reason != "" {
 		summary += ": " + c.Reason
@@ -315,7 +314,7 @@ func (w *mdfWorkflow) change(ctx workflow.Context, c activities.MDFChange, statu
 func (w *mdfWorkflow) notify(ctx workflow.Context, kind, recipient, message string) {
 	var a *activities.Activities
 	_ = workflow.ExecuteActivity(summarized(ctx, kind+" to "+recipient), a.Notify, activities.Notification{
-		DedupeKey: MDFWorkflowID(w.in.RequestID) + "/" + kind, Kind: kind, Recipient: recipient,
+		DedupeKey: ids.MDF(w.in.RequestID) + "/" + kind, Kind: kind, Recipient: recipient,
 		SubjectType: "mdf_request", SubjectID: w.in.RequestID, Message: message,
 	}).Get(ctx, nil)
 }

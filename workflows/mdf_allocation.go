@@ -19,10 +19,6 @@ import (
 	"github.com/partnerops/partnerops/domain"
 )
 
-func MDFAllocationWorkflowID(partnerID uuid.UUID, quarter string) string {
-	return activities.AllocationWorkflowID(partnerID, quarter)
-}
-
 type MDFAllocationInput struct {
 	PartnerID uuid.UUID `json:"partner_id"`
 	Quarter   string    `json:"quarter"`

@@ -26,6 +26,7 @@ import (
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 // Messages the partner workflow accepts, each as an Update and as a Signal.
@@ -39,8 +40,6 @@ const (
 
 // partnerHistoryLimit is where the partner's long lifecycle continues as new.
 const partnerHistoryLimit = 10_000
-
-func PartnerWorkflowID(partnerID uuid.UUID) string { return "partner-" + partnerID.String() }
 
 type PartnerInput struct {
 	PartnerID   uuid.UUID `json:"partner_id"`
@@ -292,7 +291,7 @@ func (w *partnerWorkflow) record(ctx workflow.Context, c activities.PartnerChang
 	var a *activities.Activities
 	w.state.EventSeq++
 	c.PartnerID = w.in.PartnerID
-	c.EventKey = fmt.Sprintf("%s/%d/%s", PartnerWorkflowID(w.in.PartnerID), w.state.EventSeq, c.Kind)
+	c.EventKey = fmt.Sprintf("%s/%d/%s", ids.Partner(w.in.PartnerID), w.state.EventSeq, c.Kind)
 	c.At = workflow.Now(ctx)
 	// Retried until the database takes it: the change has already happened in the
 	// workflow, and the activity is idempotent by EventKey.
@@ -306,7 +305,7 @@ func (w *partnerWorkflow) record(ctx workflow.Context, c activities.PartnerChang
 func (w *partnerWorkflow) notify(ctx workflow.Context, kind, recipient, message string) {
 	var a *activities.Activities
 	_ = workflow.ExecuteActivity(summarized(ctx, kind+" to "+recipient), a.Notify, activities.Notification{
-		DedupeKey: PartnerWorkflowID(w.in.PartnerID) + "/" + kind, Kind: kind, Recipient: recipient,
+		DedupeKey: ids.Partner(w.in.PartnerID) + "/" + kind, Kind: kind, Recipient: recipient,
 		SubjectType: "partner", SubjectID: w.in.PartnerID, Message: message,
 	}).Get(ctx, nil)
 }

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 // The typed entry points: each process's workflow ID, ID policy and search
@@ -33,7 +34,7 @@ func joined(id string, sa ...temporal.SearchAttributeUpdate) client.StartWorkflo
 
 // StartPartner begins a partner's onboarding (ID partner-<id>).
 func StartPartner(ctx context.Context, c client.Client, in PartnerInput) error {
-	_, err := c.ExecuteWorkflow(ctx, once(PartnerWorkflowID(in.PartnerID),
+	_, err := c.ExecuteWorkflow(ctx, once(ids.Partner(in.PartnerID),
 		SAPartnerID.ValueSet(in.PartnerID.String()), SAProgramID.ValueSet(in.ProgramID.String()),
 		SAPartnerType.ValueSet(in.PartnerType), SAKind.ValueSet("partner"), SAStatus.ValueSet(domain.StatusPendingReview)),
 		PartnerWorkflow, in)
@@ -42,7 +43,7 @@ func StartPartner(ctx context.Context, c client.Client, in PartnerInput) error {
 
 // StartDeal begins a deal registration (ID deal-<id>).
 func StartDeal(ctx context.Context, c client.Client, in DealInput) error {
-	_, err := c.ExecuteWorkflow(ctx, once(DealWorkflowID(in.DealID),
+	_, err := c.ExecuteWorkflow(ctx, once(ids.Deal(in.DealID),
 		SADealID.ValueSet(in.DealID.String()), SAPartnerID.ValueSet(in.PartnerID.String()),
 		SAProgramID.ValueSet(in.ProgramID.String()), SAKind.ValueSet("deal"), SAStatus.ValueSet(domain.DealPendingApproval)),
 		DealWorkflow, in)
@@ -51,7 +52,7 @@ func StartDeal(ctx context.Context, c client.Client, in DealInput) error {
 
 // StartMDF begins an MDF request (ID mdf-<id>).
 func StartMDF(ctx context.Context, c client.Client, in MDFInput, programID uuid.UUID, quarter string) error {
-	_, err := c.ExecuteWorkflow(ctx, once(MDFWorkflowID(in.RequestID),
+	_, err := c.ExecuteWorkflow(ctx, once(ids.MDF(in.RequestID),
 		SAPartnerID.ValueSet(in.PartnerID.String()), SAProgramID.ValueSet(programID.String()),
 		SAKind.ValueSet("mdf"), SAQuarter.ValueSet(quarter), SAStatus.ValueSet(MDFPendingApproval)),
 		MDFWorkflow, in)
@@ -61,7 +62,7 @@ func StartMDF(ctx context.Context, c client.Client, in MDFInput, programID uuid.
 // StartMDFAllocation begins (or joins) the expiry process of a partner's quarter
 // allocation (ID mdf-allocation-<partner>-<quarter>).
 func StartMDFAllocation(ctx context.Context, c client.Client, in MDFAllocationInput, programID uuid.UUID) error {
-	_, err := c.ExecuteWorkflow(ctx, joined(MDFAllocationWorkflowID(in.PartnerID, in.Quarter),
+	_, err := c.ExecuteWorkflow(ctx, joined(ids.MDFAllocation(in.PartnerID, in.Quarter),
 		SAPartnerID.ValueSet(in.PartnerID.String()), SAProgramID.ValueSet(programID.String()),
 		SAKind.ValueSet("mdf_allocation"), SAQuarter.ValueSet(in.Quarter), SAStatus.ValueSet("open")),
 		MDFAllocationWorkflow, in)
@@ -70,7 +71,7 @@ func StartMDFAllocation(ctx context.Context, c client.Client, in MDFAllocationIn
 
 // StartConversionReview begins the review of a flagged conversion (ID conversion-review-<id>).
 func StartConversionReview(ctx context.Context, c client.Client, in ReviewInput, programID uuid.UUID) error {
-	_, err := c.ExecuteWorkflow(ctx, once(ConversionReviewWorkflowID(in.ConversionID),
+	_, err := c.ExecuteWorkflow(ctx, once(ids.ConversionReview(in.ConversionID),
 		SAPartnerID.ValueSet(in.PartnerID.String()), SAProgramID.ValueSet(programID.String()),
 		SAKind.ValueSet("conversion_review"), SAStatus.ValueSet("pending")),
 		ConversionReviewWorkflow, in)
@@ -79,7 +80,7 @@ func StartConversionReview(ctx context.Context, c client.Client, in ReviewInput,
 
 // StartClose begins (or joins) a program's monthly close (ID close-<program>-<yyyy-mm>).
 func StartClose(ctx context.Context, c client.Client, in CloseInput) error {
-	_, err := c.ExecuteWorkflow(ctx, joined(CloseWorkflowID(in.ProgramID, in.Month),
+	_, err := c.ExecuteWorkflow(ctx, joined(ids.Close(in.ProgramID, in.Month),
 		SAProgramID.ValueSet(in.ProgramID.String()), SAKind.ValueSet("close"), SAStatus.ValueSet("computing")),
 		CloseWorkflow, in)
 	return err

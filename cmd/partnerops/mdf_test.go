@@ -21,6 +21,7 @@ import (
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/domain"
 	"github.com/partnerops/partnerops/workflows"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 var pdf = []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
@@ -457,7 +458,7 @@ func TestMDFQuarterStartAllocatesTierDefaults(t *testing.T) {
 	if b := balance(t, key); b.str("allocated") != "10000.00" {
 		t.Fatalf("after two quarter starts: %s", b.raw)
 	}
-	wf := workflows.MDFAllocationWorkflowID(uuid.MustParse(id), domain.Quarter(time.Now()))
+	wf := ids.MDFAllocation(uuid.MustParse(id), domain.Quarter(time.Now()))
 	if _, err := sys.temporal.DescribeWorkflowExecution(ctx, wf, ""); err != nil {
 		t.Fatalf("the allocation's expiry workflow: %v", err)
 	}

@@ -127,7 +127,7 @@ RETURNING *;
 -- One payout per partner with something to pay; a re-run creates none twice.
 INSERT INTO payouts (id, close_id, partner_id, amount, currency, provider, status, workflow_id)
 SELECT gen_random_uuid(), s.close_id, s.partner_id, s.payable, s.currency, sqlc.arg(provider), 'pending',
-       'payout-' || s.partner_id || '-' || s.close_id
+       sqlc.arg(workflow_prefix)::text || s.partner_id || '-' || s.close_id
 FROM statements s WHERE s.close_id = sqlc.arg(close_id) AND s.payable > 0
 ON CONFLICT (close_id, partner_id) DO NOTHING;
 

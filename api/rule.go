@@ -10,12 +10,11 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/shopspring/decimal"
-
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
-	"github.com/partnerops/partnerops/workflows"
 )
+
+// Commission rules: effective-dated, at program, tier or partner level (partner > tier > program).
 
 type RuleRequest struct {
 	ProgramID       string              `json:"program_id" validate:"required,uuid"`
@@ -130,138 +129,4 @@ func (s *Server) listRules(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"data": rows})
-}
-
-func (s *Server) listConversions(c *gin.Context) {
-	limit, after, err := s.pageParams(c)
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	programID, err := uuid.Parse(c.Query("program_id"))
-	if err != nil {
-		s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "program_id (a UUID) is required", "program_id"))
-		return
-	}
-	params := db.ListConversionsParams{ProgramID: programID, Limit: limit, After: after}
-	if v := c.Query("review"); v != "" {
-		params.ReviewStatus = &v
-	}
-	if cl := caller(c); cl.Role == domain.RolePartner {
-		params.PartnerID = uuid.NullUUID{UUID: cl.PartnerID, Valid: true}
-	}
-	rows, err := s.store.ListConversions(c.Request.Context(), params)
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, page(rows, limit, func(r db.Conversion) uuid.UUID { return r.ID }))
-}
-
-func (s *Server) conversionFor(c *gin.Context) (db.Conversion, error) {
-	return loadOwned(c, "conversion", s.store.GetConversion, func(cv db.Conversion) uuid.UUID { return cv.PartnerID.UUID })
-}
-
-func (s *Server) getConversion(c *gin.Context) {
-	cv, err := s.conversionFor(c)
-	var v ConversionView
-	if err == nil {
-		v, err = conversionView(c.Request.Context(), s.store.Queries, cv)
-	}
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, v)
-}
-
-// reviewConversion sends a manager's decision on a flagged conversion.
-func (s *Server) reviewConversion(name string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		cv, err := s.conversionFor(c)
-		var req DecisionRequest
-		var body []byte
-		if err == nil && cv.ReviewStatus == nil {
-			err = domain.Conflict("not_flagged", "this conversion was not flagged for review")
-		}
-		if err == nil {
-			body, err = s.readJSON(c, &req)
-		}
-		if err != nil {
-			s.abort(c, err)
-			return
-		}
-		var st workflows.ReviewState
-		s.decide(c, decision{
-			Record: "conversion", RecordID: cv.ID, WorkflowID: workflows.ConversionReviewWorkflowID(cv.ID), Update: name, Reason: req.Reason, Body: body,
-			Arg: func(json.RawMessage) (any, error) {
-				return workflows.ReviewDecision{Actor: caller(c).Actor(), Reason: req.Reason}, nil
-			},
-			Result: &st,
-			Ended:  func() error { return domain.Conflict("already_decided", "the conversion was already reviewed") },
-			Answer: func(ctx context.Context, _ json.RawMessage) (answer, error) {
-				fresh, err := s.store.GetConversion(ctx, cv.ID)
-				if err != nil {
-					return answer{}, err
-				}
-				v, err := conversionView(ctx, s.store.Queries, fresh)
-				return answer{Status: http.StatusOK, Body: v}, err
-			},
-		})
-	}
-}
-
-// affiliateReport: clicks, unique and flagged clicks, conversions, conversion
-// rate, revenue, commission and EPC (earnings per click) by partner, link or day.
-func (s *Server) affiliateReport(c *gin.Context) {
-	programID, err := uuid.Parse(c.Query("program_id"))
-	if err != nil {
-		s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "program_id (a UUID) is required", "program_id"))
-		return
-	}
-	groupBy := c.DefaultQuery("group_by", "partner")
-	if groupBy != "partner" && groupBy != "link" && groupBy != "day" {
-		s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "group_by must be partner, link or day", "group_by"))
-		return
-	}
-	to := time.Now().UTC()
-	from := to.AddDate(0, 0, -30)
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &from}, {"to", &to}} {
-		if v := c.Query(p.name); v != "" {
-			t, err := time.Parse(time.DateOnly, v)
-			if err != nil {
-				s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", p.name+" must be a date like 2026-11-01", p.name))
-				return
-			}
-			*p.dst = t
-		}
-	}
-	params := db.AffiliateReportParams{GroupBy: groupBy, ProgramID: programID, FromTime: from, ToTime: to}
-	if cl := caller(c); cl.Role == domain.RolePartner {
-		params.PartnerID = uuid.NullUUID{UUID: cl.PartnerID, Valid: true}
-	}
-	rows, err := s.store.AffiliateReport(c.Request.Context(), params)
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	type line struct {
-		db.AffiliateReportRow
-		ConversionRate domain.NullNumeric `json:"conversion_rate"` // conversions / unique clicks
-		EPC            domain.NullNumeric `json:"epc"`             // commission / unique clicks
-	}
-	out := make([]line, len(rows))
-	for i, r := range rows {
-		out[i] = line{AffiliateReportRow: r}
-		if r.UniqueClicks > 0 {
-			uc := decimal.NewFromInt(r.UniqueClicks)
-			rate := decimal.NewFromInt(r.Conversions).Div(uc).Round(4)
-			epc := r.Commission.Div(uc).Round(4)
-			out[i].ConversionRate, out[i].EPC = domain.NewNullNumeric(&rate), domain.NewNullNumeric(&epc)
-		}
-	}
-	c.JSON(http.StatusOK, gin.H{"group_by": groupBy, "from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "groups": out})
 }
