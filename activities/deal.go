@@ -58,7 +58,7 @@ func (a *Activities) LoadDealPolicy(ctx context.Context, dealID uuid.UUID) (Deal
 		return DealPolicy{}, temporal.NewNonRetryableApplicationError("program deal stages are not valid JSON", "invalid", err)
 	}
 	return DealPolicy{
-		ApprovalSLA: time.Duration(prog.DealApprovalSlaHours) * time.Hour, AutoDecision: prog.DealAutoDecision,
+		ApprovalSLA: time.Duration(prog.DealApprovalSLAHours) * time.Hour, AutoDecision: prog.DealAutoDecision,
 		MaxExtensions: int(prog.DealMaxExtensions), ExtensionDays: int(prog.DealExtensionDays),
 		ProtectionDays: int(tier.DealProtectionDays), Stages: stages, Currency: d.Currency, TierDefaultMargin: tier.DefaultMargin.Decimal,
 		EstimatedValue: d.EstimatedValue.Decimal, WonAutoConfirmPercent: prog.DealWonAutoConfirmPercent.Ptr(),

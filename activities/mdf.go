@@ -40,9 +40,9 @@ func (a *Activities) LoadMDFPolicy(ctx context.Context, requestID uuid.UUID) (MD
 		return MDFPolicy{}, err
 	}
 	return MDFPolicy{
-		ApprovalSLA: time.Duration(prog.MdfApprovalSlaHours) * time.Hour,
-		ClaimWindow: time.Duration(prog.MdfClaimWindowDays) * 24 * time.Hour,
-		ProofWindow: time.Duration(prog.MdfProofWindowDays) * 24 * time.Hour,
+		ApprovalSLA: time.Duration(prog.MDFApprovalSLAHours) * time.Hour,
+		ClaimWindow: time.Duration(prog.MDFClaimWindowDays) * 24 * time.Hour,
+		ProofWindow: time.Duration(prog.MDFProofWindowDays) * 24 * time.Hour,
 		ActivityEnd: r.EndDate.AddDate(0, 0, 1), Requested: r.RequestedAmount.Decimal, Currency: r.Currency, Quarter: r.Quarter,
 	}, nil
 }

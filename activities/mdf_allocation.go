@@ -56,13 +56,13 @@ func (a *Activities) ApplyTierDefaults(ctx context.Context, quarter string, prog
 			return err
 		}
 		for _, r := range rows {
-			created, _, err := AllocateFunds(ctx, q, r.PartnerID, r.ProgramID, r.Currency, quarter, r.MdfQuarterlyAllocation.Decimal,
+			created, _, err := AllocateFunds(ctx, q, r.PartnerID, r.ProgramID, r.Currency, quarter, r.MDFQuarterlyAllocation.Decimal,
 				"tier-default/"+r.PartnerID.String()+"/"+quarter, "tier "+r.Tier+" default for "+quarter)
 			if err != nil {
 				return err
 			}
 			if created {
-				out = append(out, Allocation{PartnerID: r.PartnerID, ProgramID: r.ProgramID, Quarter: quarter, GraceDays: int(r.MdfGraceDays),
+				out = append(out, Allocation{PartnerID: r.PartnerID, ProgramID: r.ProgramID, Quarter: quarter, GraceDays: int(r.MDFGraceDays),
 					WorkflowID: ids.MDFAllocation(r.PartnerID, quarter)})
 			}
 		}

@@ -49,7 +49,7 @@ func (a *Activities) LoadPartnerPolicy(ctx context.Context, partnerID uuid.UUID)
 		byType[r.PartnerType] = append(byType[r.PartnerType], r.Certification)
 	}
 	return PartnerPolicy{
-		ReviewSLA:              time.Duration(prog.ReviewSlaHours) * time.Hour,
+		ReviewSLA:              time.Duration(prog.ReviewSLAHours) * time.Hour,
 		AgreementVersion:       prog.AgreementVersion,
 		RequiredCertifications: domain.RequiredCertifications(p.PartnerType, byType, tier.RequiredCertifications),
 	}, nil

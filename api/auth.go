@@ -73,7 +73,7 @@ func (s *Server) identify(c *gin.Context, roles []string) bool {
 		s.abort(c, errBadKey)
 		return false
 	}
-	key, err := s.keys.get(prefix, func() (db.ApiKey, error) { return s.store.GetAPIKeyByPrefix(c.Request.Context(), prefix) })
+	key, err := s.keys.get(prefix, func() (db.APIKey, error) { return s.store.GetAPIKeyByPrefix(c.Request.Context(), prefix) })
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (key.RevokedAt != nil || key.ActivatedAt == nil || !domain.HashesEqual(key.SecretHash, hash))) {
 		s.abort(c, errBadKey)
 		return false

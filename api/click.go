@@ -159,7 +159,7 @@ func (k *Clicker) Handle(c *gin.Context) {
 
 	select {
 	case k.queue <- db.InsertClicksParams{ID: clickID, LinkID: l.id, PartnerID: l.partnerID, ProgramID: l.programID, ClickedAt: now,
-		IpHash: ipHash, UserAgent: truncate(ua, 512), Referer: truncate(req.Referer(), 1024), SubID: l.subID, Bot: bot, Duplicate: duplicate, Malformed: malformed}:
+		IPHash: ipHash, UserAgent: truncate(ua, 512), Referer: truncate(req.Referer(), 1024), SubID: l.subID, Bot: bot, Duplicate: duplicate, Malformed: malformed}:
 		k.m.accepted.Inc()
 	default: // never block the redirect: the loss is counted, and the cookie still attributes
 		k.m.dropped.Inc()
@@ -237,7 +237,7 @@ func (k *Clicker) refresh(ctx context.Context) error {
 	}
 	fb := make(map[uuid.UUID]string, len(fbRows))
 	for _, r := range fbRows {
-		fb[r.ID] = *r.FallbackUrl
+		fb[r.ID] = *r.FallbackURL
 	}
 	k.fallbacks.Store(&fb)
 	if len(rows) == 0 {

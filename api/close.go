@@ -241,7 +241,7 @@ func (s *Server) recomputeClose(c *gin.Context) {
 		return
 	}
 	key := func(r db.ListStatementsRow) string {
-		return fmt.Sprintf("%s %s %s %s %s %s %s %s %s %s %d", r.PartnerID, r.CarriedIn, r.Commissions, r.DealMargins, r.Mdf, r.Clawbacks, r.Adjustments, r.Total, r.Payable, r.CarriedOut, r.Lines)
+		return fmt.Sprintf("%s %s %s %s %s %s %s %s %s %s %d", r.PartnerID, r.CarriedIn, r.Commissions, r.DealMargins, r.MDF, r.Clawbacks, r.Adjustments, r.Total, r.Payable, r.CarriedOut, r.Lines)
 	}
 	diffs := []string{}
 	seen := map[string]bool{}
@@ -280,7 +280,7 @@ func (s *Server) exportStatements(c *gin.Context) {
 	w := csv.NewWriter(c.Writer)
 	_ = w.Write([]string{"partner_id", "company", "currency", "carried_in", "commissions", "deal_margins", "mdf", "clawbacks", "adjustments", "total", "payable", "carried_out", "lines", "carried_reason"})
 	for _, r := range rows {
-		_ = w.Write([]string{r.PartnerID.String(), domain.CSVText(r.Company), r.Currency, r.CarriedIn.String(), r.Commissions.String(), r.DealMargins.String(), r.Mdf.String(),
+		_ = w.Write([]string{r.PartnerID.String(), domain.CSVText(r.Company), r.Currency, r.CarriedIn.String(), r.Commissions.String(), r.DealMargins.String(), r.MDF.String(),
 			r.Clawbacks.String(), r.Adjustments.String(), r.Total.String(), r.Payable.String(), r.CarriedOut.String(), fmt.Sprint(r.Lines), r.CarriedReason})
 	}
 	w.Flush()

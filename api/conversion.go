@@ -233,7 +233,7 @@ func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID 
 	if rule, ok := domain.SelectRule(rules, partner.ID, partner.TierID, event, at); ok {
 		if len(rule.VolumeTiers) > 0 { // counted only when a volume tier needs it
 			monthStart := time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
-			n, err := q.PartnerMonthSales(ctx, db.PartnerMonthSalesParams{PartnerID: conv.PartnerID, OccurredAt: monthStart, OccurredAt_2: monthStart.AddDate(0, 1, 0)})
+			n, err := q.PartnerMonthSales(ctx, db.PartnerMonthSalesParams{PartnerID: conv.PartnerID, MonthStart: monthStart, MonthEnd: monthStart.AddDate(0, 1, 0)})
 			if err != nil {
 				return ConversionView{}, err
 			}
@@ -257,7 +257,7 @@ func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID 
 	if err != nil {
 		return ConversionView{}, err
 	}
-	fin := domain.FraudInput{PartnerEmail: partner.Email, CustomerEmail: req.CustomerEmail, PartnerIPHash: partner.LastIpHash,
+	fin := domain.FraudInput{PartnerEmail: partner.Email, CustomerEmail: req.CustomerEmail, PartnerIPHash: partner.LastIPHash,
 		ConvertedAt: at, DuplicateOrder: dup, Sales90d: int(stats.Sales), Refunds90d: int(stats.Refunds)}
 	if req.CustomerIP != "" && s.clicker != nil {
 		fin.CustomerIPHash = s.clicker.IPHash(req.CustomerIP)
@@ -458,7 +458,7 @@ func loadRules(ctx context.Context, q *db.Queries, programID uuid.UUID) ([]domai
 
 func (s *Server) startReview(ctx context.Context, conv db.Conversion, prog db.Program) error {
 	return workflows.StartConversionReview(ctx, s.temporal, workflows.ReviewInput{ConversionID: conv.ID, PartnerID: conv.PartnerID.UUID,
-		SLA: time.Duration(prog.ConversionReviewSlaHours) * time.Hour, Flags: conv.FraudFlags}, prog.ID)
+		SLA: time.Duration(prog.ConversionReviewSLAHours) * time.Hour, Flags: conv.FraudFlags}, prog.ID)
 }
 
 func (s *Server) listConversions(c *gin.Context) {

@@ -43,9 +43,9 @@ type MDFDecisionRequest struct {
 
 // MDFView is a request with its files, timeline and workflow.
 type MDFView struct {
-	db.MdfRequest
-	Files    []db.MdfFile  `json:"files"`
-	Timeline []db.MdfEvent `json:"timeline"`
+	db.MDFRequest
+	Files    []db.MDFFile  `json:"files"`
+	Timeline []db.MDFEvent `json:"timeline"`
 }
 
 // BalanceView is a partner's funds for one quarter, derived from the ledger.
@@ -188,13 +188,13 @@ func (s *Server) createMDFRequest(c *gin.Context) {
 		if err := workflows.StartMDF(ctx, s.temporal, workflows.MDFInput{RequestID: id, PartnerID: p.ID, Requested: req.Amount.Decimal, Currency: prog.Currency}, p.ProgramID, quarter); err != nil {
 			return answer{}, err
 		}
-		return answer{Status: http.StatusCreated, Body: MDFView{MdfRequest: r, Files: []db.MdfFile{}, Timeline: []db.MdfEvent{}}}, nil
+		return answer{Status: http.StatusCreated, Body: MDFView{MDFRequest: r, Files: []db.MDFFile{}, Timeline: []db.MDFEvent{}}}, nil
 	})
 }
 
 // mdfFor loads the request in the path; a partner sees only its own (else 404).
-func (s *Server) mdfFor(c *gin.Context) (db.MdfRequest, error) {
-	return loadOwned(c, "MDF request", s.store.GetMDFRequest, func(r db.MdfRequest) uuid.UUID { return r.PartnerID })
+func (s *Server) mdfFor(c *gin.Context) (db.MDFRequest, error) {
+	return loadOwned(c, "MDF request", s.store.GetMDFRequest, func(r db.MDFRequest) uuid.UUID { return r.PartnerID })
 }
 
 func (s *Server) mdfView(ctx context.Context, q *db.Queries, id uuid.UUID) (MDFView, error) {
@@ -202,7 +202,7 @@ func (s *Server) mdfView(ctx context.Context, q *db.Queries, id uuid.UUID) (MDFV
 	if err != nil {
 		return MDFView{}, err
 	}
-	v := MDFView{MdfRequest: r}
+	v := MDFView{MDFRequest: r}
 	if v.Files, err = q.ListMDFFiles(ctx, id); err != nil {
 		return v, err
 	}
@@ -242,7 +242,7 @@ func (s *Server) listMDFRequests(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, page(rows, limit, func(r db.MdfRequest) uuid.UUID { return r.ID }))
+	c.JSON(http.StatusOK, page(rows, limit, func(r db.MDFRequest) uuid.UUID { return r.ID }))
 }
 
 // mdfDecision sends a JSON decision to the request's workflow as an Update.
@@ -265,7 +265,7 @@ func (s *Server) mdfDecision(name string) gin.HandlerFunc {
 
 // mdfMessage sends one message to the request's workflow and answers with the
 // request as it stands afterwards.
-func (s *Server) mdfMessage(c *gin.Context, r db.MdfRequest, name string, body []byte, reason string,
+func (s *Server) mdfMessage(c *gin.Context, r db.MDFRequest, name string, body []byte, reason string,
 	prepare func(context.Context, *db.Queries, json.RawMessage) (json.RawMessage, error), arg func(json.RawMessage) (any, error)) {
 	var st workflows.MDFState
 	s.decide(c, decision{

@@ -36,7 +36,7 @@ func (s *Server) allocate(ctx context.Context, q *db.Queries, p db.Partner, prog
 	if err != nil || !created {
 		return posted, err
 	}
-	err = workflows.StartMDFAllocation(ctx, s.temporal, workflows.MDFAllocationInput{PartnerID: p.ID, Quarter: quarter, GraceDays: int(prog.MdfGraceDays)}, p.ProgramID)
+	err = workflows.StartMDFAllocation(ctx, s.temporal, workflows.MDFAllocationInput{PartnerID: p.ID, Quarter: quarter, GraceDays: int(prog.MDFGraceDays)}, p.ProgramID)
 	return posted, err
 }
 
@@ -109,10 +109,10 @@ func (s *Server) applyTierDefaults(c *gin.Context) {
 			}
 			for _, p := range partners {
 				i := slices.IndexFunc(tiers, func(t db.Tier) bool { return t.ID == p.TierID })
-				if i < 0 || !tiers[i].MdfQuarterlyAllocation.IsPositive() {
+				if i < 0 || !tiers[i].MDFQuarterlyAllocation.IsPositive() {
 					continue
 				}
-				posted, err := s.allocate(ctx, q, p, prog, quarter, tiers[i].MdfQuarterlyAllocation.Decimal,
+				posted, err := s.allocate(ctx, q, p, prog, quarter, tiers[i].MDFQuarterlyAllocation.Decimal,
 					"tier-default/"+p.ID.String()+"/"+quarter, "tier "+tiers[i].Name+" default for "+quarter)
 				if err != nil {
 					return answer{}, err

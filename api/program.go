@@ -59,7 +59,7 @@ func (s *Server) createProgram(c *gin.Context) {
 		if version == "" {
 			version = "v1"
 		}
-		p, err := q.CreateProgram(ctx, db.CreateProgramParams{ID: uuid.Must(uuid.NewV7()), Name: req.Name, Kind: req.Kind, Currency: req.Currency, ReviewSlaHours: sla, AgreementVersion: version})
+		p, err := q.CreateProgram(ctx, db.CreateProgramParams{ID: uuid.Must(uuid.NewV7()), Name: req.Name, Kind: req.Kind, Currency: req.Currency, ReviewSLAHours: sla, AgreementVersion: version})
 		if isUniqueViolation(err, "programs_name_key") {
 			return answer{}, domain.Conflict("name_taken", "a program named %q exists", req.Name)
 		}
@@ -130,12 +130,12 @@ func validateTier(t TierInput) error {
 
 func insertTier(ctx context.Context, q *db.Queries, programID uuid.UUID, t TierInput) (db.Tier, error) {
 	params := db.CreateTierParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, Name: t.Name, Rank: *t.Rank,
-		DealProtectionDays: 90, MdfQuarterlyAllocation: domain.NewNumeric(decimal.Zero), DefaultMargin: domain.NewNumeric(decimal.Zero), RequiredCertifications: []string{}}
+		DealProtectionDays: 90, MDFQuarterlyAllocation: domain.NewNumeric(decimal.Zero), DefaultMargin: domain.NewNumeric(decimal.Zero), RequiredCertifications: []string{}}
 	if t.DealProtectionDays != nil {
 		params.DealProtectionDays = *t.DealProtectionDays
 	}
 	if t.MDFQuarterlyAllocation != nil {
-		params.MdfQuarterlyAllocation = domain.NewNumeric(t.MDFQuarterlyAllocation.Decimal)
+		params.MDFQuarterlyAllocation = domain.NewNumeric(t.MDFQuarterlyAllocation.Decimal)
 	}
 	if t.DefaultMargin != nil {
 		params.DefaultMargin = domain.NewNumeric(t.DefaultMargin.Decimal)

@@ -70,7 +70,7 @@ type Server struct {
 	programs *ttlCache[uuid.UUID, db.Program]
 	rules    *ttlCache[uuid.UUID, []domain.CommissionRule]
 	partners *ttlCache[uuid.UUID, db.Partner]
-	keys     *ttlCache[string, db.ApiKey] // by prefix; a revocation shows within 10 s
+	keys     *ttlCache[string, db.APIKey] // by prefix; a revocation shows within 10 s
 }
 
 // New builds the API. With a store and a click token key it also starts the
@@ -80,7 +80,7 @@ func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*S
 	s := &Server{cfg: cfg, store: store, temporal: tc, logger: logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), engine: gin.New(),
 		files: DiskStore{Dir: cfg.FilesDir}, registry: cfg.Registry,
 		programs: newTTLCache[uuid.UUID, db.Program](5 * time.Second), rules: newTTLCache[uuid.UUID, []domain.CommissionRule](5 * time.Second),
-		partners: newTTLCache[uuid.UUID, db.Partner](5 * time.Second), keys: newTTLCache[string, db.ApiKey](10 * time.Second),
+		partners: newTTLCache[uuid.UUID, db.Partner](5 * time.Second), keys: newTTLCache[string, db.APIKey](10 * time.Second),
 		refunds: newTTLCache[uuid.UUID, db.PartnerRefundStatsRow](time.Minute)}
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()

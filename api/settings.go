@@ -71,7 +71,7 @@ func (s *Server) setDealSettings(c *gin.Context) {
 			stages[i] = domain.Stage{Name: st.Name, Probability: st.Probability.Decimal}
 		}
 		js, _ := json.Marshal(stages)
-		return q.SetDealSettings(ctx, db.SetDealSettingsParams{ID: id, DealApprovalSlaHours: req.ApprovalSLAHours, DealAutoDecision: req.AutoDecision,
+		return q.SetDealSettings(ctx, db.SetDealSettingsParams{ID: id, DealApprovalSLAHours: req.ApprovalSLAHours, DealAutoDecision: req.AutoDecision,
 			DealMaxExtensions: *req.MaxExtensions, DealExtensionDays: req.ExtensionDays, DealStages: js, WonAutoConfirmPercent: domain.NewNullNumeric(req.WonAutoConfirmPercent.dec())})
 	})
 }
@@ -81,8 +81,8 @@ func (s *Server) setDealSettings(c *gin.Context) {
 func (s *Server) setMDFSettings(c *gin.Context) {
 	var req MDFSettingsRequest
 	s.updateSettings(c, &req, func() error { return nil }, func(ctx context.Context, q *db.Queries, id uuid.UUID) error {
-		return q.SetMDFSettings(ctx, db.SetMDFSettingsParams{ID: id, MdfApprovalSlaHours: req.ApprovalSLAHours, MdfClaimWindowDays: req.ClaimWindowDays,
-			MdfProofWindowDays: req.ProofWindowDays, MdfGraceDays: *req.GraceDays})
+		return q.SetMDFSettings(ctx, db.SetMDFSettingsParams{ID: id, MDFApprovalSLAHours: req.ApprovalSLAHours, MDFClaimWindowDays: req.ClaimWindowDays,
+			MDFProofWindowDays: req.ProofWindowDays, MDFGraceDays: *req.GraceDays})
 	})
 }
 
@@ -182,7 +182,7 @@ func (s *Server) setAffiliateSettings(c *gin.Context) {
 		if req.HoldingDays != nil {
 			holding = *req.HoldingDays
 		}
-		if err := q.SetAffiliateSettings(ctx, db.SetAffiliateSettingsParams{ID: id, AllowedDomains: slices.Compact(domains), FallbackUrl: fallback,
+		if err := q.SetAffiliateSettings(ctx, db.SetAffiliateSettingsParams{ID: id, AllowedDomains: slices.Compact(domains), FallbackURL: fallback,
 			AttributionModel: model, CookieWindowDays: window, HoldingDays: holding}); err != nil {
 			return answer{}, err
 		}

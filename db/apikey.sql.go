@@ -166,9 +166,9 @@ const getAPIKeyByPrefix = `-- name: GetAPIKeyByPrefix :one
 SELECT id, prefix, secret_hash, role, partner_id, label, created_at, revoked_at, activated_at FROM api_keys WHERE prefix = $1
 `
 
-func (q *Queries) GetAPIKeyByPrefix(ctx context.Context, prefix string) (ApiKey, error) {
+func (q *Queries) GetAPIKeyByPrefix(ctx context.Context, prefix string) (APIKey, error) {
 	row := q.db.QueryRow(ctx, getAPIKeyByPrefix, prefix)
-	var i ApiKey
+	var i APIKey
 	err := row.Scan(
 		&i.ID,
 		&i.Prefix,

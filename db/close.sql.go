@@ -329,38 +329,6 @@ func (q *Queries) GetPayout(ctx context.Context, id uuid.UUID) (Payout, error) {
 	return i, err
 }
 
-const getStatement = `-- name: GetStatement :one
-SELECT id, close_id, partner_id, currency, carried_in, commissions, deal_margins, mdf, clawbacks, adjustments, total, payable, carried_out, lines, carried_reason FROM statements WHERE close_id = $1 AND partner_id = $2
-`
-
-type GetStatementParams struct {
-	CloseID   uuid.UUID `json:"close_id"`
-	PartnerID uuid.UUID `json:"partner_id"`
-}
-
-func (q *Queries) GetStatement(ctx context.Context, arg GetStatementParams) (Statement, error) {
-	row := q.db.QueryRow(ctx, getStatement, arg.CloseID, arg.PartnerID)
-	var i Statement
-	err := row.Scan(
-		&i.ID,
-		&i.CloseID,
-		&i.PartnerID,
-		&i.Currency,
-		&i.CarriedIn,
-		&i.Commissions,
-		&i.DealMargins,
-		&i.Mdf,
-		&i.Clawbacks,
-		&i.Adjustments,
-		&i.Total,
-		&i.Payable,
-		&i.CarriedOut,
-		&i.Lines,
-		&i.CarriedReason,
-	)
-	return i, err
-}
-
 const insertClose = `-- name: InsertClose :one
 INSERT INTO closes (id, program_id, month, period_end, status, workflow_id)
 VALUES ($1, $2, $3, $4, 'computing', $5)
@@ -430,41 +398,6 @@ func (q *Queries) LaterClose(ctx context.Context, arg LaterCloseParams) (Close, 
 	return i, err
 }
 
-const listCloses = `-- name: ListCloses :many
-SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at FROM closes WHERE program_id = $1 ORDER BY month DESC
-`
-
-func (q *Queries) ListCloses(ctx context.Context, programID uuid.UUID) ([]Close, error) {
-	rows, err := q.db.Query(ctx, listCloses, programID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Close{}
-	for rows.Next() {
-		var i Close
-		if err := rows.Scan(
-			&i.ID,
-			&i.ProgramID,
-			&i.Month,
-			&i.PeriodEnd,
-			&i.Status,
-			&i.WorkflowID,
-			&i.ApprovedBy,
-			&i.ApprovedAt,
-			&i.CompletedAt,
-			&i.CreatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const listPayouts = `-- name: ListPayouts :many
 SELECT id, close_id, partner_id, amount, currency, provider, status, provider_ref, attempts, last_error, workflow_id, paid_at, created_at, updated_at FROM payouts WHERE close_id = $1 ORDER BY partner_id
 `
@@ -517,7 +450,7 @@ type ListStatementsRow struct {
 	CarriedIn     domain.Numeric `json:"carried_in"`
 	Commissions   domain.Numeric `json:"commissions"`
 	DealMargins   domain.Numeric `json:"deal_margins"`
-	Mdf           domain.Numeric `json:"mdf"`
+	MDF           domain.Numeric `json:"mdf"`
 	Clawbacks     domain.Numeric `json:"clawbacks"`
 	Adjustments   domain.Numeric `json:"adjustments"`
 	Total         domain.Numeric `json:"total"`
@@ -546,7 +479,7 @@ func (q *Queries) ListStatements(ctx context.Context, closeID uuid.UUID) ([]List
 			&i.CarriedIn,
 			&i.Commissions,
 			&i.DealMargins,
-			&i.Mdf,
+			&i.MDF,
 			&i.Clawbacks,
 			&i.Adjustments,
 			&i.Total,
@@ -687,7 +620,7 @@ type PartnerStatementsRow struct {
 	CarriedIn     domain.Numeric `json:"carried_in"`
 	Commissions   domain.Numeric `json:"commissions"`
 	DealMargins   domain.Numeric `json:"deal_margins"`
-	Mdf           domain.Numeric `json:"mdf"`
+	MDF           domain.Numeric `json:"mdf"`
 	Clawbacks     domain.Numeric `json:"clawbacks"`
 	Adjustments   domain.Numeric `json:"adjustments"`
 	Total         domain.Numeric `json:"total"`
@@ -716,7 +649,7 @@ func (q *Queries) PartnerStatements(ctx context.Context, arg PartnerStatementsPa
 			&i.CarriedIn,
 			&i.Commissions,
 			&i.DealMargins,
-			&i.Mdf,
+			&i.MDF,
 			&i.Clawbacks,
 			&i.Adjustments,
 			&i.Total,

@@ -495,13 +495,13 @@ WHERE partner_id = $1 AND kind IN ('sale', 'subscription_payment') AND occurred_
 `
 
 type PartnerMonthSalesParams struct {
-	PartnerID    uuid.NullUUID `json:"partner_id"`
-	OccurredAt   time.Time     `json:"occurred_at"`
-	OccurredAt_2 time.Time     `json:"occurred_at_2"`
+	PartnerID  uuid.NullUUID `json:"partner_id"`
+	MonthStart time.Time     `json:"month_start"`
+	MonthEnd   time.Time     `json:"month_end"`
 }
 
 func (q *Queries) PartnerMonthSales(ctx context.Context, arg PartnerMonthSalesParams) (int64, error) {
-	row := q.db.QueryRow(ctx, partnerMonthSales, arg.PartnerID, arg.OccurredAt, arg.OccurredAt_2)
+	row := q.db.QueryRow(ctx, partnerMonthSales, arg.PartnerID, arg.MonthStart, arg.MonthEnd)
 	var count int64
 	err := row.Scan(&count)
 	return count, err

@@ -34,7 +34,7 @@ func (r iteratorForInsertClicks) Values() ([]interface{}, error) {
 		r.rows[0].PartnerID,
 		r.rows[0].ProgramID,
 		r.rows[0].ClickedAt,
-		r.rows[0].IpHash,
+		r.rows[0].IPHash,
 		r.rows[0].UserAgent,
 		r.rows[0].Referer,
 		r.rows[0].SubID,

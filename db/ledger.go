@@ -43,7 +43,7 @@ func (q *Queries) PostEntry(ctx context.Context, p Posting, e domain.Entry) (boo
 		return false, fmt.Errorf("entry %s does not balance", p.Key)
 	}
 	id, err := q.CreateLedgerEntry(ctx, CreateLedgerEntryParams{EntryKey: p.Key, Kind: e.Kind, PartnerID: p.PartnerID, Quarter: p.Quarter,
-		MdfRequestID: p.RequestID, Memo: p.Memo, OccurredAt: p.At})
+		MDFRequestID: p.RequestID, Memo: p.Memo, OccurredAt: p.At})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}

@@ -12,17 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const countClicks = `-- name: CountClicks :one
-SELECT count(*) FROM clicks
-`
-
-func (q *Queries) CountClicks(ctx context.Context) (int64, error) {
-	row := q.db.QueryRow(ctx, countClicks)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const createCoupon = `-- name: CreateCoupon :one
 INSERT INTO coupons (id, code, program_id, partner_id) VALUES ($1, $2, $3, $4) RETURNING id, code, program_id, partner_id, disabled_at, created_at
 `
@@ -123,7 +112,7 @@ func (q *Queries) GetClick(ctx context.Context, id uuid.UUID) (Click, error) {
 		&i.PartnerID,
 		&i.ProgramID,
 		&i.ClickedAt,
-		&i.IpHash,
+		&i.IPHash,
 		&i.UserAgent,
 		&i.Referer,
 		&i.SubID,
@@ -184,7 +173,7 @@ type InsertClicksParams struct {
 	PartnerID uuid.UUID `json:"partner_id"`
 	ProgramID uuid.UUID `json:"program_id"`
 	ClickedAt time.Time `json:"clicked_at"`
-	IpHash    []byte    `json:"ip_hash"`
+	IPHash    []byte    `json:"ip_hash"`
 	UserAgent string    `json:"user_agent"`
 	Referer   string    `json:"referer"`
 	SubID     string    `json:"sub_id"`
@@ -296,7 +285,7 @@ SELECT id, fallback_url FROM programs WHERE fallback_url IS NOT NULL
 
 type ProgramFallbacksRow struct {
 	ID          uuid.UUID `json:"id"`
-	FallbackUrl *string   `json:"fallback_url"`
+	FallbackURL *string   `json:"fallback_url"`
 }
 
 func (q *Queries) ProgramFallbacks(ctx context.Context) ([]ProgramFallbacksRow, error) {
@@ -308,7 +297,7 @@ func (q *Queries) ProgramFallbacks(ctx context.Context) ([]ProgramFallbacksRow, 
 	items := []ProgramFallbacksRow{}
 	for rows.Next() {
 		var i ProgramFallbacksRow
-		if err := rows.Scan(&i.ID, &i.FallbackUrl); err != nil {
+		if err := rows.Scan(&i.ID, &i.FallbackURL); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -325,11 +314,11 @@ UPDATE partners SET last_ip_hash = $2 WHERE id = $1
 
 type SetPartnerIPHashParams struct {
 	ID         uuid.UUID `json:"id"`
-	LastIpHash []byte    `json:"last_ip_hash"`
+	LastIPHash []byte    `json:"last_ip_hash"`
 }
 
 func (q *Queries) SetPartnerIPHash(ctx context.Context, arg SetPartnerIPHashParams) error {
-	_, err := q.db.Exec(ctx, setPartnerIPHash, arg.ID, arg.LastIpHash)
+	_, err := q.db.Exec(ctx, setPartnerIPHash, arg.ID, arg.LastIPHash)
 	return err
 }
 

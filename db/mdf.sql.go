@@ -112,7 +112,7 @@ type CreateLedgerEntryParams struct {
 	Kind         string        `json:"kind"`
 	PartnerID    uuid.UUID     `json:"partner_id"`
 	Quarter      string        `json:"quarter"`
-	MdfRequestID uuid.NullUUID `json:"mdf_request_id"`
+	MDFRequestID uuid.NullUUID `json:"mdf_request_id"`
 	Memo         string        `json:"memo"`
 	OccurredAt   time.Time     `json:"occurred_at"`
 }
@@ -123,7 +123,7 @@ func (q *Queries) CreateLedgerEntry(ctx context.Context, arg CreateLedgerEntryPa
 		arg.Kind,
 		arg.PartnerID,
 		arg.Quarter,
-		arg.MdfRequestID,
+		arg.MDFRequestID,
 		arg.Memo,
 		arg.OccurredAt,
 	)
@@ -149,7 +149,7 @@ type CreateMDFFileParams struct {
 	UploadedBy  string    `json:"uploaded_by"`
 }
 
-func (q *Queries) CreateMDFFile(ctx context.Context, arg CreateMDFFileParams) (MdfFile, error) {
+func (q *Queries) CreateMDFFile(ctx context.Context, arg CreateMDFFileParams) (MDFFile, error) {
 	row := q.db.QueryRow(ctx, createMDFFile,
 		arg.ID,
 		arg.RequestID,
@@ -160,7 +160,7 @@ func (q *Queries) CreateMDFFile(ctx context.Context, arg CreateMDFFileParams) (M
 		arg.StorageKey,
 		arg.UploadedBy,
 	)
-	var i MdfFile
+	var i MDFFile
 	err := row.Scan(
 		&i.ID,
 		&i.RequestID,
@@ -198,7 +198,7 @@ type CreateMDFRequestParams struct {
 	WorkflowID       string          `json:"workflow_id"`
 }
 
-func (q *Queries) CreateMDFRequest(ctx context.Context, arg CreateMDFRequestParams) (MdfRequest, error) {
+func (q *Queries) CreateMDFRequest(ctx context.Context, arg CreateMDFRequestParams) (MDFRequest, error) {
 	row := q.db.QueryRow(ctx, createMDFRequest,
 		arg.ID,
 		arg.ProgramID,
@@ -214,7 +214,7 @@ func (q *Queries) CreateMDFRequest(ctx context.Context, arg CreateMDFRequestPara
 		arg.ExpectedOutcomes,
 		arg.WorkflowID,
 	)
-	var i MdfRequest
+	var i MDFRequest
 	err := row.Scan(
 		&i.ID,
 		&i.ProgramID,
@@ -279,30 +279,6 @@ func (q *Queries) DeleteMDFFiles(ctx context.Context, ids []uuid.UUID) error {
 	return err
 }
 
-const getAllocation = `-- name: GetAllocation :one
-SELECT partner_id, quarter, program_id, currency, workflow_id, expired_at, created_at FROM mdf_allocations WHERE partner_id = $1 AND quarter = $2
-`
-
-type GetAllocationParams struct {
-	PartnerID uuid.UUID `json:"partner_id"`
-	Quarter   string    `json:"quarter"`
-}
-
-func (q *Queries) GetAllocation(ctx context.Context, arg GetAllocationParams) (MdfAllocation, error) {
-	row := q.db.QueryRow(ctx, getAllocation, arg.PartnerID, arg.Quarter)
-	var i MdfAllocation
-	err := row.Scan(
-		&i.PartnerID,
-		&i.Quarter,
-		&i.ProgramID,
-		&i.Currency,
-		&i.WorkflowID,
-		&i.ExpiredAt,
-		&i.CreatedAt,
-	)
-	return i, err
-}
-
 const getMDFFile = `-- name: GetMDFFile :one
 SELECT id, request_id, name, content_type, size_bytes, sha256, storage_key, uploaded_by, created_at FROM mdf_files WHERE id = $1 AND request_id = $2
 `
@@ -312,9 +288,9 @@ type GetMDFFileParams struct {
 	RequestID uuid.UUID `json:"request_id"`
 }
 
-func (q *Queries) GetMDFFile(ctx context.Context, arg GetMDFFileParams) (MdfFile, error) {
+func (q *Queries) GetMDFFile(ctx context.Context, arg GetMDFFileParams) (MDFFile, error) {
 	row := q.db.QueryRow(ctx, getMDFFile, arg.ID, arg.RequestID)
-	var i MdfFile
+	var i MDFFile
 	err := row.Scan(
 		&i.ID,
 		&i.RequestID,
@@ -333,9 +309,9 @@ const getMDFRequest = `-- name: GetMDFRequest :one
 SELECT id, program_id, partner_id, tier_id, quarter, activity_type, description, start_date, end_date, requested_amount, approved_amount, claimed_amount, reimbursed_amount, currency, expected_outcomes, results, status, claim_deadline, proof_deadline, close_reason, workflow_id, created_at, updated_at FROM mdf_requests WHERE id = $1
 `
 
-func (q *Queries) GetMDFRequest(ctx context.Context, id uuid.UUID) (MdfRequest, error) {
+func (q *Queries) GetMDFRequest(ctx context.Context, id uuid.UUID) (MDFRequest, error) {
 	row := q.db.QueryRow(ctx, getMDFRequest, id)
-	var i MdfRequest
+	var i MDFRequest
 	err := row.Scan(
 		&i.ID,
 		&i.ProgramID,
@@ -368,15 +344,15 @@ const listMDFEvents = `-- name: ListMDFEvents :many
 SELECT id, request_id, event_key, kind, actor, reason, occurred_at FROM mdf_events WHERE request_id = $1 ORDER BY id
 `
 
-func (q *Queries) ListMDFEvents(ctx context.Context, requestID uuid.UUID) ([]MdfEvent, error) {
+func (q *Queries) ListMDFEvents(ctx context.Context, requestID uuid.UUID) ([]MDFEvent, error) {
 	rows, err := q.db.Query(ctx, listMDFEvents, requestID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []MdfEvent{}
+	items := []MDFEvent{}
 	for rows.Next() {
-		var i MdfEvent
+		var i MDFEvent
 		if err := rows.Scan(
 			&i.ID,
 			&i.RequestID,
@@ -400,15 +376,15 @@ const listMDFFiles = `-- name: ListMDFFiles :many
 SELECT id, request_id, name, content_type, size_bytes, sha256, storage_key, uploaded_by, created_at FROM mdf_files WHERE request_id = $1 ORDER BY created_at, id
 `
 
-func (q *Queries) ListMDFFiles(ctx context.Context, requestID uuid.UUID) ([]MdfFile, error) {
+func (q *Queries) ListMDFFiles(ctx context.Context, requestID uuid.UUID) ([]MDFFile, error) {
 	rows, err := q.db.Query(ctx, listMDFFiles, requestID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []MdfFile{}
+	items := []MDFFile{}
 	for rows.Next() {
-		var i MdfFile
+		var i MDFFile
 		if err := rows.Scan(
 			&i.ID,
 			&i.RequestID,
@@ -448,7 +424,7 @@ type ListMDFRequestsParams struct {
 	After     uuid.NullUUID `json:"after"`
 }
 
-func (q *Queries) ListMDFRequests(ctx context.Context, arg ListMDFRequestsParams) ([]MdfRequest, error) {
+func (q *Queries) ListMDFRequests(ctx context.Context, arg ListMDFRequestsParams) ([]MDFRequest, error) {
 	rows, err := q.db.Query(ctx, listMDFRequests,
 		arg.Limit,
 		arg.PartnerID,
@@ -460,9 +436,9 @@ func (q *Queries) ListMDFRequests(ctx context.Context, arg ListMDFRequestsParams
 		return nil, err
 	}
 	defer rows.Close()
-	items := []MdfRequest{}
+	items := []MDFRequest{}
 	for rows.Next() {
-		var i MdfRequest
+		var i MDFRequest
 		if err := rows.Scan(
 			&i.ID,
 			&i.ProgramID,
@@ -507,9 +483,9 @@ type LockAllocationParams struct {
 	Quarter   string    `json:"quarter"`
 }
 
-func (q *Queries) LockAllocation(ctx context.Context, arg LockAllocationParams) (MdfAllocation, error) {
+func (q *Queries) LockAllocation(ctx context.Context, arg LockAllocationParams) (MDFAllocation, error) {
 	row := q.db.QueryRow(ctx, lockAllocation, arg.PartnerID, arg.Quarter)
-	var i MdfAllocation
+	var i MDFAllocation
 	err := row.Scan(
 		&i.PartnerID,
 		&i.Quarter,
@@ -670,9 +646,9 @@ type TierDefaultCandidatesRow struct {
 	PartnerID              uuid.UUID      `json:"partner_id"`
 	ProgramID              uuid.UUID      `json:"program_id"`
 	Currency               string         `json:"currency"`
-	MdfGraceDays           int32          `json:"mdf_grace_days"`
+	MDFGraceDays           int32          `json:"mdf_grace_days"`
 	Tier                   string         `json:"tier"`
-	MdfQuarterlyAllocation domain.Numeric `json:"mdf_quarterly_allocation"`
+	MDFQuarterlyAllocation domain.Numeric `json:"mdf_quarterly_allocation"`
 }
 
 // Active partners whose tier allocates MDF each quarter.
@@ -689,9 +665,9 @@ func (q *Queries) TierDefaultCandidates(ctx context.Context, programID uuid.Null
 			&i.PartnerID,
 			&i.ProgramID,
 			&i.Currency,
-			&i.MdfGraceDays,
+			&i.MDFGraceDays,
 			&i.Tier,
-			&i.MdfQuarterlyAllocation,
+			&i.MDFQuarterlyAllocation,
 		); err != nil {
 			return nil, err
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/partnerops/partnerops/domain"
 )
 
-type ApiKey struct {
+type APIKey struct {
 	ID          uuid.UUID     `json:"id"`
 	Prefix      string        `json:"prefix"`
 	SecretHash  []byte        `json:"secret_hash"`
@@ -53,7 +53,7 @@ type Click struct {
 	PartnerID uuid.UUID `json:"partner_id"`
 	ProgramID uuid.UUID `json:"program_id"`
 	ClickedAt time.Time `json:"clicked_at"`
-	IpHash    []byte    `json:"ip_hash"`
+	IPHash    []byte    `json:"ip_hash"`
 	UserAgent string    `json:"user_agent"`
 	Referer   string    `json:"referer"`
 	SubID     string    `json:"sub_id"`
@@ -68,7 +68,7 @@ type ClicksDefault struct {
 	PartnerID uuid.UUID `json:"partner_id"`
 	ProgramID uuid.UUID `json:"program_id"`
 	ClickedAt time.Time `json:"clicked_at"`
-	IpHash    []byte    `json:"ip_hash"`
+	IPHash    []byte    `json:"ip_hash"`
 	UserAgent string    `json:"user_agent"`
 	Referer   string    `json:"referer"`
 	SubID     string    `json:"sub_id"`
@@ -231,7 +231,7 @@ type LedgerEntry struct {
 	Kind         string        `json:"kind"`
 	PartnerID    uuid.UUID     `json:"partner_id"`
 	Quarter      string        `json:"quarter"`
-	MdfRequestID uuid.NullUUID `json:"mdf_request_id"`
+	MDFRequestID uuid.NullUUID `json:"mdf_request_id"`
 	Memo         string        `json:"memo"`
 	OccurredAt   time.Time     `json:"occurred_at"`
 }
@@ -258,7 +258,7 @@ type Link struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
-type MdfAllocation struct {
+type MDFAllocation struct {
 	PartnerID  uuid.UUID  `json:"partner_id"`
 	Quarter    string     `json:"quarter"`
 	ProgramID  uuid.UUID  `json:"program_id"`
@@ -268,7 +268,7 @@ type MdfAllocation struct {
 	CreatedAt  time.Time  `json:"created_at"`
 }
 
-type MdfEvent struct {
+type MDFEvent struct {
 	ID         int64     `json:"id"`
 	RequestID  uuid.UUID `json:"request_id"`
 	EventKey   string    `json:"event_key"`
@@ -278,7 +278,7 @@ type MdfEvent struct {
 	OccurredAt time.Time `json:"occurred_at"`
 }
 
-type MdfFile struct {
+type MDFFile struct {
 	ID          uuid.UUID `json:"id"`
 	RequestID   uuid.UUID `json:"request_id"`
 	Name        string    `json:"name"`
@@ -290,7 +290,7 @@ type MdfFile struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-type MdfRequest struct {
+type MDFRequest struct {
 	ID               uuid.UUID          `json:"id"`
 	ProgramID        uuid.UUID          `json:"program_id"`
 	PartnerID        uuid.UUID          `json:"partner_id"`
@@ -347,7 +347,7 @@ type Partner struct {
 	ActivatedAt              *time.Time `json:"activated_at"`
 	CreatedAt                time.Time  `json:"created_at"`
 	UpdatedAt                time.Time  `json:"updated_at"`
-	LastIpHash               []byte     `json:"last_ip_hash"`
+	LastIPHash               []byte     `json:"last_ip_hash"`
 	PayoutMethod             *string    `json:"payout_method"`
 	PayoutDestination        *string    `json:"payout_destination"`
 	PayoutHolder             *string    `json:"payout_holder"`
@@ -387,24 +387,24 @@ type Program struct {
 	Name                      string             `json:"name"`
 	Kind                      string             `json:"kind"`
 	Currency                  string             `json:"currency"`
-	ReviewSlaHours            int32              `json:"review_sla_hours"`
+	ReviewSLAHours            int32              `json:"review_sla_hours"`
 	AgreementVersion          string             `json:"agreement_version"`
 	CreatedAt                 time.Time          `json:"created_at"`
-	DealApprovalSlaHours      int32              `json:"deal_approval_sla_hours"`
+	DealApprovalSLAHours      int32              `json:"deal_approval_sla_hours"`
 	DealAutoDecision          string             `json:"deal_auto_decision"`
 	DealMaxExtensions         int32              `json:"deal_max_extensions"`
 	DealExtensionDays         int32              `json:"deal_extension_days"`
 	DealStages                json.RawMessage    `json:"deal_stages"`
-	MdfApprovalSlaHours       int32              `json:"mdf_approval_sla_hours"`
-	MdfClaimWindowDays        int32              `json:"mdf_claim_window_days"`
-	MdfProofWindowDays        int32              `json:"mdf_proof_window_days"`
-	MdfGraceDays              int32              `json:"mdf_grace_days"`
+	MDFApprovalSLAHours       int32              `json:"mdf_approval_sla_hours"`
+	MDFClaimWindowDays        int32              `json:"mdf_claim_window_days"`
+	MDFProofWindowDays        int32              `json:"mdf_proof_window_days"`
+	MDFGraceDays              int32              `json:"mdf_grace_days"`
 	AllowedDomains            []string           `json:"allowed_domains"`
-	FallbackUrl               *string            `json:"fallback_url"`
+	FallbackURL               *string            `json:"fallback_url"`
 	AttributionModel          string             `json:"attribution_model"`
 	CookieWindowDays          int32              `json:"cookie_window_days"`
 	HoldingDays               int32              `json:"holding_days"`
-	ConversionReviewSlaHours  int32              `json:"conversion_review_sla_hours"`
+	ConversionReviewSLAHours  int32              `json:"conversion_review_sla_hours"`
 	SigningSecrets            []string           `json:"signing_secrets"`
 	PayoutMinimum             domain.Numeric     `json:"payout_minimum"`
 	PayoutProvider            string             `json:"payout_provider"`
@@ -426,7 +426,7 @@ type Statement struct {
 	CarriedIn     domain.Numeric `json:"carried_in"`
 	Commissions   domain.Numeric `json:"commissions"`
 	DealMargins   domain.Numeric `json:"deal_margins"`
-	Mdf           domain.Numeric `json:"mdf"`
+	MDF           domain.Numeric `json:"mdf"`
 	Clawbacks     domain.Numeric `json:"clawbacks"`
 	Adjustments   domain.Numeric `json:"adjustments"`
 	Total         domain.Numeric `json:"total"`
@@ -449,7 +449,7 @@ type Tier struct {
 	Name                   string         `json:"name"`
 	Rank                   int32          `json:"rank"`
 	DealProtectionDays     int32          `json:"deal_protection_days"`
-	MdfQuarterlyAllocation domain.Numeric `json:"mdf_quarterly_allocation"`
+	MDFQuarterlyAllocation domain.Numeric `json:"mdf_quarterly_allocation"`
 	DefaultMargin          domain.Numeric `json:"default_margin"`
 	RequiredCertifications []string       `json:"required_certifications"`
 	CreatedAt              time.Time      `json:"created_at"`

@@ -114,7 +114,7 @@ type CreateProgramParams struct {
 	Name             string    `json:"name"`
 	Kind             string    `json:"kind"`
 	Currency         string    `json:"currency"`
-	ReviewSlaHours   int32     `json:"review_sla_hours"`
+	ReviewSLAHours   int32     `json:"review_sla_hours"`
 	AgreementVersion string    `json:"agreement_version"`
 }
 
@@ -124,7 +124,7 @@ func (q *Queries) CreateProgram(ctx context.Context, arg CreateProgramParams) (P
 		arg.Name,
 		arg.Kind,
 		arg.Currency,
-		arg.ReviewSlaHours,
+		arg.ReviewSLAHours,
 		arg.AgreementVersion,
 	)
 	var i Program
@@ -133,24 +133,24 @@ func (q *Queries) CreateProgram(ctx context.Context, arg CreateProgramParams) (P
 		&i.Name,
 		&i.Kind,
 		&i.Currency,
-		&i.ReviewSlaHours,
+		&i.ReviewSLAHours,
 		&i.AgreementVersion,
 		&i.CreatedAt,
-		&i.DealApprovalSlaHours,
+		&i.DealApprovalSLAHours,
 		&i.DealAutoDecision,
 		&i.DealMaxExtensions,
 		&i.DealExtensionDays,
 		&i.DealStages,
-		&i.MdfApprovalSlaHours,
-		&i.MdfClaimWindowDays,
-		&i.MdfProofWindowDays,
-		&i.MdfGraceDays,
+		&i.MDFApprovalSLAHours,
+		&i.MDFClaimWindowDays,
+		&i.MDFProofWindowDays,
+		&i.MDFGraceDays,
 		&i.AllowedDomains,
-		&i.FallbackUrl,
+		&i.FallbackURL,
 		&i.AttributionModel,
 		&i.CookieWindowDays,
 		&i.HoldingDays,
-		&i.ConversionReviewSlaHours,
+		&i.ConversionReviewSLAHours,
 		&i.SigningSecrets,
 		&i.PayoutMinimum,
 		&i.PayoutProvider,
@@ -172,7 +172,7 @@ type CreateTierParams struct {
 	Name                   string         `json:"name"`
 	Rank                   int32          `json:"rank"`
 	DealProtectionDays     int32          `json:"deal_protection_days"`
-	MdfQuarterlyAllocation domain.Numeric `json:"mdf_quarterly_allocation"`
+	MDFQuarterlyAllocation domain.Numeric `json:"mdf_quarterly_allocation"`
 	DefaultMargin          domain.Numeric `json:"default_margin"`
 	RequiredCertifications []string       `json:"required_certifications"`
 }
@@ -184,7 +184,7 @@ func (q *Queries) CreateTier(ctx context.Context, arg CreateTierParams) (Tier, e
 		arg.Name,
 		arg.Rank,
 		arg.DealProtectionDays,
-		arg.MdfQuarterlyAllocation,
+		arg.MDFQuarterlyAllocation,
 		arg.DefaultMargin,
 		arg.RequiredCertifications,
 	)
@@ -195,7 +195,7 @@ func (q *Queries) CreateTier(ctx context.Context, arg CreateTierParams) (Tier, e
 		&i.Name,
 		&i.Rank,
 		&i.DealProtectionDays,
-		&i.MdfQuarterlyAllocation,
+		&i.MDFQuarterlyAllocation,
 		&i.DefaultMargin,
 		&i.RequiredCertifications,
 		&i.CreatedAt,
@@ -216,7 +216,7 @@ func (q *Queries) GetLowestTier(ctx context.Context, programID uuid.UUID) (Tier,
 		&i.Name,
 		&i.Rank,
 		&i.DealProtectionDays,
-		&i.MdfQuarterlyAllocation,
+		&i.MDFQuarterlyAllocation,
 		&i.DefaultMargin,
 		&i.RequiredCertifications,
 		&i.CreatedAt,
@@ -236,24 +236,24 @@ func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error)
 		&i.Name,
 		&i.Kind,
 		&i.Currency,
-		&i.ReviewSlaHours,
+		&i.ReviewSLAHours,
 		&i.AgreementVersion,
 		&i.CreatedAt,
-		&i.DealApprovalSlaHours,
+		&i.DealApprovalSLAHours,
 		&i.DealAutoDecision,
 		&i.DealMaxExtensions,
 		&i.DealExtensionDays,
 		&i.DealStages,
-		&i.MdfApprovalSlaHours,
-		&i.MdfClaimWindowDays,
-		&i.MdfProofWindowDays,
-		&i.MdfGraceDays,
+		&i.MDFApprovalSLAHours,
+		&i.MDFClaimWindowDays,
+		&i.MDFProofWindowDays,
+		&i.MDFGraceDays,
 		&i.AllowedDomains,
-		&i.FallbackUrl,
+		&i.FallbackURL,
 		&i.AttributionModel,
 		&i.CookieWindowDays,
 		&i.HoldingDays,
-		&i.ConversionReviewSlaHours,
+		&i.ConversionReviewSLAHours,
 		&i.SigningSecrets,
 		&i.PayoutMinimum,
 		&i.PayoutProvider,
@@ -276,7 +276,7 @@ func (q *Queries) GetTier(ctx context.Context, id uuid.UUID) (Tier, error) {
 		&i.Name,
 		&i.Rank,
 		&i.DealProtectionDays,
-		&i.MdfQuarterlyAllocation,
+		&i.MDFQuarterlyAllocation,
 		&i.DefaultMargin,
 		&i.RequiredCertifications,
 		&i.CreatedAt,
@@ -373,24 +373,24 @@ func (q *Queries) ListPrograms(ctx context.Context, arg ListProgramsParams) ([]P
 			&i.Name,
 			&i.Kind,
 			&i.Currency,
-			&i.ReviewSlaHours,
+			&i.ReviewSLAHours,
 			&i.AgreementVersion,
 			&i.CreatedAt,
-			&i.DealApprovalSlaHours,
+			&i.DealApprovalSLAHours,
 			&i.DealAutoDecision,
 			&i.DealMaxExtensions,
 			&i.DealExtensionDays,
 			&i.DealStages,
-			&i.MdfApprovalSlaHours,
-			&i.MdfClaimWindowDays,
-			&i.MdfProofWindowDays,
-			&i.MdfGraceDays,
+			&i.MDFApprovalSLAHours,
+			&i.MDFClaimWindowDays,
+			&i.MDFProofWindowDays,
+			&i.MDFGraceDays,
 			&i.AllowedDomains,
-			&i.FallbackUrl,
+			&i.FallbackURL,
 			&i.AttributionModel,
 			&i.CookieWindowDays,
 			&i.HoldingDays,
-			&i.ConversionReviewSlaHours,
+			&i.ConversionReviewSLAHours,
 			&i.SigningSecrets,
 			&i.PayoutMinimum,
 			&i.PayoutProvider,
@@ -426,7 +426,7 @@ func (q *Queries) ListTiers(ctx context.Context, programID uuid.UUID) ([]Tier, e
 			&i.Name,
 			&i.Rank,
 			&i.DealProtectionDays,
-			&i.MdfQuarterlyAllocation,
+			&i.MDFQuarterlyAllocation,
 			&i.DefaultMargin,
 			&i.RequiredCertifications,
 			&i.CreatedAt,
@@ -450,7 +450,7 @@ WHERE id = $1
 type SetAffiliateSettingsParams struct {
 	ID               uuid.UUID `json:"id"`
 	AllowedDomains   []string  `json:"allowed_domains"`
-	FallbackUrl      *string   `json:"fallback_url"`
+	FallbackURL      *string   `json:"fallback_url"`
 	AttributionModel string    `json:"attribution_model"`
 	CookieWindowDays int32     `json:"cookie_window_days"`
 	HoldingDays      int32     `json:"holding_days"`
@@ -460,7 +460,7 @@ func (q *Queries) SetAffiliateSettings(ctx context.Context, arg SetAffiliateSett
 	_, err := q.db.Exec(ctx, setAffiliateSettings,
 		arg.ID,
 		arg.AllowedDomains,
-		arg.FallbackUrl,
+		arg.FallbackURL,
 		arg.AttributionModel,
 		arg.CookieWindowDays,
 		arg.HoldingDays,
@@ -476,7 +476,7 @@ WHERE id = $1
 
 type SetDealSettingsParams struct {
 	ID                    uuid.UUID          `json:"id"`
-	DealApprovalSlaHours  int32              `json:"deal_approval_sla_hours"`
+	DealApprovalSLAHours  int32              `json:"deal_approval_sla_hours"`
 	DealAutoDecision      string             `json:"deal_auto_decision"`
 	DealMaxExtensions     int32              `json:"deal_max_extensions"`
 	DealExtensionDays     int32              `json:"deal_extension_days"`
@@ -487,7 +487,7 @@ type SetDealSettingsParams struct {
 func (q *Queries) SetDealSettings(ctx context.Context, arg SetDealSettingsParams) error {
 	_, err := q.db.Exec(ctx, setDealSettings,
 		arg.ID,
-		arg.DealApprovalSlaHours,
+		arg.DealApprovalSLAHours,
 		arg.DealAutoDecision,
 		arg.DealMaxExtensions,
 		arg.DealExtensionDays,
@@ -504,19 +504,19 @@ WHERE id = $1
 
 type SetMDFSettingsParams struct {
 	ID                  uuid.UUID `json:"id"`
-	MdfApprovalSlaHours int32     `json:"mdf_approval_sla_hours"`
-	MdfClaimWindowDays  int32     `json:"mdf_claim_window_days"`
-	MdfProofWindowDays  int32     `json:"mdf_proof_window_days"`
-	MdfGraceDays        int32     `json:"mdf_grace_days"`
+	MDFApprovalSLAHours int32     `json:"mdf_approval_sla_hours"`
+	MDFClaimWindowDays  int32     `json:"mdf_claim_window_days"`
+	MDFProofWindowDays  int32     `json:"mdf_proof_window_days"`
+	MDFGraceDays        int32     `json:"mdf_grace_days"`
 }
 
 func (q *Queries) SetMDFSettings(ctx context.Context, arg SetMDFSettingsParams) error {
 	_, err := q.db.Exec(ctx, setMDFSettings,
 		arg.ID,
-		arg.MdfApprovalSlaHours,
-		arg.MdfClaimWindowDays,
-		arg.MdfProofWindowDays,
-		arg.MdfGraceDays,
+		arg.MDFApprovalSLAHours,
+		arg.MDFClaimWindowDays,
+		arg.MDFProofWindowDays,
+		arg.MDFGraceDays,
 	)
 	return err
 }

@@ -354,11 +354,11 @@ type benchFixture struct {
 func seed(ctx context.Context, store *db.Store) (benchFixture, error) {
 	f := benchFixture{programID: uuid.Must(uuid.NewV7()), partnerID: uuid.Must(uuid.NewV7()), linkID: uuid.Must(uuid.NewV7()), code: "benchlink01"}
 	q := store.Queries
-	if _, err := q.CreateProgram(ctx, db.CreateProgramParams{ID: f.programID, Name: "bench", Kind: "affiliate", Currency: "USD", ReviewSlaHours: 48, AgreementVersion: "v1"}); err != nil {
+	if _, err := q.CreateProgram(ctx, db.CreateProgramParams{ID: f.programID, Name: "bench", Kind: "affiliate", Currency: "USD", ReviewSLAHours: 48, AgreementVersion: "v1"}); err != nil {
 		return f, err
 	}
 	tier, err := q.CreateTier(ctx, db.CreateTierParams{ID: uuid.Must(uuid.NewV7()), ProgramID: f.programID, Name: "Registered", DealProtectionDays: 90,
-		MdfQuarterlyAllocation: domain.NewNumeric(decimal.Zero), DefaultMargin: domain.NewNumeric(decimal.Zero), RequiredCertifications: []string{}})
+		MDFQuarterlyAllocation: domain.NewNumeric(decimal.Zero), DefaultMargin: domain.NewNumeric(decimal.Zero), RequiredCertifications: []string{}})
 	if err != nil {
 		return f, err
 	}

@@ -12,9 +12,6 @@ SELECT * FROM closes WHERE program_id = $1 AND month = $2;
 -- name: GetClose :one
 SELECT * FROM closes WHERE id = $1;
 
--- name: ListCloses :many
-SELECT * FROM closes WHERE program_id = $1 ORDER BY month DESC;
-
 -- name: SetCloseStatus :exec
 UPDATE closes SET status = $2,
     approved_by = coalesce(sqlc.narg('approved_by'), approved_by),
@@ -99,9 +96,6 @@ FROM decided d;
 -- name: ListStatements :many
 SELECT s.*, p.company, p.name AS partner_name FROM statements s JOIN partners p ON p.id = s.partner_id
 WHERE s.close_id = $1 ORDER BY p.company, s.partner_id;
-
--- name: GetStatement :one
-SELECT * FROM statements WHERE close_id = $1 AND partner_id = $2;
 
 -- name: PartnerStatements :many
 SELECT s.*, c.month, c.status AS close_status FROM statements s JOIN closes c ON c.id = s.close_id

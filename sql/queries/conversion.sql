@@ -28,7 +28,7 @@ LIMIT 1;
 
 -- name: PartnerMonthSales :one
 SELECT count(*) FROM conversions
-WHERE partner_id = $1 AND kind IN ('sale', 'subscription_payment') AND occurred_at >= $2 AND occurred_at < $3;
+WHERE partner_id = @partner_id AND kind IN ('sale', 'subscription_payment') AND occurred_at >= @month_start AND occurred_at < @month_end;
 
 -- name: PartnerRefundStats :one
 SELECT count(*) FILTER (WHERE kind IN ('sale', 'subscription_payment'))::bigint AS sales,

@@ -37,9 +37,6 @@ SELECT * FROM clicks WHERE id = $1 LIMIT 1;
 -- name: EnsureClickPartitions :exec
 SELECT ensure_click_partitions($1::integer);
 
--- name: CountClicks :one
-SELECT count(*) FROM clicks;
-
 -- name: CreateCoupon :one
 INSERT INTO coupons (id, code, program_id, partner_id) VALUES ($1, $2, $3, $4) RETURNING *;
 

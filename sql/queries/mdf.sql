@@ -9,9 +9,6 @@ RETURNING *, (xmax = 0) AS created;
 -- name: LockAllocation :one
 SELECT * FROM mdf_allocations WHERE partner_id = $1 AND quarter = $2 FOR UPDATE;
 
--- name: GetAllocation :one
-SELECT * FROM mdf_allocations WHERE partner_id = $1 AND quarter = $2;
-
 -- name: MarkAllocationExpired :exec
 UPDATE mdf_allocations SET expired_at = $3 WHERE partner_id = $1 AND quarter = $2 AND expired_at IS NULL;
 
