@@ -3,11 +3,13 @@ package api
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -48,6 +50,9 @@ var (
 	errNoKey    = newHTTPError(http.StatusUnauthorized, "unauthenticated", "send an API key as 'Authorization: Bearer <key>'", "")
 	errBadKey   = newHTTPError(http.StatusUnauthorized, "unauthenticated", "the API key is unknown or revoked", "")
 	errRateHigh = newHTTPError(http.StatusTooManyRequests, "rate_limited", "too many requests for this API key; slow down", "")
+	// errTooManyFailures: this address sent too many bad keys; it waits Retry-After.
+	errTooManyFailures = newHTTPError(http.StatusTooManyRequests, "too_many_failed_authentications",
+		"too many requests with unknown or revoked keys from this address; wait and retry with a valid key", "")
 )
 
 // authenticate is the middleware every non-public route gets: the API key, then
@@ -63,6 +68,14 @@ func (s *Server) authenticate(roles []string) gin.HandlerFunc {
 // identify checks the request's API key and role; on failure it has answered
 // (401, 403 or 429) and returns false. On success the caller is on the context.
 func (s *Server) identify(c *gin.Context, roles []string) bool {
+	// An address that keeps sending bad keys is refused before any lookup: no free
+	// brute force, and no free load on the database.
+	ip := c.ClientIP()
+	if blocked, wait := s.authFailures.blocked("fail:" + ip); blocked {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		s.abort(c, errTooManyFailures)
+		return false
+	}
 	raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || raw == "" {
 		s.abort(c, errNoKey)
@@ -70,11 +83,13 @@ func (s *Server) identify(c *gin.Context, roles []string) bool {
 	}
 	prefix, hash, ok := domain.ParseAPIKey(strings.TrimSpace(raw))
 	if !ok {
+		s.authFailures.take("fail:" + ip)
 		s.abort(c, errBadKey)
 		return false
 	}
 	key, err := s.keys.get(prefix, func() (db.APIKey, error) { return s.store.GetAPIKeyByPrefix(c.Request.Context(), prefix) })
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (key.RevokedAt != nil || key.ActivatedAt == nil || !domain.HashesEqual(key.SecretHash, hash))) {
+		s.authFailures.take("fail:" + ip)
 		s.abort(c, errBadKey)
 		return false
 	}
@@ -82,8 +97,9 @@ func (s *Server) identify(c *gin.Context, roles []string) bool {
 		s.abort(c, err)
 		return false
 	}
-	if !s.limiter.allow(prefix) {
-		c.Header("Retry-After", strconv.Itoa(1))
+	q := s.limiter.take(prefix)
+	setQuota(c, q)
+	if !q.ok {
 		s.abort(c, errRateHigh)
 		return false
 	}
@@ -107,11 +123,9 @@ func newLimiter(perSec float64, burst int) *limiter {
 	return &limiter{perSec: rate.Limit(perSec), burst: burst, buckets: map[string]*rate.Limiter{}}
 }
 
-func (l *limiter) allow(key string) bool {
-	if l.perSec <= 0 {
-		return true
-	}
+func (l *limiter) bucket(key string) *rate.Limiter {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
 	if !ok {
 		if len(l.buckets) > 100_000 { // bounded memory: forget everyone, start fresh
@@ -120,14 +134,72 @@ func (l *limiter) allow(key string) bool {
 		b = rate.NewLimiter(l.perSec, l.burst)
 		l.buckets[key] = b
 	}
+	return b
+}
+
+// quota is what the RateLimit headers say after a request was counted.
+type quota struct {
+	ok         bool
+	limit      int
+	remaining  int
+	reset      time.Duration // until the bucket is full again
+	retryAfter time.Duration // until the next request may pass (when !ok)
+}
+
+// take counts one request for key.
+func (l *limiter) take(key string) quota {
+	if l.perSec <= 0 {
+		return quota{ok: true}
+	}
+	b, now := l.bucket(key), time.Now()
+	ok := b.AllowN(now, 1)
+	tokens := b.TokensAt(now)
+	q := quota{ok: ok, limit: l.burst, remaining: max(int(math.Floor(tokens)), 0)}
+	q.reset = time.Duration((float64(l.burst) - tokens) / float64(l.perSec) * float64(time.Second))
+	if !ok {
+		q.retryAfter = time.Duration((1 - tokens) / float64(l.perSec) * float64(time.Second))
+	}
+	return q
+}
+
+// blocked reports, without counting anything, whether key has no request left
+// and how long until it has one.
+func (l *limiter) blocked(key string) (bool, time.Duration) {
+	if l.perSec <= 0 {
+		return false, 0
+	}
+	l.mu.Lock()
+	b, ok := l.buckets[key]
 	l.mu.Unlock()
-	return b.Allow()
+	if !ok {
+		return false, 0
+	}
+	tokens := b.TokensAt(time.Now())
+	if tokens >= 1 {
+		return false, 0
+	}
+	return true, time.Duration((1 - tokens) / float64(l.perSec) * float64(time.Second))
+}
+
+// setQuota writes the RateLimit headers (IETF draft-ietf-httpapi-ratelimit-headers)
+// and, on a refusal, Retry-After from the limiter.
+func setQuota(c *gin.Context, q quota) {
+	if q.limit == 0 {
+		return
+	}
+	c.Header("RateLimit-Limit", strconv.Itoa(q.limit))
+	c.Header("RateLimit-Remaining", strconv.Itoa(q.remaining))
+	c.Header("RateLimit-Reset", strconv.Itoa(int(math.Ceil(q.reset.Seconds()))))
+	if !q.ok {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(q.retryAfter.Seconds())))))
+	}
 }
 
 // limitPublic rate-limits unauthenticated routes by client address.
 func (s *Server) limitPublic(c *gin.Context) {
-	if !s.limiter.allow("ip:" + c.ClientIP()) {
-		c.Header("Retry-After", "1")
+	q := s.limiter.take("ip:" + c.ClientIP())
+	setQuota(c, q)
+	if !q.ok {
 		s.abort(c, errRateHigh)
 		return
 	}

@@ -273,13 +273,17 @@ func pathID(c *gin.Context, what string) (uuid.UUID, error) {
 	return id, nil
 }
 
-// Page is one page of a cursor-paginated list.
+// Page is one page of a cursor-paginated list: has_more tells whether another
+// page follows (next_cursor reads it).
 type Page[T any] struct {
 	Data       []T    `json:"data"`
+	HasMore    bool   `json:"has_more"`
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// pageParams reads ?limit= and ?cursor= (an opaque token from next_cursor).
+// pageParams reads ?limit= and ?cursor= (an opaque token from next_cursor). The
+// limit it returns is what to fetch: one row more than the page, so page() knows
+// whether another page follows.
 func (s *Server) pageParams(c *gin.Context) (limit int32, after uuid.NullUUID, err error) {
 	limit = 50
 	if v := c.Query("limit"); v != "" {
@@ -297,14 +301,16 @@ func (s *Server) pageParams(c *gin.Context) (limit int32, after uuid.NullUUID, e
 		}
 		after = uuid.NullUUID{UUID: id, Valid: true}
 	}
-	return limit, after, nil
+	return limit + 1, after, nil
 }
 
-// page builds the answer from rows fetched with limit; a full page has a cursor.
-func page[T any](items []T, limit int32, id func(T) uuid.UUID) Page[T] {
+// page builds the answer from rows fetched with pageParams' limit (one more than
+// the page): the extra row only says that another page follows.
+func page[T any](items []T, fetched int32, id func(T) uuid.UUID) Page[T] {
 	p := Page[T]{Data: items}
-	if len(items) == int(limit) && limit > 0 {
-		last := id(items[len(items)-1])
+	if size := int(fetched) - 1; size > 0 && len(items) > size {
+		p.Data, p.HasMore = items[:size], true
+		last := id(items[size-1])
 		p.NextCursor = base64.RawURLEncoding.EncodeToString(last[:])
 	}
 	return p

@@ -55,6 +55,9 @@ func (s *Server) abort(c *gin.Context, err error) {
 		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.FullPath(), "error", err, "request_id", requestID(c))
 	}
 	detail.RequestID = requestID(c)
+	if status == http.StatusUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="partnerops"`)
+	}
 	c.AbortWithStatusJSON(status, ErrorBody{Error: detail})
 }
 

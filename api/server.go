@@ -33,10 +33,13 @@ type Config struct {
 	RequestTimeout time.Duration
 	RateLimit      float64 // requests per second per API key (or client address); 0 disables
 	RateBurst      int
-	TrustedProxies []string // only these may set X-Forwarded-For
-	FilesDir       string   // where uploaded proof files are kept
-	MaxFileBytes   int64    // largest proof file
-	Click          ClickConfig
+	// AuthFailuresPerMinute: bad keys an address may send (a burst of as many)
+	// before it is refused with 429 until it may try again; 0 disables.
+	AuthFailuresPerMinute int
+	TrustedProxies        []string // only these may set X-Forwarded-For
+	FilesDir              string   // where uploaded proof files are kept
+	MaxFileBytes          int64    // largest proof file
+	Click                 ClickConfig
 	// PaymentsWebhookSecret verifies the payment provider's confirmations.
 	PaymentsWebhookSecret []byte
 	// Tracer, when set, traces every request (but clicks) as a server span that
@@ -49,23 +52,25 @@ type Config struct {
 }
 
 func DefaultConfig() Config {
-	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, DecisionWait: 10 * time.Second, RateLimit: 50, RateBurst: 100,
+	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, DecisionWait: 10 * time.Second, RateLimit: 50, RateBurst: 100, AuthFailuresPerMinute: 20,
 		FilesDir: ".data/files", MaxFileBytes: 10 << 20, Click: DefaultClickConfig()}
 }
 
 type Server struct {
-	cfg         Config
-	store       *db.Store
-	temporal    client.Client
-	logger      *slog.Logger
-	limiter     *limiter
-	engine      *gin.Engine
-	routes      []Route
-	files       FileStore
-	registry    *prometheus.Registry
-	httpMetrics *httpMetrics
-	clicker     *Clicker
-	refunds     *ttlCache[uuid.UUID, db.PartnerRefundStatsRow]
+	cfg      Config
+	store    *db.Store
+	temporal client.Client
+	logger   *slog.Logger
+	limiter  *limiter
+	// authFailures counts bad keys per client address (AuthFailuresPerMinute).
+	authFailures *limiter
+	engine       *gin.Engine
+	routes       []Route
+	files        FileStore
+	registry     *prometheus.Registry
+	httpMetrics  *httpMetrics
+	clicker      *Clicker
+	refunds      *ttlCache[uuid.UUID, db.PartnerRefundStatsRow]
 	// Short-lived caches for the conversion path (a change shows within seconds).
 	programs *ttlCache[uuid.UUID, db.Program]
 	rules    *ttlCache[uuid.UUID, []domain.CommissionRule]
@@ -78,7 +83,8 @@ type Server struct {
 func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*Server, error) {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, store: store, temporal: tc, logger: logger, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst), engine: gin.New(),
-		files: DiskStore{Dir: cfg.FilesDir}, registry: cfg.Registry,
+		authFailures: newLimiter(float64(cfg.AuthFailuresPerMinute)/60, cfg.AuthFailuresPerMinute),
+		files:        DiskStore{Dir: cfg.FilesDir}, registry: cfg.Registry,
 		programs: newTTLCache[uuid.UUID, db.Program](5 * time.Second), rules: newTTLCache[uuid.UUID, []domain.CommissionRule](5 * time.Second),
 		partners: newTTLCache[uuid.UUID, db.Partner](5 * time.Second), keys: newTTLCache[string, db.APIKey](10 * time.Second),
 		refunds: newTTLCache[uuid.UUID, db.PartnerRefundStatsRow](time.Minute)}

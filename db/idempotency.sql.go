@@ -13,7 +13,9 @@ import (
 const claimIdempotencyKey = `-- name: ClaimIdempotencyKey :execrows
 INSERT INTO idempotency_keys (scope, key, request_hash, pending)
 VALUES ($1, $2, $3, $4)
-ON CONFLICT (scope, key) DO NOTHING
+ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, pending = EXCLUDED.pending,
+    status_code = 0, response_body = '', created_at = now()
+WHERE idempotency_keys.created_at < now() - interval '24 hours'
 `
 
 type ClaimIdempotencyKeyParams struct {
@@ -25,6 +27,7 @@ type ClaimIdempotencyKeyParams struct {
 
 // Inside the write's transaction: a concurrent request with the same key waits
 // here until the first commits (then sees its answer) or rolls back (then claims it).
+// A key older than 24 hours is expired: it is claimed again as if new.
 func (q *Queries) ClaimIdempotencyKey(ctx context.Context, arg ClaimIdempotencyKeyParams) (int64, error) {
 	result, err := q.db.Exec(ctx, claimIdempotencyKey,
 		arg.Scope,
@@ -39,7 +42,7 @@ func (q *Queries) ClaimIdempotencyKey(ctx context.Context, arg ClaimIdempotencyK
 }
 
 const getIdempotencyKey = `-- name: GetIdempotencyKey :one
-SELECT scope, key, request_hash, status_code, response_body, created_at, pending FROM idempotency_keys WHERE scope = $1 AND key = $2
+SELECT scope, key, request_hash, status_code, response_body, created_at, pending FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at >= now() - interval '24 hours'
 `
 
 type GetIdempotencyKeyParams struct {
@@ -47,6 +50,7 @@ type GetIdempotencyKeyParams struct {
 	Key   string `json:"key"`
 }
 
+// Keys live 24 hours (an expired one is as good as unknown, and swept hourly).
 func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyParams) (IdempotencyKey, error) {
 	row := q.db.QueryRow(ctx, getIdempotencyKey, arg.Scope, arg.Key)
 	var i IdempotencyKey
@@ -97,4 +101,16 @@ func (q *Queries) SaveIdempotentResponse(ctx context.Context, arg SaveIdempotent
 		arg.ResponseBody,
 	)
 	return err
+}
+
+const sweepIdempotencyKeys = `-- name: SweepIdempotencyKeys :execrows
+DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'
+`
+
+func (q *Queries) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, sweepIdempotencyKeys)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

@@ -67,6 +67,7 @@ func Register(w worker.Worker, a *activities.Activities) {
 	w.RegisterWorkflow(PayoutWorkflow)
 	w.RegisterWorkflow(CloseSchedulerWorkflow)
 	w.RegisterWorkflow(MDFQuarterStartWorkflow)
+	w.RegisterWorkflow(HousekeepingWorkflow)
 	w.RegisterActivity(a)
 }
 

@@ -84,6 +84,7 @@ func loadConfig() (Config, error) {
 	}
 	c.API.RateLimit = float64(num("API_RATE_LIMIT", int(c.API.RateLimit)))
 	c.API.RateBurst = num("API_RATE_BURST", c.API.RateBurst)
+	c.API.AuthFailuresPerMinute = num("API_AUTH_FAILURES_PER_MINUTE", c.API.AuthFailuresPerMinute)
 	c.API.MaxFileBytes = int64(num("MDF_MAX_FILE_BYTES", int(c.API.MaxFileBytes)))
 	c.API.Click.QueueSize = num("CLICK_QUEUE_SIZE", c.API.Click.QueueSize)
 	c.API.Click.BatchSize = num("CLICK_BATCH_SIZE", c.API.Click.BatchSize)

@@ -171,7 +171,8 @@ var (
 
 func testAPIConfig() api.Config {
 	cfg := api.DefaultConfig()
-	cfg.RateLimit = 0 // tests fire fast; TestRateLimit sets its own
+	cfg.RateLimit = 0             // tests fire fast; TestRateLimit sets its own
+	cfg.AuthFailuresPerMinute = 0 // many tests send bad keys from 127.0.0.1; TestFailedAuthenticationIsThrottled sets its own
 	cfg.FilesDir = filesDir
 	cfg.MaxFileBytes = 256 << 10 // small, so the size limit is cheap to test
 	cfg.Click.TokenKey, cfg.Click.IPKey = testTokenKey, []byte("test-ip-hash-key-0123456789abcdef")

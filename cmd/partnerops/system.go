@@ -121,6 +121,15 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("create the close schedule: %w", err)
 	}
+	// Hourly: expired Idempotency-Keys swept, click partitions kept three months ahead.
+	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:     "housekeeping",
+		Spec:   client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Hour}}},
+		Action: &client.ScheduleWorkflowAction{ID: "housekeeping", Workflow: workflows.HousekeepingWorkflow, TaskQueue: workflows.TaskQueue},
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create the housekeeping schedule: %w", err)
+	}
 	// Quarter start (Jan, Apr, Jul, Oct 1st, 00:30 UTC): every tier's default MDF allocation.
 	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 		ID: "mdf-quarter-start",

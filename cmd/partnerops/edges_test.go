@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/partnerops/partnerops/activities"
+	"github.com/partnerops/partnerops/api"
+)
+
+// Bad keys are throttled per client address, before any lookup; a good key from
+// another address is still served; every answer says what is left of its quota.
+func TestFailedAuthenticationIsThrottled(t *testing.T) {
+	cfg := testAPIConfig()
+	cfg.Click.TokenKey = nil
+	cfg.AuthFailuresPerMinute, cfg.RateLimit, cfg.RateBurst = 5, 50, 100
+	cfg.TrustedProxies = []string{"127.0.0.1"} // X-Forwarded-For names the client
+	s, err := api.New(cfg, sys.store, sys.temporal, sys.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	f := newProgram(t)
+	attacker := map[string]string{"X-Forwarded-For": "203.0.113.7"}
+	for i := range 5 {
+		r := doAt(t, srv.URL, call{method: "GET", path: "/v1/partners", key: "po_manager_guessing_" + strconv.Itoa(i) + "aaaaaaaaaaaaaaaaaaaaaaaaa", headers: attacker})
+		if r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") != `Bearer realm="partnerops"` {
+			t.Fatalf("bad key %d: %d %v %s", i, r.status, r.header, r.raw)
+		}
+	}
+	blocked := doAt(t, srv.URL, call{method: "GET", path: "/v1/partners", key: "po_manager_guessing_5aaaaaaaaaaaaaaaaaaaaaaaaa", headers: attacker})
+	wait, _ := strconv.Atoi(blocked.header.Get("Retry-After"))
+	if blocked.status != http.StatusTooManyRequests || blocked.str("error", "code") != "too_many_failed_authentications" || wait < 1 || wait > 12 {
+		t.Fatalf("sixth bad key: %d Retry-After %q %s", blocked.status, blocked.header.Get("Retry-After"), blocked.raw)
+	}
+	// Even a good key waits at that address; another address is served.
+	expect(t, doAt(t, srv.URL, call{method: "GET", path: "/v1/partners", key: f.manager, headers: attacker}), http.StatusTooManyRequests)
+	ok := expect(t, doAt(t, srv.URL, call{method: "GET", path: "/v1/partners", key: f.manager, headers: map[string]string{"X-Forwarded-For": "198.51.100.9"}}), http.StatusOK)
+	if ok.header.Get("RateLimit-Limit") != "100" || ok.header.Get("RateLimit-Remaining") != "99" || ok.header.Get("RateLimit-Reset") == "" {
+		t.Fatalf("quota headers: %v", ok.header)
+	}
+	// A missing key is a 401 that says how to authenticate.
+	if r := doAt(t, srv.URL, call{method: "GET", path: "/v1/deals"}); r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("no key: %d %v", r.status, r.header)
+	}
+	// Public writes carry the quota too.
+	if r := doAt(t, srv.URL, call{method: "POST", path: "/v1/applications", body: application(f, "affiliate")}); r.status != http.StatusCreated || r.header.Get("RateLimit-Remaining") == "" {
+		t.Fatalf("application: %d %v", r.status, r.header)
+	}
+}
+
+// Lists say whether another page follows.
+func TestListsSayWhetherMoreFollows(t *testing.T) {
+	f := newProgram(t)
+	for range 3 {
+		apply(t, f, "affiliate")
+	}
+	p1 := expect(t, do(t, call{method: "GET", path: "/v1/partners?limit=2&program_id=" + f.programID, key: f.manager}), http.StatusOK)
+	if len(p1.body["data"].([]any)) != 2 || p1.body["has_more"] != true || p1.str("next_cursor") == "" {
+		t.Fatalf("first page: %s", p1.raw)
+	}
+	p2 := expect(t, do(t, call{method: "GET", path: "/v1/partners?limit=2&program_id=" + f.programID + "&cursor=" + p1.str("next_cursor"), key: f.manager}), http.StatusOK)
+	if len(p2.body["data"].([]any)) != 1 || p2.body["has_more"] != false || p2.str("next_cursor") != "" {
+		t.Fatalf("last page: %s", p2.raw)
+	}
+	// Exactly a page left: no empty page after it.
+	p := expect(t, do(t, call{method: "GET", path: "/v1/partners?limit=3&program_id=" + f.programID, key: f.manager}), http.StatusOK)
+	if len(p.body["data"].([]any)) != 3 || p.body["has_more"] != false {
+		t.Fatalf("a full last page: %s", p.raw)
+	}
+}
+
+// An Idempotency-Key lives 24 hours: after that the same key is a new request,
+// and the hourly sweep deletes it.
+func TestIdempotencyKeysExpire(t *testing.T) {
+	f := newProgram(t)
+	id := apply(t, f, "affiliate")
+	key := map[string]string{"Idempotency-Key": "alloc-" + id}
+	first := expect(t, do(t, call{method: "POST", path: "/v1/programs/" + f.programID + "/tiers", key: f.admin, headers: key,
+		body: map[string]any{"name": "Silver", "rank": 1}}), http.StatusCreated)
+	// Another body with the same key inside the 24 hours: refused.
+	expect(t, do(t, call{method: "POST", path: "/v1/programs/" + f.programID + "/tiers", key: f.admin, headers: key,
+		body: map[string]any{"name": "Platinum", "rank": 3}}), http.StatusUnprocessableEntity)
+	// 25 hours later (time moved in the database): the key is free again.
+	if _, err := sys.store.Pool.Exec(context.Background(), "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = $1", "alloc-"+id); err != nil {
+		t.Fatal(err)
+	}
+	second := expect(t, do(t, call{method: "POST", path: "/v1/programs/" + f.programID + "/tiers", key: f.admin, headers: key,
+		body: map[string]any{"name": "Platinum", "rank": 3}}), http.StatusCreated)
+	if second.str("id") == first.str("id") || second.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("an expired key replayed: %s", second.raw)
+	}
+	if _, err := sys.store.Pool.Exec(context.Background(), "UPDATE idempotency_keys SET created_at = $1 WHERE key = $2", time.Now().Add(-30*time.Hour), "alloc-"+id); err != nil {
+		t.Fatal(err)
+	}
+	n, err := (&activities.Activities{Store: sys.store}).SweepIdempotencyKeys(context.Background())
+	if err != nil || n < 1 {
+		t.Fatalf("swept %d: %v", n, err)
+	}
+	if left := countWhere(t, "idempotency_keys", "key = 'alloc-"+id+"'"); left != 0 {
+		t.Fatalf("%d expired keys left", left)
+	}
+}

@@ -1,0 +1,19 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/partnerops/partnerops/activities"
+)
+
+// HousekeepingWorkflow runs hourly from a Temporal Schedule: it sweeps expired
+// Idempotency-Keys and keeps the click partitions three months ahead.
+func HousekeepingWorkflow(ctx workflow.Context) (activities.Housekeeping, error) {
+	var a *activities.Activities
+	var out activities.Housekeeping
+	ctx = workflow.WithActivityOptions(ctx, defaultActivityOptions)
+	if err := workflow.ExecuteActivity(summarized(ctx, "sweep Idempotency-Keys older than 24 hours"), a.SweepIdempotencyKeys).Get(ctx, &out.IdempotencyKeysSwept); err != nil {
+		return out, err
+	}
+	return out, workflow.ExecuteActivity(summarized(ctx, "create the click partitions three months ahead"), a.EnsureClickPartitions).Get(ctx, nil)
+}
