@@ -225,7 +225,10 @@ func (s *Server) listDeals(c *gin.Context) {
 		return
 	}
 	params := db.ListDealsParams{Limit: limit, After: after, Status: queryString(c, "status"), Stage: queryString(c, "stage")}
-	if params.PartnerID, err = queryUUID(c, "partner_id"); err != nil {
+	if params.PartnerID, err = queryUUID(c, "partner_id"); err == nil {
+		params.ProgramID, err = queryUUID(c, "program_id")
+	}
+	if err != nil {
 		s.abort(c, err)
 		return
 	}

@@ -230,7 +230,10 @@ func (s *Server) listMDFRequests(c *gin.Context) {
 		return
 	}
 	params := db.ListMDFRequestsParams{Limit: limit, After: after, Status: queryString(c, "status"), Quarter: queryString(c, "quarter")}
-	if params.PartnerID, err = queryUUID(c, "partner_id"); err != nil {
+	if params.PartnerID, err = queryUUID(c, "partner_id"); err == nil {
+		params.ProgramID, err = queryUUID(c, "program_id")
+	}
+	if err != nil {
 		s.abort(c, err)
 		return
 	}

@@ -309,10 +309,11 @@ func (q *Queries) ListDealEvents(ctx context.Context, dealID uuid.UUID) ([]DealE
 const listDeals = `-- name: ListDeals :many
 SELECT id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country, contact_name, contact_email, estimated_value, currency, products, expected_close_date, notes, status, stage, margin, protected_until, extensions_used, final_amount, close_reason, conflicts, workflow_id, created_at, updated_at, reported_amount FROM deals
 WHERE ($2::uuid IS NULL OR partner_id = $2::uuid)
-  AND ($3::text IS NULL OR status = $3::text)
-  AND ($4::text IS NULL OR stage = $4::text)
-  AND ($5::timestamptz IS NULL OR (status = 'approved' AND protected_until <= $5::timestamptz))
-  AND ($6::uuid IS NULL OR id > $6::uuid)
+  AND ($3::uuid IS NULL OR program_id = $3::uuid)
+  AND ($4::text IS NULL OR status = $4::text)
+  AND ($5::text IS NULL OR stage = $5::text)
+  AND ($6::timestamptz IS NULL OR (status = 'approved' AND protected_until <= $6::timestamptz))
+  AND ($7::uuid IS NULL OR id > $7::uuid)
 ORDER BY id
 LIMIT $1
 `
@@ -320,6 +321,7 @@ LIMIT $1
 type ListDealsParams struct {
 	Limit          int32         `json:"limit"`
 	PartnerID      uuid.NullUUID `json:"partner_id"`
+	ProgramID      uuid.NullUUID `json:"program_id"`
 	Status         *string       `json:"status"`
 	Stage          *string       `json:"stage"`
 	ExpiringBefore *time.Time    `json:"expiring_before"`
@@ -330,6 +332,7 @@ func (q *Queries) ListDeals(ctx context.Context, arg ListDealsParams) ([]Deal, e
 	rows, err := q.db.Query(ctx, listDeals,
 		arg.Limit,
 		arg.PartnerID,
+		arg.ProgramID,
 		arg.Status,
 		arg.Stage,
 		arg.ExpiringBefore,

@@ -409,9 +409,10 @@ func (q *Queries) ListMDFFiles(ctx context.Context, requestID uuid.UUID) ([]MDFF
 const listMDFRequests = `-- name: ListMDFRequests :many
 SELECT id, program_id, partner_id, tier_id, quarter, activity_type, description, start_date, end_date, requested_amount, approved_amount, claimed_amount, reimbursed_amount, currency, expected_outcomes, results, status, claim_deadline, proof_deadline, close_reason, workflow_id, created_at, updated_at FROM mdf_requests
 WHERE ($2::uuid IS NULL OR partner_id = $2::uuid)
-  AND ($3::text IS NULL OR status = $3::text)
-  AND ($4::text IS NULL OR quarter = $4::text)
-  AND ($5::uuid IS NULL OR id > $5::uuid)
+  AND ($3::uuid IS NULL OR program_id = $3::uuid)
+  AND ($4::text IS NULL OR status = $4::text)
+  AND ($5::text IS NULL OR quarter = $5::text)
+  AND ($6::uuid IS NULL OR id > $6::uuid)
 ORDER BY id
 LIMIT $1
 `
@@ -419,6 +420,7 @@ LIMIT $1
 type ListMDFRequestsParams struct {
 	Limit     int32         `json:"limit"`
 	PartnerID uuid.NullUUID `json:"partner_id"`
+	ProgramID uuid.NullUUID `json:"program_id"`
 	Status    *string       `json:"status"`
 	Quarter   *string       `json:"quarter"`
 	After     uuid.NullUUID `json:"after"`
@@ -428,6 +430,7 @@ func (q *Queries) ListMDFRequests(ctx context.Context, arg ListMDFRequestsParams
 	rows, err := q.db.Query(ctx, listMDFRequests,
 		arg.Limit,
 		arg.PartnerID,
+		arg.ProgramID,
 		arg.Status,
 		arg.Quarter,
 		arg.After,

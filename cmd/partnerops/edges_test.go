@@ -106,3 +106,31 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 		t.Fatalf("%d expired keys left", left)
 	}
 }
+
+// Pending lists are scoped by program: a manager of many programs reads one.
+func TestPendingListsByProgram(t *testing.T) {
+	f, g := newProgram(t), newProgram(t)
+	_, kf := activePartner(t, f, "reseller")
+	_, kg := activePartner(t, g, "reseller")
+	for _, k := range []string{kf, kg} {
+		company, dom := uniqueCompany()
+		expect(t, do(t, call{method: "POST", path: "/v1/deals", key: k, body: dealBody(company, dom)}), http.StatusCreated)
+	}
+	r := expect(t, do(t, call{method: "GET", path: "/v1/deals?status=pending_approval&program_id=" + f.programID, key: f.manager}), http.StatusOK)
+	for _, d := range r.body["data"].([]any) {
+		if d.(map[string]any)["program_id"] != f.programID {
+			t.Fatalf("another program's deal: %s", r.raw)
+		}
+	}
+	if len(r.body["data"].([]any)) != 1 {
+		t.Fatalf("deals of the program: %s", r.raw)
+	}
+	apps := expect(t, do(t, call{method: "GET", path: "/v1/applications?program_id=" + g.programID, key: f.manager}), http.StatusOK)
+	for _, a := range apps.body["data"].([]any) {
+		if a.(map[string]any)["program_id"] != g.programID {
+			t.Fatalf("another program's application: %s", apps.raw)
+		}
+	}
+	expect(t, do(t, call{method: "GET", path: "/v1/mdf/requests?program_id=" + f.programID, key: f.manager}), http.StatusOK)
+	expect(t, do(t, call{method: "GET", path: "/v1/deals?program_id=nope", key: f.manager}), http.StatusBadRequest)
+}

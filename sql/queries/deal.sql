@@ -10,6 +10,7 @@ SELECT * FROM deals WHERE id = $1;
 -- name: ListDeals :many
 SELECT * FROM deals
 WHERE (sqlc.narg('partner_id')::uuid IS NULL OR partner_id = sqlc.narg('partner_id')::uuid)
+  AND (sqlc.narg('program_id')::uuid IS NULL OR program_id = sqlc.narg('program_id')::uuid)
   AND (sqlc.narg('status')::text IS NULL OR status = sqlc.narg('status')::text)
   AND (sqlc.narg('stage')::text IS NULL OR stage = sqlc.narg('stage')::text)
   AND (sqlc.narg('expiring_before')::timestamptz IS NULL OR (status = 'approved' AND protected_until <= sqlc.narg('expiring_before')::timestamptz))

@@ -42,6 +42,7 @@ SELECT * FROM mdf_requests WHERE id = $1;
 -- name: ListMDFRequests :many
 SELECT * FROM mdf_requests
 WHERE (sqlc.narg('partner_id')::uuid IS NULL OR partner_id = sqlc.narg('partner_id')::uuid)
+  AND (sqlc.narg('program_id')::uuid IS NULL OR program_id = sqlc.narg('program_id')::uuid)
   AND (sqlc.narg('status')::text IS NULL OR status = sqlc.narg('status')::text)
   AND (sqlc.narg('quarter')::text IS NULL OR quarter = sqlc.narg('quarter')::text)
   AND (sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after')::uuid)
