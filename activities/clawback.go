@@ -30,7 +30,7 @@ func ClawBack(ctx context.Context, q *db.Queries, l db.CommissionLine, amount de
 		if open, err = q.LockClose(ctx, open.ID); err != nil {
 			return nil, err
 		}
-		if open.Status == "computing" || open.Status == "review" { // still open once locked
+		if open.Status == domain.CloseComputing || open.Status == domain.CloseReview { // still open once locked
 			into, netted = uuid.NullUUID{UUID: open.ID, Valid: true}, &open
 		}
 	case !errors.Is(err, pgx.ErrNoRows):

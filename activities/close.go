@@ -120,7 +120,7 @@ func (a *Activities) SetCloseStatus(ctx context.Context, closeID uuid.UUID, stat
 	if approvedBy != "" {
 		p.ApprovedBy, p.ApprovedAt = &approvedBy, &now
 	}
-	if status == "completed" {
+	if status == domain.CloseCompleted {
 		p.CompletedAt = &now
 	}
 	return a.Store.SetCloseStatus(ctx, p)

@@ -97,15 +97,33 @@ func (a *Activities) CheckDealConflicts(ctx context.Context, dealID uuid.UUID) (
 	return v, nil
 }
 
+// DealChangeKind names a step of the deal process: the workflow records it, RecordDealChange
+// carries it out, and it is the kind of the timeline event. One list, shared.
+type DealChangeKind string
+
+const (
+	DealChangeApproved           DealChangeKind = "approved"
+	DealChangeRejected           DealChangeKind = "rejected"
+	DealChangeLost               DealChangeKind = "lost"
+	DealChangeExpired            DealChangeKind = "expired"
+	DealChangeStage              DealChangeKind = "stage"
+	DealChangeExtensionRequested DealChangeKind = "extension_requested"
+	DealChangeExtended           DealChangeKind = "extended"
+	DealChangeExtensionRejected  DealChangeKind = "extension_rejected"
+	DealChangeWonReported        DealChangeKind = "won_reported"
+	DealChangeWonRejected        DealChangeKind = "won_rejected"
+	DealChangeWon                DealChangeKind = "won"
+)
+
 // DealChange is one step of a deal, written with its timeline event in one
 // transaction; EventKey makes a retry write nothing new.
 type DealChange struct {
-	DealID   uuid.UUID `json:"deal_id"`
-	EventKey string    `json:"event_key"`
-	Kind     string    `json:"kind"` // approved, rejected, stage, extension_requested, extended, extension_rejected, won, lost, expired
-	Actor    string    `json:"actor"`
-	Reason   string    `json:"reason"`
-	At       time.Time `json:"at"`
+	DealID   uuid.UUID      `json:"deal_id"`
+	EventKey string         `json:"event_key"`
+	Kind     DealChangeKind `json:"kind"` // approved, rejected, stage, extension_requested, extended, extension_rejected, won, lost, expired
+	Actor    string         `json:"actor"`
+	Reason   string         `json:"reason"`
+	At       time.Time      `json:"at"`
 
 	Margin         *decimal.Decimal `json:"margin,omitempty"`          // approved: negotiated margin
 	ProtectedUntil time.Time        `json:"protected_until,omitempty"` // approved, extended
@@ -119,31 +137,31 @@ func (a *Activities) RecordDealChange(ctx context.Context, c DealChange) error {
 	err := a.Store.InTx(ctx, func(q *db.Queries) error {
 		var err error
 		switch c.Kind {
-		case "approved":
+		case DealChangeApproved:
 			err = q.ProtectDeal(ctx, db.ProtectDealParams{ID: c.DealID, Margin: domain.NewNullNumeric(c.Margin), ProtectedUntil: &c.ProtectedUntil})
-		case "extended":
+		case DealChangeExtended:
 			err = q.ExtendDeal(ctx, db.ExtendDealParams{ID: c.DealID, ProtectedUntil: &c.ProtectedUntil, ExtensionsUsed: int32(c.ExtensionsUsed)})
-		case "stage":
+		case DealChangeStage:
 			err = q.SetDealStage(ctx, db.SetDealStageParams{ID: c.DealID, Stage: c.Stage})
-		case "rejected", "lost", "expired":
-			err = q.EndDeal(ctx, db.EndDealParams{ID: c.DealID, Status: c.Kind, CloseReason: &c.Reason})
-		case "won":
+		case DealChangeRejected, DealChangeLost, DealChangeExpired:
+			err = q.EndDeal(ctx, db.EndDealParams{ID: c.DealID, Status: string(c.Kind), CloseReason: &c.Reason})
+		case DealChangeWon:
 			err = a.winDeal(ctx, q, c)
-		case "won_reported":
+		case DealChangeWonReported:
 			if c.FinalAmount == nil {
 				return temporal.NewNonRetryableApplicationError("won reported without an amount", ErrPermanent, nil)
 			}
 			err = q.ReportDealWon(ctx, db.ReportDealWonParams{ID: c.DealID, ReportedAmount: domain.NewNullNumeric(c.FinalAmount)})
-		case "won_rejected":
+		case DealChangeWonRejected:
 			err = q.RejectWonReport(ctx, c.DealID)
-		case "extension_requested", "extension_rejected":
+		case DealChangeExtensionRequested, DealChangeExtensionRejected:
 		default:
-			return temporal.NewNonRetryableApplicationError("unknown deal change "+c.Kind, "invalid", nil)
+			return temporal.NewNonRetryableApplicationError("unknown deal change "+string(c.Kind), "invalid", nil)
 		}
 		if err != nil {
 			return err
 		}
-		return q.RecordDealEvent(ctx, db.RecordDealEventParams{DealID: c.DealID, EventKey: c.EventKey, Kind: c.Kind, Actor: c.Actor, Reason: c.Reason, OccurredAt: c.At})
+		return q.RecordDealEvent(ctx, db.RecordDealEventParams{DealID: c.DealID, EventKey: c.EventKey, Kind: string(c.Kind), Actor: c.Actor, Reason: c.Reason, OccurredAt: c.At})
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.ConstraintName == "deals_one_protected_per_customer" {

@@ -47,16 +47,31 @@ func (a *Activities) LoadMDFPolicy(ctx context.Context, requestID uuid.UUID) (MD
 	}, nil
 }
 
+// MDFChangeKind names a step of the MDF process: the workflow records it, RecordMDFChange
+// carries it out, and it is the kind of the timeline event. One list, shared.
+type MDFChangeKind string
+
+const (
+	MDFChangePreApproved    MDFChangeKind = "pre_approved"
+	MDFChangeRejected       MDFChangeKind = "rejected"
+	MDFChangeWithdrawn      MDFChangeKind = "withdrawn"
+	MDFChangeClaimed        MDFChangeKind = "claimed"
+	MDFChangeProofRequested MDFChangeKind = "proof_requested"
+	MDFChangeClaimApproved  MDFChangeKind = "claim_approved"
+	MDFChangeClaimRejected  MDFChangeKind = "claim_rejected"
+	MDFChangeExpired        MDFChangeKind = "expired"
+)
+
 // MDFChange is one step of an MDF request: the funds it moves (if any), the
 // request's new status and the timeline event, in one transaction.
 type MDFChange struct {
-	RequestID uuid.UUID `json:"request_id"`
-	EventKey  string    `json:"event_key"`
-	Kind      string    `json:"kind"` // pre_approved, rejected, withdrawn, claimed, proof_requested, claim_approved, claim_rejected, expired
-	Status    string    `json:"status"`
-	Actor     string    `json:"actor"`
-	Reason    string    `json:"reason"`
-	At        time.Time `json:"at"`
+	RequestID uuid.UUID     `json:"request_id"`
+	EventKey  string        `json:"event_key"`
+	Kind      MDFChangeKind `json:"kind"` // pre_approved, rejected, withdrawn, claimed, proof_requested, claim_approved, claim_rejected, expired
+	Status    string        `json:"status"`
+	Actor     string        `json:"actor"`
+	Reason    string        `json:"reason"`
+	At        time.Time     `json:"at"`
 
 	// Amounts as the workflow knows them.
 	Reserved  decimal.Decimal  `json:"reserved"` // still reserved (before pre-approval)
@@ -96,12 +111,12 @@ func (a *Activities) RecordMDFChange(ctx context.Context, c MDFChange) error {
 		}
 		upd := db.UpdateMDFRequestParams{ID: r.ID, Status: c.Status, CloseReason: nilIfEmpty(c.Reason)}
 		switch c.Kind {
-		case "pre_approved":
+		case MDFChangePreApproved:
 			err = add(domain.PreApprove(bal, c.Reserved, c.Amount, expired))
 			upd.ApprovedAmount, upd.ClaimDeadline, upd.CloseReason = domain.NewNullNumeric(&c.Amount), c.Deadline, nil
-		case "rejected", "withdrawn":
+		case MDFChangeRejected, MDFChangeWithdrawn:
 			err = add(domain.Release(bal, domain.AccReserved, c.Reserved, expired))
-		case "claimed":
+		case MDFChangeClaimed:
 			if c.Unclaim.IsPositive() {
 				err = add(domain.Unclaim(bal, c.Unclaim))
 			}
@@ -110,9 +125,9 @@ func (a *Activities) RecordMDFChange(ctx context.Context, c MDFChange) error {
 			}
 			results, _ := json.Marshal(c.Results)
 			upd.ClaimedAmount, upd.Results, upd.CloseReason = domain.NewNullNumeric(&c.Amount), results, nil
-		case "proof_requested":
+		case MDFChangeProofRequested:
 			upd.ProofDeadline = c.Deadline
-		case "claim_approved":
+		case MDFChangeClaimApproved:
 			err = add(domain.ApproveClaim(bal, c.Claimed, c.Amount, c.Approved, expired))
 			upd.ReimbursedAmount, upd.CloseReason = domain.NewNullNumeric(&c.Amount), nil
 			if err == nil {
@@ -123,7 +138,7 @@ func (a *Activities) RecordMDFChange(ctx context.Context, c MDFChange) error {
 					DedupeKey: "mdf_request/" + r.ID.String() + "/reimbursement",
 				})
 			}
-		case "claim_rejected", "expired":
+		case MDFChangeClaimRejected, MDFChangeExpired:
 			if c.Claimed.IsPositive() {
 				err = add(domain.Release(bal, domain.AccClaimed, c.Claimed, expired))
 			}
@@ -131,7 +146,7 @@ func (a *Activities) RecordMDFChange(ctx context.Context, c MDFChange) error {
 				err = add(domain.Release(bal, domain.AccApproved, c.Approved, expired))
 			}
 		default:
-			return temporal.NewNonRetryableApplicationError("unknown MDF change "+c.Kind, "invalid", nil)
+			return temporal.NewNonRetryableApplicationError("unknown MDF change "+string(c.Kind), "invalid", nil)
 		}
 		if err != nil {
 			// The workflow tracks the amounts; a ledger that disagrees is a bug to look at, not to retry.
@@ -139,14 +154,14 @@ func (a *Activities) RecordMDFChange(ctx context.Context, c MDFChange) error {
 		}
 		for i, e := range entries {
 			if _, err := q.PostEntry(ctx, db.Posting{Key: fmt.Sprintf("%s/%d", c.EventKey, i), PartnerID: r.PartnerID, Quarter: r.Quarter,
-				RequestID: uuid.NullUUID{UUID: r.ID, Valid: true}, Currency: r.Currency, Memo: c.Kind + ": " + c.Reason, At: c.At}, e); err != nil {
+				RequestID: uuid.NullUUID{UUID: r.ID, Valid: true}, Currency: r.Currency, Memo: string(c.Kind) + ": " + c.Reason, At: c.At}, e); err != nil {
 				return err
 			}
 		}
 		if err := q.UpdateMDFRequest(ctx, upd); err != nil {
 			return err
 		}
-		return q.RecordMDFEvent(ctx, db.RecordMDFEventParams{RequestID: r.ID, EventKey: c.EventKey, Kind: c.Kind, Actor: c.Actor, Reason: c.Reason, OccurredAt: c.At})
+		return q.RecordMDFEvent(ctx, db.RecordMDFEventParams{RequestID: r.ID, EventKey: c.EventKey, Kind: string(c.Kind), Actor: c.Actor, Reason: c.Reason, OccurredAt: c.At})
 	})
 }
 

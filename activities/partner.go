@@ -55,16 +55,30 @@ func (a *Activities) LoadPartnerPolicy(ctx context.Context, partnerID uuid.UUID)
 	}, nil
 }
 
+// PartnerChangeKind names a step of the partner process: the workflow records it, RecordPartnerChange
+// carries it out, and it is the kind of the timeline event. One list, shared.
+type PartnerChangeKind string
+
+const (
+	PartnerChangeApproved          PartnerChangeKind = "approved"
+	PartnerChangeRejected          PartnerChangeKind = "rejected"
+	PartnerChangeAgreementAccepted PartnerChangeKind = "agreement_accepted"
+	PartnerChangeCertified         PartnerChangeKind = "certified"
+	PartnerChangeActivated         PartnerChangeKind = "activated"
+	PartnerChangeReinstated        PartnerChangeKind = "reinstated"
+	PartnerChangeLapsed            PartnerChangeKind = "lapsed"
+)
+
 // PartnerChange is one step of a partner's onboarding or lifecycle: a new status and
 // the timeline event that explains it, written together.
 type PartnerChange struct {
-	PartnerID uuid.UUID `json:"partner_id"`
-	EventKey  string    `json:"event_key"` // deterministic, so a retried activity writes once
-	Kind      string    `json:"kind"`      // approved, rejected, agreement_accepted, certified, activated, lapsed, ...
-	Status    string    `json:"status"`
-	Actor     string    `json:"actor"`
-	Reason    string    `json:"reason"`
-	At        time.Time `json:"at"`
+	PartnerID uuid.UUID         `json:"partner_id"`
+	EventKey  string            `json:"event_key"` // deterministic, so a retried activity writes once
+	Kind      PartnerChangeKind `json:"kind"`      // approved, rejected, agreement_accepted, certified, activated, lapsed, ...
+	Status    string            `json:"status"`
+	Actor     string            `json:"actor"`
+	Reason    string            `json:"reason"`
+	At        time.Time         `json:"at"`
 
 	AgreementVersion string                `json:"agreement_version,omitempty"` // with agreement_accepted
 	APIKeyID         *uuid.UUID            `json:"api_key_id,omitempty"`        // with approved: the partner's first key, activated here
@@ -75,9 +89,9 @@ func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) e
 	return a.Store.InTx(ctx, func(q *db.Queries) error {
 		var err error
 		switch c.Kind {
-		case "approved", "rejected":
+		case PartnerChangeApproved, PartnerChangeRejected:
 			var reason *string // the approval's note stays in the timeline
-			if c.Kind == "rejected" {
+			if c.Kind == PartnerChangeRejected {
 				reason = &c.Reason
 			}
 			err = q.SetPartnerDecision(ctx, db.SetPartnerDecisionParams{ID: c.PartnerID, Status: c.Status, DecidedBy: &c.Actor, DecidedAt: &c.At, RejectReason: reason})
@@ -88,9 +102,9 @@ func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) e
 					err = temporal.NewNonRetryableApplicationError("the approval names an API key that is not this partner's", ErrPermanent, nil)
 				}
 			}
-		case "agreement_accepted":
+		case PartnerChangeAgreementAccepted:
 			err = q.SetPartnerAgreement(ctx, db.SetPartnerAgreementParams{ID: c.PartnerID, AgreementVersion: &c.AgreementVersion, AgreementAcceptedAt: &c.At, Status: c.Status})
-		case "certified":
+		case PartnerChangeCertified:
 			if c.Certification == nil {
 				return temporal.NewNonRetryableApplicationError("certified change without a certification", "invalid", nil)
 			}
@@ -105,7 +119,7 @@ func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) e
 			return fmt.Errorf("record %s for partner %s: %w", c.Kind, c.PartnerID, err)
 		}
 		return q.RecordPartnerEvent(ctx, db.RecordPartnerEventParams{
-			PartnerID: c.PartnerID, EventKey: c.EventKey, Kind: c.Kind, Actor: c.Actor, Reason: c.Reason, OccurredAt: c.At,
+			PartnerID: c.PartnerID, EventKey: c.EventKey, Kind: string(c.Kind), Actor: c.Actor, Reason: c.Reason, OccurredAt: c.At,
 		})
 	})
 }

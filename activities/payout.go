@@ -55,7 +55,7 @@ func (a *Activities) PostPayoutEntry(ctx context.Context, payoutID uuid.UUID, at
 		if posted {
 			inc = 1
 		}
-		return q.SetPayoutStatus(ctx, db.SetPayoutStatusParams{ID: p.ID, Status: "submitted", Attempt: inc})
+		return q.SetPayoutStatus(ctx, db.SetPayoutStatusParams{ID: p.ID, Status: domain.PayoutSubmitted, Attempt: inc})
 	})
 }
 
@@ -78,7 +78,7 @@ func (a *Activities) SendPayout(ctx context.Context, payoutID uuid.UUID, attempt
 	}
 	r, err := a.send(ctx, p, c, attempt)
 	if err == nil && r.Ref != "" { // where finance finds it: the transfer or the batch file
-		err = a.Store.SetPayoutStatus(ctx, db.SetPayoutStatusParams{ID: p.ID, Status: "submitted", ProviderRef: &r.Ref})
+		err = a.Store.SetPayoutStatus(ctx, db.SetPayoutStatusParams{ID: p.ID, Status: domain.PayoutSubmitted, ProviderRef: &r.Ref})
 	}
 	return r, err
 }
@@ -132,16 +132,16 @@ func (a *Activities) callProvider(req *http.Request) (ProviderResult, error) {
 	}
 	_ = json.Unmarshal(raw, &t)
 	switch {
-	case resp.StatusCode == http.StatusPaymentRequired || t.Status == "failed":
-		return ProviderResult{Status: "failed", Ref: t.ID, Reason: "the provider declined the transfer"}, nil
+	case resp.StatusCode == http.StatusPaymentRequired || t.Status == "failed": // the provider's word
+		return ProviderResult{Status: domain.PayoutFailed, Ref: t.ID, Reason: "the provider declined the transfer"}, nil
 	case resp.StatusCode >= 500:
 		return ProviderResult{}, fmt.Errorf("payments API answered %d", resp.StatusCode)
 	case resp.StatusCode >= 400:
 		return ProviderResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("payments API refused: %d %s", resp.StatusCode, t.Error), "provider", nil)
-	case t.Status == "paid":
-		return ProviderResult{Status: "paid", Ref: t.ID}, nil
+	case t.Status == "paid": // the provider's word
+		return ProviderResult{Status: domain.PayoutPaid, Ref: t.ID}, nil
 	}
-	return ProviderResult{Status: "submitted", Ref: t.ID}, nil
+	return ProviderResult{Status: domain.PayoutSubmitted, Ref: t.ID}, nil
 }
 
 // writeBatchFile writes the close's payout batch as CSV for a bank portal; it is
@@ -171,7 +171,7 @@ func (a *Activities) writeBatchFile(ctx context.Context, c db.Close) (ProviderRe
 	if err := os.WriteFile(tmp, buf.Bytes(), 0o640); err != nil {
 		return ProviderResult{}, err
 	}
-	return ProviderResult{Status: "submitted", Ref: path}, os.Rename(tmp, path)
+	return ProviderResult{Status: domain.PayoutSubmitted, Ref: path}, os.Rename(tmp, path)
 }
 
 // SettlePayout records the outcome: paid marks the partner's lines of the close
@@ -183,8 +183,8 @@ func (a *Activities) SettlePayout(ctx context.Context, payoutID uuid.UUID, attem
 			return err
 		}
 		now := nowUTC()
-		if r.Status == "paid" {
-			if err := q.SetPayoutStatus(ctx, db.SetPayoutStatusParams{ID: p.ID, Status: "paid", ProviderRef: &r.Ref, PaidAt: &now}); err != nil {
+		if r.Status == domain.PayoutPaid {
+			if err := q.SetPayoutStatus(ctx, db.SetPayoutStatusParams{ID: p.ID, Status: domain.PayoutPaid, ProviderRef: &r.Ref, PaidAt: &now}); err != nil {
 				return err
 			}
 			paid, err := q.MarkLinesPaid(ctx, db.MarkLinesPaidParams{CloseID: c.ID, PartnerID: p.PartnerID})
@@ -216,7 +216,7 @@ func (a *Activities) SettlePayout(ctx context.Context, payoutID uuid.UUID, attem
 		if r.Ref != "" {
 			ref = &r.Ref
 		}
-		return q.SetPayoutStatus(ctx, db.SetPayoutStatusParams{ID: p.ID, Status: "failed", ProviderRef: ref, LastError: &reason})
+		return q.SetPayoutStatus(ctx, db.SetPayoutStatusParams{ID: p.ID, Status: domain.PayoutFailed, ProviderRef: ref, LastError: &reason})
 	})
 }
 

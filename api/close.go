@@ -147,7 +147,7 @@ func (s *Server) addAdjustment(c *gin.Context) {
 		if err != nil {
 			return answer{}, err
 		}
-		if cl.Status != "review" {
+		if cl.Status != domain.CloseReview {
 			return answer{}, domain.Conflict("not_in_review", "adjustments are made during review; the close is %s", cl.Status)
 		}
 		p, err := q.GetPartner(ctx, uuid.MustParse(req.PartnerID))

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
 )
 
 // httpMetrics are the RED metrics per route: rate and errors by status code,
@@ -110,7 +111,7 @@ func (b businessCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	// Every status is reported, zero included, so alerts and dashboards see a series.
 	if rows, err := b.store.PayoutCountsByStatus(ctx); err == nil {
-		n := map[string]int64{"pending": 0, "submitted": 0, "paid": 0, "failed": 0}
+		n := map[string]int64{domain.PayoutPending: 0, domain.PayoutSubmitted: 0, domain.PayoutPaid: 0, domain.PayoutFailed: 0}
 		for _, r := range rows {
 			n[r.Status] = r.N
 		}
@@ -119,7 +120,7 @@ func (b businessCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if rows, err := b.store.CloseCountsByStatus(ctx); err == nil {
-		n, age := map[string]int64{"computing": 0, "review": 0, "paying": 0, "completed": 0}, map[string]float64{}
+		n, age := map[string]int64{domain.CloseComputing: 0, domain.CloseReview: 0, domain.ClosePaying: 0, domain.CloseCompleted: 0}, map[string]float64{}
 		for _, r := range rows {
 			n[r.Status], age[r.Status] = r.N, r.OldestAgeSeconds
 		}

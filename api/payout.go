@@ -170,7 +170,7 @@ func (s *Server) confirmPayoutDetails(c *gin.Context) {
 			if cl, err = q.LockClose(ctx, cl.ID); err != nil {
 				return answer{}, err
 			}
-			if cl.Status == "review" {
+			if cl.Status == domain.CloseReview {
 				if err := activities.ComputeStatements(ctx, q, cl); err != nil {
 					return answer{}, err
 				}
@@ -188,7 +188,7 @@ func (s *Server) payoutFor(c *gin.Context) (db.Payout, error) {
 // idempotency key: the failed one would only replay its failure).
 func (s *Server) retryPayout(c *gin.Context) {
 	p, err := s.payoutFor(c)
-	if err == nil && p.Status != "failed" {
+	if err == nil && p.Status != domain.PayoutFailed {
 		err = domain.Conflict("not_failed", "only a failed payout is retried; this one is %s", p.Status)
 	}
 	if err != nil {

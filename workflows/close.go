@@ -52,13 +52,13 @@ type CloseState struct {
 }
 
 func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
-	st := CloseState{Status: "computing"}
+	st := CloseState{Status: domain.CloseComputing}
 	ib := newInbox()
 	state := func() CloseState { return st }
 	if err := errors.Join(
 		workflow.SetQueryHandler(ctx, CloseStatusQuery, func() (CloseState, error) { return st, nil }),
 		serve(ctx, ib, CloseApprove, func(d CloseDecision) error {
-			if st.Status != "review" || ib.has(CloseApprove) {
+			if st.Status != domain.CloseReview || ib.has(CloseApprove) {
 				return messageError(domain.Conflict("not_in_review", "the close is %s; sign-off happens during review", st.Status))
 			}
 			if d.Actor == "" {
@@ -81,8 +81,8 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 	}
 	// The workflow moves first, then records it: whoever sees "review" in the
 	// database can sign off at once.
-	st.Status = "review"
-	if err := workflow.ExecuteActivity(summarized(ctx, "open for review"), a.SetCloseStatus, in.CloseID, "review", "").Get(ctx, nil); err != nil {
+	st.Status = domain.CloseReview
+	if err := workflow.ExecuteActivity(summarized(ctx, "open for review"), a.SetCloseStatus, in.CloseID, domain.CloseReview, "").Get(ctx, nil); err != nil {
 		return st, err
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
@@ -96,8 +96,8 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 		_ = workflow.Await(ctx, ib.pending)
 	}
 	m := ib.pop()
-	st.SignedBy, st.Status = m.payload.(CloseDecision).Actor, "paying"
-	if err := workflow.ExecuteActivity(summarized(ctx, "signed off by "+st.SignedBy), a.SetCloseStatus, in.CloseID, "paying", st.SignedBy).Get(ctx, nil); err != nil {
+	st.SignedBy, st.Status = m.payload.(CloseDecision).Actor, domain.ClosePaying
+	if err := workflow.ExecuteActivity(summarized(ctx, "signed off by "+st.SignedBy), a.SetCloseStatus, in.CloseID, domain.ClosePaying, st.SignedBy).Get(ctx, nil); err != nil {
 		return st, err
 	}
 	ib.done(m, nil)
@@ -120,7 +120,7 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 			var res PayoutState
 			err := workflow.ExecuteChildWorkflow(cctx, PayoutWorkflow, PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: 1}).Get(ctx, &res)
 			slots.Receive(ctx, nil)
-			done.Send(ctx, err == nil && res.Status == "paid")
+			done.Send(ctx, err == nil && res.Status == domain.PayoutPaid)
 		})
 	}
 	for range payouts {
@@ -132,8 +132,8 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 			st.Failed++
 		}
 	}
-	st.Status = "completed"
-	_ = workflow.ExecuteActivity(summarized(ctx, fmt.Sprintf("completed: %d paid, %d failed", st.Paid, st.Failed)), a.SetCloseStatus, in.CloseID, "completed", "").Get(ctx, nil)
+	st.Status = domain.CloseCompleted
+	_ = workflow.ExecuteActivity(summarized(ctx, fmt.Sprintf("completed: %d paid, %d failed", st.Paid, st.Failed)), a.SetCloseStatus, in.CloseID, domain.CloseCompleted, "").Get(ctx, nil)
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
 	ib.close(messageError(domain.Conflict("not_in_review", "the close is completed")))
 	return st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
@@ -152,7 +152,7 @@ func CloseSchedulerWorkflow(ctx workflow.Context) (int, error) {
 	for _, d := range due {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: d.WorkflowID, ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
 			StaticSummary: "close " + d.Month.Format("2006-01"), TypedSearchAttributes: temporal.NewSearchAttributes(SAProgramID.ValueSet(d.ProgramID.String()),
-				SAKind.ValueSet("close"), SAStatus.ValueSet("computing"))})
+				SAKind.ValueSet("close"), SAStatus.ValueSet(domain.CloseComputing))})
 		child := workflow.ExecuteChildWorkflow(cctx, CloseWorkflow, CloseInput{CloseID: d.CloseID, ProgramID: d.ProgramID, Month: d.Month})
 		if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil { // started; it runs on by itself
 			return 0, err

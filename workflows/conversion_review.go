@@ -42,12 +42,12 @@ type ReviewState struct {
 }
 
 func ConversionReviewWorkflow(ctx workflow.Context, in ReviewInput) (ReviewState, error) {
-	st := ReviewState{Status: "pending", Flags: in.Flags}
+	st := ReviewState{Status: domain.ReviewPending, Flags: in.Flags}
 	ib := newInbox()
 	state := func() ReviewState { return st }
 	validate := func(reject bool) func(ReviewDecision) error {
 		return func(d ReviewDecision) error {
-			if st.Status != "pending" || ib.has(ReviewApprove, ReviewReject) {
+			if st.Status != domain.ReviewPending || ib.has(ReviewApprove, ReviewReject) {
 				return messageError(domain.Conflict("already_decided", "the conversion was already reviewed (%s)", st.Status))
 			}
 			if d.Actor == "" {

@@ -259,7 +259,7 @@ func (w *dealWorkflow) apply(ctx workflow.Context, m message) (ended bool, refus
 	case DealApprove:
 		d := m.payload.(DealDecision)
 		until := now.AddDate(0, 0, w.state.Policy.ProtectionDays)
-		err := w.record(ctx, activities.DealChange{Kind: "approved", Actor: d.Actor, Reason: d.Reason, Margin: d.Margin, ProtectedUntil: until})
+		err := w.record(ctx, activities.DealChange{Kind: activities.DealChangeApproved, Actor: d.Actor, Reason: d.Reason, Margin: d.Margin, ProtectedUntil: until})
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == activities.ErrAlreadyProtected {
 			// Another partner's registration was approved first: first approved wins.
@@ -277,11 +277,11 @@ func (w *dealWorkflow) apply(ctx workflow.Context, m message) (ended bool, refus
 	case DealSetStage:
 		u := m.payload.(DealUpdate)
 		w.state.Stage = u.Stage
-		return false, w.record(ctx, activities.DealChange{Kind: "stage", Actor: u.Actor, Stage: u.Stage, Reason: "moved to " + u.Stage})
+		return false, w.record(ctx, activities.DealChange{Kind: activities.DealChangeStage, Actor: u.Actor, Stage: u.Stage, Reason: "moved to " + u.Stage})
 	case DealRequestExtension:
 		u := m.payload.(DealUpdate)
 		w.state.PendingExtension = &u
-		if err := w.record(ctx, activities.DealChange{Kind: "extension_requested", Actor: u.Actor, Reason: u.Reason}); err != nil {
+		if err := w.record(ctx, activities.DealChange{Kind: activities.DealChangeExtensionRequested, Actor: u.Actor, Reason: u.Reason}); err != nil {
 			return false, err
 		}
 		w.notify(ctx, fmt.Sprintf("deal_extension_requested_%d", w.state.ExtensionsUsed+1), "manager", "Extension requested: "+u.Reason)
@@ -294,7 +294,7 @@ func (w *dealWorkflow) apply(ctx workflow.Context, m message) (ended bool, refus
 		until := w.state.ProtectedUntil.AddDate(0, 0, days)
 		w.state.ProtectedUntil, w.state.PendingExtension = &until, nil
 		w.state.ExtensionsUsed++
-		if err := w.record(ctx, activities.DealChange{Kind: "extended", Actor: e.Actor, Reason: fmt.Sprintf("+%d days, until %s", days, until.Format(time.DateOnly)),
+		if err := w.record(ctx, activities.DealChange{Kind: activities.DealChangeExtended, Actor: e.Actor, Reason: fmt.Sprintf("+%d days, until %s", days, until.Format(time.DateOnly)),
 			ProtectedUntil: until, ExtensionsUsed: w.state.ExtensionsUsed}); err != nil {
 			return false, err
 		}
@@ -303,7 +303,7 @@ func (w *dealWorkflow) apply(ctx workflow.Context, m message) (ended bool, refus
 		e := m.payload.(ExtensionDecision)
 		w.state.PendingExtension = nil
 		w.state.ExtensionsUsed++ // a rejected request uses up the allowance too
-		return false, w.record(ctx, activities.DealChange{Kind: "extension_rejected", Actor: e.Actor, Reason: e.Reason})
+		return false, w.record(ctx, activities.DealChange{Kind: activities.DealChangeExtensionRejected, Actor: e.Actor, Reason: e.Reason})
 	case DealWin:
 		u := m.payload.(DealUpdate)
 		// Histories from before confirmation existed: a win was won at once.
@@ -317,7 +317,7 @@ func (w *dealWorkflow) apply(ctx workflow.Context, m message) (ended bool, refus
 		}
 		cur := w.state.Policy.Currency
 		w.state.Status, w.state.ReportedWon = domain.DealWonReported, &u
-		if err := w.record(ctx, activities.DealChange{Kind: "won_reported", Actor: u.Actor, FinalAmount: u.FinalAmount,
+		if err := w.record(ctx, activities.DealChange{Kind: activities.DealChangeWonReported, Actor: u.Actor, FinalAmount: u.FinalAmount,
 			Reason: fmt.Sprintf("reported won at %s %s; waiting for a manager to confirm", u.FinalAmount.StringFixed(domain.MinorUnits(cur)), cur)}); err != nil {
 			return false, err
 		}
@@ -333,7 +333,7 @@ func (w *dealWorkflow) apply(ctx workflow.Context, m message) (ended bool, refus
 	case DealRejectWon:
 		d := m.payload.(WonDecision)
 		w.state.Status, w.state.ReportedWon = domain.DealApproved, nil
-		if err := w.record(ctx, activities.DealChange{Kind: "won_rejected", Actor: d.Actor, Reason: d.Reason}); err != nil {
+		if err := w.record(ctx, activities.DealChange{Kind: activities.DealChangeWonRejected, Actor: d.Actor, Reason: d.Reason}); err != nil {
 			return false, err
 		}
 		w.upsertStatus(ctx)
@@ -350,7 +350,7 @@ func (w *dealWorkflow) win(ctx workflow.Context, actor string, amount decimal.De
 	cur := w.state.Policy.Currency
 	margin := domain.DealMargin(amount, w.state.Margin, w.state.Policy.TierDefaultMargin, cur)
 	w.state.Status, w.state.ReportedWon = domain.DealWon, nil
-	if err := w.record(ctx, activities.DealChange{Kind: "won", Actor: actor, Reason: fmt.Sprintf("won at %s %s; margin %s%s", amount.StringFixed(domain.MinorUnits(cur)), cur, margin.StringFixed(domain.MinorUnits(cur)), note),
+	if err := w.record(ctx, activities.DealChange{Kind: activities.DealChangeWon, Actor: actor, Reason: fmt.Sprintf("won at %s %s; margin %s%s", amount.StringFixed(domain.MinorUnits(cur)), cur, margin.StringFixed(domain.MinorUnits(cur)), note),
 		FinalAmount: &amount, MarginAmount: &margin}); err != nil {
 		return false, err
 	}
@@ -495,7 +495,7 @@ func (w *dealWorkflow) record(ctx workflow.Context, c activities.DealChange) err
 	c.DealID = w.in.DealID
 	c.EventKey = fmt.Sprintf("%s/%d/%s", ids.Deal(w.in.DealID), w.state.EventSeq, c.Kind)
 	c.At = workflow.Now(ctx)
-	summary := c.Kind + " by " + c.Actor
+	summary := string(c.Kind) + " by " + c.Actor
 	if c.Reason != "" {
 		summary += ": " + c.Reason
 	}
@@ -507,7 +507,8 @@ func (w *dealWorkflow) record(ctx workflow.Context, c activities.DealChange) err
 // The status flips first, so messages validated meanwhile see the deal as closed.
 func (w *dealWorkflow) end(ctx workflow.Context, status, actor, reason string) (bool, error) {
 	w.state.Status = status
-	if err := w.record(ctx, activities.DealChange{Kind: status, Actor: actor, Reason: reason}); err != nil {
+	// The ending statuses (rejected, lost, expired) are also the changes' kinds.
+	if err := w.record(ctx, activities.DealChange{Kind: activities.DealChangeKind(status), Actor: actor, Reason: reason}); err != nil {
 		return false, err
 	}
 	w.upsertStatus(ctx)

@@ -67,7 +67,7 @@ func (h *dealHarness) kinds() []string {
 	defer h.mu.Unlock()
 	out := []string{}
 	for _, c := range h.changes {
-		out = append(out, c.Kind)
+		out = append(out, string(c.Kind))
 	}
 	return out
 }

@@ -29,7 +29,7 @@ func TestDecisionInFlightBlocksTheNext(t *testing.T) {
 	env.OnActivity(a.CheckDealConflicts, mock.Anything, mock.Anything).Return(noConflicts, nil)
 	var kinds []string
 	env.OnActivity(a.RecordDealChange, mock.Anything, mock.Anything).Return(func(_ context.Context, c activities.DealChange) error {
-		kinds = append(kinds, c.Kind)
+		kinds = append(kinds, string(c.Kind))
 		return nil
 	})
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(nil)
@@ -83,7 +83,7 @@ func TestRefusedRecordLeavesTheDealAsItWas(t *testing.T) {
 				return temporal.NewNonRetryableApplicationError("numeric field overflow", activities.ErrPermanent, nil)
 			}
 		}
-		kinds = append(kinds, c.Kind)
+		kinds = append(kinds, string(c.Kind))
 		return nil
 	})
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(nil)

@@ -152,7 +152,7 @@ func (w *mdfWorkflow) run(ctx workflow.Context) (MDFState, error) {
 		if ok, _ := awaitUntil(ctx, deadline.Sub(workflow.Now(ctx)), summary, w.inbox.pending); ok {
 			continue
 		}
-		w.change(ctx, activities.MDFChange{Kind: "expired", Actor: "system", Reason: summary + " passed without a claim",
+		w.change(ctx, activities.MDFChange{Kind: activities.MDFChangeExpired, Actor: "system", Reason: summary + " passed without a claim",
 			Claimed: w.state.Claimed, Approved: w.state.Approved}, MDFExpired)
 		w.state.Claimed, w.state.Approved = decimal.Zero, decimal.Zero
 		return w.finish(ctx)
@@ -196,13 +196,13 @@ func (w *mdfWorkflow) apply(ctx workflow.Context, m message) (ended bool) {
 		if d.Reason != "" {
 			reason += ": " + d.Reason
 		}
-		w.change(ctx, activities.MDFChange{Kind: "pre_approved", Actor: d.Actor, Reason: reason, Reserved: w.state.Reserved, Amount: amount, Deadline: &deadline}, MDFApproved)
+		w.change(ctx, activities.MDFChange{Kind: activities.MDFChangePreApproved, Actor: d.Actor, Reason: reason, Reserved: w.state.Reserved, Amount: amount, Deadline: &deadline}, MDFApproved)
 		w.state.Reserved, w.state.Approved, w.state.ClaimDeadline = decimal.Zero, amount, &deadline
 	case MDFReject, MDFWithdraw:
 		d := m.payload.(MDFDecision)
-		kind, status := "rejected", MDFRejected
+		kind, status := activities.MDFChangeRejected, MDFRejected
 		if m.name == MDFWithdraw {
-			kind, status = "withdrawn", MDFWithdrawn
+			kind, status = activities.MDFChangeWithdrawn, MDFWithdrawn
 		}
 		w.change(ctx, activities.MDFChange{Kind: kind, Actor: d.Actor, Reason: d.Reason, Reserved: w.state.Reserved}, status)
 		w.state.Reserved = decimal.Zero
@@ -211,13 +211,13 @@ func (w *mdfWorkflow) apply(ctx workflow.Context, m message) (ended bool) {
 		c := m.payload.(MDFClaimInput)
 		unclaim := w.state.Claimed // a resubmission after more proof replaces the earlier claim
 		w.state.Approved = w.state.Approved.Add(unclaim)
-		w.change(ctx, activities.MDFChange{Kind: "claimed", Actor: c.Actor, Reason: fmt.Sprintf("claimed %s %s with %d file(s)", c.Amount.StringFixed(2), w.state.Policy.Currency, len(c.FileIDs)),
+		w.change(ctx, activities.MDFChange{Kind: activities.MDFChangeClaimed, Actor: c.Actor, Reason: fmt.Sprintf("claimed %s %s with %d file(s)", c.Amount.StringFixed(2), w.state.Policy.Currency, len(c.FileIDs)),
 			Amount: c.Amount, Unclaim: unclaim, Results: c.Results, FileCount: len(c.FileIDs)}, MDFClaimed)
 		w.state.Approved, w.state.Claimed = w.state.Approved.Sub(c.Amount), c.Amount
 	case MDFRequestProof:
 		d := m.payload.(MDFDecision)
 		deadline := now.Add(w.state.Policy.ProofWindow)
-		w.change(ctx, activities.MDFChange{Kind: "proof_requested", Actor: d.Actor, Reason: d.Reason + "; resubmit by " + deadline.Format(time.DateOnly), Deadline: &deadline}, MDFPendingProof)
+		w.change(ctx, activities.MDFChange{Kind: activities.MDFChangeProofRequested, Actor: d.Actor, Reason: d.Reason + "; resubmit by " + deadline.Format(time.DateOnly), Deadline: &deadline}, MDFPendingProof)
 		w.state.ProofRequested, w.state.ProofDeadline = true, &deadline
 		w.notify(ctx, "mdf_proof_requested", w.in.PartnerID.String(), "More proof is needed for your MDF claim: "+d.Reason)
 	case MDFApproveClaim:
@@ -226,13 +226,13 @@ func (w *mdfWorkflow) apply(ctx workflow.Context, m message) (ended bool) {
 		if d.Amount != nil {
 			accepted = *d.Amount
 		}
-		w.change(ctx, activities.MDFChange{Kind: "claim_approved", Actor: d.Actor, Reason: fmt.Sprintf("reimburse %s of %s %s claimed", accepted.StringFixed(2), w.state.Claimed.StringFixed(2), w.state.Policy.Currency),
+		w.change(ctx, activities.MDFChange{Kind: activities.MDFChangeClaimApproved, Actor: d.Actor, Reason: fmt.Sprintf("reimburse %s of %s %s claimed", accepted.StringFixed(2), w.state.Claimed.StringFixed(2), w.state.Policy.Currency),
 			Claimed: w.state.Claimed, Approved: w.state.Approved, Amount: accepted}, MDFReimbursable)
 		w.state.Reimbursable, w.state.Claimed, w.state.Approved = accepted, decimal.Zero, decimal.Zero
 		return true
 	case MDFRejectClaim:
 		d := m.payload.(MDFDecision)
-		w.change(ctx, activities.MDFChange{Kind: "claim_rejected", Actor: d.Actor, Reason: d.Reason, Claimed: w.state.Claimed, Approved: w.state.Approved}, MDFClaimRejected)
+		w.change(ctx, activities.MDFChange{Kind: activities.MDFChangeClaimRejected, Actor: d.Actor, Reason: d.Reason, Claimed: w.state.Claimed, Approved: w.state.Approved}, MDFClaimRejected)
 		w.state.Claimed, w.state.Approved = decimal.Zero, decimal.Zero
 		return true
 	}
@@ -303,7 +303,7 @@ func (w *mdfWorkflow) change(ctx workflow.Context, c activities.MDFChange, statu
 	w.state.EventSeq++
 	c.RequestID, c.Status, c.At = w.in.RequestID, status, workflow.Now(ctx)
 	c.EventKey = fmt.Sprintf("%s/%d/%s", ids.MDF(w.in.RequestID), w.state.EventSeq, c.Kind)
-	summary := c.Kind + " by " + c.Actor
+	summary := string(c.Kind) + " by " + c.Actor
 	if c.Reason != "" {
 		summary += ": " + c.Reason
 	}

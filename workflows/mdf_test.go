@@ -99,7 +99,7 @@ func (h *mdfHarness) run() MDFState {
 func (h *mdfHarness) kinds() []string {
 	out := []string{}
 	for _, c := range h.changes {
-		out = append(out, c.Kind)
+		out = append(out, string(c.Kind))
 	}
 	return out
 }

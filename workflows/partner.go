@@ -149,7 +149,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 		m := w.inbox.pop()
 		d := m.payload.(Decision)
 		if m.name == PartnerReject {
-			w.change(ctx, "rejected", domain.StatusRejected, StepRejected, d.Actor, d.Reason, nil)
+			w.change(ctx, activities.PartnerChangeRejected, domain.StatusRejected, StepRejected, d.Actor, d.Reason, nil)
 			w.state.Decision = &d
 			w.inbox.done(m, nil)
 			w.inbox.close(messageError(domain.Conflict("process_ended", "the application was rejected")))
@@ -157,7 +157,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 		}
 		w.state.Decision, w.state.Approved = &d, true
 		// The approval activates the partner's first API key (made by the API) in the same transaction.
-		w.change(ctx, "approved", domain.StatusAwaitingAgreement, StepAgreement, d.Actor, d.Reason, &activities.PartnerChange{APIKeyID: d.APIKeyID})
+		w.change(ctx, activities.PartnerChangeApproved, domain.StatusAwaitingAgreement, StepAgreement, d.Actor, d.Reason, &activities.PartnerChange{APIKeyID: d.APIKeyID})
 		w.inbox.done(m, nil)
 	}
 
@@ -168,7 +168,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 		m := w.inbox.pop()
 		acc := m.payload.(AgreementAcceptance)
 		w.state.AcceptedAgreement = acc.Version
-		w.change(ctx, "agreement_accepted", domain.StatusAwaitingCertification, StepCertification, acc.Actor, "terms "+acc.Version, &activities.PartnerChange{AgreementVersion: acc.Version})
+		w.change(ctx, activities.PartnerChangeAgreementAccepted, domain.StatusAwaitingCertification, StepCertification, acc.Actor, "terms "+acc.Version, &activities.PartnerChange{AgreementVersion: acc.Version})
 		waiting = append(waiting, m) // the loop below may activate at once
 	}
 
@@ -180,7 +180,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 			c := m.payload.(CertificationRecord)
 			w.state.Certifications = append(w.state.Certifications, c.Certification)
 			cert := c.Certification
-			w.record(ctx, activities.PartnerChange{Kind: "certified", Status: w.state.Status, Actor: c.Actor,
+			w.record(ctx, activities.PartnerChange{Kind: activities.PartnerChangeCertified, Status: w.state.Status, Actor: c.Actor,
 				Reason: fmt.Sprintf("%s valid until %s", c.Name, c.ExpiresAt.Format(time.DateOnly)), Certification: &cert})
 			waiting = append(waiting, m)
 		}
@@ -193,13 +193,13 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 		}
 		switch {
 		case st.Complete() && w.state.Status != domain.StatusActive:
-			kind := "activated"
+			kind := activities.PartnerChangeActivated
 			if w.state.Status == domain.StatusLapsed {
-				kind = "reinstated"
+				kind = activities.PartnerChangeReinstated
 			}
 			w.change(ctx, kind, domain.StatusActive, StepActive, "system", "all required certifications are valid", nil)
 		case !st.Complete() && w.state.Status == domain.StatusActive:
-			w.change(ctx, "lapsed", domain.StatusLapsed, StepLapsed, "system", "certification expired: "+strings.Join(st.Missing, ", "), nil)
+			w.change(ctx, activities.PartnerChangeLapsed, domain.StatusLapsed, StepLapsed, "system", "certification expired: "+strings.Join(st.Missing, ", "), nil)
 		}
 		for _, m := range waiting {
 			w.inbox.done(m, nil)
@@ -277,7 +277,7 @@ func (w *partnerWorkflow) validateCertification(now time.Time, c CertificationRe
 
 // change moves the partner to a new status, recording why, and tells operators
 // through the Status search attribute.
-func (w *partnerWorkflow) change(ctx workflow.Context, kind, status, step, actor, reason string, extra *activities.PartnerChange) {
+func (w *partnerWorkflow) change(ctx workflow.Context, kind activities.PartnerChangeKind, status, step, actor, reason string, extra *activities.PartnerChange) {
 	c := activities.PartnerChange{Kind: kind, Status: status, Actor: actor, Reason: reason}
 	if extra != nil {
 		c.AgreementVersion, c.APIKeyID = extra.AgreementVersion, extra.APIKeyID
@@ -295,7 +295,7 @@ func (w *partnerWorkflow) record(ctx workflow.Context, c activities.PartnerChang
 	c.At = workflow.Now(ctx)
 	// Retried until the database takes it: the change has already happened in the
 	// workflow, and the activity is idempotent by EventKey.
-	summary := c.Kind + " by " + c.Actor
+	summary := string(c.Kind) + " by " + c.Actor
 	if c.Reason != "" {
 		summary += ": " + c.Reason
 	}

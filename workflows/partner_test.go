@@ -56,7 +56,7 @@ func (h *partnerHarness) kinds() []string {
 	defer h.mu.Unlock()
 	out := []string{}
 	for _, c := range h.changes {
-		out = append(out, c.Kind)
+		out = append(out, string(c.Kind))
 	}
 	return out
 }

@@ -45,12 +45,12 @@ type PayoutState struct {
 }
 
 func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
-	st := PayoutState{Status: "pending"}
+	st := PayoutState{Status: domain.PayoutPending}
 	var result *activities.ProviderResult
 	ib := newInbox()
 	state := func() PayoutState { return st }
 	decide := func(d PayoutDecision) error {
-		if st.Status != "submitted" || in.Provider != "file" || ib.busy() {
+		if st.Status != domain.PayoutSubmitted || in.Provider != "file" || ib.busy() {
 			return messageError(domain.Conflict("not_awaiting", "only a submitted file payout is marked by finance (status %s)", st.Status))
 		}
 		if d.Actor == "" {
@@ -71,7 +71,7 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 		for {
 			var r activities.ProviderResult
 			confirmations.Receive(ctx, &r)
-			if result == nil && (r.Status == "paid" || r.Status == "failed") {
+			if result == nil && (r.Status == domain.PayoutPaid || r.Status == domain.PayoutFailed) {
 				result = &r
 			}
 		}
@@ -85,14 +85,14 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 	if err := workflow.ExecuteActivity(summarized(ctx, "ledger: commission payable → cash"), a.PostPayoutEntry, in.PayoutID, in.Attempt).Get(ctx, nil); err != nil {
 		return st, err
 	}
-	st.Status = "submitted" // as the row now says; a decision sent meanwhile waits in the queue
+	st.Status = domain.PayoutSubmitted // as the row now says; a decision sent meanwhile waits in the queue
 	setPayoutStatus(ctx, st.Status)
 	var sent activities.ProviderResult
 	if err := workflow.ExecuteActivity(summarized(ctx, "send to the "+in.Provider+" provider"), a.SendPayout, in.PayoutID, in.Attempt).Get(ctx, &sent); err != nil {
-		sent = activities.ProviderResult{Status: "failed", Reason: err.Error()}
+		sent = activities.ProviderResult{Status: domain.PayoutFailed, Reason: err.Error()}
 	}
 	st.Ref = sent.Ref
-	if sent.Status != "submitted" && result == nil {
+	if sent.Status != domain.PayoutSubmitted && result == nil {
 		result = &sent
 	}
 	var decision *message // finance's mark-paid/mark-failed, answered once settled
@@ -110,7 +110,7 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 			break
 		}
 		var polled activities.ProviderResult
-		if err := workflow.ExecuteActivity(summarized(ctx, "poll the provider"), a.CheckPayout, sent.Ref).Get(ctx, &polled); err == nil && polled.Status != "submitted" && result == nil {
+		if err := workflow.ExecuteActivity(summarized(ctx, "poll the provider"), a.CheckPayout, sent.Ref).Get(ctx, &polled); err == nil && polled.Status != domain.PayoutSubmitted && result == nil {
 			result = &polled
 		}
 	}
@@ -135,7 +135,7 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 
 // payoutSearchAttributes let operators filter payouts: Kind = "payout" AND Status = "failed".
 func payoutSearchAttributes(partnerID, programID uuid.UUID) temporal.SearchAttributes {
-	sa := []temporal.SearchAttributeUpdate{SAKind.ValueSet("payout"), SAStatus.ValueSet("pending")}
+	sa := []temporal.SearchAttributeUpdate{SAKind.ValueSet("payout"), SAStatus.ValueSet(domain.PayoutPending)}
 	if partnerID != uuid.Nil {
 		sa = append(sa, SAPartnerID.ValueSet(partnerID.String()))
 	}

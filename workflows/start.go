@@ -81,7 +81,7 @@ func StartConversionReview(ctx context.Context, c client.Client, in ReviewInput,
 // StartClose begins (or joins) a program's monthly close (ID close-<program>-<yyyy-mm>).
 func StartClose(ctx context.Context, c client.Client, in CloseInput) error {
 	_, err := c.ExecuteWorkflow(ctx, joined(ids.Close(in.ProgramID, in.Month),
-		SAProgramID.ValueSet(in.ProgramID.String()), SAKind.ValueSet("close"), SAStatus.ValueSet("computing")),
+		SAProgramID.ValueSet(in.ProgramID.String()), SAKind.ValueSet("close"), SAStatus.ValueSet(domain.CloseComputing)),
 		CloseWorkflow, in)
 	return err
 }
