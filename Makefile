@@ -11,7 +11,7 @@ SQLC          := $(BIN)/sqlc
 WORKFLOWCHECK := $(BIN)/workflowcheck
 PARTNEROPS    := $(BIN)/partnerops
 
-.PHONY: run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools
+.PHONY: run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
 .DEFAULT_GOAL := help
 
 help:
@@ -66,7 +66,17 @@ lint: $(WORKFLOWCHECK)
 # state with `make run`.
 test: lint check-generated $(TEMPORAL)
 	TEMPORAL_CLI=$(TEMPORAL) $(GO) test -count=1 -timeout 12m ./...
-	$(MAKE) walkthroughs
+	$(MAKE) compose-check walkthroughs
+
+# docker-compose.yml is valid (no Docker engine needed: the compose CLI only
+# parses and validates it); docker-compose comes from apt where we can.
+compose-check:
+	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
+	else command -v docker-compose >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -qq docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }; \
+	  else echo "compose-check needs docker compose or docker-compose (sudo apt-get install docker-compose)"; exit 1; fi; }; \
+	docker-compose -f docker-compose.yml config -q; fi
+	@echo "docker-compose.yml is valid"
 
 # The README's walkthroughs, twice in a row, against `partnerops dev` on a fresh
 # database (they need the ports make run uses: stop make run first).
