@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -164,271 +163,6 @@ func validateConversion(req *ConversionRequest) error {
 	return nil
 }
 
-func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID uuid.UUID, req ConversionRequest, hash []byte) (ConversionView, error) {
-	prog, err := s.programs.get(programID, func() (db.Program, error) { return q.GetProgram(ctx, programID) })
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ConversionView{}, domain.Invalid("program_id", "unknown_program", "no program with that id")
-	}
-	if err != nil {
-		return ConversionView{}, err
-	}
-	if req.Currency != prog.Currency {
-		return ConversionView{}, domain.Invalid("currency", "wrong_currency", "this program converts in %s", prog.Currency)
-	}
-	amount := decimal.Zero
-	if req.Amount != nil {
-		amount = req.Amount.Decimal
-	}
-	at := req.OccurredAt.UTC()
-	conv := db.CreateConversionParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, ExternalID: req.ExternalID, RequestHash: hash, Kind: req.Kind,
-		Amount: domain.NewNumeric(amount), Currency: req.Currency, OrderID: req.OrderID, CustomerRef: req.CustomerRef,
-		CustomerEmail: strings.ToLower(req.CustomerEmail), CustomerDomain: req.CustomerDomain, OccurredAt: at, FraudFlags: []string{}}
-	if req.Kind == domain.KindRefund {
-		return s.recordRefund(ctx, q, prog, conv, req.RefundOf)
-	}
-
-	att, err := s.attribute(ctx, q, prog, req, at)
-	if err != nil {
-		return ConversionView{}, err
-	}
-	if !att.Attributed() {
-		conv.UnattributedReason = &att.Reason
-		row, err := q.CreateConversion(ctx, conv)
-		if err != nil {
-			return ConversionView{}, err
-		}
-		return conversionView(ctx, q, row)
-	}
-	conv.PartnerID = uuid.NullUUID{UUID: att.PartnerID, Valid: true}
-	conv.LinkID, conv.ClickID, conv.AttributionMethod = att.LinkID, att.ClickID, &att.Method
-
-	partner, err := s.partners.get(att.PartnerID, func() (db.Partner, error) { return q.GetPartner(ctx, att.PartnerID) })
-	if err != nil {
-		return ConversionView{}, err
-	}
-	// Commission: the rule in force at the conversion's time, partner > tier > program.
-	in := domain.CommissionInput{Kind: req.Kind, Amount: amount, Currency: prog.Currency, FirstPayment: true}
-	var binding *db.CustomerBinding
-	if req.CustomerRef != "" {
-		if b, err := q.GetCustomerBinding(ctx, db.GetCustomerBindingParams{ProgramID: programID, CustomerRef: req.CustomerRef}); err == nil {
-			binding = &b
-			if b.PartnerID == att.PartnerID {
-				in.FirstPayment, in.SinceFirst = false, at.Sub(b.FirstAt)
-			}
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return ConversionView{}, err
-		}
-	}
-	rules, err := s.rules.get(programID, func() ([]domain.CommissionRule, error) { return loadRules(ctx, q, programID) })
-	if err != nil {
-		return ConversionView{}, err
-	}
-	event := domain.KindSale
-	if req.Kind == domain.KindLead {
-		event = domain.KindLead
-	}
-	var commission decimal.Decimal
-	paid := false
-	note := "no commission rule in force"
-	if rule, ok := domain.SelectRule(rules, partner.ID, partner.TierID, event, at); ok {
-		if len(rule.VolumeTiers) > 0 { // counted only when a volume tier needs it
-			monthStart := time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
-			n, err := q.PartnerMonthSales(ctx, db.PartnerMonthSalesParams{PartnerID: conv.PartnerID, MonthStart: monthStart, MonthEnd: monthStart.AddDate(0, 1, 0)})
-			if err != nil {
-				return ConversionView{}, err
-			}
-			in.MonthSales = int(n) + 1
-		}
-		commission, paid, note = domain.Commission(rule, in)
-	}
-
-	// Fraud: flagged conversions wait for a manager instead of being paid silently.
-	dup := false
-	if req.OrderID != "" {
-		if dup, err = q.OrderSeen(ctx, db.OrderSeenParams{ProgramID: programID, OrderID: req.OrderID}); err != nil {
-			return ConversionView{}, err
-		}
-	}
-	// The 90-day refund rate moves slowly; counting it on every conversion would
-	// slow ingest as volume grows, so it is cached a minute per partner.
-	stats, err := s.refunds.get(att.PartnerID, func() (db.PartnerRefundStatsRow, error) {
-		return q.PartnerRefundStats(ctx, db.PartnerRefundStatsParams{PartnerID: conv.PartnerID, OccurredAt: at.AddDate(0, 0, -90)})
-	})
-	if err != nil {
-		return ConversionView{}, err
-	}
-	fin := domain.FraudInput{PartnerEmail: partner.Email, CustomerEmail: req.CustomerEmail, PartnerIPHash: partner.LastIPHash,
-		ConvertedAt: at, DuplicateOrder: dup, Sales90d: int(stats.Sales), Refunds90d: int(stats.Refunds)}
-	if req.CustomerIP != "" && s.clicker != nil {
-		fin.CustomerIPHash = s.clicker.IPHash(req.CustomerIP)
-	}
-	if att.Method == domain.ByClickToken || att.Method == domain.ByClickID {
-		fin.ClickedAt = &att.At
-	}
-	conv.FraudFlags = domain.FraudFlags(fin)
-	flagged := len(conv.FraudFlags) > 0
-	if flagged {
-		pending := "pending"
-		conv.ReviewStatus = &pending
-	}
-	row, err := q.CreateConversion(ctx, conv)
-	if err != nil {
-		return ConversionView{}, err
-	}
-	if req.CustomerRef != "" && binding == nil {
-		if err := q.BindCustomer(ctx, db.BindCustomerParams{ProgramID: programID, CustomerRef: req.CustomerRef, PartnerID: att.PartnerID, FirstAt: at}); err != nil {
-			return ConversionView{}, err
-		}
-	}
-	view := ConversionView{Conversion: row, Lines: []db.CommissionLine{}}
-	if paid && commission.IsPositive() {
-		status := "pending"
-		if flagged {
-			status = "held"
-		}
-		hold := at.AddDate(0, 0, int(prog.HoldingDays))
-		line, err := q.CreateLine(ctx, db.CreateLineParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, PartnerID: att.PartnerID, Kind: "commission",
-			SourceID: row.ID, Amount: domain.NewNumeric(commission), Currency: prog.Currency, Status: status,
-			Description: fmt.Sprintf("%s %s (%s)", req.Kind, req.ExternalID, att.Method), OccurredAt: at,
-			DedupeKey: "conversion/" + row.ID.String() + "/commission", HoldUntil: &hold})
-		if err != nil {
-			return ConversionView{}, err
-		}
-		view.Lines = append(view.Lines, line)
-	} else if note != "" {
-		s.logger.DebugContext(ctx, "no commission", "conversion", row.ID, "why", note)
-	}
-	if flagged {
-		if err := s.startReview(ctx, row, prog); err != nil {
-			return ConversionView{}, err
-		}
-	}
-	return view, nil
-}
-
-// attribute gathers every way the conversion could be credited and lets the pure
-// rule choose.
-func (s *Server) attribute(ctx context.Context, q *db.Queries, prog db.Program, req ConversionRequest, at time.Time) (domain.Attribution, error) {
-	in := domain.AttributionInput{At: at, Window: time.Duration(prog.CookieWindowDays) * 24 * time.Hour}
-	if req.CustomerDomain != "" { // a protected deal registration wins over cookies
-		pid, err := q.ProtectedDealFor(ctx, db.ProtectedDealForParams{ProgramID: prog.ID, CustomerDomain: req.CustomerDomain, ProtectedUntil: &at})
-		if err == nil {
-			in.Deal = &domain.Touch{PartnerID: pid}
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return domain.Attribution{}, err
-		}
-	}
-	if req.ClickToken != "" {
-		tok, err := domain.ParseClickToken(req.ClickToken, s.cfg.Click.TokenKey)
-		if err != nil || tok.ProgramID != prog.ID {
-			in.TokenInvalid = true
-		} else {
-			in.Token = &domain.Touch{PartnerID: tok.PartnerID, LinkID: uuid.NullUUID{UUID: tok.LinkID, Valid: true}, ClickID: uuid.NullUUID{UUID: tok.ClickID, Valid: true}, At: tok.ClickedAt}
-		}
-	}
-	if req.ClickID != "" {
-		cl, err := q.GetClick(ctx, uuid.MustParse(req.ClickID))
-		if err == nil && cl.ProgramID == prog.ID {
-			in.Click = &domain.Touch{PartnerID: cl.PartnerID, LinkID: uuid.NullUUID{UUID: cl.LinkID, Valid: true}, ClickID: uuid.NullUUID{UUID: cl.ID, Valid: true}, At: cl.ClickedAt}
-		} else if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return domain.Attribution{}, err
-		}
-	}
-	if req.CouponCode != "" {
-		cp, err := q.GetCouponByCode(ctx, db.GetCouponByCodeParams{Code: req.CouponCode, ProgramID: prog.ID})
-		if err == nil {
-			in.Coupon = &domain.Touch{PartnerID: cp.PartnerID}
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return domain.Attribution{}, err
-		}
-	}
-	if req.CustomerRef != "" {
-		b, err := q.GetCustomerBinding(ctx, db.GetCustomerBindingParams{ProgramID: prog.ID, CustomerRef: req.CustomerRef})
-		if err == nil {
-			in.Binding = &domain.Touch{PartnerID: b.PartnerID}
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return domain.Attribution{}, err
-		}
-	}
-	return domain.Attribute(in), nil
-}
-
-// recordRefund takes a refund's share of the commission back: before payout by
-// voiding (full) or a negative line in the same state (partial); after payout by
-// a negative clawback line that the next close nets.
-func (s *Server) recordRefund(ctx context.Context, q *db.Queries, prog db.Program, conv db.CreateConversionParams, refundOf string) (ConversionView, error) {
-	orig, err := q.GetConversionByExternalID(ctx, db.GetConversionByExternalIDParams{ProgramID: prog.ID, ExternalID: refundOf})
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && orig.Kind == domain.KindRefund) {
-		return ConversionView{}, domain.Invalid("refund_of", "unknown_conversion", "no sale with external_id %q in this program", refundOf)
-	}
-	if err != nil {
-		return ConversionView{}, err
-	}
-	lines, err := q.CommissionLinesOf(ctx, orig.ID) // locked: concurrent refunds of one sale queue up
-	if err != nil {
-		return ConversionView{}, err
-	}
-	before, err := q.RefundedSoFar(ctx, uuid.NullUUID{UUID: orig.ID, Valid: true})
-	if err != nil {
-		return ConversionView{}, err
-	}
-	refunded := before.Decimal.Add(conv.Amount.Decimal)
-	if refunded.GreaterThan(orig.Amount.Decimal) {
-		return ConversionView{}, domain.Invalid("amount", "too_much", "only %s of %s is left to refund", orig.Amount.Sub(before.Decimal).StringFixed(2), refundOf)
-	}
-	conv.RefundOf = uuid.NullUUID{UUID: orig.ID, Valid: true}
-	conv.PartnerID, conv.LinkID, conv.ClickID = orig.PartnerID, orig.LinkID, orig.ClickID
-	method := "refund"
-	conv.AttributionMethod = &method
-	row, err := q.CreateConversion(ctx, conv)
-	if err != nil {
-		return ConversionView{}, err
-	}
-	full := refunded.Equal(orig.Amount.Decimal)
-	for _, l := range lines {
-		if l.Kind != "commission" || l.Status == "void" {
-			continue
-		}
-		if domain.LineFrozen(l.Status, l.CloseID.Valid) {
-			// Frozen (in a close, carried or paid): never changed again; the refund is a
-			// clawback that the open close holding the line nets, or else the next one.
-			back := domain.ProRate(l.Amount.Decimal, conv.Amount.Decimal, orig.Amount.Decimal, prog.Currency)
-			if back.IsZero() {
-				continue
-			}
-			if _, err := activities.ClawBack(ctx, q, l, back, "conversion", orig.ID, fmt.Sprintf("refund %s of %s", conv.ExternalID, refundOf),
-				"conversion/"+row.ID.String()+"/refund/"+l.ID.String(), conv.OccurredAt); err != nil {
-				return ConversionView{}, err
-			}
-			continue
-		}
-		if full {
-			// Not frozen: void the line and the partial-refund lines before it, nothing of it is owed.
-			for _, other := range lines {
-				if other.ID == l.ID || (other.RelatedLineID.Valid && other.RelatedLineID.UUID == l.ID) {
-					if _, err := q.VoidLine(ctx, other.ID); err != nil {
-						return ConversionView{}, err
-					}
-				}
-			}
-			continue
-		}
-		back := domain.ProRate(l.Amount.Decimal, conv.Amount.Decimal, orig.Amount.Decimal, prog.Currency)
-		if back.IsZero() {
-			continue
-		}
-		// A partial refund of a line not frozen yet: a clawback that waits with it.
-		if _, err := q.CreateLine(ctx, db.CreateLineParams{ID: uuid.Must(uuid.NewV7()), ProgramID: prog.ID, PartnerID: l.PartnerID, Kind: "clawback",
-			SourceID: orig.ID, Amount: domain.NewNumeric(back.Neg()), Currency: prog.Currency, Status: l.Status,
-			Description: fmt.Sprintf("refund %s of %s", conv.ExternalID, refundOf), OccurredAt: conv.OccurredAt,
-			DedupeKey: "conversion/" + row.ID.String() + "/refund/" + l.ID.String(), HoldUntil: l.HoldUntil,
-			RelatedLineID: uuid.NullUUID{UUID: l.ID, Valid: true}}); err != nil {
-			return ConversionView{}, err
-		}
-	}
-	return conversionView(ctx, q, row)
-}
-
 func conversionView(ctx context.Context, q *db.Queries, c db.Conversion) (ConversionView, error) {
 	source := c.ID
 	if c.RefundOf.Valid {
@@ -438,22 +172,45 @@ func conversionView(ctx context.Context, q *db.Queries, c db.Conversion) (Conver
 	return ConversionView{Conversion: c, Lines: lines}, err
 }
 
-func loadRules(ctx context.Context, q *db.Queries, programID uuid.UUID) ([]domain.CommissionRule, error) {
-	rows, err := q.ListCommissionRules(ctx, programID)
-	if err != nil {
-		return nil, err
+// recordConversion hands a validated postback to the ingest pipeline
+// (activities.Ingest), with the API's short-lived caches for its lookups.
+func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID uuid.UUID, req ConversionRequest, hash []byte) (ConversionView, error) {
+	amount := decimal.Zero
+	if req.Amount != nil {
+		amount = req.Amount.Decimal
 	}
-	out := make([]domain.CommissionRule, len(rows))
-	for i, r := range rows {
-		var tiers []domain.VolumeTier
-		if err := json.Unmarshal(r.VolumeTiers, &tiers); err != nil {
-			return nil, err
-		}
-		out[i] = domain.CommissionRule{ID: r.ID, TierID: r.TierID, PartnerID: r.PartnerID, Event: r.Event, Kind: r.Kind, Rate: r.Rate.Decimal,
-			Amount: r.Amount.Decimal, VolumeTiers: tiers, Recurring: r.Recurring, RecurringMonths: int(r.RecurringMonths),
-			EffectiveFrom: r.EffectiveFrom, EffectiveTo: r.EffectiveTo}
+	row, lines, err := s.ingest.Record(ctx, q, activities.Conversion{ProgramID: programID, ExternalID: req.ExternalID, Kind: req.Kind, Amount: amount,
+		Currency: req.Currency, OccurredAt: *req.OccurredAt, ClickToken: req.ClickToken, ClickID: req.ClickID, CouponCode: req.CouponCode,
+		OrderID: req.OrderID, CustomerRef: req.CustomerRef, CustomerEmail: req.CustomerEmail, CustomerDomain: req.CustomerDomain,
+		CustomerIP: req.CustomerIP, RefundOf: req.RefundOf, RequestHash: hash})
+	return ConversionView{Conversion: row, Lines: lines}, err
+}
+
+// newIngest wires the conversion pipeline to the API's caches: a change of a
+// program, its rules or a partner shows within seconds, the refund rate within a minute.
+func (s *Server) newIngest() *activities.Ingest {
+	in := &activities.Ingest{
+		Program: func(ctx context.Context, q *db.Queries, id uuid.UUID) (db.Program, error) {
+			return s.programs.get(id, func() (db.Program, error) { return q.GetProgram(ctx, id) })
+		},
+		Partner: func(ctx context.Context, q *db.Queries, id uuid.UUID) (db.Partner, error) {
+			return s.partners.get(id, func() (db.Partner, error) { return q.GetPartner(ctx, id) })
+		},
+		Rules: func(ctx context.Context, q *db.Queries, programID uuid.UUID) ([]domain.CommissionRule, error) {
+			return s.rules.get(programID, func() ([]domain.CommissionRule, error) { return activities.LoadRules(ctx, q, programID) })
+		},
+		// The 90-day refund rate moves slowly; counting it on every conversion would
+		// slow ingest as volume grows, so it is cached a minute per partner.
+		RefundStats: func(ctx context.Context, q *db.Queries, partnerID uuid.UUID, at time.Time) (db.PartnerRefundStatsRow, error) {
+			return s.refunds.get(partnerID, func() (db.PartnerRefundStatsRow, error) { return activities.RefundStats(ctx, q, partnerID, at) })
+		},
+		TokenKey:    s.cfg.Click.TokenKey,
+		StartReview: s.startReview,
 	}
-	return out, nil
+	if s.clicker != nil {
+		in.IPHash = s.clicker.IPHash
+	}
+	return in
 }
 
 func (s *Server) startReview(ctx context.Context, conv db.Conversion, prog db.Program) error {

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
+	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 	"github.com/partnerops/partnerops/workflows"
@@ -68,6 +69,7 @@ type Server struct {
 	routes       []Route
 	files        FileStore
 	registry     *prometheus.Registry
+	ingest       *activities.Ingest // the conversion pipeline
 	httpMetrics  *httpMetrics
 	clicker      *Clicker
 	refunds      *ttlCache[uuid.UUID, db.PartnerRefundStatsRow]
@@ -103,6 +105,7 @@ func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*S
 		}
 		s.clicker = k
 	}
+	s.ingest = s.newIngest()
 	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
