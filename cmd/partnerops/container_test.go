@@ -1,11 +1,13 @@
 package main
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -65,6 +67,16 @@ func TestServeAsAnUnprivilegedUserInAnEmptyDirectory(t *testing.T) {
 			t.Fatalf("no ready answer from the unprivileged server (%v):\n%s", err, log)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// Its /metrics gathers (one collector per pool, the SDK's metrics beside).
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `partnerops_db_pool_connections{pool="api",state="max"}`) {
+		t.Fatalf("/metrics: %d %.300s", resp.StatusCode, body)
 	}
 	entries, _ := os.ReadDir(empty)
 	if len(entries) != 0 {

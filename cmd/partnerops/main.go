@@ -72,50 +72,22 @@ type command struct {
 var commands = map[string]command{
 	"serve": {summary: "run the HTTP API", details: "Serves /v1, /c/{code}, /metrics and the health endpoints on HTTP_ADDR until SIGINT/SIGTERM, then drains (SHUTDOWN_TIMEOUT) and writes every accepted click.",
 		run: func(ctx context.Context, cfg Config, logger *slog.Logger, _ []string) error {
-			store, err := openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+			p, err := connect(ctx, cfg, logger, "api")
 			if err != nil {
 				return err
 			}
-			defer store.Pool.Close()
-			reg, sdkMetrics, err := newRegistry()
-			if err != nil {
-				return err
-			}
-			tracer, interceptors, shutdown, err := tracing(ctx)
-			if err != nil {
-				return err
-			}
-			defer shutdown()
-			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger, sdkMetrics, interceptors...)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			cfg.API.Registry, cfg.API.Tracer = reg, tracer
-			return serveAPI(ctx, cfg, store, c, logger, nil)
+			defer p.close()
+			cfg.API.Registry, cfg.API.Tracer = p.registry, p.tracer
+			return serveAPI(ctx, cfg, p.store, p.temporal, logger, nil)
 		}},
 	"worker": {summary: "run the Temporal worker", details: "Runs every workflow and activity on the partnerops task queue; registers the search attributes and the Schedules if missing.",
 		run: func(ctx context.Context, cfg Config, logger *slog.Logger, _ []string) error {
-			store, err := openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+			p, err := connect(ctx, cfg, logger, "worker")
 			if err != nil {
 				return err
 			}
-			defer store.Pool.Close()
-			reg, sdkMetrics, err := newRegistry()
-			if err != nil {
-				return err
-			}
-			reg.MustRegister(api.NewPoolCollector(store.Pool, "worker"))
-			_, interceptors, shutdown, err := tracing(ctx)
-			if err != nil {
-				return err
-			}
-			defer shutdown()
-			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger, sdkMetrics, interceptors...)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+			defer p.close()
+			store, c, reg := p.store, p.temporal, p.registry
 			if err := ensureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
 				return err
 			}

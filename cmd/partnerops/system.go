@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/enums/v1"
 	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -26,6 +27,7 @@ import (
 	"github.com/partnerops/partnerops/api"
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/workflows"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func newLogger(level string) *slog.Logger {
@@ -212,4 +214,53 @@ var devServerTuning = []string{
 	"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
 	"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 	"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+}
+
+// process is what serve and worker each open: a pool, the process's metrics
+// registry (the pool's figures and the Temporal SDK's on it), tracing if the
+// environment asks for it, and a Temporal client that reports to both.
+type process struct {
+	store    *db.Store
+	registry *prometheus.Registry
+	tracer   trace.Tracer
+	temporal client.Client
+	closers  []func()
+}
+
+func connect(ctx context.Context, cfg Config, logger *slog.Logger, poolName string) (*process, error) {
+	p := &process{}
+	var err error
+	if p.store, err = openStore(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns); err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, p.store.Pool.Close)
+	reg, sdkMetrics, err := newRegistry()
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	if poolName != "api" { // the API registers its own pool's collector (api.New)
+		reg.MustRegister(api.NewPoolCollector(p.store.Pool, poolName))
+	}
+	p.registry = reg
+	tracer, interceptors, shutdown, err := tracing(ctx)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.tracer = tracer
+	p.closers = append(p.closers, shutdown)
+	if p.temporal, err = dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger, sdkMetrics, interceptors...); err != nil {
+		p.close()
+		return nil, err
+	}
+	p.closers = append(p.closers, p.temporal.Close)
+	return p, nil
+}
+
+// close releases in reverse order of opening.
+func (p *process) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
 }
