@@ -99,15 +99,17 @@ func (s *Server) affiliateReport(c *gin.Context) {
 	}
 	type line struct {
 		db.AffiliateReportRow
-		ConversionRate domain.NullNumeric `json:"conversion_rate"` // conversions / unique clicks
-		EPC            domain.NullNumeric `json:"epc"`             // commission / unique clicks
+		// ConversionRate is click_conversions / unique_clicks: only conversions a click
+		// brought, so coupon, binding and deal conversions cannot push it past 100 %.
+		ConversionRate domain.NullNumeric `json:"conversion_rate"`
+		EPC            domain.NullNumeric `json:"epc"` // commission / unique clicks
 	}
 	out := make([]line, len(rows))
 	for i, r := range rows {
 		out[i] = line{AffiliateReportRow: r}
 		if r.UniqueClicks > 0 {
 			uc := decimal.NewFromInt(r.UniqueClicks)
-			rate := decimal.NewFromInt(r.Conversions).Div(uc).Round(4)
+			rate := decimal.NewFromInt(r.ClickConversions).Div(uc).Round(4)
 			epc := r.Commission.Div(uc).Round(4)
 			out[i].ConversionRate, out[i].EPC = domain.NewNullNumeric(&rate), domain.NewNullNumeric(&epc)
 		}

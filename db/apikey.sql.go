@@ -40,7 +40,7 @@ RETURNING id, prefix, role, partner_id, label, created_at, revoked_at
 type CreateAPIKeyParams struct {
 	ID         uuid.UUID     `json:"id"`
 	Prefix     string        `json:"prefix"`
-	SecretHash []byte        `json:"secret_hash"`
+	SecretHash []byte        `json:"-"`
 	Role       string        `json:"role"`
 	PartnerID  uuid.NullUUID `json:"partner_id"`
 	Label      string        `json:"label"`
@@ -87,7 +87,7 @@ RETURNING id, prefix, role, partner_id, label, created_at, revoked_at
 type CreatePendingAPIKeyParams struct {
 	ID         uuid.UUID     `json:"id"`
 	Prefix     string        `json:"prefix"`
-	SecretHash []byte        `json:"secret_hash"`
+	SecretHash []byte        `json:"-"`
 	PartnerID  uuid.NullUUID `json:"partner_id"`
 	Label      string        `json:"label"`
 }

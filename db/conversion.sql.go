@@ -24,8 +24,9 @@ WITH c AS (
       AND ($5::uuid IS NULL OR k.partner_id = $5::uuid)
     GROUP BY 1
 ), v AS (
-    SELECT CASE $1::text WHEN 'partner' THEN cv.partner_id::text WHEN 'link' THEN cv.link_id::text ELSE to_char(cv.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS grp,
+    SELECT CASE $1::text WHEN 'partner' THEN cv.partner_id::text WHEN 'link' THEN coalesce(cv.link_id::text, 'no_link') ELSE to_char(cv.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS grp,
            count(*) FILTER (WHERE cv.kind <> 'refund') AS conversions,
+           count(*) FILTER (WHERE cv.kind <> 'refund' AND cv.attribution_method IN ('click_token', 'click_id')) AS click_conversions,
            coalesce(sum(CASE WHEN cv.kind = 'refund' THEN -cv.amount ELSE cv.amount END), 0) AS revenue,
            coalesce(sum(l.amount), 0) AS commission
     FROM conversions cv
@@ -34,12 +35,24 @@ WITH c AS (
     WHERE cv.program_id = $2 AND cv.partner_id IS NOT NULL AND cv.occurred_at >= $3 AND cv.occurred_at < $4
       AND ($5::uuid IS NULL OR cv.partner_id = $5::uuid)
     GROUP BY 1
+), g AS (
+    SELECT coalesce(c.grp, v.grp) AS grp,
+           coalesce(c.clicks, 0) AS clicks, coalesce(c.unique_clicks, 0) AS unique_clicks, coalesce(c.flagged_clicks, 0) AS flagged_clicks,
+           coalesce(v.conversions, 0) AS conversions, coalesce(v.click_conversions, 0) AS click_conversions,
+           coalesce(v.revenue, 0) AS revenue, coalesce(v.commission, 0) AS commission
+    FROM c FULL JOIN v ON v.grp = c.grp
 )
-SELECT coalesce(c.grp, v.grp)::text AS group_key,
-       coalesce(c.clicks, 0)::bigint AS clicks, coalesce(c.unique_clicks, 0)::bigint AS unique_clicks,
-       coalesce(c.flagged_clicks, 0)::bigint AS flagged_clicks, coalesce(v.conversions, 0)::bigint AS conversions,
-       coalesce(v.revenue, 0)::numeric(14, 2) AS revenue, coalesce(v.commission, 0)::numeric(14, 2) AS commission
-FROM c FULL JOIN v ON v.grp = c.grp
+SELECT g.grp::text AS group_key,
+       (CASE $1::text
+            WHEN 'partner' THEN coalesce(pa.company, g.grp)
+            WHEN 'link' THEN coalesce(li.code || ' → ' || li.destination, 'no link (coupon, customer binding or deal)')
+            ELSE g.grp END)::text AS group_label,
+       g.clicks::bigint AS clicks, g.unique_clicks::bigint AS unique_clicks, g.flagged_clicks::bigint AS flagged_clicks,
+       g.conversions::bigint AS conversions, g.click_conversions::bigint AS click_conversions,
+       g.revenue::numeric(14, 2) AS revenue, g.commission::numeric(14, 2) AS commission
+FROM g
+LEFT JOIN partners pa ON $1::text = 'partner' AND pa.id::text = g.grp
+LEFT JOIN links li ON $1::text = 'link' AND li.id::text = g.grp
 ORDER BY 1
 `
 
@@ -52,16 +65,21 @@ type AffiliateReportParams struct {
 }
 
 type AffiliateReportRow struct {
-	GroupKey      string         `json:"group_key"`
-	Clicks        int64          `json:"clicks"`
-	UniqueClicks  int64          `json:"unique_clicks"`
-	FlaggedClicks int64          `json:"flagged_clicks"`
-	Conversions   int64          `json:"conversions"`
-	Revenue       domain.Numeric `json:"revenue"`
-	Commission    domain.Numeric `json:"commission"`
+	GroupKey         string         `json:"group_key"`
+	GroupLabel       string         `json:"group_label"`
+	Clicks           int64          `json:"clicks"`
+	UniqueClicks     int64          `json:"unique_clicks"`
+	FlaggedClicks    int64          `json:"flagged_clicks"`
+	Conversions      int64          `json:"conversions"`
+	ClickConversions int64          `json:"click_conversions"`
+	Revenue          domain.Numeric `json:"revenue"`
+	Commission       domain.Numeric `json:"commission"`
 }
 
-// Clicks and conversions for [from, to), grouped by partner, link or day.
+// Clicks and conversions for [from, to), grouped by partner, link or day, with a
+// label beside each key. Conversions that came without a link (coupon, customer
+// binding, deal) group under "no_link"; click_conversions counts only those a
+// click brought (the conversion rate's numerator).
 func (q *Queries) AffiliateReport(ctx context.Context, arg AffiliateReportParams) ([]AffiliateReportRow, error) {
 	rows, err := q.db.Query(ctx, affiliateReport,
 		arg.GroupBy,
@@ -79,10 +97,12 @@ func (q *Queries) AffiliateReport(ctx context.Context, arg AffiliateReportParams
 		var i AffiliateReportRow
 		if err := rows.Scan(
 			&i.GroupKey,
+			&i.GroupLabel,
 			&i.Clicks,
 			&i.UniqueClicks,
 			&i.FlaggedClicks,
 			&i.Conversions,
+			&i.ClickConversions,
 			&i.Revenue,
 			&i.Commission,
 		); err != nil {
@@ -170,7 +190,7 @@ type CreateConversionParams struct {
 	ID                 uuid.UUID      `json:"id"`
 	ProgramID          uuid.UUID      `json:"program_id"`
 	ExternalID         string         `json:"external_id"`
-	RequestHash        []byte         `json:"request_hash"`
+	RequestHash        []byte         `json:"-"`
 	Kind               string         `json:"kind"`
 	Amount             domain.Numeric `json:"amount"`
 	Currency           string         `json:"currency"`

@@ -15,7 +15,7 @@ import (
 type APIKey struct {
 	ID          uuid.UUID     `json:"id"`
 	Prefix      string        `json:"prefix"`
-	SecretHash  []byte        `json:"secret_hash"`
+	SecretHash  []byte        `json:"-"`
 	Role        string        `json:"role"`
 	PartnerID   uuid.NullUUID `json:"partner_id"`
 	Label       string        `json:"label"`
@@ -130,7 +130,7 @@ type Conversion struct {
 	ID                 uuid.UUID      `json:"id"`
 	ProgramID          uuid.UUID      `json:"program_id"`
 	ExternalID         string         `json:"external_id"`
-	RequestHash        []byte         `json:"request_hash"`
+	RequestHash        []byte         `json:"-"`
 	Kind               string         `json:"kind"`
 	Amount             domain.Numeric `json:"amount"`
 	Currency           string         `json:"currency"`

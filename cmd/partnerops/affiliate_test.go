@@ -429,10 +429,47 @@ func TestAffiliateReport(t *testing.T) {
 	if want := "6 4 2 2 133.33 26.67 0.5000 6.6675"; got != want {
 		t.Fatalf("report %q, want %q", got, want)
 	}
+	if row["group_label"] == row["group_key"] || row["group_label"] == "" {
+		t.Fatalf("no label beside the partner's id: %s", r.raw)
+	}
 	// A partner reads only its own numbers.
 	if r := expect(t, do(t, call{method: "GET", path: "/v1/reports/affiliate?program_id=" + f.programID, key: f.partnerKey}), http.StatusOK); len(r.body["groups"].([]any)) > 1 {
 		t.Fatalf("partner's report: %s", r.raw)
 	}
+
+	// A coupon conversion has no link: grouped by link it is its own row (not a
+	// 500), and it does not count toward the conversion rate of clicks.
+	coupon := expect(t, do(t, call{method: "POST", path: "/v1/coupons", key: f.manager, body: map[string]any{"partner_id": f.partnerID}}), http.StatusCreated).str("code")
+	conv := expect(t, f.convert(t, map[string]any{"external_id": "o-" + uuid.NewString(), "kind": "sale", "amount": "10.00", "coupon_code": coupon}), http.StatusCreated)
+	if strings.Contains(string(conv.raw), "request_hash") {
+		t.Fatalf("an internal field in the answer: %s", conv.raw)
+	}
+	r = expect(t, do(t, call{method: "GET", path: "/v1/reports/affiliate?group_by=link&program_id=" + f.programID + "&to=" + time.Now().AddDate(0, 0, 1).Format(time.DateOnly), key: f.manager}), http.StatusOK)
+	byKey := map[string]map[string]any{}
+	for _, g := range r.body["groups"].([]any) {
+		byKey[g.(map[string]any)["group_key"].(string)] = g.(map[string]any)
+	}
+	noLink, ok := byKey["no_link"]
+	if !ok || noLink["conversions"] != float64(1) || noLink["clicks"] != float64(0) || noLink["conversion_rate"] != nil || !strings.HasPrefix(noLink["group_label"].(string), "no link") {
+		t.Fatalf("no-link row: %s", r.raw)
+	}
+	linkRow := byKey[tokensLink(t, tokens[0])]
+	if linkRow == nil || linkRow["conversion_rate"] != "0.5000" || !strings.HasPrefix(linkRow["group_label"].(string), code+" → ") {
+		t.Fatalf("link row: %s", r.raw)
+	}
+	r = expect(t, do(t, call{method: "GET", path: "/v1/reports/affiliate?group_by=partner&program_id=" + f.programID + "&to=" + time.Now().AddDate(0, 0, 1).Format(time.DateOnly), key: f.manager}), http.StatusOK)
+	if row := r.body["groups"].([]any)[0].(map[string]any); row["conversions"] != float64(3) || row["click_conversions"] != float64(2) || row["conversion_rate"] != "0.5000" {
+		t.Fatalf("the coupon conversion counted toward the click conversion rate: %s", r.raw)
+	}
+}
+
+func tokensLink(t *testing.T, token string) string {
+	t.Helper()
+	tk, err := domain.ParseClickToken(token, testTokenKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk.LinkID.String()
 }
 
 // Stop the server under load: every click answered with a 302 is stored.

@@ -64,7 +64,10 @@ UPDATE commission_lines SET status = $2 WHERE source_type = 'conversion' AND sou
 UPDATE commission_lines SET status = 'payable' WHERE status = 'pending' AND hold_until <= $1;
 
 -- name: AffiliateReport :many
--- Clicks and conversions for [from, to), grouped by partner, link or day.
+-- Clicks and conversions for [from, to), grouped by partner, link or day, with a
+-- label beside each key. Conversions that came without a link (coupon, customer
+-- binding, deal) group under "no_link"; click_conversions counts only those a
+-- click brought (the conversion rate's numerator).
 WITH c AS (
     SELECT CASE sqlc.arg(group_by)::text WHEN 'partner' THEN k.partner_id::text WHEN 'link' THEN k.link_id::text ELSE to_char(k.clicked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS grp,
            count(*) AS clicks,
@@ -75,8 +78,9 @@ WITH c AS (
       AND (sqlc.narg('partner_id')::uuid IS NULL OR k.partner_id = sqlc.narg('partner_id')::uuid)
     GROUP BY 1
 ), v AS (
-    SELECT CASE sqlc.arg(group_by)::text WHEN 'partner' THEN cv.partner_id::text WHEN 'link' THEN cv.link_id::text ELSE to_char(cv.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS grp,
+    SELECT CASE sqlc.arg(group_by)::text WHEN 'partner' THEN cv.partner_id::text WHEN 'link' THEN coalesce(cv.link_id::text, 'no_link') ELSE to_char(cv.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS grp,
            count(*) FILTER (WHERE cv.kind <> 'refund') AS conversions,
+           count(*) FILTER (WHERE cv.kind <> 'refund' AND cv.attribution_method IN ('click_token', 'click_id')) AS click_conversions,
            coalesce(sum(CASE WHEN cv.kind = 'refund' THEN -cv.amount ELSE cv.amount END), 0) AS revenue,
            coalesce(sum(l.amount), 0) AS commission
     FROM conversions cv
@@ -85,12 +89,24 @@ WITH c AS (
     WHERE cv.program_id = sqlc.arg(program_id) AND cv.partner_id IS NOT NULL AND cv.occurred_at >= sqlc.arg(from_time) AND cv.occurred_at < sqlc.arg(to_time)
       AND (sqlc.narg('partner_id')::uuid IS NULL OR cv.partner_id = sqlc.narg('partner_id')::uuid)
     GROUP BY 1
+), g AS (
+    SELECT coalesce(c.grp, v.grp) AS grp,
+           coalesce(c.clicks, 0) AS clicks, coalesce(c.unique_clicks, 0) AS unique_clicks, coalesce(c.flagged_clicks, 0) AS flagged_clicks,
+           coalesce(v.conversions, 0) AS conversions, coalesce(v.click_conversions, 0) AS click_conversions,
+           coalesce(v.revenue, 0) AS revenue, coalesce(v.commission, 0) AS commission
+    FROM c FULL JOIN v ON v.grp = c.grp
 )
-SELECT coalesce(c.grp, v.grp)::text AS group_key,
-       coalesce(c.clicks, 0)::bigint AS clicks, coalesce(c.unique_clicks, 0)::bigint AS unique_clicks,
-       coalesce(c.flagged_clicks, 0)::bigint AS flagged_clicks, coalesce(v.conversions, 0)::bigint AS conversions,
-       coalesce(v.revenue, 0)::numeric(14, 2) AS revenue, coalesce(v.commission, 0)::numeric(14, 2) AS commission
-FROM c FULL JOIN v ON v.grp = c.grp
+SELECT g.grp::text AS group_key,
+       (CASE sqlc.arg(group_by)::text
+            WHEN 'partner' THEN coalesce(pa.company, g.grp)
+            WHEN 'link' THEN coalesce(li.code || ' → ' || li.destination, 'no link (coupon, customer binding or deal)')
+            ELSE g.grp END)::text AS group_label,
+       g.clicks::bigint AS clicks, g.unique_clicks::bigint AS unique_clicks, g.flagged_clicks::bigint AS flagged_clicks,
+       g.conversions::bigint AS conversions, g.click_conversions::bigint AS click_conversions,
+       g.revenue::numeric(14, 2) AS revenue, g.commission::numeric(14, 2) AS commission
+FROM g
+LEFT JOIN partners pa ON sqlc.arg(group_by)::text = 'partner' AND pa.id::text = g.grp
+LEFT JOIN links li ON sqlc.arg(group_by)::text = 'link' AND li.id::text = g.grp
 ORDER BY 1;
 
 -- name: ListConversions :many
