@@ -187,7 +187,7 @@ func (a *Activities) SettlePayout(ctx context.Context, payoutID uuid.UUID, attem
 			if err := q.SetPayoutStatus(ctx, db.SetPayoutStatusParams{ID: p.ID, Status: domain.PayoutPaid, ProviderRef: &r.Ref, PaidAt: &now}); err != nil {
 				return err
 			}
-			paid, err := q.MarkLinesPaid(ctx, db.MarkLinesPaidParams{CloseID: c.ID, PartnerID: p.PartnerID})
+			paid, err := q.MarkLinesPaid(ctx, db.MarkLinesPaidParams{CloseID: uuid.NullUUID{UUID: c.ID, Valid: true}, PartnerID: p.PartnerID})
 			if err != nil {
 				return err
 			}

@@ -318,7 +318,7 @@ func (s *Server) statements(c *gin.Context) {
 	}
 	out := make([]statement, len(rows))
 	for i, r := range rows {
-		lines, err := s.store.StatementLines(ctx, db.StatementLinesParams{CloseID: r.CloseID, PartnerID: partnerID})
+		lines, err := s.store.StatementLines(ctx, db.StatementLinesParams{CloseID: uuid.NullUUID{UUID: r.CloseID, Valid: true}, PartnerID: partnerID})
 		if err != nil {
 			s.abort(c, err)
 			return

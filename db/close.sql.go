@@ -72,18 +72,22 @@ func (q *Queries) CloseTotals(ctx context.Context, closeID uuid.UUID) (CloseTota
 }
 
 const computeStatements = `-- name: ComputeStatements :execrows
-WITH sums AS (
-    SELECT sl.partner_id,
-           sum(l.amount) FILTER (WHERE sl.carried) AS carried_in,
-           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'commission') AS commissions,
-           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'deal_margin') AS deal_margins,
-           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'mdf_reimbursement') AS mdf,
-           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'clawback') AS clawbacks,
-           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'adjustment') AS adjustments,
+WITH lines AS (
+    -- The close's own lines straight from their index, the carried ones through statement_lines.
+    SELECT l.partner_id, l.kind, l.amount, false AS carried FROM commission_lines l WHERE l.close_id = $1
+    UNION ALL
+    SELECT sl.partner_id, l.kind, l.amount, true FROM statement_lines sl JOIN commission_lines l ON l.id = sl.line_id WHERE sl.close_id = $1
+), sums AS (
+    SELECT partner_id,
+           sum(amount) FILTER (WHERE carried) AS carried_in,
+           sum(amount) FILTER (WHERE NOT carried AND kind = 'commission') AS commissions,
+           sum(amount) FILTER (WHERE NOT carried AND kind = 'deal_margin') AS deal_margins,
+           sum(amount) FILTER (WHERE NOT carried AND kind = 'mdf_reimbursement') AS mdf,
+           sum(amount) FILTER (WHERE NOT carried AND kind = 'clawback') AS clawbacks,
+           sum(amount) FILTER (WHERE NOT carried AND kind = 'adjustment') AS adjustments,
            count(*) AS lines
-    FROM statement_lines sl JOIN commission_lines l ON l.id = sl.line_id
-    WHERE sl.close_id = $1
-    GROUP BY sl.partner_id
+    FROM lines
+    GROUP BY partner_id
 ), totals AS (
     SELECT s.partner_id, s.carried_in, s.commissions, s.deal_margins, s.mdf, s.clawbacks, s.adjustments, s.lines, coalesce(s.carried_in, 0) + coalesce(s.commissions, 0) + coalesce(s.deal_margins, 0) + coalesce(s.mdf, 0)
              + coalesce(s.clawbacks, 0) + coalesce(s.adjustments, 0) AS total,
@@ -526,13 +530,13 @@ func (q *Queries) LockClose(ctx context.Context, id uuid.UUID) (Close, error) {
 
 const markLinesPaid = `-- name: MarkLinesPaid :many
 UPDATE commission_lines SET status = 'paid'
-WHERE id IN (SELECT sl.line_id FROM statement_lines sl WHERE sl.close_id = $1 AND sl.partner_id = $2) AND status = 'payable'
+WHERE id IN (SELECT sl.line_id FROM statement_members sl WHERE sl.close_id = $1 AND sl.partner_id = $2) AND status = 'payable'
 RETURNING id, kind, source_type, source_id, amount
 `
 
 type MarkLinesPaidParams struct {
-	CloseID   uuid.UUID `json:"close_id"`
-	PartnerID uuid.UUID `json:"partner_id"`
+	CloseID   uuid.NullUUID `json:"close_id"`
+	PartnerID uuid.UUID     `json:"partner_id"`
 }
 
 type MarkLinesPaidRow struct {
@@ -752,12 +756,10 @@ func (q *Queries) ProgramsClosingOn(ctx context.Context, closeDay int32) ([]uuid
 
 const recordStatementLines = `-- name: RecordStatementLines :execrows
 INSERT INTO statement_lines (close_id, partner_id, line_id, carried)
-SELECT $1::uuid, l.partner_id, l.id, false FROM commission_lines l WHERE l.close_id = $1::uuid
-UNION ALL
-SELECT $1::uuid, sl.partner_id, sl.line_id, true
+SELECT $1::uuid, sm.partner_id, sm.line_id, true
 FROM statements s
-JOIN statement_lines sl ON sl.close_id = s.close_id AND sl.partner_id = s.partner_id
-JOIN commission_lines l ON l.id = sl.line_id AND l.status = 'payable'
+JOIN statement_members sm ON sm.close_id = s.close_id AND sm.partner_id = s.partner_id
+JOIN commission_lines l ON l.id = sm.line_id AND l.status = 'payable'
 WHERE s.close_id = (SELECT c.id FROM closes c WHERE c.program_id = $2 AND c.month < $3 ORDER BY c.month DESC LIMIT 1)
   AND s.payable = 0
 `
@@ -768,8 +770,9 @@ type RecordStatementLinesParams struct {
 	Month     time.Time `json:"month"`
 }
 
-// A statement's lines: the close's own, and the unpaid lines the partner's
-// statement in the program's previous close carried (it paid nothing).
+// The unpaid lines the partner's statement in the program's previous close
+// carried (it paid nothing) are carried into this one. (A statement's own lines
+// are its close's: commission_lines.close_id; statement_members has both.)
 func (q *Queries) RecordStatementLines(ctx context.Context, arg RecordStatementLinesParams) (int64, error) {
 	result, err := q.db.Exec(ctx, recordStatementLines, arg.CloseID, arg.ProgramID, arg.Month)
 	if err != nil {
@@ -833,13 +836,13 @@ func (q *Queries) SetPayoutStatus(ctx context.Context, arg SetPayoutStatusParams
 }
 
 const statementLines = `-- name: StatementLines :many
-SELECT l.id, l.program_id, l.partner_id, l.kind, l.source_type, l.source_id, l.amount, l.currency, l.status, l.description, l.occurred_at, l.dedupe_key, l.created_at, l.hold_until, l.related_line_id, l.close_id FROM statement_lines sl JOIN commission_lines l ON l.id = sl.line_id
+SELECT l.id, l.program_id, l.partner_id, l.kind, l.source_type, l.source_id, l.amount, l.currency, l.status, l.description, l.occurred_at, l.dedupe_key, l.created_at, l.hold_until, l.related_line_id, l.close_id FROM statement_members sl JOIN commission_lines l ON l.id = sl.line_id
 WHERE sl.close_id = $1 AND sl.partner_id = $2 ORDER BY l.occurred_at, l.id
 `
 
 type StatementLinesParams struct {
-	CloseID   uuid.UUID `json:"close_id"`
-	PartnerID uuid.UUID `json:"partner_id"`
+	CloseID   uuid.NullUUID `json:"close_id"`
+	PartnerID uuid.UUID     `json:"partner_id"`
 }
 
 // Every line a statement holds, carried ones included.

@@ -443,6 +443,13 @@ type StatementLine struct {
 	Carried   bool      `json:"carried"`
 }
 
+type StatementMember struct {
+	CloseID   uuid.NullUUID `json:"close_id"`
+	PartnerID uuid.UUID     `json:"partner_id"`
+	LineID    uuid.UUID     `json:"line_id"`
+	Carried   bool          `json:"carried"`
+}
+
 type Tier struct {
 	ID                     uuid.UUID      `json:"id"`
 	ProgramID              uuid.UUID      `json:"program_id"`

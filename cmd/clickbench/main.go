@@ -453,9 +453,10 @@ func benchClose(n, p int) error {
 	fmt.Printf("\nclose: generating %d payable lines across %d partners...\n", n, p)
 	t0 := time.Now()
 	steps := []string{
-		fmt.Sprintf(`INSERT INTO partners (id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id)
+		// Every partner says where to be paid (a partner without payout details is carried, not paid).
+		fmt.Sprintf(`INSERT INTO partners (id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, payout_method, payout_destination)
 			SELECT gen_random_uuid(), '%s', (SELECT tier_id FROM partners WHERE id = '%s'), 'P' || i, 'p' || i || '@bench.example', 'Company ' || i,
-			       'p' || i || '.example', 'affiliate', 'active', 'partner-bench-' || i
+			       'p' || i || '.example', 'affiliate', 'active', 'partner-bench-' || i, 'provider', 'acct_bench' || i
 			FROM generate_series(1, %d) i`, f.programID, f.partnerID, p),
 		`CREATE TEMP TABLE bench_partners AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM partners`,
 		fmt.Sprintf(`INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key)

@@ -156,9 +156,9 @@ func checkMoneyInvariants(t *testing.T, programID string) {
 		{"voided lines that a close froze", `SELECT count(*) FROM commission_lines WHERE program_id = $1 AND status = 'void' AND close_id IS NOT NULL`},
 		{"held or pending lines in a close", `SELECT count(*) FROM commission_lines WHERE program_id = $1 AND status IN ('held', 'pending') AND close_id IS NOT NULL`},
 		{"paid lines no paid payout holds", `SELECT count(*) FROM commission_lines l WHERE l.program_id = $1 AND l.status = 'paid' AND NOT EXISTS (
-			SELECT 1 FROM statement_lines sl JOIN payouts p ON p.close_id = sl.close_id AND p.partner_id = sl.partner_id AND p.status = 'paid' WHERE sl.line_id = l.id)`},
+			SELECT 1 FROM statement_members sl JOIN payouts p ON p.close_id = sl.close_id AND p.partner_id = sl.partner_id AND p.status = 'paid' WHERE sl.line_id = l.id)`},
 		{"statements whose total is not their lines", `SELECT count(*) FROM statements s JOIN closes c ON c.id = s.close_id WHERE c.program_id = $1
-			AND s.total <> (SELECT coalesce(sum(l.amount), 0) FROM statement_lines sl JOIN commission_lines l ON l.id = sl.line_id WHERE sl.close_id = s.close_id AND sl.partner_id = s.partner_id)`},
+			AND s.total <> (SELECT coalesce(sum(l.amount), 0) FROM statement_members sl JOIN commission_lines l ON l.id = sl.line_id WHERE sl.close_id = s.close_id AND sl.partner_id = s.partner_id)`},
 		{"statements whose payable and carried do not make the total", `SELECT count(*) FROM statements s JOIN closes c ON c.id = s.close_id WHERE c.program_id = $1 AND s.payable + s.carried_out <> s.total`},
 	} {
 		var n int

@@ -1,8 +1,9 @@
 -- +goose Up
--- Money that is right: a statement is the set of lines it holds (its close's own
--- lines and the unpaid lines its partner's previous statement carried), recorded
--- here, so a payout marks exactly those lines paid whichever close first froze
--- them, and a carried balance is lines, not a frozen number.
+-- Money that is right: a statement is the set of lines it holds — its close's own
+-- lines (commission_lines.close_id) and the unpaid lines its partner's previous
+-- statement carried (recorded here) — so a payout marks exactly those lines paid
+-- whichever close first froze them, and a carried balance is lines, not a frozen
+-- number. Only carried lines get rows: a close of a million lines writes none.
 CREATE TABLE statement_lines (
     close_id   uuid NOT NULL REFERENCES closes (id),
     partner_id uuid NOT NULL REFERENCES partners (id),
@@ -12,6 +13,12 @@ CREATE TABLE statement_lines (
 );
 CREATE INDEX statement_lines_line_idx ON statement_lines (line_id);
 CREATE INDEX statement_lines_partner_idx ON statement_lines (close_id, partner_id);
+
+-- Every line a statement holds: its close's own and the carried ones.
+CREATE VIEW statement_members AS
+    SELECT l.close_id, l.partner_id, l.id AS line_id, false AS carried FROM commission_lines l WHERE l.close_id IS NOT NULL
+    UNION ALL
+    SELECT sl.close_id, sl.partner_id, sl.line_id, true FROM statement_lines sl;
 
 -- Why a statement pays nothing now (below the minimum, owes money, no payout details).
 ALTER TABLE statements ADD COLUMN carried_reason text NOT NULL DEFAULT '';
@@ -62,4 +69,5 @@ ALTER TABLE mdf_requests DROP CONSTRAINT mdf_requests_status_check;
 ALTER TABLE mdf_requests ADD CONSTRAINT mdf_requests_status_check CHECK (status IN ('pending_approval', 'approved', 'claimed',
     'pending_proof', 'reimbursable', 'rejected', 'claim_rejected', 'withdrawn', 'expired'));
 ALTER TABLE statements DROP COLUMN carried_reason;
+DROP VIEW statement_members;
 DROP TABLE statement_lines;

@@ -40,15 +40,14 @@ DELETE FROM statement_lines WHERE close_id = $1;
 SELECT * FROM closes WHERE id = $1 FOR UPDATE;
 
 -- name: RecordStatementLines :execrows
--- A statement's lines: the close's own, and the unpaid lines the partner's
--- statement in the program's previous close carried (it paid nothing).
+-- The unpaid lines the partner's statement in the program's previous close
+-- carried (it paid nothing) are carried into this one. (A statement's own lines
+-- are its close's: commission_lines.close_id; statement_members has both.)
 INSERT INTO statement_lines (close_id, partner_id, line_id, carried)
-SELECT sqlc.arg(close_id)::uuid, l.partner_id, l.id, false FROM commission_lines l WHERE l.close_id = sqlc.arg(close_id)::uuid
-UNION ALL
-SELECT sqlc.arg(close_id)::uuid, sl.partner_id, sl.line_id, true
+SELECT sqlc.arg(close_id)::uuid, sm.partner_id, sm.line_id, true
 FROM statements s
-JOIN statement_lines sl ON sl.close_id = s.close_id AND sl.partner_id = s.partner_id
-JOIN commission_lines l ON l.id = sl.line_id AND l.status = 'payable'
+JOIN statement_members sm ON sm.close_id = s.close_id AND sm.partner_id = s.partner_id
+JOIN commission_lines l ON l.id = sm.line_id AND l.status = 'payable'
 WHERE s.close_id = (SELECT c.id FROM closes c WHERE c.program_id = sqlc.arg(program_id) AND c.month < sqlc.arg(month) ORDER BY c.month DESC LIMIT 1)
   AND s.payable = 0;
 
@@ -56,18 +55,22 @@ WHERE s.close_id = (SELECT c.id FROM closes c WHERE c.program_id = sqlc.arg(prog
 -- One statement per partner with lines (RecordStatementLines first); the payout
 -- minimum decides what is paid now, and a partner with no payout details is not
 -- paid to nowhere: its balance is carried, with the reason.
-WITH sums AS (
-    SELECT sl.partner_id,
-           sum(l.amount) FILTER (WHERE sl.carried) AS carried_in,
-           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'commission') AS commissions,
-           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'deal_margin') AS deal_margins,
-           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'mdf_reimbursement') AS mdf,
-           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'clawback') AS clawbacks,
-           sum(l.amount) FILTER (WHERE NOT sl.carried AND l.kind = 'adjustment') AS adjustments,
+WITH lines AS (
+    -- The close's own lines straight from their index, the carried ones through statement_lines.
+    SELECT l.partner_id, l.kind, l.amount, false AS carried FROM commission_lines l WHERE l.close_id = sqlc.arg(close_id)
+    UNION ALL
+    SELECT sl.partner_id, l.kind, l.amount, true FROM statement_lines sl JOIN commission_lines l ON l.id = sl.line_id WHERE sl.close_id = sqlc.arg(close_id)
+), sums AS (
+    SELECT partner_id,
+           sum(amount) FILTER (WHERE carried) AS carried_in,
+           sum(amount) FILTER (WHERE NOT carried AND kind = 'commission') AS commissions,
+           sum(amount) FILTER (WHERE NOT carried AND kind = 'deal_margin') AS deal_margins,
+           sum(amount) FILTER (WHERE NOT carried AND kind = 'mdf_reimbursement') AS mdf,
+           sum(amount) FILTER (WHERE NOT carried AND kind = 'clawback') AS clawbacks,
+           sum(amount) FILTER (WHERE NOT carried AND kind = 'adjustment') AS adjustments,
            count(*) AS lines
-    FROM statement_lines sl JOIN commission_lines l ON l.id = sl.line_id
-    WHERE sl.close_id = sqlc.arg(close_id)
-    GROUP BY sl.partner_id
+    FROM lines
+    GROUP BY partner_id
 ), totals AS (
     SELECT s.*, coalesce(s.carried_in, 0) + coalesce(s.commissions, 0) + coalesce(s.deal_margins, 0) + coalesce(s.mdf, 0)
              + coalesce(s.clawbacks, 0) + coalesce(s.adjustments, 0) AS total,
@@ -104,7 +107,7 @@ ORDER BY c.month DESC;
 
 -- name: StatementLines :many
 -- Every line a statement holds, carried ones included.
-SELECT l.* FROM statement_lines sl JOIN commission_lines l ON l.id = sl.line_id
+SELECT l.* FROM statement_members sl JOIN commission_lines l ON l.id = sl.line_id
 WHERE sl.close_id = $1 AND sl.partner_id = $2 ORDER BY l.occurred_at, l.id;
 
 -- name: CloseTotals :one
@@ -139,7 +142,7 @@ WHERE id = $1;
 -- name: MarkLinesPaid :many
 -- A paid payout settles every line its statement held, whichever close first froze it.
 UPDATE commission_lines SET status = 'paid'
-WHERE id IN (SELECT sl.line_id FROM statement_lines sl WHERE sl.close_id = $1 AND sl.partner_id = $2) AND status = 'payable'
+WHERE id IN (SELECT sl.line_id FROM statement_members sl WHERE sl.close_id = $1 AND sl.partner_id = $2) AND status = 'payable'
 RETURNING id, kind, source_type, source_id, amount;
 
 -- name: OpenCloseHolding :one
