@@ -320,8 +320,12 @@ func page[T any](items []T, fetched int32, id func(T) uuid.UUID) Page[T] {
 // a 422 that names its field, like any other wrong type.
 type Amount struct{ decimal.Decimal }
 
-func (a *Amount) UnmarshalJSON(b []byte) error {
-	if err := a.Decimal.UnmarshalJSON(b); err != nil {
+func (a *Amount) UnmarshalJSON(b []byte) error { return decodeDecimal(&a.Decimal, b) }
+
+// decodeDecimal reads "12.50" or 12.50; a malformed one is a wrong-type error
+// that names its field, like any other.
+func decodeDecimal(d *decimal.Decimal, b []byte) error {
+	if err := d.UnmarshalJSON(b); err != nil {
 		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[decimal.Decimal]()}
 	}
 	return nil
@@ -339,12 +343,7 @@ func (a *Amount) dec() *decimal.Decimal {
 // probability: "0.18" is 18 %), bounded like its numeric(7, 4) columns.
 type Rate struct{ decimal.Decimal }
 
-func (r *Rate) UnmarshalJSON(b []byte) error {
-	if err := r.Decimal.UnmarshalJSON(b); err != nil {
-		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[decimal.Decimal]()}
-	}
-	return nil
-}
+func (r *Rate) UnmarshalJSON(b []byte) error { return decodeDecimal(&r.Decimal, b) }
 
 func (r *Rate) dec() *decimal.Decimal {
 	if r == nil {
