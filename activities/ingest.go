@@ -245,7 +245,11 @@ func (g *Ingest) attribute(ctx context.Context, q *db.Queries, prog db.Program, 
 		}
 	}
 	if req.ClickID != "" {
-		cl, err := q.GetClick(ctx, uuid.MustParse(req.ClickID))
+		clickID, err := domain.ParseClickID(req.ClickID)
+		if err != nil {
+			return domain.Attribution{}, domain.Invalid("click_id", "invalid", "%s", err.Error())
+		}
+		cl, err := q.GetClick(ctx, clickID)
 		if err == nil && cl.ProgramID == prog.ID {
 			in.Click = &domain.Touch{PartnerID: cl.PartnerID, LinkID: uuid.NullUUID{UUID: cl.LinkID, Valid: true}, ClickID: uuid.NullUUID{UUID: cl.ID, Valid: true}, At: cl.ClickedAt}
 		} else if err != nil && !errors.Is(err, pgx.ErrNoRows) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"crypto/hmac"
 	"crypto/sha256"
 	"hash"
@@ -9,12 +10,14 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -41,9 +44,12 @@ const clickCookie = "po_click"
 // cachedLink is what the handler needs of a link, resolved once.
 type cachedLink struct {
 	id, partnerID, programID uuid.UUID
-	dest                     *url.URL
-	destString               string // dest with the sub-id, for requests without a query
+	dest                     string // the link's destination as stored
 	subID                    string
+	clickParam               string // the program's click id parameter
+	destPrefix, destSuffix   string // the redirect for requests without a query: prefix + click id + suffix
+	trackingHost             string // the program's custom tracking domain, if any
+	cookieDomain             string // its registrable domain: the cookie's Domain there
 	firstClick               bool
 	window                   time.Duration
 	maxAge                   string // the cookie's Max-Age, formatted once
@@ -58,9 +64,13 @@ type Clicker struct {
 	cfg       ClickConfig
 	store     *db.Store
 	logger    *slog.Logger
-	links     atomic.Pointer[map[string]*cachedLink]
-	fallbacks atomic.Pointer[map[uuid.UUID]string]
+	links     linkCache
+	misses    missCache
+	lookups   chan struct{} // bounds concurrent lookups of codes the cache misses
+	looked    atomic.Int64  // lookups made
+	programs  atomic.Pointer[programTracking]
 	since     time.Time
+	sinceID   uuid.UUID
 	queue     chan db.InsertClicksParams
 	dedupe    *dedupeSet
 	stop      chan struct{}
@@ -71,6 +81,12 @@ type Clicker struct {
 	m         clickMetrics
 }
 
+// programTracking is what the handler needs per program, swapped whole on refresh.
+type programTracking struct {
+	fallbacks map[uuid.UUID]string // where a disabled link of the program goes
+	hosts     map[string]uuid.UUID // custom tracking domain → its program
+}
+
 type clickMetrics struct {
 	accepted, dropped, unknown, stored, lost prometheus.Counter
 	flagged                                  *prometheus.CounterVec
@@ -79,7 +95,10 @@ type clickMetrics struct {
 
 func NewClicker(ctx context.Context, cfg ClickConfig, store *db.Store, logger *slog.Logger, reg prometheus.Registerer) (*Clicker, error) {
 	k := &Clicker{cfg: cfg, store: store, logger: logger, queue: make(chan db.InsertClicksParams, cfg.QueueSize),
-		dedupe: newDedupeSet(), stop: make(chan struct{})}
+		dedupe: newDedupeSet(), stop: make(chan struct{}), lookups: make(chan struct{}, 4)}
+	k.links.init()
+	k.misses.init()
+	k.programs.Store(&programTracking{})
 	k.tokenMACs.New = func() any { return hmac.New(sha256.New, cfg.TokenKey) }
 	k.ipMACs.New = func() any { return hmac.New(sha256.New, cfg.IPKey) }
 	k.m = clickMetrics{
@@ -100,8 +119,6 @@ func NewClicker(ctx context.Context, cfg ClickConfig, store *db.Store, logger *s
 	if err := store.EnsureClickPartitions(ctx, 3); err != nil {
 		return nil, err
 	}
-	empty := map[string]*cachedLink{}
-	k.links.Store(&empty)
 	if err := k.refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -112,13 +129,30 @@ func NewClicker(ctx context.Context, cfg ClickConfig, store *db.Store, logger *s
 }
 
 // Handle answers a click: 302 to the link's destination with the request's query
-// and the sub-id carried over, the signed attribution cookie, and the click queued.
+// and the sub-id carried over and the click id appended under the program's
+// parameter, the signed attribution cookie (for the merchant's registrable domain
+// when the click came in on the program's tracking domain), and the click queued.
 func (k *Clicker) Handle(c *gin.Context) {
-	l := (*k.links.Load())[c.Param("code")]
+	code := c.Param("code")
+	l := k.links.get(code)
+	if l == nil {
+		l = k.lookup(c.Request.Context(), code)
+	}
+	req := c.Request
+	host := req.Host
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		host = host[:i]
+	}
+	pt := k.programs.Load()
+	if l != nil && l.trackingHost != host && len(pt.hosts) > 0 {
+		if p, ok := pt.hosts[strings.ToLower(host)]; ok && p != l.programID {
+			l = nil // another program's tracking domain serves only its own links
+		}
+	}
 	if l == nil || l.disabled {
 		k.m.unknown.Inc()
 		if l != nil {
-			if fb, ok := (*k.fallbacks.Load())[l.programID]; ok {
+			if fb, ok := pt.fallbacks[l.programID]; ok {
 				c.Redirect(http.StatusFound, fb)
 				return
 			}
@@ -127,7 +161,6 @@ func (k *Clicker) Handle(c *gin.Context) {
 		return
 	}
 	now := time.Now()
-	req := c.Request
 	ua := req.UserAgent()
 	ipHash := k.ipHash(c.ClientIP())
 	bot := domain.IsBot(ua)
@@ -151,7 +184,10 @@ func (k *Clicker) Handle(c *gin.Context) {
 		k.tokenMACs.Put(mac)
 		// Written directly: the token is base64url and needs none of SetCookie's checks.
 		cookie := clickCookie + "=" + signed + "; Path=/; Max-Age=" + l.maxAge + "; HttpOnly; SameSite=Lax"
-		if req.TLS != nil {
+		if l.trackingHost != "" && host == l.trackingHost {
+			cookie += "; Domain=" + l.cookieDomain // first-party on the merchant's site
+		}
+		if req.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https" {
 			cookie += "; Secure"
 		}
 		c.Writer.Header()["Set-Cookie"] = []string{cookie}
@@ -172,16 +208,21 @@ func (k *Clicker) Handle(c *gin.Context) {
 	case duplicate:
 		k.m.flagged.WithLabelValues("duplicate").Inc()
 	}
-	c.Redirect(http.StatusFound, l.destination(req.URL.Query()))
+	c.Redirect(http.StatusFound, l.destination(req.URL.RawQuery, domain.ShortClickID(clickID)))
 }
 
-// destination carries the request's query parameters over (the link's own win)
-// and adds the sub-id.
-func (l *cachedLink) destination(q url.Values) string {
-	if len(q) == 0 {
-		return l.destString
+// destination carries the request's query parameters over (the link's own win),
+// adds the sub-id, and appends the click id under the program's parameter (a
+// click id arriving in the request is replaced, never trusted).
+func (l *cachedLink) destination(rawQuery, clickID string) string {
+	if rawQuery == "" {
+		return l.destPrefix + clickID + l.destSuffix
 	}
-	u := *l.dest
+	u, err := url.Parse(l.dest)
+	if err != nil { // parsed when cached; cannot happen
+		return l.destPrefix + clickID + l.destSuffix
+	}
+	q, _ := url.ParseQuery(rawQuery)
 	merged := u.Query()
 	for key, vs := range q {
 		if _, own := merged[key]; !own {
@@ -191,8 +232,81 @@ func (l *cachedLink) destination(q url.Values) string {
 	if l.subID != "" {
 		merged.Set("sub_id", l.subID)
 	}
+	merged.Set(l.clickParam, clickID)
 	u.RawQuery = merged.Encode()
 	return u.String()
+}
+
+// newCachedLink resolves a link row once; false when its destination does not parse.
+func newCachedLink(r db.LinksChangedSinceRow) (*cachedLink, bool) {
+	dest, err := url.Parse(r.Destination)
+	if err != nil {
+		return nil, false
+	}
+	l := &cachedLink{id: r.ID, partnerID: r.PartnerID, programID: r.ProgramID, dest: r.Destination, subID: r.SubID,
+		clickParam: r.ClickIDParam, firstClick: r.AttributionModel == "first_click",
+		window: time.Duration(r.CookieWindowDays) * 24 * time.Hour, disabled: r.DisabledAt != nil,
+		maxAge: strconv.Itoa(int(r.CookieWindowDays) * 24 * 3600)}
+	if r.TrackingDomain != nil {
+		if host, reg, ok := domain.TrackingDomain(*r.TrackingDomain); ok {
+			l.trackingHost, l.cookieDomain = host, reg
+		}
+	}
+	with := *dest
+	q := with.Query()
+	q.Del(l.clickParam)
+	if r.SubID != "" {
+		q.Set("sub_id", r.SubID)
+	}
+	with.RawQuery = q.Encode()
+	if with.Fragment != "" {
+		l.destSuffix = "#" + with.EscapedFragment()
+		with.Fragment, with.RawFragment = "", ""
+	}
+	sep := "?"
+	if with.RawQuery != "" {
+		sep = "&"
+	}
+	l.destPrefix = with.String() + sep + url.QueryEscape(l.clickParam) + "="
+	return l, true
+}
+
+// lookup reads a code the cache does not hold (a link created since the last
+// refresh) from PostgreSQL, once: found, it joins the cache; absent, it is
+// remembered as missing until the next refresh. At most a few lookups run at once;
+// beyond them a miss answers 404 rather than queueing on the database.
+func (k *Clicker) lookup(ctx context.Context, code string) *cachedLink {
+	if len(code) == 0 || len(code) > 64 || !cleanText(code) || k.misses.has(code) {
+		return nil
+	}
+	select {
+	case k.lookups <- struct{}{}:
+		defer func() { <-k.lookups }()
+	default:
+		return nil
+	}
+	if l := k.links.get(code); l != nil { // another lookup got it meanwhile
+		return l
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	k.looked.Add(1)
+	r, err := k.store.LinkByCode(ctx, code)
+	if errors.Is(err, pgx.ErrNoRows) {
+		k.misses.add(code)
+		return nil
+	}
+	if err != nil {
+		k.logger.Warn("link lookup failed", "error", err)
+		return nil
+	}
+	l, ok := newCachedLink(db.LinksChangedSinceRow(r))
+	if !ok {
+		k.misses.add(code)
+		return nil
+	}
+	k.links.put(code, l)
+	return l
 }
 
 func (k *Clicker) ipHash(ip string) []byte {
@@ -225,51 +339,126 @@ func (k *Clicker) refresher() {
 	}
 }
 
-// refresh applies every link changed since the last refresh (copy on write).
+// refresh applies every link changed since the last refresh, a page at a time
+// (the first one loads every link), and forgets remembered misses.
 func (k *Clicker) refresh(ctx context.Context) error {
-	rows, err := k.store.LinksChangedSince(ctx, k.since)
+	progRows, err := k.store.ProgramTracking(ctx)
 	if err != nil {
 		return err
 	}
-	fbRows, err := k.store.ProgramFallbacks(ctx)
-	if err != nil {
-		return err
+	pt := &programTracking{fallbacks: map[uuid.UUID]string{}, hosts: map[string]uuid.UUID{}}
+	for _, r := range progRows {
+		if r.FallbackURL != nil {
+			pt.fallbacks[r.ID] = *r.FallbackURL
+		}
+		if r.TrackingDomain != nil {
+			pt.hosts[*r.TrackingDomain] = r.ID
+		}
 	}
-	fb := make(map[uuid.UUID]string, len(fbRows))
-	for _, r := range fbRows {
-		fb[r.ID] = *r.FallbackURL
-	}
-	k.fallbacks.Store(&fb)
-	if len(rows) == 0 {
-		return nil
-	}
-	cur := *k.links.Load()
-	next := make(map[string]*cachedLink, len(cur)+len(rows))
-	for code, l := range cur {
-		next[code] = l
-	}
-	for _, r := range rows {
-		dest, err := url.Parse(r.Destination)
+	k.programs.Store(pt)
+	const page = 10000
+	for {
+		rows, err := k.store.LinksChangedSince(ctx, db.LinksChangedSinceParams{AfterUpdatedAt: k.since, AfterID: k.sinceID, PageSize: page})
 		if err != nil {
-			continue
+			return err
 		}
-		l := &cachedLink{id: r.ID, partnerID: r.PartnerID, programID: r.ProgramID, dest: dest, subID: r.SubID,
-			firstClick: r.AttributionModel == "first_click", window: time.Duration(r.CookieWindowDays) * 24 * time.Hour, disabled: r.DisabledAt != nil,
-			maxAge: strconv.Itoa(int(r.CookieWindowDays) * 24 * 3600)}
-		with := *dest
-		if r.SubID != "" {
-			q := with.Query()
-			q.Set("sub_id", r.SubID)
-			with.RawQuery = q.Encode()
+		for _, r := range rows {
+			if l, ok := newCachedLink(r); ok {
+				k.links.put(r.Code, l)
+			}
+			k.since, k.sinceID = r.UpdatedAt, r.ID
 		}
-		l.destString = with.String()
-		next[r.Code] = l
-		if r.UpdatedAt.After(k.since) {
-			k.since = r.UpdatedAt
+		if len(rows) < page {
+			break
 		}
 	}
-	k.links.Store(&next)
+	k.misses.reset()
 	return nil
+}
+
+// Lookups is how many codes the cache missed were looked up in PostgreSQL.
+func (k *Clicker) Lookups() int64 { return k.looked.Load() }
+
+// CachedLinks is how many links the click cache holds.
+func (k *Clicker) CachedLinks() int { return k.links.len() }
+
+// linkCache holds every link by code in shards, so a refresh or a lookup adding
+// links never copies the whole map and readers rarely meet a writer.
+type linkCache struct {
+	shards [64]struct {
+		sync.RWMutex
+		m map[string]*cachedLink
+	}
+}
+
+func (c *linkCache) init() {
+	for i := range c.shards {
+		c.shards[i].m = map[string]*cachedLink{}
+	}
+}
+
+func shardOf(code string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(code); i++ {
+		h = (h ^ uint64(code[i])) * 1099511628211
+	}
+	return h % 64
+}
+
+func (c *linkCache) get(code string) *cachedLink {
+	s := &c.shards[shardOf(code)]
+	s.RLock()
+	l := s.m[code]
+	s.RUnlock()
+	return l
+}
+
+func (c *linkCache) put(code string, l *cachedLink) {
+	s := &c.shards[shardOf(code)]
+	s.Lock()
+	s.m[code] = l
+	s.Unlock()
+}
+
+func (c *linkCache) len() int {
+	n := 0
+	for i := range c.shards {
+		c.shards[i].RLock()
+		n += len(c.shards[i].m)
+		c.shards[i].RUnlock()
+	}
+	return n
+}
+
+// missCache remembers codes PostgreSQL does not have, until the next refresh;
+// bounded, so a flood of made-up codes costs one lookup each at most per refresh.
+type missCache struct {
+	mu sync.Mutex
+	m  map[string]struct{}
+}
+
+func (c *missCache) init() { c.m = map[string]struct{}{} }
+
+func (c *missCache) has(code string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[code]
+	return ok
+}
+
+func (c *missCache) add(code string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= 100_000 {
+		clear(c.m)
+	}
+	c.m[code] = struct{}{}
+}
+
+func (c *missCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
 }
 
 // writer drains the queue in batches: up to BatchSize clicks, or what arrived

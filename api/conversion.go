@@ -32,7 +32,7 @@ type ConversionRequest struct {
 	Currency       string     `json:"currency" validate:"required,len=3"`
 	OccurredAt     *time.Time `json:"occurred_at"`
 	ClickToken     string     `json:"click_token" validate:"max=200"`
-	ClickID        string     `json:"click_id" validate:"omitempty,uuid"`
+	ClickID        string     `json:"click_id" validate:"max=36"` // the short id the redirect appended, or the click's UUID
 	CouponCode     string     `json:"coupon_code" validate:"max=20"`
 	OrderID        string     `json:"order_id" validate:"max=200"`
 	CustomerRef    string     `json:"customer_ref" validate:"max=200"`

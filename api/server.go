@@ -155,6 +155,7 @@ func (s *Server) register() {
 	s.handle(e, http.MethodGet, "/metrics", anyone, s.metrics)
 	// The hot path: no logging middleware cost beyond the shared one, no auth.
 	s.handle(e, http.MethodGet, clickRoute, anyone, s.click)
+	s.handle(e, http.MethodGet, "/t.js", anyone, serveSnippet)
 
 	v1 := e.Group("/v1")
 	s.handle(v1, http.MethodPost, "/programs", admins, s.createProgram)

@@ -130,6 +130,12 @@ type AffiliateSettingsRequest struct {
 	AttributionModel string   `json:"attribution_model" validate:"omitempty,oneof=last_click first_click"`
 	CookieWindowDays int32    `json:"cookie_window_days" validate:"omitempty,min=1,max=365"`
 	HoldingDays      *int32   `json:"holding_days" validate:"omitempty,min=0,max=365"`
+	// ClickIDParam: the query parameter the click redirect appends the click id
+	// under (default po_click_id); absent keeps the current one.
+	ClickIDParam string `json:"click_id_param" validate:"max=32"`
+	// TrackingDomain: the program's own tracking host (go.merchant.example, a
+	// CNAME to partnerops); "" removes it, absent keeps it.
+	TrackingDomain *string `json:"tracking_domain" validate:"omitempty,max=253"`
 }
 
 // setAffiliateSettings configures a program's tracking: allowed destination
@@ -151,6 +157,16 @@ func (s *Server) setAffiliateSettings(c *gin.Context) {
 			err = domain.Invalid("allowed_domains", "invalid", "%q is not a domain", d)
 		}
 		domains = append(domains, n)
+	}
+	if err == nil && req.ClickIDParam != "" && !domain.ValidClickIDParam(req.ClickIDParam) {
+		err = domain.Invalid("click_id_param", "invalid", "click_id_param is a letter, then letters, digits or underscores (at most 32)")
+	}
+	if err == nil && req.TrackingDomain != nil && *req.TrackingDomain != "" {
+		host, _, ok := domain.TrackingDomain(*req.TrackingDomain)
+		if !ok {
+			err = domain.Invalid("tracking_domain", "invalid", "tracking_domain is a host name below a registrable domain, such as go.merchant.example")
+		}
+		req.TrackingDomain = &host
 	}
 	var fallback *string
 	if err == nil && req.FallbackURL != "" {
@@ -182,8 +198,22 @@ func (s *Server) setAffiliateSettings(c *gin.Context) {
 		if req.HoldingDays != nil {
 			holding = *req.HoldingDays
 		}
-		if err := q.SetAffiliateSettings(ctx, db.SetAffiliateSettingsParams{ID: id, AllowedDomains: slices.Compact(domains), FallbackURL: fallback,
-			AttributionModel: model, CookieWindowDays: window, HoldingDays: holding}); err != nil {
+		param, tracking := p.ClickIDParam, p.TrackingDomain
+		if req.ClickIDParam != "" {
+			param = req.ClickIDParam
+		}
+		if req.TrackingDomain != nil {
+			tracking = req.TrackingDomain
+			if *tracking == "" {
+				tracking = nil
+			}
+		}
+		err = q.SetAffiliateSettings(ctx, db.SetAffiliateSettingsParams{ID: id, AllowedDomains: slices.Compact(domains), FallbackURL: fallback,
+			AttributionModel: model, CookieWindowDays: window, HoldingDays: holding, ClickIDParam: param, TrackingDomain: tracking})
+		if isUniqueViolation(err, "programs_tracking_domain_key") {
+			return answer{}, domain.Conflict("tracking_domain_taken", "another program tracks on %s", *tracking)
+		}
+		if err != nil {
 			return answer{}, err
 		}
 		if err := q.TouchProgramLinks(ctx, id); err != nil { // the click cache reloads them with the new settings

@@ -182,13 +182,63 @@ type InsertClicksParams struct {
 	Malformed bool      `json:"malformed"`
 }
 
+const linkByCode = `-- name: LinkByCode :one
+SELECT l.id, l.code, l.program_id, l.partner_id, l.destination, l.sub_id, l.disabled_at, l.updated_at,
+       p.attribution_model, p.cookie_window_days, p.click_id_param, p.tracking_domain
+FROM links l JOIN programs p ON p.id = l.program_id
+WHERE l.code = $1
+`
+
+type LinkByCodeRow struct {
+	ID               uuid.UUID  `json:"id"`
+	Code             string     `json:"code"`
+	ProgramID        uuid.UUID  `json:"program_id"`
+	PartnerID        uuid.UUID  `json:"partner_id"`
+	Destination      string     `json:"destination"`
+	SubID            string     `json:"sub_id"`
+	DisabledAt       *time.Time `json:"disabled_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+	AttributionModel string     `json:"attribution_model"`
+	CookieWindowDays int32      `json:"cookie_window_days"`
+	ClickIDParam     string     `json:"click_id_param"`
+	TrackingDomain   *string    `json:"tracking_domain"`
+}
+
+// A code the click cache does not hold yet (created since its last refresh).
+func (q *Queries) LinkByCode(ctx context.Context, code string) (LinkByCodeRow, error) {
+	row := q.db.QueryRow(ctx, linkByCode, code)
+	var i LinkByCodeRow
+	err := row.Scan(
+		&i.ID,
+		&i.Code,
+		&i.ProgramID,
+		&i.PartnerID,
+		&i.Destination,
+		&i.SubID,
+		&i.DisabledAt,
+		&i.UpdatedAt,
+		&i.AttributionModel,
+		&i.CookieWindowDays,
+		&i.ClickIDParam,
+		&i.TrackingDomain,
+	)
+	return i, err
+}
+
 const linksChangedSince = `-- name: LinksChangedSince :many
 SELECT l.id, l.code, l.program_id, l.partner_id, l.destination, l.sub_id, l.disabled_at, l.updated_at,
-       p.attribution_model, p.cookie_window_days
+       p.attribution_model, p.cookie_window_days, p.click_id_param, p.tracking_domain
 FROM links l JOIN programs p ON p.id = l.program_id
-WHERE l.updated_at > $1
-ORDER BY l.updated_at
+WHERE (l.updated_at, l.id) > ($1::timestamptz, $2::uuid)
+ORDER BY l.updated_at, l.id
+LIMIT $3
 `
+
+type LinksChangedSinceParams struct {
+	AfterUpdatedAt time.Time `json:"after_updated_at"`
+	AfterID        uuid.UUID `json:"after_id"`
+	PageSize       int32     `json:"page_size"`
+}
 
 type LinksChangedSinceRow struct {
 	ID               uuid.UUID  `json:"id"`
@@ -201,12 +251,14 @@ type LinksChangedSinceRow struct {
 	UpdatedAt        time.Time  `json:"updated_at"`
 	AttributionModel string     `json:"attribution_model"`
 	CookieWindowDays int32      `json:"cookie_window_days"`
+	ClickIDParam     string     `json:"click_id_param"`
+	TrackingDomain   *string    `json:"tracking_domain"`
 }
 
-// The click handler's cache: every link changed after the given time, with what
-// the handler needs of its program.
-func (q *Queries) LinksChangedSince(ctx context.Context, updatedAt time.Time) ([]LinksChangedSinceRow, error) {
-	rows, err := q.db.Query(ctx, linksChangedSince, updatedAt)
+// The click handler's cache: links changed after (updated_at, id), a page at a
+// time, with what the handler needs of its program.
+func (q *Queries) LinksChangedSince(ctx context.Context, arg LinksChangedSinceParams) ([]LinksChangedSinceRow, error) {
+	rows, err := q.db.Query(ctx, linksChangedSince, arg.AfterUpdatedAt, arg.AfterID, arg.PageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -225,6 +277,8 @@ func (q *Queries) LinksChangedSince(ctx context.Context, updatedAt time.Time) ([
 			&i.UpdatedAt,
 			&i.AttributionModel,
 			&i.CookieWindowDays,
+			&i.ClickIDParam,
+			&i.TrackingDomain,
 		); err != nil {
 			return nil, err
 		}
@@ -279,25 +333,27 @@ func (q *Queries) ListLinks(ctx context.Context, arg ListLinksParams) ([]Link, e
 	return items, nil
 }
 
-const programFallbacks = `-- name: ProgramFallbacks :many
-SELECT id, fallback_url FROM programs WHERE fallback_url IS NOT NULL
+const programTracking = `-- name: ProgramTracking :many
+SELECT id, fallback_url, tracking_domain FROM programs WHERE fallback_url IS NOT NULL OR tracking_domain IS NOT NULL
 `
 
-type ProgramFallbacksRow struct {
-	ID          uuid.UUID `json:"id"`
-	FallbackURL *string   `json:"fallback_url"`
+type ProgramTrackingRow struct {
+	ID             uuid.UUID `json:"id"`
+	FallbackURL    *string   `json:"fallback_url"`
+	TrackingDomain *string   `json:"tracking_domain"`
 }
 
-func (q *Queries) ProgramFallbacks(ctx context.Context) ([]ProgramFallbacksRow, error) {
-	rows, err := q.db.Query(ctx, programFallbacks)
+// The click handler's per-program settings: fallback URLs and tracking domains.
+func (q *Queries) ProgramTracking(ctx context.Context) ([]ProgramTrackingRow, error) {
+	rows, err := q.db.Query(ctx, programTracking)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ProgramFallbacksRow{}
+	items := []ProgramTrackingRow{}
 	for rows.Next() {
-		var i ProgramFallbacksRow
-		if err := rows.Scan(&i.ID, &i.FallbackURL); err != nil {
+		var i ProgramTrackingRow
+		if err := rows.Scan(&i.ID, &i.FallbackURL, &i.TrackingDomain); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -410,6 +410,8 @@ type Program struct {
 	PayoutProvider            string             `json:"payout_provider"`
 	CloseDay                  int32              `json:"close_day"`
 	DealWonAutoConfirmPercent domain.NullNumeric `json:"deal_won_auto_confirm_percent"`
+	ClickIDParam              string             `json:"click_id_param"`
+	TrackingDomain            *string            `json:"tracking_domain"`
 }
 
 type ProgramCertification struct {

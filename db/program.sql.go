@@ -106,7 +106,7 @@ func (q *Queries) CreateCommissionRule(ctx context.Context, arg CreateCommission
 const createProgram = `-- name: CreateProgram :one
 INSERT INTO programs (id, name, kind, currency, review_sla_hours, agreement_version)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent
+RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent, click_id_param, tracking_domain
 `
 
 type CreateProgramParams struct {
@@ -156,6 +156,8 @@ func (q *Queries) CreateProgram(ctx context.Context, arg CreateProgramParams) (P
 		&i.PayoutProvider,
 		&i.CloseDay,
 		&i.DealWonAutoConfirmPercent,
+		&i.ClickIDParam,
+		&i.TrackingDomain,
 	)
 	return i, err
 }
@@ -225,7 +227,7 @@ func (q *Queries) GetLowestTier(ctx context.Context, programID uuid.UUID) (Tier,
 }
 
 const getProgram = `-- name: GetProgram :one
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent FROM programs WHERE id = $1
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent, click_id_param, tracking_domain FROM programs WHERE id = $1
 `
 
 func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error) {
@@ -259,6 +261,8 @@ func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error)
 		&i.PayoutProvider,
 		&i.CloseDay,
 		&i.DealWonAutoConfirmPercent,
+		&i.ClickIDParam,
+		&i.TrackingDomain,
 	)
 	return i, err
 }
@@ -348,7 +352,7 @@ func (q *Queries) ListProgramCertifications(ctx context.Context, programID uuid.
 }
 
 const listPrograms = `-- name: ListPrograms :many
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent FROM programs
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent, click_id_param, tracking_domain FROM programs
 WHERE $2::uuid IS NULL OR id > $2::uuid
 ORDER BY id
 LIMIT $1
@@ -396,6 +400,8 @@ func (q *Queries) ListPrograms(ctx context.Context, arg ListProgramsParams) ([]P
 			&i.PayoutProvider,
 			&i.CloseDay,
 			&i.DealWonAutoConfirmPercent,
+			&i.ClickIDParam,
+			&i.TrackingDomain,
 		); err != nil {
 			return nil, err
 		}
@@ -443,7 +449,8 @@ func (q *Queries) ListTiers(ctx context.Context, programID uuid.UUID) ([]Tier, e
 
 const setAffiliateSettings = `-- name: SetAffiliateSettings :exec
 UPDATE programs
-SET allowed_domains = $2, fallback_url = $3, attribution_model = $4, cookie_window_days = $5, holding_days = $6
+SET allowed_domains = $2, fallback_url = $3, attribution_model = $4, cookie_window_days = $5, holding_days = $6,
+    click_id_param = $7, tracking_domain = $8
 WHERE id = $1
 `
 
@@ -454,6 +461,8 @@ type SetAffiliateSettingsParams struct {
 	AttributionModel string    `json:"attribution_model"`
 	CookieWindowDays int32     `json:"cookie_window_days"`
 	HoldingDays      int32     `json:"holding_days"`
+	ClickIDParam     string    `json:"click_id_param"`
+	TrackingDomain   *string   `json:"tracking_domain"`
 }
 
 func (q *Queries) SetAffiliateSettings(ctx context.Context, arg SetAffiliateSettingsParams) error {
@@ -464,6 +473,8 @@ func (q *Queries) SetAffiliateSettings(ctx context.Context, arg SetAffiliateSett
 		arg.AttributionModel,
 		arg.CookieWindowDays,
 		arg.HoldingDays,
+		arg.ClickIDParam,
+		arg.TrackingDomain,
 	)
 	return err
 }

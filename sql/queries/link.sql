@@ -16,16 +16,25 @@ ORDER BY id LIMIT $1;
 UPDATE links SET disabled_at = now(), updated_at = now() WHERE id = $1 AND disabled_at IS NULL;
 
 -- name: LinksChangedSince :many
--- The click handler's cache: every link changed after the given time, with what
--- the handler needs of its program.
+-- The click handler's cache: links changed after (updated_at, id), a page at a
+-- time, with what the handler needs of its program.
 SELECT l.id, l.code, l.program_id, l.partner_id, l.destination, l.sub_id, l.disabled_at, l.updated_at,
-       p.attribution_model, p.cookie_window_days
+       p.attribution_model, p.cookie_window_days, p.click_id_param, p.tracking_domain
 FROM links l JOIN programs p ON p.id = l.program_id
-WHERE l.updated_at > $1
-ORDER BY l.updated_at;
+WHERE (l.updated_at, l.id) > (sqlc.arg(after_updated_at)::timestamptz, sqlc.arg(after_id)::uuid)
+ORDER BY l.updated_at, l.id
+LIMIT sqlc.arg(page_size);
 
--- name: ProgramFallbacks :many
-SELECT id, fallback_url FROM programs WHERE fallback_url IS NOT NULL;
+-- name: ProgramTracking :many
+-- The click handler's per-program settings: fallback URLs and tracking domains.
+SELECT id, fallback_url, tracking_domain FROM programs WHERE fallback_url IS NOT NULL OR tracking_domain IS NOT NULL;
+
+-- name: LinkByCode :one
+-- A code the click cache does not hold yet (created since its last refresh).
+SELECT l.id, l.code, l.program_id, l.partner_id, l.destination, l.sub_id, l.disabled_at, l.updated_at,
+       p.attribution_model, p.cookie_window_days, p.click_id_param, p.tracking_domain
+FROM links l JOIN programs p ON p.id = l.program_id
+WHERE l.code = $1;
 
 -- name: InsertClicks :copyfrom
 INSERT INTO clicks (id, link_id, partner_id, program_id, clicked_at, ip_hash, user_agent, referer, sub_id, bot, duplicate, malformed)

@@ -36,7 +36,8 @@ SELECT * FROM program_certifications WHERE program_id = $1 ORDER BY partner_type
 
 -- name: SetAffiliateSettings :exec
 UPDATE programs
-SET allowed_domains = $2, fallback_url = $3, attribution_model = $4, cookie_window_days = $5, holding_days = $6
+SET allowed_domains = $2, fallback_url = $3, attribution_model = $4, cookie_window_days = $5, holding_days = $6,
+    click_id_param = $7, tracking_domain = $8
 WHERE id = $1;
 
 -- name: AddSigningSecret :exec
