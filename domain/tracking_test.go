@@ -50,10 +50,10 @@ func TestTrackingDomain(t *testing.T) {
 		{"track.shop.co.uk", "track.shop.co.uk", "shop.co.uk", true},
 		{"go.merchant.test", "go.merchant.test", "merchant.test", true},
 		{"merchant.example", "merchant.example", "merchant.example", true},
-		{"co.uk", "", "", false},        // a public suffix
-		{"github.io", "", "", false},    // a public suffix with private registrations
-		{"localhost", "", "", false},    // no dot
-		{"127.0.0.1", "", "", false},    // an address
+		{"co.uk", "", "", false},     // a public suffix
+		{"github.io", "", "", false}, // a public suffix with private registrations
+		{"localhost", "", "", false}, // no dot
+		{"127.0.0.1", "", "", false}, // an address
 		{"go.merchant.example:8080", "", "", false},
 		{"-go.merchant.example", "", "", false},
 		{"https://go.merchant.example", "", "", false},
