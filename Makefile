@@ -11,7 +11,7 @@ SQLC          := $(BIN)/sqlc
 WORKFLOWCHECK := $(BIN)/workflowcheck
 PARTNEROPS    := $(BIN)/partnerops
 
-.PHONY: run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
+.PHONY: browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
 .DEFAULT_GOAL := help
 
 help:
@@ -64,9 +64,16 @@ lint: $(WORKFLOWCHECK)
 # Integration tests start their own Temporal dev server (from the CLI built here)
 # and create a private database on TEST_DATABASE_URL's server, so they never share
 # state with `make run`.
-test: lint check-generated $(TEMPORAL)
+test: lint check-generated $(TEMPORAL) browser
 	TEMPORAL_CLI=$(TEMPORAL) $(GO) test -count=1 -timeout 12m ./...
 	$(MAKE) compose-check walkthroughs
+
+# Debian's Chromium for the browser tests (cmd/partnerops/browser_test.go),
+# installed with apt where we can; the tests fail, never skip, without it.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "the browser tests need Chromium: sudo apt-get install chromium"; exit 1; fi; }
 
 # docker-compose.yml is valid (no Docker engine needed: the compose CLI only
 # parses and validates it); docker-compose comes from apt where we can.
