@@ -102,6 +102,9 @@ walkthrough-tools:
 # alternating rounds), then 100,000 conversions through the API; needs PostgreSQL
 # at DATABASE_URL's server (a private database is created and dropped).
 bench:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	  else echo "make bench reports wrk's figures (the headline) when wrk is installed: sudo apt-get install wrk"; fi; }
 	$(GO) build -o $(BIN)/clickbench ./cmd/clickbench
 	$(BIN)/clickbench -duration 10s -conns 64 -conversions 100000
 

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"regexp"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -53,6 +54,7 @@ func main() {
 	conversions := flag.Int("conversions", 100_000, "conversions to ingest")
 	closeLines := flag.Int("close-lines", 1_000_000, "commission lines for the close benchmark (0 skips it)")
 	closePartners := flag.Int("close-partners", 10_000, "partners for the close benchmark")
+	links := flag.Int("links", 1_000_000, "active links for the link cache benchmark (0 skips it)")
 	flag.Parse()
 	var err error
 	switch *mode {
@@ -62,6 +64,9 @@ func main() {
 		err = serveBare()
 	default:
 		err = bench(*duration, *conns, *conversions)
+		if err == nil && *links > 0 {
+			err = benchLinks(*links)
+		}
 		if err == nil && *closeLines > 0 {
 			err = benchClose(*closeLines, *closePartners)
 		}
@@ -255,6 +260,78 @@ func load(target string, conns int, d time.Duration) result {
 	return all
 }
 
+// wrkRound drives target with wrk (an independent load generator in its own
+// process, as the README's headline figure needs) and reads its summary.
+type wrkResult struct {
+	requests int64
+	rps      float64
+	p50, p99 time.Duration
+}
+
+var (
+	wrkRequests = regexp.MustCompile(`(\d+) requests in`)
+	wrkRPS      = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	wrkP50      = regexp.MustCompile(`\s50%\s+([\d.]+)(us|ms|s)`)
+	wrkP99      = regexp.MustCompile(`\s99%\s+([\d.]+)(us|ms|s)`)
+)
+
+func wrkRound(target string, conns int, d time.Duration) (wrkResult, error) {
+	out, err := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%dms", d.Milliseconds()), "--latency",
+		"-H", "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", target).CombinedOutput()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk: %v: %s", err, out)
+	}
+	var r wrkResult
+	m1, m2, m3, m4 := wrkRequests.FindSubmatch(out), wrkRPS.FindSubmatch(out), wrkP50.FindSubmatch(out), wrkP99.FindSubmatch(out)
+	if m1 == nil || m2 == nil || m3 == nil || m4 == nil {
+		return r, fmt.Errorf("wrk's output: %s", out)
+	}
+	fmt.Sscan(string(m1[1]), &r.requests)
+	fmt.Sscan(string(m2[1]), &r.rps)
+	dur := func(m [][]byte) time.Duration {
+		var v float64
+		fmt.Sscan(string(m[1]), &v)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[2])]
+		return time.Duration(v * float64(unit))
+	}
+	r.p50, r.p99 = dur(m3), dur(m4)
+	return r, nil
+}
+
+// median of the rounds' figures.
+func median[T int64 | float64 | time.Duration](v []T) T {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// wrkCompare alternates wrk rounds between the bare handler and the click path
+// and prints the medians; it answers how many requests the click path got.
+func wrkCompare(bareURL, clickURL string, conns int, d time.Duration, rounds int) (int64, error) {
+	var bRPS, cRPS []float64
+	var bP50, cP50, bP99, cP99 []time.Duration
+	var answered int64
+	for range rounds {
+		b, err := wrkRound(bareURL, conns, d)
+		if err != nil {
+			return answered, err
+		}
+		c, err := wrkRound(clickURL, conns, d)
+		if err != nil {
+			return answered, err
+		}
+		answered += c.requests
+		bRPS, cRPS = append(bRPS, b.rps), append(cRPS, c.rps)
+		bP50, cP50, bP99, cP99 = append(bP50, b.p50), append(cP50, c.p50), append(bP99, b.p99), append(cP99, c.p99)
+		fmt.Printf("  round: bare %6.0f req/s p99 %-8s   click %6.0f req/s p99 %-8s   ratio %.2f\n", b.rps, b.p99, c.rps, c.p99, c.rps/b.rps)
+	}
+	fmt.Printf("\n%-28s %12s %12s %10s\n", "wrk, median of rounds", "bare Gin 302", "click path", "ratio")
+	fmt.Printf("%-28s %12.0f %12.0f %10.2f\n", "requests/s", median(bRPS), median(cRPS), median(cRPS)/median(bRPS))
+	fmt.Printf("%-28s %12s %12s %10.2f\n", "p50 latency", median(bP50), median(cP50), float64(median(cP50))/float64(median(bP50)))
+	fmt.Printf("%-28s %12s %12s %10.2f\n\n", "p99 latency", median(bP99), median(cP99), float64(median(cP99))/float64(median(bP99)))
+	return answered, nil
+}
+
 // --- the run ---
 
 func bench(d time.Duration, conns, conversions int) error {
@@ -301,6 +378,16 @@ func bench(d time.Duration, conns, conversions int) error {
 	bareURL, clickURL := "http://"+bare.addr+"/c/"+f.code, "http://"+click.addr+"/c/"+f.code
 	load(bareURL, conns, time.Second) // warm up
 	warm := load(clickURL, conns, time.Second)
+	var wrkAnswered int64
+	if _, err := exec.LookPath("wrk"); err == nil {
+		fmt.Printf("wrk -t2 -c%d, %s per round, 5 alternating rounds (the headline figure):\n", conns, d/2)
+		if wrkAnswered, err = wrkCompare(bareURL, clickURL, conns, d/2, 5); err != nil {
+			return err
+		}
+	} else {
+		fmt.Println("wrk is not installed (sudo apt-get install wrk): only the Go load generator's figures follow")
+	}
+	fmt.Println("Go load generator (same process for both, shares the cores with the servers):")
 	const rounds = 4
 	var b, c result
 	for range rounds {
@@ -328,7 +415,7 @@ func bench(d time.Duration, conns, conversions int) error {
 	var stored, lines int64
 	_ = pool.QueryRow(ctx, "SELECT count(*) FROM clicks").Scan(&stored)
 	_ = pool.QueryRow(ctx, "SELECT count(*) FROM commission_lines").Scan(&lines)
-	answered := warm.found + c.found
+	answered := warm.found + c.found + wrkAnswered
 
 	fmt.Printf("%-28s %12s %12s %10s\n", "", "bare Gin 302", "click path", "ratio")
 	fmt.Printf("%-28s %12.0f %12.0f %10.2f\n", "requests/s", b.rps(), c.rps(), c.rps()/b.rps())
@@ -419,6 +506,94 @@ func ingest(base string, f benchFixture, n, workers int) result {
 	}
 	wg.Wait()
 	return result{requests: int64(n), errors: errs.Load(), elapsed: time.Since(start)}
+}
+
+// benchLinks measures the click server's start with n active links: the time
+// to load them into the cache and the resident memory it takes, that every
+// code resolves, and that a link created after the load resolves at once.
+func benchLinks(n int) error {
+	ctx := context.Background()
+	dbURL, drop, err := benchDatabase(ctx, "links")
+	if err != nil {
+		return err
+	}
+	defer drop()
+	pool, err := db.Open(ctx, dbURL, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	f, err := seed(ctx, db.NewStore(pool))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nlink cache: generating %d active links...\n", n)
+	if _, err := pool.Exec(ctx, fmt.Sprintf(`INSERT INTO links (id, code, program_id, partner_id, destination, sub_id)
+		SELECT gen_random_uuid(), 'L' || lpad(i::text, 9, '0'), '%s', '%s', 'https://shop.example/p/' || i || '?utm_campaign=c' || (i %% 100), ''
+		FROM generate_series(1, %d) i`, f.programID, f.partnerID, n)); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	click, err := start("-serve", "click", "-db", dbURL)
+	if err != nil {
+		return err
+	}
+	loaded := time.Since(t0)
+	rss := click.peakRSS()
+	bad := 0
+	for i := range 1000 {
+		code := fmt.Sprintf("L%09d", 1+(i*7919)%n)
+		resp, err := noRedirect.Get("http://" + click.addr + "/c/" + code)
+		if err != nil || resp.StatusCode != http.StatusFound {
+			bad++
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO links (id, code, program_id, partner_id, destination, sub_id) VALUES (gen_random_uuid(), 'NEWLINK', $1, $2, 'https://shop.example/new', '')`, f.programID, f.partnerID); err != nil {
+		return err
+	}
+	t1 := time.Now()
+	resp, err := noRedirect.Get("http://" + click.addr + "/c/NEWLINK")
+	if err != nil || resp.StatusCode != http.StatusFound {
+		return fmt.Errorf("a link created after the load: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	fresh := time.Since(t1)
+	if _, err := click.stop(); err != nil {
+		return err
+	}
+	fmt.Printf("  %d links loaded at start in %s; peak RSS %.0f MB (%.0f bytes per link over the empty server's ~40 MB)\n",
+		n, loaded.Round(time.Millisecond), rss, (rss-40)*1024*1024/float64(n))
+	fmt.Printf("  1,000 codes clicked: %d not found; a link created after the load answered 302 in %s (looked up once)\n", bad, fresh.Round(time.Microsecond))
+	if bad > 0 {
+		return fmt.Errorf("%d of 1,000 codes were not found", bad)
+	}
+	return nil
+}
+
+var noRedirect = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// benchDatabase creates a private database on DATABASE_URL's server.
+func benchDatabase(ctx context.Context, name string) (string, func(), error) {
+	base := os.Getenv("DATABASE_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/postgres"
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = fmt.Sprintf("/partnerops_bench_%s_%d", name, os.Getpid())
+	dbURL := u.String()
+	if err := db.EnsureDatabase(ctx, dbURL); err != nil {
+		return "", nil, fmt.Errorf("PostgreSQL (DATABASE_URL, default 127.0.0.1:5432): %w", err)
+	}
+	return dbURL, func() { db.DropDatabase(context.Background(), dbURL) }, nil
 }
 
 // benchClose closes a month of n commission lines across p partners: the freeze
