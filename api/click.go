@@ -41,19 +41,45 @@ func DefaultClickConfig() ClickConfig {
 
 const clickCookie = "po_click"
 
-// cachedLink is what the handler needs of a link, resolved once.
+// cachedLink is what the handler needs of a link, resolved once. What its
+// program decides is shared by the program's links (a million links hold one
+// copy per program, not one each).
 type cachedLink struct {
 	id, partnerID, programID uuid.UUID
-	dest                     string // the link's destination as stored
-	subID                    string
-	clickParam               string // the program's click id parameter
-	destPrefix, destSuffix   string // the redirect for requests without a query: prefix + click id + suffix
-	trackingHost             string // the program's custom tracking domain, if any
-	cookieDomain             string // its registrable domain: the cookie's Domain there
-	firstClick               bool
-	window                   time.Duration
-	maxAge                   string // the cookie's Max-Age, formatted once
-	disabled                 bool
+	*linkProgram
+	dest                   string // the link's destination as stored
+	subID                  string
+	destPrefix, destSuffix string // the redirect for requests without a query: prefix + click id + suffix
+	disabled               bool
+}
+
+// linkProgram is the program's tracking settings as the click handler uses them.
+type linkProgram struct {
+	clickParam   string // the program's click id parameter
+	trackingHost string // the program's custom tracking domain, if any
+	cookieDomain string // its registrable domain: the cookie's Domain there
+	firstClick   bool
+	window       time.Duration
+	maxAge       string // the cookie's Max-Age, formatted once
+}
+
+// interned answers the one shared copy of equal program settings.
+type interned struct {
+	mu sync.Mutex
+	m  map[linkProgram]*linkProgram
+}
+
+func (in *interned) get(p linkProgram) *linkProgram {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.m == nil {
+		in.m = map[linkProgram]*linkProgram{}
+	}
+	if q, ok := in.m[p]; ok {
+		return q
+	}
+	in.m[p] = &p
+	return &p
 }
 
 // Clicker serves GET /c/{code}: it never waits on PostgreSQL. Links come from an
@@ -74,6 +100,7 @@ type Clicker struct {
 	queue     clickQueue
 	dedupe    *dedupeSet
 	bots      botCache
+	settings  interned
 	stop      chan struct{}
 	done      sync.WaitGroup
 	tokenMACs sync.Pool // keyed HMAC states, reused: hmac.New per click is measurable
@@ -238,20 +265,20 @@ func (l *cachedLink) destination(rawQuery, clickID string) string {
 }
 
 // newCachedLink resolves a link row once; false when its destination does not parse.
-func newCachedLink(r db.LinksChangedSinceRow) (*cachedLink, bool) {
+func (k *Clicker) newCachedLink(r db.LinksChangedSinceRow) (*cachedLink, bool) {
 	dest, err := url.Parse(r.Destination)
 	if err != nil {
 		return nil, false
 	}
-	l := &cachedLink{id: r.ID, partnerID: r.PartnerID, programID: r.ProgramID, dest: r.Destination, subID: r.SubID,
-		clickParam: r.ClickIDParam, firstClick: r.AttributionModel == "first_click",
-		window: time.Duration(r.CookieWindowDays) * 24 * time.Hour, disabled: r.DisabledAt != nil,
-		maxAge: strconv.Itoa(int(r.CookieWindowDays) * 24 * 3600)}
+	p := linkProgram{clickParam: r.ClickIDParam, firstClick: r.AttributionModel == "first_click",
+		window: time.Duration(r.CookieWindowDays) * 24 * time.Hour, maxAge: strconv.Itoa(int(r.CookieWindowDays) * 24 * 3600)}
 	if r.TrackingDomain != nil {
 		if host, reg, ok := domain.TrackingDomain(*r.TrackingDomain); ok {
-			l.trackingHost, l.cookieDomain = host, reg
+			p.trackingHost, p.cookieDomain = host, reg
 		}
 	}
+	l := &cachedLink{id: r.ID, partnerID: r.PartnerID, programID: r.ProgramID, linkProgram: k.settings.get(p), dest: r.Destination,
+		subID: r.SubID, disabled: r.DisabledAt != nil}
 	with := *dest
 	q := with.Query()
 	q.Del(l.clickParam)
@@ -300,7 +327,7 @@ func (k *Clicker) lookup(ctx context.Context, code string) *cachedLink {
 		k.logger.Warn("link lookup failed", "error", err)
 		return nil
 	}
-	l, ok := newCachedLink(db.LinksChangedSinceRow(r))
+	l, ok := k.newCachedLink(db.LinksChangedSinceRow(r))
 	if !ok {
 		k.misses.add(code)
 		return nil
@@ -392,7 +419,7 @@ func (k *Clicker) refresh(ctx context.Context) error {
 			return err
 		}
 		for _, r := range rows {
-			if l, ok := newCachedLink(r); ok {
+			if l, ok := k.newCachedLink(r); ok {
 				k.links.put(r.Code, l)
 			}
 			k.since, k.sinceID = r.UpdatedAt, r.ID

@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -243,6 +244,7 @@ func doAt(t *testing.T, base string, c call) response {
 	raw, _ := io.ReadAll(resp.Body)
 	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
 	_ = json.Unmarshal(raw, &r.body)
+	record(c, req, r)
 	return r
 }
 
@@ -317,4 +319,36 @@ func countRows(t *testing.T, table string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// record appends the exchange to $OPENAPI_RECORD (a JSON line each), when set:
+// samples of what the API answers, for writing its document.
+var recordMu sync.Mutex
+
+func record(c call, req *http.Request, r response) {
+	path := os.Getenv("OPENAPI_RECORD")
+	if path == "" {
+		return
+	}
+	var reqBody json.RawMessage
+	if c.body != nil {
+		if s, ok := c.body.(string); ok {
+			reqBody, _ = json.Marshal(s)
+		} else {
+			reqBody, _ = json.Marshal(c.body)
+		}
+	}
+	var body any = string(r.raw)
+	if json.Valid(r.raw) {
+		body = json.RawMessage(r.raw)
+	}
+	line, _ := json.Marshal(map[string]any{"method": c.method, "path": req.URL.Path, "query": req.URL.RawQuery, "status": r.status,
+		"content_type": r.header.Get("Content-Type"), "request": reqBody, "body": body})
+	recordMu.Lock()
+	defer recordMu.Unlock()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		f.Write(append(line, '\n'))
+		f.Close()
+	}
 }
