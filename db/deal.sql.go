@@ -27,7 +27,7 @@ type CreateDealParams struct {
 	PartnerID              uuid.UUID      `json:"partner_id"`
 	TierID                 uuid.UUID      `json:"tier_id"`
 	CustomerName           string         `json:"customer_name"`
-	CustomerNameNormalized string         `json:"customer_name_normalized"`
+	CustomerNameNormalized string         `json:"-"`
 	CustomerDomain         string         `json:"customer_domain"`
 	Country                string         `json:"country"`
 	ContactName            string         `json:"contact_name"`
@@ -143,7 +143,7 @@ LIMIT 500
 type FindDealCandidatesParams struct {
 	ID      uuid.UUID `json:"id"`
 	Domain  string    `json:"domain"`
-	Name    string    `json:"name"`
+	Name    string    `json:"-"`
 	Country string    `json:"country"`
 }
 
@@ -151,7 +151,7 @@ type FindDealCandidatesRow struct {
 	ID                     uuid.UUID `json:"id"`
 	PartnerID              uuid.UUID `json:"partner_id"`
 	Status                 string    `json:"status"`
-	CustomerNameNormalized string    `json:"customer_name_normalized"`
+	CustomerNameNormalized string    `json:"-"`
 	CustomerDomain         string    `json:"customer_domain"`
 	Country                string    `json:"country"`
 }

@@ -370,7 +370,7 @@ UPDATE partners SET last_ip_hash = $2 WHERE id = $1
 
 type SetPartnerIPHashParams struct {
 	ID         uuid.UUID `json:"id"`
-	LastIPHash []byte    `json:"last_ip_hash"`
+	LastIPHash []byte    `json:"-"`
 }
 
 func (q *Queries) SetPartnerIPHash(ctx context.Context, arg SetPartnerIPHashParams) error {

@@ -181,7 +181,7 @@ type Deal struct {
 	PartnerID              uuid.UUID          `json:"partner_id"`
 	TierID                 uuid.UUID          `json:"tier_id"`
 	CustomerName           string             `json:"customer_name"`
-	CustomerNameNormalized string             `json:"customer_name_normalized"`
+	CustomerNameNormalized string             `json:"-"`
 	CustomerDomain         string             `json:"customer_domain"`
 	Country                string             `json:"country"`
 	ContactName            string             `json:"contact_name"`
@@ -347,7 +347,7 @@ type Partner struct {
 	ActivatedAt              *time.Time `json:"activated_at"`
 	CreatedAt                time.Time  `json:"created_at"`
 	UpdatedAt                time.Time  `json:"updated_at"`
-	LastIPHash               []byte     `json:"last_ip_hash"`
+	LastIPHash               []byte     `json:"-"`
 	PayoutMethod             *string    `json:"payout_method"`
 	PayoutDestination        *string    `json:"payout_destination"`
 	PayoutHolder             *string    `json:"payout_holder"`

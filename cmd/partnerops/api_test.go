@@ -322,7 +322,7 @@ func TestHealthAndDocs(t *testing.T) {
 	if r := expect(t, do(t, call{method: "GET", path: "/readyz"}), http.StatusOK); r.str("checks", "postgres") != "ok" || r.str("checks", "temporal") != "ok" {
 		t.Fatalf("readyz: %s", r.raw)
 	}
-	if r := expect(t, do(t, call{method: "GET", path: "/openapi.json"}), http.StatusOK); r.str("openapi") != "3.0.3" {
+	if r := expect(t, do(t, call{method: "GET", path: "/openapi.json"}), http.StatusOK); r.str("openapi") != "3.1.0" {
 		t.Fatalf("openapi.json: %.100s", r.raw)
 	}
 }

@@ -219,16 +219,15 @@ func do(t *testing.T, c call) response {
 
 func doAt(t *testing.T, base string, c call) response {
 	t.Helper()
-	var rd io.Reader
+	var sent []byte
 	switch b := c.body.(type) {
 	case nil:
 	case string:
-		rd = bytes.NewBufferString(b)
+		sent = []byte(b)
 	default:
-		js, _ := json.Marshal(b)
-		rd = bytes.NewBuffer(js)
+		sent, _ = json.Marshal(b)
 	}
-	req, _ := http.NewRequest(c.method, base+c.path, rd)
+	req, _ := http.NewRequest(c.method, base+c.path, bytes.NewReader(sent))
 	req.Header.Set("Content-Type", "application/json")
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
@@ -245,6 +244,7 @@ func doAt(t *testing.T, base string, c call) response {
 	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
 	_ = json.Unmarshal(raw, &r.body)
 	record(c, req, r)
+	checkContract(t, req, sent, r)
 	return r
 }
 
