@@ -146,7 +146,7 @@ func (a *Activities) DueCloses(ctx context.Context, today time.Time) ([]DueClose
 	var due []DueClose
 	for _, p := range programs {
 		wfID := ids.Close(p, month)
-		row, created, err := a.Store.OpenClose(ctx, db.InsertCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: p, Month: month, PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: wfID})
+		row, created, err := a.Store.OpenClose(ctx, db.InsertCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: p, Month: domain.NewDate(month), PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: wfID})
 		if err != nil {
 			return nil, err
 		}

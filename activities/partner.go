@@ -110,7 +110,7 @@ func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) e
 			}
 			_, err = q.RecordCertification(ctx, db.RecordCertificationParams{
 				ID: uuid.Must(uuid.NewV7()), PartnerID: c.PartnerID, Name: c.Certification.Name,
-				PassedAt: c.Certification.PassedAt, ExpiresAt: c.Certification.ExpiresAt, RecordedBy: c.Actor,
+				PassedAt: domain.NewDate(c.Certification.PassedAt), ExpiresAt: domain.NewDate(c.Certification.ExpiresAt), RecordedBy: c.Actor,
 			})
 		default:
 			err = q.SetPartnerStatus(ctx, db.SetPartnerStatusParams{ID: c.PartnerID, Status: c.Status, At: c.At})

@@ -62,19 +62,19 @@ func (s *Server) startClose(c *gin.Context) {
 		}
 		// Closes run in order: a statement carries what the previous one left, so a
 		// month before the latest close can no longer be closed.
-		_, err := q.GetCloseByPeriod(ctx, db.GetCloseByPeriodParams{ProgramID: programID, Month: month})
+		_, err := q.GetCloseByPeriod(ctx, db.GetCloseByPeriodParams{ProgramID: programID, Month: domain.NewDate(month)})
 		if !errors.Is(err, pgx.ErrNoRows) {
 			// The month's close exists (answered below) or the database failed.
 			if err != nil {
 				return answer{}, err
 			}
-		} else if later, err := q.LaterClose(ctx, db.LaterCloseParams{ProgramID: programID, Month: month}); err == nil {
+		} else if later, err := q.LaterClose(ctx, db.LaterCloseParams{ProgramID: programID, Month: domain.NewDate(month)}); err == nil {
 			return answer{}, domain.Conflict("closes_out_of_order", "the close for %s exists, so %s can no longer be closed: its lines are carried into the next close instead",
 				later.Month.Format("2006-01"), month.Format("2006-01"))
 		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return answer{}, err
 		}
-		row, created, err := q.OpenClose(ctx, db.InsertCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, Month: month,
+		row, created, err := q.OpenClose(ctx, db.InsertCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, Month: domain.NewDate(month),
 			PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: ids.Close(programID, month)})
 		if err != nil {
 			return answer{}, err
@@ -297,14 +297,14 @@ func (s *Server) statements(c *gin.Context) {
 		}
 		partnerID = id.UUID
 	}
-	var month *time.Time
+	var month *domain.Date
 	if v := c.Query("month"); v != "" {
 		m, err := time.Parse("2006-01", v)
 		if err != nil {
 			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "month reads like 2026-11", "month"))
 			return
 		}
-		month = &m
+		month = &domain.Date{Time: m}
 	}
 	ctx := c.Request.Context()
 	rows, err := s.store.PartnerStatements(ctx, db.PartnerStatementsParams{PartnerID: partnerID, Month: month})
@@ -325,5 +325,5 @@ func (s *Server) statements(c *gin.Context) {
 		}
 		out[i] = statement{r, lines}
 	}
-	c.JSON(http.StatusOK, gin.H{"data": out})
+	c.JSON(http.StatusOK, gin.H{"data": out, "has_more": false}) // whole: one statement per close
 }

@@ -114,7 +114,7 @@ func (s *Server) createDeal(c *gin.Context) {
 			ID: id, ProgramID: p.ProgramID, PartnerID: p.ID, TierID: p.TierID, CustomerName: req.CustomerName,
 			CustomerNameNormalized: domain.NormalizeCompanyName(req.CustomerName), CustomerDomain: dv.domain, Country: req.Country,
 			ContactName: req.ContactName, ContactEmail: strings.ToLower(req.ContactEmail), EstimatedValue: domain.NewNumeric(req.EstimatedValue.Decimal),
-			Currency: req.Currency, Products: req.Products, ExpectedCloseDate: dv.closeDate, Notes: req.Notes,
+			Currency: req.Currency, Products: req.Products, ExpectedCloseDate: domain.NewDate(dv.closeDate), Notes: req.Notes,
 			Stage: stages[0].Name, WorkflowID: ids.Deal(id),
 		})
 		if err != nil {

@@ -176,7 +176,7 @@ func (s *Server) createMDFRequest(c *gin.Context) {
 		id := uuid.Must(uuid.NewV7())
 		outcomes, _ := json.Marshal(req.ExpectedOutcomes)
 		r, err := q.CreateMDFRequest(ctx, db.CreateMDFRequestParams{ID: id, ProgramID: p.ProgramID, PartnerID: p.ID, TierID: p.TierID, Quarter: quarter,
-			ActivityType: req.ActivityType, Description: strings.TrimSpace(req.Description), StartDate: start, EndDate: end,
+			ActivityType: req.ActivityType, Description: strings.TrimSpace(req.Description), StartDate: domain.NewDate(start), EndDate: domain.NewDate(end),
 			RequestedAmount: domain.NewNumeric(req.Amount.Decimal), Currency: prog.Currency, ExpectedOutcomes: outcomes, WorkflowID: ids.MDF(id)})
 		if err != nil {
 			return answer{}, err

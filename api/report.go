@@ -40,7 +40,7 @@ func (s *Server) pipeline(c *gin.Context) {
 		s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "to must be after from", "to"))
 		return
 	}
-	params := db.PipelineParams{GroupBy: groupBy, FromDate: from, ToDate: to}
+	params := db.PipelineParams{GroupBy: groupBy, FromDate: domain.NewDate(from), ToDate: domain.NewDate(to)}
 	var err error
 	if params.ProgramID, err = queryUUID(c, "program_id"); err != nil {
 		s.abort(c, err)

@@ -128,5 +128,5 @@ func (s *Server) listRules(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"data": rows})
+	c.JSON(http.StatusOK, gin.H{"data": rows, "has_more": false}) // whole: a program has tens of rules
 }

@@ -285,8 +285,8 @@ SELECT id, program_id, month, period_end, status, workflow_id, approved_by, appr
 `
 
 type GetCloseByPeriodParams struct {
-	ProgramID uuid.UUID `json:"program_id"`
-	Month     time.Time `json:"month"`
+	ProgramID uuid.UUID   `json:"program_id"`
+	Month     domain.Date `json:"month"`
 }
 
 func (q *Queries) GetCloseByPeriod(ctx context.Context, arg GetCloseByPeriodParams) (Close, error) {
@@ -341,11 +341,11 @@ RETURNING id, program_id, month, period_end, status, workflow_id, approved_by, a
 `
 
 type InsertCloseParams struct {
-	ID         uuid.UUID `json:"id"`
-	ProgramID  uuid.UUID `json:"program_id"`
-	Month      time.Time `json:"month"`
-	PeriodEnd  time.Time `json:"period_end"`
-	WorkflowID string    `json:"workflow_id"`
+	ID         uuid.UUID   `json:"id"`
+	ProgramID  uuid.UUID   `json:"program_id"`
+	Month      domain.Date `json:"month"`
+	PeriodEnd  time.Time   `json:"period_end"`
+	WorkflowID string      `json:"workflow_id"`
 }
 
 // No row when the period has its close already (any unique key: the period or
@@ -379,8 +379,8 @@ SELECT id, program_id, month, period_end, status, workflow_id, approved_by, appr
 `
 
 type LaterCloseParams struct {
-	ProgramID uuid.UUID `json:"program_id"`
-	Month     time.Time `json:"month"`
+	ProgramID uuid.UUID   `json:"program_id"`
+	Month     domain.Date `json:"month"`
 }
 
 // The latest close of the program after a month, if any: closes run in order.
@@ -612,8 +612,8 @@ ORDER BY c.month DESC
 `
 
 type PartnerStatementsParams struct {
-	PartnerID uuid.UUID  `json:"partner_id"`
-	Month     *time.Time `json:"month"`
+	PartnerID uuid.UUID    `json:"partner_id"`
+	Month     *domain.Date `json:"month"`
 }
 
 type PartnerStatementsRow struct {
@@ -632,7 +632,7 @@ type PartnerStatementsRow struct {
 	CarriedOut    domain.Numeric `json:"carried_out"`
 	Lines         int32          `json:"lines"`
 	CarriedReason string         `json:"carried_reason"`
-	Month         time.Time      `json:"month"`
+	Month         domain.Date    `json:"month"`
 	CloseStatus   string         `json:"close_status"`
 }
 
@@ -765,9 +765,9 @@ WHERE s.close_id = (SELECT c.id FROM closes c WHERE c.program_id = $2 AND c.mont
 `
 
 type RecordStatementLinesParams struct {
-	CloseID   uuid.UUID `json:"close_id"`
-	ProgramID uuid.UUID `json:"program_id"`
-	Month     time.Time `json:"month"`
+	CloseID   uuid.UUID   `json:"close_id"`
+	ProgramID uuid.UUID   `json:"program_id"`
+	Month     domain.Date `json:"month"`
 }
 
 // The unpaid lines the partner's statement in the program's previous close

@@ -35,7 +35,7 @@ type CreateDealParams struct {
 	EstimatedValue         domain.Numeric `json:"estimated_value"`
 	Currency               string         `json:"currency"`
 	Products               []string       `json:"products"`
-	ExpectedCloseDate      time.Time      `json:"expected_close_date"`
+	ExpectedCloseDate      domain.Date    `json:"expected_close_date"`
 	Notes                  string         `json:"notes"`
 	Stage                  string         `json:"stage"`
 	WorkflowID             string         `json:"workflow_id"`
@@ -424,8 +424,8 @@ ORDER BY 1, 3
 
 type PipelineParams struct {
 	GroupBy   string        `json:"group_by"`
-	FromDate  time.Time     `json:"from_date"`
-	ToDate    time.Time     `json:"to_date"`
+	FromDate  domain.Date   `json:"from_date"`
+	ToDate    domain.Date   `json:"to_date"`
 	ProgramID uuid.NullUUID `json:"program_id"`
 }
 

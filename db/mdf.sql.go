@@ -190,8 +190,8 @@ type CreateMDFRequestParams struct {
 	Quarter          string          `json:"quarter"`
 	ActivityType     string          `json:"activity_type"`
 	Description      string          `json:"description"`
-	StartDate        time.Time       `json:"start_date"`
-	EndDate          time.Time       `json:"end_date"`
+	StartDate        domain.Date     `json:"start_date"`
+	EndDate          domain.Date     `json:"end_date"`
 	RequestedAmount  domain.Numeric  `json:"requested_amount"`
 	Currency         string          `json:"currency"`
 	ExpectedOutcomes json.RawMessage `json:"expected_outcomes"`

@@ -38,13 +38,13 @@ type AuditEvent struct {
 }
 
 type Certification struct {
-	ID         uuid.UUID `json:"id"`
-	PartnerID  uuid.UUID `json:"partner_id"`
-	Name       string    `json:"name"`
-	PassedAt   time.Time `json:"passed_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	RecordedBy string    `json:"recorded_by"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         uuid.UUID   `json:"id"`
+	PartnerID  uuid.UUID   `json:"partner_id"`
+	Name       string      `json:"name"`
+	PassedAt   domain.Date `json:"passed_at"`
+	ExpiresAt  domain.Date `json:"expires_at"`
+	RecordedBy string      `json:"recorded_by"`
+	CreatedAt  time.Time   `json:"created_at"`
 }
 
 type Click struct {
@@ -78,16 +78,16 @@ type ClicksDefault struct {
 }
 
 type Close struct {
-	ID          uuid.UUID  `json:"id"`
-	ProgramID   uuid.UUID  `json:"program_id"`
-	Month       time.Time  `json:"month"`
-	PeriodEnd   time.Time  `json:"period_end"`
-	Status      string     `json:"status"`
-	WorkflowID  string     `json:"workflow_id"`
-	ApprovedBy  *string    `json:"approved_by"`
-	ApprovedAt  *time.Time `json:"approved_at"`
-	CompletedAt *time.Time `json:"completed_at"`
-	CreatedAt   time.Time  `json:"created_at"`
+	ID          uuid.UUID   `json:"id"`
+	ProgramID   uuid.UUID   `json:"program_id"`
+	Month       domain.Date `json:"month"`
+	PeriodEnd   time.Time   `json:"period_end"`
+	Status      string      `json:"status"`
+	WorkflowID  string      `json:"workflow_id"`
+	ApprovedBy  *string     `json:"approved_by"`
+	ApprovedAt  *time.Time  `json:"approved_at"`
+	CompletedAt *time.Time  `json:"completed_at"`
+	CreatedAt   time.Time   `json:"created_at"`
 }
 
 type CommissionLine struct {
@@ -189,7 +189,7 @@ type Deal struct {
 	EstimatedValue         domain.Numeric     `json:"estimated_value"`
 	Currency               string             `json:"currency"`
 	Products               []string           `json:"products"`
-	ExpectedCloseDate      time.Time          `json:"expected_close_date"`
+	ExpectedCloseDate      domain.Date        `json:"expected_close_date"`
 	Notes                  string             `json:"notes"`
 	Status                 string             `json:"status"`
 	Stage                  string             `json:"stage"`
@@ -298,8 +298,8 @@ type MDFRequest struct {
 	Quarter          string             `json:"quarter"`
 	ActivityType     string             `json:"activity_type"`
 	Description      string             `json:"description"`
-	StartDate        time.Time          `json:"start_date"`
-	EndDate          time.Time          `json:"end_date"`
+	StartDate        domain.Date        `json:"start_date"`
+	EndDate          domain.Date        `json:"end_date"`
 	RequestedAmount  domain.Numeric     `json:"requested_amount"`
 	ApprovedAmount   domain.NullNumeric `json:"approved_amount"`
 	ClaimedAmount    domain.NullNumeric `json:"claimed_amount"`

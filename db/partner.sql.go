@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/partnerops/partnerops/domain"
 )
 
 const confirmPayoutDetails = `-- name: ConfirmPayoutDetails :one
@@ -317,12 +318,12 @@ RETURNING id, partner_id, name, passed_at, expires_at, recorded_by, created_at
 `
 
 type RecordCertificationParams struct {
-	ID         uuid.UUID `json:"id"`
-	PartnerID  uuid.UUID `json:"partner_id"`
-	Name       string    `json:"name"`
-	PassedAt   time.Time `json:"passed_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	RecordedBy string    `json:"recorded_by"`
+	ID         uuid.UUID   `json:"id"`
+	PartnerID  uuid.UUID   `json:"partner_id"`
+	Name       string      `json:"name"`
+	PassedAt   domain.Date `json:"passed_at"`
+	ExpiresAt  domain.Date `json:"expires_at"`
+	RecordedBy string      `json:"recorded_by"`
 }
 
 func (q *Queries) RecordCertification(ctx context.Context, arg RecordCertificationParams) (Certification, error) {

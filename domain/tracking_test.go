@@ -1,7 +1,9 @@
 package domain
 
 import (
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -63,5 +65,23 @@ func TestTrackingDomain(t *testing.T) {
 		if ok != c.ok || host != c.host || cookie != c.cookie {
 			t.Errorf("TrackingDomain(%q) = %q, %q, %v; want %q, %q, %v", c.in, host, cookie, ok, c.host, c.cookie, c.ok)
 		}
+	}
+}
+
+func TestDateJSON(t *testing.T) {
+	d := NewDate(time.Date(2026, 11, 23, 22, 30, 0, 0, time.FixedZone("x", -3*3600)))
+	js, _ := json.Marshal(d)
+	if string(js) != `"2026-11-24"` {
+		t.Fatalf("marshal: %s", js)
+	}
+	for _, in := range []string{`"2026-11-24"`, `"2026-11-24T00:00:00Z"`} {
+		var back Date
+		if err := json.Unmarshal([]byte(in), &back); err != nil || back.String() != "2026-11-24" {
+			t.Fatalf("unmarshal %s: %v %v", in, back, err)
+		}
+	}
+	var bad Date
+	if err := json.Unmarshal([]byte(`"24/11/2026"`), &bad); err == nil {
+		t.Fatal("accepted 24/11/2026")
 	}
 }

@@ -660,7 +660,7 @@ func benchClose(n, p int) error {
 
 	month := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	closeID := uuid.Must(uuid.NewV7())
-	if _, err := store.InsertClose(ctx, db.InsertCloseParams{ID: closeID, ProgramID: f.programID, Month: month, PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: "close-bench"}); err != nil {
+	if _, err := store.InsertClose(ctx, db.InsertCloseParams{ID: closeID, ProgramID: f.programID, Month: domain.NewDate(month), PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: "close-bench"}); err != nil {
 		return err
 	}
 	acts := &activities.Activities{Store: store}
