@@ -9,6 +9,7 @@ export GOTOOLCHAIN := local
 TEMPORAL      := $(BIN)/temporal
 SQLC          := $(BIN)/sqlc
 WORKFLOWCHECK := $(BIN)/workflowcheck
+OAPICODEGEN   := $(BIN)/oapi-codegen
 PARTNEROPS    := $(BIN)/partnerops
 
 .PHONY: browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
@@ -34,7 +35,7 @@ build:
 migrate: build
 	$(PARTNEROPS) migrate
 
-tools: $(TEMPORAL) $(SQLC) $(WORKFLOWCHECK)
+tools: $(TEMPORAL) $(SQLC) $(WORKFLOWCHECK) $(OAPICODEGEN)
 
 # The Temporal CLI's first build takes 5–10 minutes on 2 cores; it is cached afterwards.
 $(TEMPORAL): tools/temporal/go.mod
@@ -44,15 +45,23 @@ $(TEMPORAL): tools/temporal/go.mod
 $(SQLC): tools/sqlc/go.mod
 	cd tools/sqlc && $(GO) build -o $@ github.com/sqlc-dev/sqlc/cmd/sqlc
 
+$(OAPICODEGEN): tools/oapi-codegen/go.mod
+	cd tools/oapi-codegen && $(GO) build -o $@ github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
+
 $(WORKFLOWCHECK): tools/workflowcheck/go.mod
 	cd tools/workflowcheck && $(GO) build -o $@ go.temporal.io/sdk/contrib/tools/workflowcheck
 
-generate: $(SQLC)
+generate: $(SQLC) $(OAPICODEGEN)
 	$(SQLC) generate
+	$(OAPICODEGEN) -config client/oapi-codegen.yaml api/openapi.yaml
 
-# Fails when db/ is not what sql/ generates (someone edited SQL without `make generate`).
-check-generated: $(SQLC)
+# Fails when db/ is not what sql/ generates (someone edited SQL without `make
+# generate`), or client/ is not what api/openapi.yaml generates.
+check-generated: $(SQLC) $(OAPICODEGEN)
 	$(SQLC) diff
+	@tmp=$$(mktemp -d); sed "s#^output: .*#output: $$tmp/client.gen.go#" client/oapi-codegen.yaml > $$tmp/config.yaml && \
+	  $(OAPICODEGEN) -config $$tmp/config.yaml api/openapi.yaml && \
+	  if ! cmp -s $$tmp/client.gen.go client/client.gen.go; then rm -rf $$tmp; echo "client/ is stale: run make generate"; exit 1; fi; rm -rf $$tmp
 
 lint: $(WORKFLOWCHECK)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.bin/*')); \

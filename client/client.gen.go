@@ -457,7 +457,7 @@ type Close struct {
 	CompletedAt *time.Time         `json:"completed_at"`
 	CreatedAt   time.Time          `json:"created_at"`
 	Id          openapi_types.UUID `json:"id"`
-	Month       time.Time          `json:"month"`
+	Month       openapi_types.Date `json:"month"`
 	Payouts     []struct {
 		Amount      string             `json:"amount"`
 		Attempts    int                `json:"attempts"`
@@ -518,7 +518,7 @@ type CommissionRule struct {
 	Amount          string              `json:"amount"`
 	CreatedAt       time.Time           `json:"created_at"`
 	EffectiveFrom   time.Time           `json:"effective_from"`
-	EffectiveTo     any                 `json:"effective_to"`
+	EffectiveTo     *time.Time          `json:"effective_to"`
 	Event           string              `json:"event"`
 	Id              openapi_types.UUID  `json:"id"`
 	Kind            string              `json:"kind"`
@@ -527,7 +527,7 @@ type CommissionRule struct {
 	Rate            string              `json:"rate"`
 	Recurring       string              `json:"recurring"`
 	RecurringMonths int                 `json:"recurring_months"`
-	TierId          any                 `json:"tier_id"`
+	TierId          *string             `json:"tier_id"`
 	VolumeTiers     *[]struct {
 		FromCount int    `json:"from_count"`
 		Rate      string `json:"rate"`
@@ -602,7 +602,7 @@ type ConversionList struct {
 type Coupon struct {
 	Code       string             `json:"code"`
 	CreatedAt  time.Time          `json:"created_at"`
-	DisabledAt any                `json:"disabled_at"`
+	DisabledAt *time.Time         `json:"disabled_at"`
 	Id         openapi_types.UUID `json:"id"`
 	PartnerId  openapi_types.UUID `json:"partner_id"`
 	ProgramId  openapi_types.UUID `json:"program_id"`
@@ -645,27 +645,27 @@ type Deal struct {
 	CustomerDomain    string             `json:"customer_domain"`
 	CustomerName      string             `json:"customer_name"`
 	EstimatedValue    string             `json:"estimated_value"`
-	ExpectedCloseDate time.Time          `json:"expected_close_date"`
+	ExpectedCloseDate openapi_types.Date `json:"expected_close_date"`
 	ExtensionsUsed    int                `json:"extensions_used"`
 	FinalAmount       *string            `json:"final_amount"`
 	Id                openapi_types.UUID `json:"id"`
 	Lines             *[]struct {
-		Amount        string              `json:"amount"`
-		CloseId       *openapi_types.UUID `json:"close_id"`
-		CreatedAt     time.Time           `json:"created_at"`
-		Currency      string              `json:"currency"`
-		DedupeKey     string              `json:"dedupe_key"`
-		Description   string              `json:"description"`
-		HoldUntil     *time.Time          `json:"hold_until"`
-		Id            openapi_types.UUID  `json:"id"`
-		Kind          string              `json:"kind"`
-		OccurredAt    time.Time           `json:"occurred_at"`
-		PartnerId     openapi_types.UUID  `json:"partner_id"`
-		ProgramId     openapi_types.UUID  `json:"program_id"`
-		RelatedLineId *openapi_types.UUID `json:"related_line_id"`
-		SourceId      openapi_types.UUID  `json:"source_id"`
-		SourceType    string              `json:"source_type"`
-		Status        string              `json:"status"`
+		Amount        string             `json:"amount"`
+		CloseId       *string            `json:"close_id"`
+		CreatedAt     time.Time          `json:"created_at"`
+		Currency      string             `json:"currency"`
+		DedupeKey     string             `json:"dedupe_key"`
+		Description   string             `json:"description"`
+		HoldUntil     *time.Time         `json:"hold_until"`
+		Id            openapi_types.UUID `json:"id"`
+		Kind          string             `json:"kind"`
+		OccurredAt    time.Time          `json:"occurred_at"`
+		PartnerId     openapi_types.UUID `json:"partner_id"`
+		ProgramId     openapi_types.UUID `json:"program_id"`
+		RelatedLineId *string            `json:"related_line_id"`
+		SourceId      openapi_types.UUID `json:"source_id"`
+		SourceType    string             `json:"source_type"`
+		Status        string             `json:"status"`
 	} `json:"lines,omitempty"`
 
 	// Margin negotiated margin; null means the tier's default
@@ -673,22 +673,22 @@ type Deal struct {
 
 	// MarginLine the partner's margin money line once won
 	MarginLine *struct {
-		Amount        string              `json:"amount"`
-		CloseId       *openapi_types.UUID `json:"close_id"`
-		CreatedAt     time.Time           `json:"created_at"`
-		Currency      string              `json:"currency"`
-		DedupeKey     string              `json:"dedupe_key"`
-		Description   string              `json:"description"`
-		HoldUntil     *time.Time          `json:"hold_until"`
-		Id            openapi_types.UUID  `json:"id"`
-		Kind          string              `json:"kind"`
-		OccurredAt    time.Time           `json:"occurred_at"`
-		PartnerId     openapi_types.UUID  `json:"partner_id"`
-		ProgramId     openapi_types.UUID  `json:"program_id"`
-		RelatedLineId any                 `json:"related_line_id"`
-		SourceId      openapi_types.UUID  `json:"source_id"`
-		SourceType    string              `json:"source_type"`
-		Status        string              `json:"status"`
+		Amount        string             `json:"amount"`
+		CloseId       *string            `json:"close_id"`
+		CreatedAt     time.Time          `json:"created_at"`
+		Currency      string             `json:"currency"`
+		DedupeKey     string             `json:"dedupe_key"`
+		Description   string             `json:"description"`
+		HoldUntil     *time.Time         `json:"hold_until"`
+		Id            openapi_types.UUID `json:"id"`
+		Kind          string             `json:"kind"`
+		OccurredAt    time.Time          `json:"occurred_at"`
+		PartnerId     openapi_types.UUID `json:"partner_id"`
+		ProgramId     openapi_types.UUID `json:"program_id"`
+		RelatedLineId *string            `json:"related_line_id"`
+		SourceId      openapi_types.UUID `json:"source_id"`
+		SourceType    string             `json:"source_type"`
+		Status        string             `json:"status"`
 	} `json:"margin_line,omitempty"`
 	Notes            string             `json:"notes"`
 	PartnerId        openapi_types.UUID `json:"partner_id"`
@@ -808,7 +808,7 @@ type Link struct {
 	Code        string             `json:"code"`
 	CreatedAt   time.Time          `json:"created_at"`
 	Destination string             `json:"destination"`
-	DisabledAt  any                `json:"disabled_at"`
+	DisabledAt  *time.Time         `json:"disabled_at"`
 	Id          openapi_types.UUID `json:"id"`
 	PartnerId   openapi_types.UUID `json:"partner_id"`
 	ProgramId   openapi_types.UUID `json:"program_id"`
@@ -887,15 +887,15 @@ type MDFReport struct {
 
 // MDFRequest defines model for MDFRequest.
 type MDFRequest struct {
-	ActivityType     string     `json:"activity_type"`
-	ApprovedAmount   *string    `json:"approved_amount"`
-	ClaimDeadline    *time.Time `json:"claim_deadline"`
-	ClaimedAmount    *string    `json:"claimed_amount"`
-	CloseReason      *string    `json:"close_reason"`
-	CreatedAt        time.Time  `json:"created_at"`
-	Currency         string     `json:"currency"`
-	Description      string     `json:"description"`
-	EndDate          time.Time  `json:"end_date"`
+	ActivityType     string             `json:"activity_type"`
+	ApprovedAmount   *string            `json:"approved_amount"`
+	ClaimDeadline    *time.Time         `json:"claim_deadline"`
+	ClaimedAmount    *string            `json:"claimed_amount"`
+	CloseReason      *string            `json:"close_reason"`
+	CreatedAt        time.Time          `json:"created_at"`
+	Currency         string             `json:"currency"`
+	Description      string             `json:"description"`
+	EndDate          openapi_types.Date `json:"end_date"`
 	ExpectedOutcomes struct {
 		Leads int `json:"leads"`
 	} `json:"expected_outcomes"`
@@ -921,7 +921,7 @@ type MDFRequest struct {
 		Attendees *int `json:"attendees,omitempty"`
 		Leads     int  `json:"leads"`
 	} `json:"results"`
-	StartDate time.Time          `json:"start_date"`
+	StartDate openapi_types.Date `json:"start_date"`
 	Status    string             `json:"status"`
 	TierId    openapi_types.UUID `json:"tier_id"`
 	Timeline  []struct {
@@ -979,11 +979,11 @@ type Partner struct {
 	ApiKeyNote     *string `json:"api_key_note,omitempty"`
 	Certifications *[]struct {
 		CreatedAt  time.Time          `json:"created_at"`
-		ExpiresAt  time.Time          `json:"expires_at"`
+		ExpiresAt  openapi_types.Date `json:"expires_at"`
 		Id         openapi_types.UUID `json:"id"`
 		Name       string             `json:"name"`
 		PartnerId  openapi_types.UUID `json:"partner_id"`
-		PassedAt   time.Time          `json:"passed_at"`
+		PassedAt   openapi_types.Date `json:"passed_at"`
 		RecordedBy string             `json:"recorded_by"`
 	} `json:"certifications,omitempty"`
 	Company                  *string             `json:"company,omitempty"`
@@ -997,8 +997,8 @@ type Partner struct {
 	Name                     *string             `json:"name,omitempty"`
 	PartnerType              *string             `json:"partner_type,omitempty"`
 	PayoutDestination        *string             `json:"payout_destination,omitempty"`
-	PayoutDetailsChangedAt   any                 `json:"payout_details_changed_at,omitempty"`
-	PayoutDetailsConfirmedAt any                 `json:"payout_details_confirmed_at,omitempty"`
+	PayoutDetailsChangedAt   *time.Time          `json:"payout_details_changed_at,omitempty"`
+	PayoutDetailsConfirmedAt *time.Time          `json:"payout_details_confirmed_at,omitempty"`
 	PayoutHolder             *string             `json:"payout_holder,omitempty"`
 	PayoutMethod             *string             `json:"payout_method,omitempty"`
 	ProgramId                *openapi_types.UUID `json:"program_id,omitempty"`
@@ -1048,7 +1048,7 @@ type Payout struct {
 	CreatedAt   time.Time          `json:"created_at"`
 	Currency    string             `json:"currency"`
 	Id          openapi_types.UUID `json:"id"`
-	LastError   any                `json:"last_error"`
+	LastError   *string            `json:"last_error"`
 	PaidAt      time.Time          `json:"paid_at"`
 	PartnerId   openapi_types.UUID `json:"partner_id"`
 	Provider    string             `json:"provider"`
@@ -1123,7 +1123,7 @@ type Program struct {
 		Name        string `json:"name"`
 		Probability string `json:"probability"`
 	} `json:"deal_stages"`
-	DealWonAutoConfirmPercent any                `json:"deal_won_auto_confirm_percent"`
+	DealWonAutoConfirmPercent *string            `json:"deal_won_auto_confirm_percent"`
 	FallbackUrl               *string            `json:"fallback_url"`
 	HoldingDays               int                `json:"holding_days"`
 	Id                        openapi_types.UUID `json:"id"`
@@ -1224,14 +1224,14 @@ type Statement struct {
 		OccurredAt    time.Time          `json:"occurred_at"`
 		PartnerId     openapi_types.UUID `json:"partner_id"`
 		ProgramId     openapi_types.UUID `json:"program_id"`
-		RelatedLineId any                `json:"related_line_id"`
+		RelatedLineId *string            `json:"related_line_id"`
 		SourceId      openapi_types.UUID `json:"source_id"`
 		SourceType    string             `json:"source_type"`
 		Status        string             `json:"status"`
 	} `json:"line_items"`
 	Lines     int                `json:"lines"`
 	Mdf       string             `json:"mdf"`
-	Month     time.Time          `json:"month"`
+	Month     openapi_types.Date `json:"month"`
 	PartnerId openapi_types.UUID `json:"partner_id"`
 	Payable   string             `json:"payable"`
 	Total     string             `json:"total"`
@@ -1239,8 +1239,13 @@ type Statement struct {
 
 // StatementList every statement of the partner (one per close): never paginated, has_more is always false
 type StatementList struct {
-	Data    []Statement `json:"data"`
-	HasMore bool        `json:"has_more"`
+	Data []Statement `json:"data"`
+
+	// HasMore more rows follow: ask again with cursor=next_cursor
+	HasMore bool `json:"has_more"`
+
+	// NextCursor pass as cursor for the next page (present when has_more)
+	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
 // Tier defines model for Tier.
