@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
@@ -1042,17 +1044,19 @@ type PartnerList struct {
 
 // Payout defines model for Payout.
 type Payout struct {
-	Amount      string             `json:"amount"`
-	Attempts    int                `json:"attempts"`
-	CloseId     openapi_types.UUID `json:"close_id"`
-	CreatedAt   time.Time          `json:"created_at"`
-	Currency    string             `json:"currency"`
-	Id          openapi_types.UUID `json:"id"`
-	LastError   *string            `json:"last_error"`
-	PaidAt      time.Time          `json:"paid_at"`
+	Amount    string             `json:"amount"`
+	Attempts  int                `json:"attempts"`
+	CloseId   openapi_types.UUID `json:"close_id"`
+	CreatedAt time.Time          `json:"created_at"`
+	Currency  string             `json:"currency"`
+	Id        openapi_types.UUID `json:"id"`
+	LastError *string            `json:"last_error"`
+
+	// PaidAt when the provider confirmed it (null until paid)
+	PaidAt      *time.Time         `json:"paid_at"`
 	PartnerId   openapi_types.UUID `json:"partner_id"`
 	Provider    string             `json:"provider"`
-	ProviderRef string             `json:"provider_ref"`
+	ProviderRef *string            `json:"provider_ref"`
 	Status      string             `json:"status"`
 	UpdatedAt   time.Time          `json:"updated_at"`
 	WorkflowId  string             `json:"workflow_id"`
@@ -1070,6 +1074,13 @@ type PayoutDetails struct {
 	Holder        *string            `json:"holder"`
 	Method        *string            `json:"method"`
 	PartnerId     openapi_types.UUID `json:"partner_id"`
+}
+
+// PayoutRetry defines model for PayoutRetry.
+type PayoutRetry struct {
+	Attempt    int                `json:"attempt"`
+	PayoutId   openapi_types.UUID `json:"payout_id"`
+	WorkflowId string             `json:"workflow_id"`
 }
 
 // PendingDecision a decision sent to its workflow and not settled within API_DECISION_WAIT; retry with the same Idempotency-Key to learn its outcome
@@ -10910,11 +10921,19 @@ type ClientWithResponsesInterface interface {
 	ReceivePaymentsWebhookWithResponse(ctx context.Context, body ReceivePaymentsWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*ReceivePaymentsWebhookResponse, error)
 }
 
+// FollowLinkResponse302Headers the declared response headers of an HTTP 302 response for FollowLink
+type FollowLinkResponse302Headers struct {
+	Location  *string
+	SetCookie *string
+}
+
 type FollowLinkResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *FollowLinkResponse302Headers
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -11029,6 +11048,13 @@ func (r GetMetricsResponse) ContentType() string {
 type GetOpenAPIJSONResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *map[string]interface{}
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOpenAPIJSONResponse) GetJSON200() *map[string]interface{} {
+	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
@@ -11063,6 +11089,13 @@ func (r GetOpenAPIJSONResponse) ContentType() string {
 type GetOpenAPIYAMLResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// YAML200 the response for an HTTP 200 `application/yaml` response
+	YAML200 *string
+}
+
+// GetYAML200 returns the response for an HTTP 200 `application/yaml` response
+func (r GetOpenAPIYAMLResponse) GetYAML200() *string {
+	return r.YAML200
 }
 
 // GetBody returns the raw response body bytes
@@ -17679,7 +17712,7 @@ type RetryPayoutResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON202 the response for an HTTP 202 `application/json` response
-	JSON202 *Pending
+	JSON202 *PayoutRetry
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -17703,7 +17736,7 @@ type RetryPayoutResponse struct {
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
-func (r RetryPayoutResponse) GetJSON202() *Pending {
+func (r RetryPayoutResponse) GetJSON202() *PayoutRetry {
 	return r.JSON202
 }
 
@@ -20862,6 +20895,26 @@ func ParseFollowLinkResponse(rsp *http.Response) (*FollowLinkResponse, error) {
 
 	}
 
+	switch {
+	case rsp.StatusCode == 302:
+		var headers FollowLinkResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		response.Headers302 = &headers
+	}
+
 	return response, nil
 }
 
@@ -20920,6 +20973,16 @@ func ParseGetOpenAPIJSONResponse(rsp *http.Response) (*GetOpenAPIJSONResponse, e
 		HTTPResponse: rsp,
 	}
 
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest map[string]interface{}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
 	return response, nil
 }
 
@@ -20934,6 +20997,16 @@ func ParseGetOpenAPIYAMLResponse(rsp *http.Response) (*GetOpenAPIYAMLResponse, e
 	response := &GetOpenAPIYAMLResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "yaml") && rsp.StatusCode == 200:
+		var dest string
+		if err := yaml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.YAML200 = &dest
+
 	}
 
 	return response, nil
@@ -25667,9 +25740,6 @@ func ParseDownloadMDFFileResponse(rsp *http.Response) (*DownloadMDFFileResponse,
 	}
 
 	switch {
-	case rsp.StatusCode == 200:
-		break // No content-type
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -27120,7 +27190,7 @@ func ParseRetryPayoutResponse(rsp *http.Response) (*RetryPayoutResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
-		var dest Pending
+		var dest PayoutRetry
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
