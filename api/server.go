@@ -244,6 +244,8 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodPost, "/keys", admins, s.createKey)
 	s.handle(v1, http.MethodDelete, "/keys/:id", admins, s.revokeKey)
 	s.handle(v1, http.MethodGet, "/audit", admins, s.listAudit)
+	s.handle(v1, http.MethodGet, "/me/notifications", partners, s.listMyNotifications)
+	s.handle(v1, http.MethodGet, "/notifications", staff, s.listNotifications)
 }
 
 // recover turns a panic into the JSON 500 shape, logged with the stack.

@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const countNotifications = `-- name: CountNotifications :one
@@ -47,4 +48,49 @@ func (q *Queries) CreateNotification(ctx context.Context, arg CreateNotification
 		arg.Message,
 	)
 	return err
+}
+
+const listNotifications = `-- name: ListNotifications :many
+SELECT id, dedupe_key, kind, recipient, subject_type, subject_id, message, created_at, delivered_at FROM notifications
+WHERE ($1::text IS NULL OR recipient = $1::text)
+  AND ($2::bigint IS NULL OR id < $2::bigint)
+ORDER BY id DESC
+LIMIT $3
+`
+
+type ListNotificationsParams struct {
+	Recipient *string     `json:"recipient"`
+	Before    pgtype.Int8 `json:"before"`
+	Lim       int32       `json:"lim"`
+}
+
+// Newest first; recipient is a partner id or a role (NULL: every recipient).
+func (q *Queries) ListNotifications(ctx context.Context, arg ListNotificationsParams) ([]Notification, error) {
+	rows, err := q.db.Query(ctx, listNotifications, arg.Recipient, arg.Before, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Notification{}
+	for rows.Next() {
+		var i Notification
+		if err := rows.Scan(
+			&i.ID,
+			&i.DedupeKey,
+			&i.Kind,
+			&i.Recipient,
+			&i.SubjectType,
+			&i.SubjectID,
+			&i.Message,
+			&i.CreatedAt,
+			&i.DeliveredAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

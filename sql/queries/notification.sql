@@ -5,3 +5,11 @@ ON CONFLICT (dedupe_key) DO NOTHING;
 
 -- name: CountNotifications :one
 SELECT count(*)::bigint FROM notifications;
+
+-- name: ListNotifications :many
+-- Newest first; recipient is a partner id or a role (NULL: every recipient).
+SELECT * FROM notifications
+WHERE (sqlc.narg('recipient')::text IS NULL OR recipient = sqlc.narg('recipient')::text)
+  AND (sqlc.narg('before')::bigint IS NULL OR id < sqlc.narg('before')::bigint)
+ORDER BY id DESC
+LIMIT sqlc.arg('lim');
