@@ -6,9 +6,12 @@ package activities
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/db"
 )
@@ -19,6 +22,16 @@ type Activities struct {
 	Store    *db.Store
 	Logger   *slog.Logger
 	Payments Payments
+	// Temporal starts webhook deliveries' workflows on TaskQueue (nil: the
+	// housekeeping sweep never runs and deliveries wait).
+	Temporal  client.Client
+	TaskQueue string
+	// WebhookAllowPrivate lets deliveries reach loopback and private addresses
+	// (make run's demo mode and tests); never in production.
+	WebhookAllowPrivate bool
+
+	hookOnce   sync.Once
+	hookClient *http.Client
 }
 
 // heartbeatEvery is how often a long activity tells Temporal it is alive; the

@@ -15,6 +15,7 @@ import (
 
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 // DealPolicy is what the deal process needs of its program and tier, read once.
@@ -133,8 +134,12 @@ type DealChange struct {
 	MarginAmount   *decimal.Decimal `json:"margin_amount,omitempty"`   // won: the partner's margin line
 }
 
+// dealEventTypes: the deal changes webhook endpoints hear of.
+var dealEventTypes = map[DealChangeKind]string{DealChangeApproved: "deal.approved", DealChangeRejected: "deal.rejected",
+	DealChangeWon: "deal.won", DealChangeLost: "deal.lost", DealChangeExpired: "deal.expired"}
+
 func (a *Activities) RecordDealChange(ctx context.Context, c DealChange) error {
-	err := a.Store.InTx(ctx, func(q *db.Queries) error {
+	err := a.inTxWithEvents(ctx, func(q *db.Queries, ev *events) error {
 		var err error
 		switch c.Kind {
 		case DealChangeApproved:
@@ -161,7 +166,18 @@ func (a *Activities) RecordDealChange(ctx context.Context, c DealChange) error {
 		if err != nil {
 			return err
 		}
-		return q.RecordDealEvent(ctx, db.RecordDealEventParams{DealID: c.DealID, EventKey: c.EventKey, Kind: string(c.Kind), Actor: c.Actor, Reason: c.Reason, OccurredAt: c.At})
+		if err := q.RecordDealEvent(ctx, db.RecordDealEventParams{DealID: c.DealID, EventKey: c.EventKey, Kind: string(c.Kind), Actor: c.Actor, Reason: c.Reason, OccurredAt: c.At}); err != nil {
+			return err
+		}
+		if t, ok := dealEventTypes[c.Kind]; ok {
+			d, err := q.GetDeal(ctx, c.DealID)
+			if err != nil {
+				return err
+			}
+			return ev.publish(ctx, q, Event{ID: eventID(ids.Deal(c.DealID), c.EventKey, string(c.Kind)), Type: t, ProgramID: d.ProgramID,
+				PartnerID: uuid.NullUUID{UUID: d.PartnerID, Valid: true}, Data: d, At: c.At})
+		}
+		return nil
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.ConstraintName == "deals_one_protected_per_customer" {

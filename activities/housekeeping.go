@@ -7,7 +7,8 @@ import (
 
 // Housekeeping is what the hourly housekeeping workflow did.
 type Housekeeping struct {
-	IdempotencyKeysSwept int64 `json:"idempotency_keys_swept"`
+	IdempotencyKeysSwept     int64 `json:"idempotency_keys_swept"`
+	WebhookDeliveriesStarted int   `json:"webhook_deliveries_started"`
 }
 
 // SweepIdempotencyKeys deletes Idempotency-Keys older than 24 hours (the API

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -21,9 +22,23 @@ type Notification struct {
 }
 
 func (a *Activities) Notify(ctx context.Context, n Notification) error {
-	err := a.Store.CreateNotification(ctx, db.CreateNotificationParams{
-		DedupeKey: n.DedupeKey, Kind: n.Kind, Recipient: n.Recipient,
-		SubjectType: n.SubjectType, SubjectID: n.SubjectID, Message: n.Message,
+	err := a.inTxWithEvents(ctx, func(q *db.Queries, ev *events) error {
+		if err := q.CreateNotification(ctx, db.CreateNotificationParams{
+			DedupeKey: n.DedupeKey, Kind: n.Kind, Recipient: n.Recipient,
+			SubjectType: n.SubjectType, SubjectID: n.SubjectID, Message: n.Message,
+		}); err != nil {
+			return err
+		}
+		partnerID, err := uuid.Parse(n.Recipient)
+		if err != nil { // a role: no partner to tell
+			return nil
+		}
+		p, err := q.GetPartner(ctx, partnerID)
+		if err != nil {
+			return err
+		}
+		return ev.publish(ctx, q, Event{ID: eventID("notification", n.DedupeKey), Type: "notification.created", ProgramID: p.ProgramID,
+			PartnerID: uuid.NullUUID{UUID: p.ID, Valid: true}, At: time.Now(), Data: n})
 	})
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", n.DedupeKey, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows/ids"
 )
 
 // PartnerPolicy is what onboarding needs to know of the partner's program and tier,
@@ -86,7 +87,7 @@ type PartnerChange struct {
 }
 
 func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) error {
-	return a.Store.InTx(ctx, func(q *db.Queries) error {
+	return a.inTxWithEvents(ctx, func(q *db.Queries, ev *events) error {
 		var err error
 		switch c.Kind {
 		case PartnerChangeApproved, PartnerChangeRejected:
@@ -118,8 +119,20 @@ func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) e
 		if err != nil {
 			return fmt.Errorf("record %s for partner %s: %w", c.Kind, c.PartnerID, err)
 		}
-		return q.RecordPartnerEvent(ctx, db.RecordPartnerEventParams{
+		if err := q.RecordPartnerEvent(ctx, db.RecordPartnerEventParams{
 			PartnerID: c.PartnerID, EventKey: c.EventKey, Kind: string(c.Kind), Actor: c.Actor, Reason: c.Reason, OccurredAt: c.At,
-		})
+		}); err != nil {
+			return err
+		}
+		if c.Kind != PartnerChangeApproved && c.Kind != PartnerChangeRejected {
+			return nil
+		}
+		p, err := q.GetPartner(ctx, c.PartnerID)
+		if err != nil {
+			return err
+		}
+		return ev.publish(ctx, q, Event{ID: eventID(ids.Partner(c.PartnerID), c.EventKey, string(c.Kind)), Type: "partner." + string(c.Kind),
+			ProgramID: p.ProgramID, PartnerID: uuid.NullUUID{UUID: p.ID, Valid: true}, At: c.At,
+			Data: map[string]any{"partner_id": p.ID, "status": p.Status, "company": p.Company, "reason": c.Reason}})
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -177,12 +178,24 @@ func (a *Activities) writeBatchFile(ctx context.Context, c db.Close) (ProviderRe
 // SettlePayout records the outcome: paid marks the partner's lines of the close
 // paid; failed reverses the ledger entry so the money is owed again.
 func (a *Activities) SettlePayout(ctx context.Context, payoutID uuid.UUID, attempt int, r ProviderResult) error {
-	return a.Store.InTx(ctx, func(q *db.Queries) error {
+	return a.inTxWithEvents(ctx, func(q *db.Queries, ev *events) (err error) {
 		p, c, err := payoutAndClose(ctx, q, payoutID)
 		if err != nil {
 			return err
 		}
 		now := nowUTC()
+		defer func() { // the event carries the payout as settled; its id is the settlement's
+			if err != nil {
+				return
+			}
+			settled, gerr := q.GetPayout(ctx, p.ID)
+			if gerr != nil {
+				err = gerr
+				return
+			}
+			err = ev.publish(ctx, q, Event{ID: eventID("payout", p.ID.String(), strconv.Itoa(attempt), r.Status), Type: "payout." + r.Status,
+				ProgramID: c.ProgramID, PartnerID: uuid.NullUUID{UUID: p.PartnerID, Valid: true}, Data: settled, At: now})
+		}()
 		if r.Status == domain.PayoutPaid {
 			if err := q.SetPayoutStatus(ctx, db.SetPayoutStatusParams{ID: p.ID, Status: domain.PayoutPaid, ProviderRef: &r.Ref, PaidAt: &now}); err != nil {
 				return err

@@ -37,10 +37,13 @@ type Config struct {
 	// AuthFailuresPerMinute: bad keys an address may send (a burst of as many)
 	// before it is refused with 429 until it may try again; 0 disables.
 	AuthFailuresPerMinute int
-	TrustedProxies        []string // only these may set X-Forwarded-For
-	FilesDir              string   // where uploaded proof files are kept
-	MaxFileBytes          int64    // largest proof file
-	Click                 ClickConfig
+	// WebhookAllowPrivate accepts http and private addresses as webhook endpoints
+	// (make run's demo mode, tests).
+	WebhookAllowPrivate bool
+	TrustedProxies      []string // only these may set X-Forwarded-For
+	FilesDir            string   // where uploaded proof files are kept
+	MaxFileBytes        int64    // largest proof file
+	Click               ClickConfig
 	// PaymentsWebhookSecret verifies the payment provider's confirmations.
 	PaymentsWebhookSecret []byte
 	// Tracer, when set, traces every request (but clicks) as a server span that
@@ -246,6 +249,11 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodGet, "/audit", admins, s.listAudit)
 	s.handle(v1, http.MethodGet, "/me/notifications", partners, s.listMyNotifications)
 	s.handle(v1, http.MethodGet, "/notifications", staff, s.listNotifications)
+	s.handle(v1, http.MethodPost, "/webhook-endpoints", adminOrPartner, s.createWebhookEndpoint)
+	s.handle(v1, http.MethodGet, "/webhook-endpoints", adminOrPartner, s.listWebhookEndpoints)
+	s.handle(v1, http.MethodDelete, "/webhook-endpoints/:id", adminOrPartner, s.deleteWebhookEndpoint)
+	s.handle(v1, http.MethodGet, "/webhook-endpoints/:id/deliveries", adminOrPartner, s.listWebhookDeliveries)
+	s.handle(v1, http.MethodPost, "/webhook-deliveries/:id/replay", adminOrPartner, s.replayWebhookDelivery)
 }
 
 // recover turns a panic into the JSON 500 shape, logged with the stack.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/partnerops/partnerops/domain"
 )
 
@@ -462,4 +463,45 @@ type Tier struct {
 	DefaultMargin          domain.Numeric `json:"default_margin"`
 	RequiredCertifications []string       `json:"required_certifications"`
 	CreatedAt              time.Time      `json:"created_at"`
+}
+
+type WebhookAttempt struct {
+	DeliveryID uuid.UUID   `json:"delivery_id"`
+	Attempt    int32       `json:"attempt"`
+	Run        int32       `json:"run"`
+	At         time.Time   `json:"at"`
+	StatusCode pgtype.Int4 `json:"status_code"`
+	Error      *string     `json:"error"`
+	DurationMs int32       `json:"duration_ms"`
+}
+
+type WebhookDelivery struct {
+	ID          uuid.UUID       `json:"id"`
+	EndpointID  uuid.UUID       `json:"endpoint_id"`
+	EventID     uuid.UUID       `json:"event_id"`
+	EventType   string          `json:"event_type"`
+	Payload     json.RawMessage `json:"payload"`
+	Status      string          `json:"status"`
+	Attempts    int32           `json:"attempts"`
+	Runs        int32           `json:"runs"`
+	LastStatus  pgtype.Int4     `json:"last_status"`
+	LastError   *string         `json:"last_error"`
+	StartedAt   *time.Time      `json:"started_at"`
+	DeliveredAt *time.Time      `json:"delivered_at"`
+	CreatedAt   time.Time       `json:"created_at"`
+}
+
+type WebhookEndpoint struct {
+	ID             uuid.UUID     `json:"id"`
+	ProgramID      uuid.UUID     `json:"program_id"`
+	PartnerID      uuid.NullUUID `json:"partner_id"`
+	URL            string        `json:"url"`
+	EventTypes     []string      `json:"event_types"`
+	Secrets        []string      `json:"-"`
+	Description    string        `json:"description"`
+	CreatedBy      string        `json:"created_by"`
+	CreatedAt      time.Time     `json:"created_at"`
+	LastSuccessAt  *time.Time    `json:"last_success_at"`
+	DisabledAt     *time.Time    `json:"disabled_at"`
+	DisabledReason *string       `json:"disabled_reason"`
 }

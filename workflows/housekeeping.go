@@ -7,7 +7,8 @@ import (
 )
 
 // HousekeepingWorkflow runs hourly from a Temporal Schedule: it sweeps expired
-// Idempotency-Keys and keeps the click partitions three months ahead.
+// Idempotency-Keys, keeps the click partitions three months ahead and starts
+// webhook deliveries whose workflow did not start.
 func HousekeepingWorkflow(ctx workflow.Context) (activities.Housekeeping, error) {
 	var a *activities.Activities
 	var out activities.Housekeeping
@@ -15,5 +16,11 @@ func HousekeepingWorkflow(ctx workflow.Context) (activities.Housekeeping, error)
 	if err := workflow.ExecuteActivity(summarized(ctx, "sweep Idempotency-Keys older than 24 hours"), a.SweepIdempotencyKeys).Get(ctx, &out.IdempotencyKeysSwept); err != nil {
 		return out, err
 	}
-	return out, workflow.ExecuteActivity(summarized(ctx, "create the click partitions three months ahead"), a.EnsureClickPartitions).Get(ctx, nil)
+	if err := workflow.ExecuteActivity(summarized(ctx, "create the click partitions three months ahead"), a.EnsureClickPartitions).Get(ctx, nil); err != nil {
+		return out, err
+	}
+	if workflow.GetVersion(ctx, "webhook-sweep", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return out, nil
+	}
+	return out, workflow.ExecuteActivity(summarized(ctx, "start webhook deliveries that did not start"), a.SweepWebhookDeliveries).Get(ctx, &out.WebhookDeliveriesStarted)
 }

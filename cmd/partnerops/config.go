@@ -92,6 +92,7 @@ func loadConfig() (Config, error) {
 	c.API.FilesDir = env("FILES_DIR", c.DataDir+"/files")
 	c.Payments = activities.Payments{FileDir: env("PAYOUT_FILES_DIR", c.DataDir), URL: os.Getenv("PAYMENTS_URL"), APIKey: os.Getenv("PAYMENTS_API_KEY")}
 	c.API.PaymentsWebhookSecret = []byte(os.Getenv("PAYMENTS_WEBHOOK_SECRET"))
+	c.API.WebhookAllowPrivate = webhookAllowPrivate()
 	if path := os.Getenv("PAYMENTS_WEBHOOK_SECRET_FILE"); path != "" {
 		if b, err := os.ReadFile(path); err != nil {
 			errs = append(errs, "PAYMENTS_WEBHOOK_SECRET_FILE: "+err.Error())
@@ -106,6 +107,14 @@ func loadConfig() (Config, error) {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// webhookAllowPrivate: WEBHOOKS_ALLOW_PRIVATE=1 lets webhook endpoints use http
+// and private or loopback addresses (partnerops dev sets it: demo mode). Never
+// in production: a webhook could then reach the network partnerops runs in.
+func webhookAllowPrivate() bool {
+	v := os.Getenv("WEBHOOKS_ALLOW_PRIVATE")
+	return v == "1" || v == "true"
 }
 
 func env(name, def string) string {

@@ -186,6 +186,9 @@ func run(args []string) error {
 		fmt.Printf("usage: partnerops keys create --role ROLE [--partner ID] [--label TEXT]\n\n%s\n", cmd.details)
 		return nil
 	}
+	if args[0] == "dev" && os.Getenv("WEBHOOKS_ALLOW_PRIVATE") == "" {
+		os.Setenv("WEBHOOKS_ALLOW_PRIVATE", "1") // demo mode: webhooks may reach this machine over http
+	}
 	cfg, err := loadConfig()
 	if err != nil {
 		return err

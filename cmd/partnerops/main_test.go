@@ -51,7 +51,8 @@ var sys struct {
 }
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childWorkerEnv) != "" { // a worker process of its own, for the crash test
+	os.Setenv("WEBHOOKS_ALLOW_PRIVATE", "1") // the tests' webhook receivers listen on 127.0.0.1
+	if os.Getenv(childWorkerEnv) != "" {     // a worker process of its own, for the crash test
 		if err := runChildWorker(); err != nil {
 			fmt.Fprintln(os.Stderr, "child worker:", err)
 			os.Exit(1)
@@ -179,6 +180,7 @@ func testAPIConfig() api.Config {
 	cfg.Click.TokenKey, cfg.Click.IPKey = testTokenKey, []byte("test-ip-hash-key-0123456789abcdef")
 	cfg.Click.Refresh = 100 * time.Millisecond
 	cfg.PaymentsWebhookSecret = webhookSecret
+	cfg.WebhookAllowPrivate = true
 	return cfg
 }
 

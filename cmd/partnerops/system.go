@@ -91,7 +91,8 @@ func startWorker(c client.Client, store *db.Store, logger *slog.Logger, payments
 		WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 		ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 		Interceptors:               []interceptor.WorkerInterceptor{activities.Interceptor()}})
-	workflows.Register(w, &activities.Activities{Store: store, Logger: logger, Payments: payments})
+	workflows.Register(w, &activities.Activities{Store: store, Logger: logger, Payments: payments, Temporal: c, TaskQueue: workflows.TaskQueue,
+		WebhookAllowPrivate: webhookAllowPrivate()})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}

@@ -7,6 +7,7 @@
 package ids
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,4 +43,10 @@ const PayoutPrefix = "payout-"
 // Payout is one partner's payout of a close: payout-<partner id>-<close id>.
 func Payout(partnerID, closeID uuid.UUID) string {
 	return PayoutPrefix + partnerID.String() + "-" + closeID.String()
+}
+
+// WebhookDelivery is the workflow of one run of one webhook delivery (run 1, then
+// one more per replay).
+func WebhookDelivery(deliveryID uuid.UUID, run int32) string {
+	return "webhook-" + deliveryID.String() + "-" + strconv.Itoa(int(run))
 }
