@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -115,3 +116,52 @@ var certNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
 // ValidCertificationName keeps certification names short, lower-case slugs.
 func ValidCertificationName(s string) bool { return certNameRe.MatchString(s) }
+
+// CertificationWarningDays: a holder is warned this many days before a required
+// certification expires.
+var CertificationWarningDays = []int{30, 7}
+
+// CertificationWarning is one warning due: the certification, when it expires,
+// and how many days before that the warning is.
+type CertificationWarning struct {
+	Name       string
+	ExpiresAt  time.Time
+	DaysBefore int
+}
+
+// Key names the warning once (the same certification renewed warns again).
+func (w CertificationWarning) Key() string {
+	return fmt.Sprintf("certification_expiring/%s/%s/%dd", w.Name, w.ExpiresAt.UTC().Format(time.DateOnly), w.DaysBefore)
+}
+
+// CertificationWarnings answers, for each required certification's
+// latest-expiring holding, the most urgent warning already due at now (if it has
+// not expired), and when the next warning falls due (zero: none).
+func CertificationWarnings(required []string, held []Certification, now time.Time) (due []CertificationWarning, next time.Time) {
+	for _, name := range required {
+		var best time.Time
+		for _, c := range held {
+			if c.Name == name && !c.PassedAt.After(now) && c.ExpiresAt.After(best) {
+				best = c.ExpiresAt
+			}
+		}
+		if !best.After(now) {
+			continue
+		}
+		var urgent *CertificationWarning
+		for _, days := range CertificationWarningDays {
+			at := best.AddDate(0, 0, -days)
+			if !at.After(now) {
+				if urgent == nil || days < urgent.DaysBefore {
+					urgent = &CertificationWarning{Name: name, ExpiresAt: best, DaysBefore: days}
+				}
+			} else if next.IsZero() || at.Before(next) {
+				next = at
+			}
+		}
+		if urgent != nil {
+			due = append(due, *urgent)
+		}
+	}
+	return due, next
+}

@@ -115,3 +115,25 @@ func TestAPIKeyRoundTrip(t *testing.T) {
 		t.Fatal("a guessed secret matched")
 	}
 }
+
+func TestCertificationWarnings(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, d) }
+	held := []Certification{{Name: "sales", PassedAt: day(-300), ExpiresAt: day(100)}, {Name: "tech", PassedAt: day(-10), ExpiresAt: day(20)},
+		{Name: "sales", PassedAt: day(-700), ExpiresAt: day(-300)}}
+	due, next := CertificationWarnings([]string{"sales", "tech"}, held, day(14))
+	if len(due) != 1 || due[0].Key() != "certification_expiring/tech/2026-01-21/7d" || !next.Equal(day(70)) {
+		t.Fatalf("day 14: %v next %v", due, next)
+	}
+	due, next = CertificationWarnings([]string{"sales", "tech"}, held, day(0))
+	if len(due) != 1 || due[0].Key() != "certification_expiring/tech/2026-01-21/30d" || !next.Equal(day(13)) {
+		t.Fatalf("day 0: %v next %v", due, next)
+	}
+	due, next = CertificationWarnings([]string{"sales", "tech"}, held, day(71))
+	if len(due) != 1 || due[0].Key() != "certification_expiring/sales/2026-04-11/30d" || !next.Equal(day(93)) {
+		t.Fatalf("day 71: %v next %v", due, next)
+	}
+	due, next = CertificationWarnings([]string{"sales", "tech"}, held, day(101))
+	if len(due) != 0 || !next.IsZero() {
+		t.Fatalf("after both expired: %v next %v", due, next)
+	}
+}

@@ -17,6 +17,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,7 +81,8 @@ type PartnerState struct {
 	Certifications          []domain.Certification   `json:"certifications"`
 	MissingCertifications   []string                 `json:"missing_certifications"`
 	NextCertificationExpiry *time.Time               `json:"next_certification_expiry,omitempty"`
-	EventSeq                int                      `json:"event_seq"` // numbers lifecycle events for their idempotency keys
+	EventSeq                int                      `json:"event_seq"`               // numbers lifecycle events for their idempotency keys
+	WarningsSent            []string                 `json:"warnings_sent,omitempty"` // certification expiry warnings already sent
 }
 
 // Steps shown to people: what the partner is waiting for.
@@ -216,10 +218,25 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 			}
 		}
 
-		if st.NextExpiry.IsZero() {
+		wake, why := st.NextExpiry, "certification expiry "+st.NextExpiry.Format(time.DateOnly)+": lapse unless renewed"
+		if workflow.GetVersion(ctx, "certification-expiry-warnings", workflow.DefaultVersion, 1) >= 1 {
+			// Warn the holder 30 and 7 days before a required certification expires.
+			due, next := domain.CertificationWarnings(w.state.Policy.RequiredCertifications, w.state.Certifications, now)
+			for _, wn := range due {
+				if key := wn.Key(); !slices.Contains(w.state.WarningsSent, key) {
+					w.notifyKeyed(ctx, key, "certification_expiring", w.in.PartnerID.String(), fmt.Sprintf("Your %s certification expires on %s (in %d days or less): renew it to stay active",
+						wn.Name, wn.ExpiresAt.Format(time.DateOnly), wn.DaysBefore))
+					w.state.WarningsSent = append(w.state.WarningsSent, key)
+				}
+			}
+			if !next.IsZero() && (wake.IsZero() || next.Before(wake)) {
+				wake, why = next, "certification expiry warning on "+next.Format(time.DateOnly)
+			}
+		}
+		if wake.IsZero() {
 			_ = workflow.Await(ctx, w.inbox.pending)
 		} else {
-			_, _ = awaitUntil(ctx, st.NextExpiry.Sub(now), "certification expiry "+st.NextExpiry.Format(time.DateOnly)+": lapse unless renewed", w.inbox.pending)
+			_, _ = awaitUntil(ctx, wake.Sub(now), why, w.inbox.pending)
 		}
 	}
 }
@@ -303,9 +320,14 @@ func (w *partnerWorkflow) record(ctx workflow.Context, c activities.PartnerChang
 }
 
 func (w *partnerWorkflow) notify(ctx workflow.Context, kind, recipient, message string) {
+	w.notifyKeyed(ctx, kind, kind, recipient, message)
+}
+
+// notifyKeyed notifies once per key (a kind may be sent for several subjects).
+func (w *partnerWorkflow) notifyKeyed(ctx workflow.Context, key, kind, recipient, message string) {
 	var a *activities.Activities
 	_ = workflow.ExecuteActivity(summarized(ctx, kind+" to "+recipient), a.Notify, activities.Notification{
-		DedupeKey: ids.Partner(w.in.PartnerID) + "/" + kind, Kind: kind, Recipient: recipient,
+		DedupeKey: ids.Partner(w.in.PartnerID) + "/" + key, Kind: kind, Recipient: recipient,
 		SubjectType: "partner", SubjectID: w.in.PartnerID, Message: message,
 	}).Get(ctx, nil)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -357,4 +358,56 @@ func decodeInput(can *workflow.ContinueAsNewError, out *PartnerInput) error {
 func isKind(err error, k domain.Kind) bool {
 	de, ok := DomainError(err)
 	return ok && de.Kind == k
+}
+
+// A holder is warned 30 and 7 days before a required certification expires,
+// once each; a renewal's expiry warns again in its turn.
+func TestPartnerCertificationExpiryWarnings(t *testing.T) {
+	h := newPartnerHarness(t, channelPolicy)
+	var certifiedAt time.Time
+	h.onboard(func() CertificationRecord {
+		certifiedAt = h.env.Now()
+		return cert("sales-fundamentals", certifiedAt, 100*24*time.Hour)
+	})
+	warnings := func() (out []activities.Notification) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, n := range h.notifications {
+			if n.Kind == "certification_expiring" {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	check := func(day int, want int) {
+		h.env.RegisterDelayedCallback(func() {
+			if got := warnings(); len(got) != want {
+				t.Errorf("day %d: %d warnings, want %d: %+v", day, len(got), want, got)
+			}
+		}, time.Duration(day)*24*time.Hour)
+	}
+	check(69, 0)
+	check(71, 1)
+	check(92, 1)
+	check(94, 2)
+	var renew *updateResult
+	h.steps(95*24*time.Hour,
+		func() { renew = h.send(PartnerCertify, cert("sales-fundamentals", h.env.Now(), 60*24*time.Hour)) },
+		func() { renew.ok(t, domain.StatusActive) },
+	)
+	check(124, 2) // the renewal expires on day 155: its 30-day warning is on day 125
+	check(126, 3)
+	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, 130*24*time.Hour)
+	h.env.ExecuteWorkflow(PartnerWorkflow, partnerInput())
+	got := warnings()
+	if len(got) != 3 || got[0].Message == got[1].Message || got[0].Recipient != partnerInput().PartnerID.String() ||
+		got[0].DedupeKey == got[1].DedupeKey || got[1].DedupeKey == got[2].DedupeKey {
+		t.Fatalf("warnings %+v", got)
+	}
+	want := []string{"30 days", "7 days", "30 days"}
+	for i, n := range got {
+		if !strings.Contains(n.Message, "in "+want[i]+" or less") {
+			t.Errorf("warning %d: %s", i, n.Message)
+		}
+	}
 }

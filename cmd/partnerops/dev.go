@@ -355,9 +355,10 @@ func startFakePayments(cfg *Config, logger *slog.Logger) (func(), error) {
 	fake := fakepay.New()
 	_, port, _ := strings.Cut(cfg.HTTPAddr, ":")
 	fake.CallbackURL, fake.Secret = "http://127.0.0.1:"+port+"/v1/webhooks/payments", cfg.API.PaymentsWebhookSecret
-	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
+	// The same port serves the demo webhook inbox (POST/GET /inbox/<name>).
+	srv := &http.Server{Handler: &webhookInbox{byTo: map[string][]inboxEntry{}, next: fake}, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	cfg.Payments.URL, cfg.Payments.APIKey = "http://"+ln.Addr().String(), "fake"
-	logger.Info("fake payments API (demo)", "url", cfg.Payments.URL)
+	logger.Info("fake payments API and webhook inbox (demo)", "url", cfg.Payments.URL, "inbox", cfg.Payments.URL+"/inbox/<name>")
 	return func() { _ = srv.Close() }, nil
 }
