@@ -68,6 +68,7 @@ const (
 	PartnerChangeActivated         PartnerChangeKind = "activated"
 	PartnerChangeReinstated        PartnerChangeKind = "reinstated"
 	PartnerChangeLapsed            PartnerChangeKind = "lapsed"
+	PartnerChangeTierChanged       PartnerChangeKind = "tier_changed"
 )
 
 // PartnerChange is one step of a partner's onboarding or lifecycle: a new status and
@@ -84,6 +85,7 @@ type PartnerChange struct {
 	AgreementVersion string                `json:"agreement_version,omitempty"` // with agreement_accepted
 	APIKeyID         *uuid.UUID            `json:"api_key_id,omitempty"`        // with approved: the partner's first key, activated here
 	Certification    *domain.Certification `json:"certification,omitempty"`     // with certified
+	TierID           *uuid.UUID            `json:"tier_id,omitempty"`           // with tier_changed
 }
 
 func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) error {
@@ -113,6 +115,14 @@ func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) e
 				ID: uuid.Must(uuid.NewV7()), PartnerID: c.PartnerID, Name: c.Certification.Name,
 				PassedAt: domain.NewDate(c.Certification.PassedAt), ExpiresAt: domain.NewDate(c.Certification.ExpiresAt), RecordedBy: c.Actor,
 			})
+		case PartnerChangeTierChanged:
+			if c.TierID == nil {
+				return temporal.NewNonRetryableApplicationError("tier change without a tier", ErrPermanent, nil)
+			}
+			var n int64
+			if n, err = q.SetPartnerTier(ctx, db.SetPartnerTierParams{ID: c.PartnerID, TierID: *c.TierID}); err == nil && n == 0 {
+				return temporal.NewNonRetryableApplicationError("the tier is not one of the partner's program", ErrPermanent, nil)
+			}
 		default:
 			err = q.SetPartnerStatus(ctx, db.SetPartnerStatusParams{ID: c.PartnerID, Status: c.Status, At: c.At})
 		}
@@ -124,7 +134,7 @@ func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) e
 		}); err != nil {
 			return err
 		}
-		if c.Kind != PartnerChangeApproved && c.Kind != PartnerChangeRejected {
+		if c.Kind != PartnerChangeApproved && c.Kind != PartnerChangeRejected && c.Kind != PartnerChangeTierChanged {
 			return nil
 		}
 		p, err := q.GetPartner(ctx, c.PartnerID)
@@ -133,6 +143,6 @@ func (a *Activities) RecordPartnerChange(ctx context.Context, c PartnerChange) e
 		}
 		return ev.publish(ctx, q, Event{ID: eventID(ids.Partner(c.PartnerID), c.EventKey, string(c.Kind)), Type: "partner." + string(c.Kind),
 			ProgramID: p.ProgramID, PartnerID: uuid.NullUUID{UUID: p.ID, Valid: true}, At: c.At,
-			Data: map[string]any{"partner_id": p.ID, "status": p.Status, "company": p.Company, "reason": c.Reason}})
+			Data: map[string]any{"partner_id": p.ID, "status": p.Status, "company": p.Company, "tier_id": p.TierID, "reason": c.Reason}})
 	})
 }

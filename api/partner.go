@@ -378,3 +378,49 @@ func (s *Server) partnerAnswer(ctx context.Context, id uuid.UUID, st workflows.P
 func (v *PartnerView) withState(st workflows.PartnerState) {
 	v.Step, v.RequiredCertifications, v.MissingCertifications = st.Step, st.Policy.RequiredCertifications, st.MissingCertifications
 }
+
+type TierChangeRequest struct {
+	TierID string `json:"tier_id" validate:"required,uuid"`
+	Reason string `json:"reason" validate:"max=500"`
+}
+
+// setPartnerTier moves an onboarded partner to another tier of its program: a
+// decision on the partner's workflow (reason required), in the timeline and the
+// audit log, told to the partner (a notification, partner.tier_changed webhooks).
+func (s *Server) setPartnerTier(c *gin.Context) {
+	p, err := s.partnerFor(c)
+	var req TierChangeRequest
+	var body []byte
+	if err == nil {
+		body, err = s.readJSON(c, &req)
+	}
+	if err == nil && strings.TrimSpace(req.Reason) == "" {
+		err = domain.Invalid("reason", "required", "a tier change needs a reason")
+	}
+	var tier db.Tier
+	if err == nil {
+		tier, err = s.store.GetTier(c.Request.Context(), uuid.MustParse(req.TierID))
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && tier.ProgramID != p.ProgramID) {
+			err = domain.Invalid("tier_id", "unknown_tier", "no tier with that id in the partner's program")
+		}
+	}
+	if err == nil && tier.ID == p.TierID {
+		err = domain.Conflict("same_tier", "the partner is already in the %s tier", tier.Name)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	var st workflows.PartnerState
+	s.decide(c, decision{
+		Record: "partner", RecordID: p.ID, WorkflowID: p.WorkflowID, Update: workflows.PartnerSetTier, Reason: req.Reason, Body: body,
+		Arg: func(json.RawMessage) (any, error) {
+			return workflows.TierChange{TierID: tier.ID, TierName: tier.Name, Actor: caller(c).Actor(), Reason: req.Reason}, nil
+		},
+		Result: &st,
+		Ended: func() error {
+			return domain.Conflict("process_ended", "the partner's process has ended (status %s)", p.Status)
+		},
+		Answer: func(ctx context.Context, _ json.RawMessage) (answer, error) { return s.partnerAnswer(ctx, p.ID, st) },
+	})
+}

@@ -67,6 +67,8 @@ var (
 	financeOrPartner    = []string{"finance", "partner"}
 	// signedWebhook: verified by the handler with a shared secret.
 	signedWebhook = []string{Public, "provider"}
+	// adminOrManager: tier moves.
+	adminOrManager = []string{"admin", "manager"}
 	// adminOrPartner: a partner its own (checked per record), an admin any.
 	adminOrPartner = []string{"admin", "partner"}
 	// partnerOrManager: the deal's own partner (checked per record) or a manager.

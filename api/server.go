@@ -173,6 +173,7 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodPost, "/partners/:id/approve", managers, s.approvePartner)
 	s.handle(v1, http.MethodPost, "/partners/:id/reject", managers, s.rejectPartner)
 	s.handle(v1, http.MethodPost, "/partners/:id/certifications", managers, s.recordCertification)
+	s.handle(v1, http.MethodPut, "/partners/:id/tier", adminOrManager, s.setPartnerTier)
 	s.handle(v1, http.MethodGet, "/me", partners, s.getMe)
 	s.handle(v1, http.MethodPost, "/me/agreement", partners, s.acceptAgreement)
 	s.handle(v1, http.MethodPut, "/me/payout-details", partners, s.setPayoutDetails)

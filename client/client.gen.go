@@ -180,6 +180,7 @@ const (
 	WebhookEndpointInputEventTypesNotificationCreated WebhookEndpointInputEventTypes = "notification.created"
 	WebhookEndpointInputEventTypesPartnerApproved     WebhookEndpointInputEventTypes = "partner.approved"
 	WebhookEndpointInputEventTypesPartnerRejected     WebhookEndpointInputEventTypes = "partner.rejected"
+	WebhookEndpointInputEventTypesPartnerTierChanged  WebhookEndpointInputEventTypes = "partner.tier_changed"
 	WebhookEndpointInputEventTypesPayoutFailed        WebhookEndpointInputEventTypes = "payout.failed"
 	WebhookEndpointInputEventTypesPayoutPaid          WebhookEndpointInputEventTypes = "payout.paid"
 	WebhookEndpointInputEventTypesWebhookTest         WebhookEndpointInputEventTypes = "webhook.test"
@@ -204,6 +205,8 @@ func (e WebhookEndpointInputEventTypes) Valid() bool {
 		return true
 	case WebhookEndpointInputEventTypesPartnerRejected:
 		return true
+	case WebhookEndpointInputEventTypesPartnerTierChanged:
+		return true
 	case WebhookEndpointInputEventTypesPayoutFailed:
 		return true
 	case WebhookEndpointInputEventTypesPayoutPaid:
@@ -225,6 +228,7 @@ const (
 	WebhookEventTypeNotificationCreated WebhookEventType = "notification.created"
 	WebhookEventTypePartnerApproved     WebhookEventType = "partner.approved"
 	WebhookEventTypePartnerRejected     WebhookEventType = "partner.rejected"
+	WebhookEventTypePartnerTierChanged  WebhookEventType = "partner.tier_changed"
 	WebhookEventTypePayoutFailed        WebhookEventType = "payout.failed"
 	WebhookEventTypePayoutPaid          WebhookEventType = "payout.paid"
 	WebhookEventTypeWebhookTest         WebhookEventType = "webhook.test"
@@ -248,6 +252,8 @@ func (e WebhookEventType) Valid() bool {
 	case WebhookEventTypePartnerApproved:
 		return true
 	case WebhookEventTypePartnerRejected:
+		return true
+	case WebhookEventTypePartnerTierChanged:
 		return true
 	case WebhookEventTypePayoutFailed:
 		return true
@@ -1417,6 +1423,15 @@ type Tier struct {
 	RequiredCertifications []interface{} `json:"required_certifications"`
 }
 
+// TierChangeInput defines model for TierChangeInput.
+type TierChangeInput struct {
+	// Reason kept in the timeline and told to the partner
+	Reason string `json:"reason"`
+
+	// TierId a tier of the partner's program
+	TierId openapi_types.UUID `json:"tier_id"`
+}
+
 // TierInput defines model for TierInput.
 type TierInput struct {
 	DealProtectionDays *int `json:"deal_protection_days,omitempty"`
@@ -2076,6 +2091,11 @@ type RejectPartnerParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// SetPartnerTierParams defines parameters for SetPartnerTier.
+type SetPartnerTierParams struct {
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // MarkPayoutFailedParams defines parameters for MarkPayoutFailed.
 type MarkPayoutFailedParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
@@ -2299,6 +2319,12 @@ type EventPartnerRejectedParams struct {
 	XPartneropsEventId   openapi_types.UUID `json:"X-Partnerops-Event-Id"`
 }
 
+// EventPartnerTierChangedParams defines parameters for EventPartnerTierChanged.
+type EventPartnerTierChangedParams struct {
+	XPartneropsSignature string             `json:"X-Partnerops-Signature"`
+	XPartneropsEventId   openapi_types.UUID `json:"X-Partnerops-Event-Id"`
+}
+
 // EventPayoutFailedParams defines parameters for EventPayoutFailed.
 type EventPayoutFailedParams struct {
 	XPartneropsSignature string             `json:"X-Partnerops-Signature"`
@@ -2434,6 +2460,9 @@ type RecordCertificationJSONRequestBody RecordCertificationJSONBody
 // RejectPartnerJSONRequestBody defines body for RejectPartner for application/json ContentType.
 type RejectPartnerJSONRequestBody = Decision
 
+// SetPartnerTierJSONRequestBody defines body for SetPartnerTier for application/json ContentType.
+type SetPartnerTierJSONRequestBody = TierChangeInput
+
 // MarkPayoutFailedJSONRequestBody defines body for MarkPayoutFailed for application/json ContentType.
 type MarkPayoutFailedJSONRequestBody = Decision
 
@@ -2487,6 +2516,9 @@ type EventPartnerApprovedJSONRequestBody = WebhookEvent
 
 // EventPartnerRejectedJSONRequestBody defines body for EventPartnerRejected for application/json ContentType.
 type EventPartnerRejectedJSONRequestBody = WebhookEvent
+
+// EventPartnerTierChangedJSONRequestBody defines body for EventPartnerTierChanged for application/json ContentType.
+type EventPartnerTierChangedJSONRequestBody = WebhookEvent
 
 // EventPayoutFailedJSONRequestBody defines body for EventPayoutFailed for application/json ContentType.
 type EventPayoutFailedJSONRequestBody = WebhookEvent
@@ -3264,6 +3296,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/partners/{id}/reject (the `RejectPartner` operationId).
 	RejectPartner(ctx context.Context, id Id, params *RejectPartnerParams, body RejectPartnerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetPartnerTierWithBody move an onboarded partner to another tier of its program: a decision on its workflow, reason required, in the timeline and the audit log, told to the partner (admin, manager)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/partners/{id}/tier (the `SetPartnerTier` operationId).
+	SetPartnerTierWithBody(ctx context.Context, id Id, params *SetPartnerTierParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetPartnerTier move an onboarded partner to another tier of its program: a decision on its workflow, reason required, in the timeline and the audit log, told to the partner (admin, manager)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/partners/{id}/tier (the `SetPartnerTier` operationId).
+	SetPartnerTier(ctx context.Context, id Id, params *SetPartnerTierParams, body SetPartnerTierJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// MarkPayoutFailedWithBody record that a file payout failed (finance)
 	//
@@ -5230,6 +5276,40 @@ func (c *Client) RejectPartnerWithBody(ctx context.Context, id Id, params *Rejec
 // Corresponds with POST /v1/partners/{id}/reject (the `RejectPartner` operationId).
 func (c *Client) RejectPartner(ctx context.Context, id Id, params *RejectPartnerParams, body RejectPartnerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRejectPartnerRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetPartnerTierWithBody move an onboarded partner to another tier of its program: a decision on its workflow, reason required, in the timeline and the audit log, told to the partner (admin, manager)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/partners/{id}/tier (the `SetPartnerTier` operationId).
+func (c *Client) SetPartnerTierWithBody(ctx context.Context, id Id, params *SetPartnerTierParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetPartnerTierRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetPartnerTier move an onboarded partner to another tier of its program: a decision on its workflow, reason required, in the timeline and the audit log, told to the partner (admin, manager)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/partners/{id}/tier (the `SetPartnerTier` operationId).
+func (c *Client) SetPartnerTier(ctx context.Context, id Id, params *SetPartnerTierParams, body SetPartnerTierJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetPartnerTierRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9637,6 +9717,68 @@ func NewRejectPartnerRequestWithBody(server string, id Id, params *RejectPartner
 	return req, nil
 }
 
+// NewSetPartnerTierRequest calls the generic SetPartnerTier builder with application/json body
+func NewSetPartnerTierRequest(server string, id Id, params *SetPartnerTierParams, body SetPartnerTierJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetPartnerTierRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewSetPartnerTierRequestWithBody constructs an http.Request for the SetPartnerTier method, with any body, and a specified content type
+func NewSetPartnerTierRequestWithBody(server string, id Id, params *SetPartnerTierParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/partners/%s/tier", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewMarkPayoutFailedRequest calls the generic MarkPayoutFailed builder with application/json body
 func NewMarkPayoutFailedRequest(server string, id Id, params *MarkPayoutFailedParams, body MarkPayoutFailedJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -11730,6 +11872,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/partners/{id}/reject (the `RejectPartner` operationId).
 	RejectPartnerWithResponse(ctx context.Context, id Id, params *RejectPartnerParams, body RejectPartnerJSONRequestBody, reqEditors ...RequestEditorFn) (*RejectPartnerResponse, error)
+
+	// SetPartnerTierWithBodyWithResponse move an onboarded partner to another tier of its program: a decision on its workflow, reason required, in the timeline and the audit log, told to the partner (admin, manager)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/partners/{id}/tier (the `SetPartnerTier` operationId).
+	SetPartnerTierWithBodyWithResponse(ctx context.Context, id Id, params *SetPartnerTierParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPartnerTierResponse, error)
+
+	// SetPartnerTierWithResponse move an onboarded partner to another tier of its program: a decision on its workflow, reason required, in the timeline and the audit log, told to the partner (admin, manager)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/partners/{id}/tier (the `SetPartnerTier` operationId).
+	SetPartnerTierWithResponse(ctx context.Context, id Id, params *SetPartnerTierParams, body SetPartnerTierJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPartnerTierResponse, error)
 
 	// MarkPayoutFailedWithBodyWithResponse record that a file payout failed (finance)
 	//
@@ -19139,6 +19295,131 @@ func (r RejectPartnerResponse) ContentType() string {
 	return ""
 }
 
+// SetPartnerTierResponse401Headers the declared response headers of an HTTP 401 response for SetPartnerTier
+type SetPartnerTierResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// SetPartnerTierResponse429Headers the declared response headers of an HTTP 429 response for SetPartnerTier
+type SetPartnerTierResponse429Headers struct {
+	RetryAfter *int
+}
+
+type SetPartnerTierResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Partner
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Pending
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SetPartnerTierResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SetPartnerTierResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetPartnerTierResponse) GetJSON200() *Partner {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r SetPartnerTierResponse) GetJSON202() *Pending {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SetPartnerTierResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SetPartnerTierResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SetPartnerTierResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SetPartnerTierResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SetPartnerTierResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SetPartnerTierResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SetPartnerTierResponse) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SetPartnerTierResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SetPartnerTierResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SetPartnerTierResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetPartnerTierResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetPartnerTierResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetPartnerTierResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // MarkPayoutFailedResponse401Headers the declared response headers of an HTTP 401 response for MarkPayoutFailed
 type MarkPayoutFailedResponse401Headers struct {
 	WWWAuthenticate *string
@@ -22864,6 +23145,32 @@ func (c *ClientWithResponses) RejectPartnerWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseRejectPartnerResponse(rsp)
+}
+
+// SetPartnerTierWithBodyWithResponse move an onboarded partner to another tier of its program: a decision on its workflow, reason required, in the timeline and the audit log, told to the partner (admin, manager)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/partners/{id}/tier (the `SetPartnerTier` operationId).
+func (c *ClientWithResponses) SetPartnerTierWithBodyWithResponse(ctx context.Context, id Id, params *SetPartnerTierParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetPartnerTierResponse, error) {
+	rsp, err := c.SetPartnerTierWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetPartnerTierResponse(rsp)
+}
+
+// SetPartnerTierWithResponse move an onboarded partner to another tier of its program: a decision on its workflow, reason required, in the timeline and the audit log, told to the partner (admin, manager)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/partners/{id}/tier (the `SetPartnerTier` operationId).
+func (c *ClientWithResponses) SetPartnerTierWithResponse(ctx context.Context, id Id, params *SetPartnerTierParams, body SetPartnerTierJSONRequestBody, reqEditors ...RequestEditorFn) (*SetPartnerTierResponse, error) {
+	rsp, err := c.SetPartnerTier(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetPartnerTierResponse(rsp)
 }
 
 // MarkPayoutFailedWithBodyWithResponse record that a file payout failed (finance)
@@ -29994,6 +30301,125 @@ func ParseRejectPartnerResponse(rsp *http.Response) (*RejectPartnerResponse, err
 	return response, nil
 }
 
+// ParseSetPartnerTierResponse parses an HTTP response from a SetPartnerTierWithResponse call
+func ParseSetPartnerTierResponse(rsp *http.Response) (*SetPartnerTierResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetPartnerTierResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Partner
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Pending
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers SetPartnerTierResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers SetPartnerTierResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseMarkPayoutFailedResponse parses an HTTP response from a MarkPayoutFailedWithResponse call
 func ParseMarkPayoutFailedResponse(rsp *http.Response) (*MarkPayoutFailedResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -32294,6 +32720,11 @@ type WebhookInitiatorInterface interface {
 
 	EventPartnerRejected(ctx context.Context, targetURL string, params *EventPartnerRejectedParams, body EventPartnerRejectedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// EventPartnerTierChangedWithBody fires the partner.tier_changed webhook with any body
+	EventPartnerTierChangedWithBody(ctx context.Context, targetURL string, params *EventPartnerTierChangedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	EventPartnerTierChanged(ctx context.Context, targetURL string, params *EventPartnerTierChangedParams, body EventPartnerTierChangedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// EventPayoutFailedWithBody fires the payout.failed webhook with any body
 	EventPayoutFailedWithBody(ctx context.Context, targetURL string, params *EventPayoutFailedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -32492,6 +32923,30 @@ func (p *WebhookInitiator) EventPartnerRejectedWithBody(ctx context.Context, tar
 
 func (p *WebhookInitiator) EventPartnerRejected(ctx context.Context, targetURL string, params *EventPartnerRejectedParams, body EventPartnerRejectedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewEventPartnerRejectedWebhookRequest(targetURL, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyWebhookEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *WebhookInitiator) EventPartnerTierChangedWithBody(ctx context.Context, targetURL string, params *EventPartnerTierChangedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEventPartnerTierChangedWebhookRequestWithBody(targetURL, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyWebhookEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *WebhookInitiator) EventPartnerTierChanged(ctx context.Context, targetURL string, params *EventPartnerTierChangedParams, body EventPartnerTierChangedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEventPartnerTierChangedWebhookRequest(targetURL, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -32951,6 +33406,58 @@ func NewEventPartnerRejectedWebhookRequest(targetURL string, params *EventPartne
 
 // NewEventPartnerRejectedWebhookRequestWithBody builds a POST request for the partner.rejected webhook with any body
 func NewEventPartnerRejectedWebhookRequestWithBody(targetURL string, params *EventPartnerRejectedParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Partnerops-Signature", params.XPartneropsSignature, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Partnerops-Signature", headerParam0)
+
+		var headerParam1 string
+
+		headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Partnerops-Event-Id", params.XPartneropsEventId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: "uuid"})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Partnerops-Event-Id", headerParam1)
+
+	}
+	return req, nil
+}
+
+// NewEventPartnerTierChangedWebhookRequest builds a application/json POST request for the partner.tier_changed webhook
+func NewEventPartnerTierChangedWebhookRequest(targetURL string, params *EventPartnerTierChangedParams, body EventPartnerTierChangedJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewEventPartnerTierChangedWebhookRequestWithBody(targetURL, params, "application/json", bodyReader)
+}
+
+// NewEventPartnerTierChangedWebhookRequestWithBody builds a POST request for the partner.tier_changed webhook with any body
+func NewEventPartnerTierChangedWebhookRequestWithBody(targetURL string, params *EventPartnerTierChangedParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 	_ = err
 

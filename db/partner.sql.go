@@ -442,6 +442,26 @@ func (q *Queries) SetPartnerStatus(ctx context.Context, arg SetPartnerStatusPara
 	return err
 }
 
+const setPartnerTier = `-- name: SetPartnerTier :execrows
+UPDATE partners SET tier_id = $1::uuid, updated_at = now()
+WHERE id = $2::uuid
+  AND EXISTS (SELECT 1 FROM tiers t WHERE t.id = $1::uuid AND t.program_id = partners.program_id)
+`
+
+type SetPartnerTierParams struct {
+	TierID uuid.UUID `json:"tier_id"`
+	ID     uuid.UUID `json:"id"`
+}
+
+// Only to a tier of the partner's own program.
+func (q *Queries) SetPartnerTier(ctx context.Context, arg SetPartnerTierParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setPartnerTier, arg.TierID, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const setPayoutDetails = `-- name: SetPayoutDetails :one
 UPDATE partners SET payout_method = $1, payout_holder = $2, payout_destination = $3,
     payout_details_changed_at = CASE WHEN payout_method IS NULL THEN NULL ELSE now() END,

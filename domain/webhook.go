@@ -12,7 +12,7 @@ import (
 // EventTypes is every event an outbound webhook can carry: one list, one name
 // per event (the OpenAPI document's webhooks section describes their payloads).
 var EventTypes = []string{
-	"partner.approved", "partner.rejected",
+	"partner.approved", "partner.rejected", "partner.tier_changed",
 	"deal.approved", "deal.rejected", "deal.won", "deal.lost", "deal.expired",
 	"payout.paid", "payout.failed",
 	"notification.created", // whatever a process tells the partner (reminders, protection expiring, more proof wanted…)

@@ -36,6 +36,7 @@ const (
 	PartnerReject          = "reject"
 	PartnerAcceptAgreement = "accept-agreement"
 	PartnerCertify         = "record-certification"
+	PartnerSetTier         = "set-tier"
 	PartnerStatusQuery     = "status"
 )
 
@@ -68,6 +69,15 @@ type AgreementAcceptance struct {
 type CertificationRecord struct {
 	domain.Certification
 	Actor string `json:"actor"`
+}
+
+// TierChange moves the partner to another tier of its program (an admin's or a
+// manager's decision; the reason is kept in the timeline and told the partner).
+type TierChange struct {
+	TierID   uuid.UUID `json:"tier_id"`
+	TierName string    `json:"tier_name"`
+	Actor    string    `json:"actor"`
+	Reason   string    `json:"reason"`
 }
 
 // PartnerState is the workflow's state, and what the status query answers.
@@ -122,6 +132,7 @@ func (w *partnerWorkflow) setup(ctx workflow.Context) error {
 		serve(ctx, w.inbox, PartnerReject, func(d Decision) error { return w.validateDecision(false, d) }, state),
 		serve(ctx, w.inbox, PartnerAcceptAgreement, w.validateAgreement, state),
 		serve(ctx, w.inbox, PartnerCertify, func(c CertificationRecord) error { return w.validateCertification(workflow.Now(ctx), c) }, state),
+		serve(ctx, w.inbox, PartnerSetTier, w.validateTierChange, state),
 	)
 }
 
@@ -179,6 +190,10 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 	for {
 		for w.inbox.pending() {
 			m := w.inbox.pop()
+			if tc, ok := m.payload.(TierChange); ok {
+				w.inbox.done(m, w.changeTier(ctx, tc))
+				continue
+			}
 			c := m.payload.(CertificationRecord)
 			w.state.Certifications = append(w.state.Certifications, c.Certification)
 			cert := c.Certification
@@ -210,7 +225,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 
 		if w.historyTooLong(ctx) {
 			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-			if !w.inbox.busy() && !pendingSignals(ctx, PartnerApprove, PartnerReject, PartnerAcceptAgreement, PartnerCertify) {
+			if !w.inbox.busy() && !pendingSignals(ctx, PartnerApprove, PartnerReject, PartnerAcceptAgreement, PartnerCertify, PartnerSetTier) {
 				next := w.in
 				state := w.state
 				next.State = &state
@@ -241,7 +256,44 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 	}
 }
 
+// changeTier records the move and tells the partner; a tier the database refuses
+// (not the program's) is refused, and nothing changed.
+func (w *partnerWorkflow) changeTier(ctx workflow.Context, tc TierChange) error {
+	var a *activities.Activities
+	w.state.EventSeq++
+	tier := tc.TierID
+	c := activities.PartnerChange{PartnerID: w.in.PartnerID, Kind: activities.PartnerChangeTierChanged, Status: w.state.Status, Actor: tc.Actor,
+		Reason: "to " + tc.TierName + ": " + tc.Reason, At: workflow.Now(ctx), TierID: &tier,
+		EventKey: fmt.Sprintf("%s/%d/%s", ids.Partner(w.in.PartnerID), w.state.EventSeq, activities.PartnerChangeTierChanged)}
+	err := workflow.ExecuteActivity(summarized(ctx, "tier changed to "+tc.TierName+" by "+tc.Actor), a.RecordPartnerChange, c).Get(ctx, nil)
+	if err != nil {
+		if refused := recordFailure(err); refused != nil {
+			return refused
+		}
+		return messageError(domain.Conflict("not_recorded", "the tier change could not be recorded: %v", err))
+	}
+	w.notifyKeyed(ctx, fmt.Sprintf("tier_changed_%d", w.state.EventSeq), "tier_changed", w.in.PartnerID.String(),
+		"You are now in the "+tc.TierName+" tier: "+tc.Reason)
+	return nil
+}
+
 // --- validation: pure checks of a message against the current state ---
+
+func (w *partnerWorkflow) validateTierChange(tc TierChange) error {
+	switch {
+	case tc.Actor == "":
+		return messageError(domain.Invalid("actor", "required", "actor is required"))
+	case strings.TrimSpace(tc.Reason) == "":
+		return messageError(domain.Invalid("reason", "required", "a tier change needs a reason"))
+	case tc.TierID == uuid.Nil:
+		return messageError(domain.Invalid("tier_id", "required", "tier_id is required"))
+	}
+	switch w.state.Status {
+	case domain.StatusAwaitingCertification, domain.StatusActive, domain.StatusLapsed:
+		return nil
+	}
+	return messageError(domain.Conflict("not_onboarded", "only an onboarded partner changes tier (status %s)", w.state.Status))
+}
 
 func (w *partnerWorkflow) validateDecision(approve bool, d Decision) error {
 	if w.state.Status != domain.StatusPendingReview || w.inbox.has(PartnerApprove, PartnerReject) {

@@ -61,3 +61,9 @@ UPDATE partners SET payout_details_confirmed_at = now(), updated_at = now() WHER
 
 -- name: OpenClosesOfProgram :many
 SELECT * FROM closes WHERE program_id = $1 AND status IN ('computing', 'review') ORDER BY month;
+
+-- name: SetPartnerTier :execrows
+-- Only to a tier of the partner's own program.
+UPDATE partners SET tier_id = sqlc.arg(tier_id)::uuid, updated_at = now()
+WHERE id = sqlc.arg(id)::uuid
+  AND EXISTS (SELECT 1 FROM tiers t WHERE t.id = sqlc.arg(tier_id)::uuid AND t.program_id = partners.program_id);
