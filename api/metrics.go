@@ -97,6 +97,7 @@ var (
 	closesByStatus  = prometheus.NewDesc("partnerops_closes", "Monthly closes by status.", []string{"status"}, nil)
 	closeOldest     = prometheus.NewDesc("partnerops_close_oldest_age_seconds", "Age of the oldest close in a status (computing or paying for long: stuck).", []string{"status"}, nil)
 	outbox          = prometheus.NewDesc("partnerops_notifications_pending", "Notifications written to the outbox.", nil, nil)
+	webhooks        = prometheus.NewDesc("partnerops_webhook_deliveries", "Webhook deliveries by status (pending: being retried).", []string{"status"}, nil)
 )
 
 func (b businessCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -104,6 +105,7 @@ func (b businessCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- closesByStatus
 	ch <- closeOldest
 	ch <- outbox
+	ch <- webhooks
 }
 
 func (b businessCollector) Collect(ch chan<- prometheus.Metric) {
@@ -131,5 +133,14 @@ func (b businessCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if n, err := b.store.CountNotifications(ctx); err == nil {
 		ch <- prometheus.MustNewConstMetric(outbox, prometheus.GaugeValue, float64(n))
+	}
+	if rows, err := b.store.WebhookDeliveryCountsByStatus(ctx); err == nil {
+		n := map[string]int64{"pending": 0, "delivered": 0, "failed": 0}
+		for _, r := range rows {
+			n[r.Status] = r.N
+		}
+		for status, v := range n {
+			ch <- prometheus.MustNewConstMetric(webhooks, prometheus.GaugeValue, float64(v), status)
+		}
 	}
 }

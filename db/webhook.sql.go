@@ -422,3 +422,32 @@ func (q *Queries) UnstartedWebhookDeliveries(ctx context.Context) ([]uuid.UUID, 
 	}
 	return items, nil
 }
+
+const webhookDeliveryCountsByStatus = `-- name: WebhookDeliveryCountsByStatus :many
+SELECT status, count(*)::bigint AS n FROM webhook_deliveries GROUP BY status
+`
+
+type WebhookDeliveryCountsByStatusRow struct {
+	Status string `json:"status"`
+	N      int64  `json:"n"`
+}
+
+func (q *Queries) WebhookDeliveryCountsByStatus(ctx context.Context) ([]WebhookDeliveryCountsByStatusRow, error) {
+	rows, err := q.db.Query(ctx, webhookDeliveryCountsByStatus)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []WebhookDeliveryCountsByStatusRow{}
+	for rows.Next() {
+		var i WebhookDeliveryCountsByStatusRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

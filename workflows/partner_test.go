@@ -411,3 +411,34 @@ func TestPartnerCertificationExpiryWarnings(t *testing.T) {
 		}
 	}
 }
+
+// A tier change waits for onboarding, needs a reason, and is recorded and told
+// to the partner. (A tier of another program is refused by the API and, failing
+// that, by the database: TestPartnerTierMoves.)
+func TestPartnerTierChange(t *testing.T) {
+	h := newPartnerHarness(t, channelPolicy)
+	gold := uuid.New()
+	var early, noReason, moved *updateResult
+	h.steps(30*time.Second, func() { early = h.send(PartnerSetTier, TierChange{TierID: gold, TierName: "Gold", Actor: "mgr", Reason: "early"}) })
+	h.onboard(func() CertificationRecord { return cert("sales-fundamentals", h.env.Now(), 365*24*time.Hour) })
+	h.steps(time.Hour,
+		func() { noReason = h.send(PartnerSetTier, TierChange{TierID: gold, TierName: "Gold", Actor: "mgr"}) },
+		func() { moved = h.send(PartnerSetTier, TierChange{TierID: gold, TierName: "Gold", Actor: "mgr", Reason: "closed 1.2M"}) },
+		func() {
+			early.refused(t, domain.KindConflict)
+			noReason.refused(t, domain.KindInvalid)
+			moved.ok(t, domain.StatusActive)
+		},
+	)
+	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, 2*time.Hour)
+	h.env.ExecuteWorkflow(PartnerWorkflow, partnerInput())
+	if k := h.kinds(); k[len(k)-1] != "tier_changed" || slices.Index(k, "tier_changed") != len(k)-1 {
+		t.Fatalf("changes %v", k)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	last := h.notifications[len(h.notifications)-1]
+	if last.Kind != "tier_changed" || last.Message != "You are now in the Gold tier: closed 1.2M" {
+		t.Fatalf("notification %+v", last)
+	}
+}

@@ -69,3 +69,6 @@ SELECT * FROM webhook_attempts WHERE delivery_id = ANY (sqlc.arg(ids)::uuid[]) O
 -- name: UnstartedWebhookDeliveries :many
 -- Deliveries whose workflow did not start right after their event (the sweep's work).
 SELECT id FROM webhook_deliveries WHERE started_at IS NULL ORDER BY created_at LIMIT 500;
+
+-- name: WebhookDeliveryCountsByStatus :many
+SELECT status, count(*)::bigint AS n FROM webhook_deliveries GROUP BY status;
