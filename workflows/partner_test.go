@@ -419,11 +419,15 @@ func TestPartnerTierChange(t *testing.T) {
 	h := newPartnerHarness(t, channelPolicy)
 	gold := uuid.New()
 	var early, noReason, moved *updateResult
-	h.steps(30*time.Second, func() { early = h.send(PartnerSetTier, TierChange{TierID: gold, TierName: "Gold", Actor: "mgr", Reason: "early"}) })
+	h.steps(30*time.Second, func() {
+		early = h.send(PartnerSetTier, TierChange{TierID: gold, TierName: "Gold", Actor: "mgr", Reason: "early"})
+	})
 	h.onboard(func() CertificationRecord { return cert("sales-fundamentals", h.env.Now(), 365*24*time.Hour) })
 	h.steps(time.Hour,
 		func() { noReason = h.send(PartnerSetTier, TierChange{TierID: gold, TierName: "Gold", Actor: "mgr"}) },
-		func() { moved = h.send(PartnerSetTier, TierChange{TierID: gold, TierName: "Gold", Actor: "mgr", Reason: "closed 1.2M"}) },
+		func() {
+			moved = h.send(PartnerSetTier, TierChange{TierID: gold, TierName: "Gold", Actor: "mgr", Reason: "closed 1.2M"})
+		},
 		func() {
 			early.refused(t, domain.KindConflict)
 			noReason.refused(t, domain.KindInvalid)
