@@ -22,6 +22,10 @@ type TierInput struct {
 	MDFQuarterlyAllocation *Amount  `json:"mdf_quarterly_allocation"`
 	DefaultMargin          *Rate    `json:"default_margin"`
 	RequiredCertifications []string `json:"required_certifications" validate:"max=20"`
+	// What the tier review asks of the tier's partners over the trailing twelve
+	// months (absent: nothing): closed-won deal revenue, attributed affiliate revenue.
+	MinWonRevenue       *Amount `json:"min_won_revenue"`
+	MinAffiliateRevenue *Amount `json:"min_affiliate_revenue"`
 }
 
 type CreateProgramRequest struct {
@@ -32,6 +36,8 @@ type CreateProgramRequest struct {
 	AgreementVersion string              `json:"agreement_version" validate:"max=50"`
 	Tiers            []TierInput         `json:"tiers" validate:"max=20,dive"`
 	Certifications   map[string][]string `json:"certifications"` // partner type → required certification names
+	// TierReviewGraceDays: how long a partner below its tier's criteria keeps it (default 90).
+	TierReviewGraceDays *int32 `json:"tier_review_grace_days" validate:"omitempty,min=0,max=365"`
 }
 
 type ProgramView struct {
@@ -59,7 +65,12 @@ func (s *Server) createProgram(c *gin.Context) {
 		if version == "" {
 			version = "v1"
 		}
-		p, err := q.CreateProgram(ctx, db.CreateProgramParams{ID: uuid.Must(uuid.NewV7()), Name: req.Name, Kind: req.Kind, Currency: req.Currency, ReviewSLAHours: sla, AgreementVersion: version})
+		grace := int32(90)
+		if req.TierReviewGraceDays != nil {
+			grace = *req.TierReviewGraceDays
+		}
+		p, err := q.CreateProgram(ctx, db.CreateProgramParams{ID: uuid.Must(uuid.NewV7()), Name: req.Name, Kind: req.Kind, Currency: req.Currency, ReviewSLAHours: sla,
+			AgreementVersion: version, TierReviewGraceDays: grace})
 		if isUniqueViolation(err, "programs_name_key") {
 			return answer{}, domain.Conflict("name_taken", "a program named %q exists", req.Name)
 		}
@@ -120,6 +131,11 @@ func validateTier(t TierInput) error {
 	if t.DefaultMargin != nil && (t.DefaultMargin.IsNegative() || t.DefaultMargin.GreaterThan(decimal.NewFromInt(1)) || t.DefaultMargin.Exponent() < -4) {
 		return domain.Invalid("default_margin", "invalid_margin", "default_margin is a fraction from 0 to 1 (0.15 is 15%%), at most 4 decimals")
 	}
+	for field, a := range map[string]*Amount{"min_won_revenue": t.MinWonRevenue, "min_affiliate_revenue": t.MinAffiliateRevenue} {
+		if a != nil && a.IsNegative() {
+			return domain.Invalid(field, "invalid_amount", "%s is a non-negative amount", field)
+		}
+	}
 	for _, name := range t.RequiredCertifications {
 		if !domain.ValidCertificationName(name) {
 			return domain.Invalid("required_certifications", "invalid_name", "%q is not a certification name (a lower-case slug)", name)
@@ -143,6 +159,7 @@ func insertTier(ctx context.Context, q *db.Queries, programID uuid.UUID, t TierI
 	if t.RequiredCertifications != nil {
 		params.RequiredCertifications = t.RequiredCertifications
 	}
+	params.MinWonRevenue, params.MinAffiliateRevenue = domain.NewNullNumeric(t.MinWonRevenue.dec()), domain.NewNullNumeric(t.MinAffiliateRevenue.dec())
 	tier, err := q.CreateTier(ctx, params)
 	if isUniqueViolation(err, "tiers_program_id_rank_key") || isUniqueViolation(err, "tiers_program_id_name_key") {
 		return tier, domain.Conflict("tier_exists", "the program already has a tier with that name or rank")

@@ -1293,12 +1293,15 @@ type Program struct {
 	PayoutProvider            string             `json:"payout_provider"`
 	ReviewSlaHours            int                `json:"review_sla_hours"`
 	SigningSecrets            []string           `json:"signing_secrets"`
+	TierReviewGraceDays       *int               `json:"tier_review_grace_days,omitempty"`
 	Tiers                     *[]struct {
 		CreatedAt              time.Time          `json:"created_at"`
 		DealProtectionDays     int                `json:"deal_protection_days"`
 		DefaultMargin          string             `json:"default_margin"`
 		Id                     openapi_types.UUID `json:"id"`
 		MdfQuarterlyAllocation string             `json:"mdf_quarterly_allocation"`
+		MinAffiliateRevenue    *string            `json:"min_affiliate_revenue,omitempty"`
+		MinWonRevenue          *string            `json:"min_won_revenue,omitempty"`
 		Name                   string             `json:"name"`
 		ProgramId              openapi_types.UUID `json:"program_id"`
 		Rank                   int                `json:"rank"`
@@ -1317,7 +1320,10 @@ type ProgramInput struct {
 	Kind           ProgramInputKind     `json:"kind"`
 	Name           string               `json:"name"`
 	ReviewSlaHours *int                 `json:"review_sla_hours,omitempty"`
-	Tiers          *[]TierInput         `json:"tiers,omitempty"`
+
+	// TierReviewGraceDays how long a partner below its tier's criteria keeps it after the quarterly tier review
+	TierReviewGraceDays *int         `json:"tier_review_grace_days,omitempty"`
+	Tiers               *[]TierInput `json:"tiers,omitempty"`
 }
 
 // ProgramInputKind defines model for ProgramInput.Kind.
@@ -1415,6 +1421,8 @@ type Tier struct {
 
 	// MdfQuarterlyAllocation decimal amount in the program currency
 	MdfQuarterlyAllocation string             `json:"mdf_quarterly_allocation"`
+	MinAffiliateRevenue    *string            `json:"min_affiliate_revenue,omitempty"`
+	MinWonRevenue          *string            `json:"min_won_revenue,omitempty"`
 	Name                   string             `json:"name"`
 	ProgramId              openapi_types.UUID `json:"program_id"`
 
@@ -1441,7 +1449,13 @@ type TierInput struct {
 
 	// MdfQuarterlyAllocation decimal amount in the program currency
 	MdfQuarterlyAllocation *string `json:"mdf_quarterly_allocation,omitempty"`
-	Name                   string  `json:"name"`
+
+	// MinAffiliateRevenue attributed affiliate revenue (refunds netted) over the trailing twelve months the tier asks for (absent: nothing)
+	MinAffiliateRevenue *string `json:"min_affiliate_revenue,omitempty"`
+
+	// MinWonRevenue closed-won deal revenue over the trailing twelve months the tier asks for (absent: nothing)
+	MinWonRevenue *string `json:"min_won_revenue,omitempty"`
+	Name          string  `json:"name"`
 
 	// Rank lowest rank is where new partners start
 	Rank                   int       `json:"rank"`

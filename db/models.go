@@ -413,6 +413,7 @@ type Program struct {
 	DealWonAutoConfirmPercent domain.NullNumeric `json:"deal_won_auto_confirm_percent"`
 	ClickIDParam              string             `json:"click_id_param"`
 	TrackingDomain            *string            `json:"tracking_domain"`
+	TierReviewGraceDays       int32              `json:"tier_review_grace_days"`
 }
 
 type ProgramCertification struct {
@@ -454,15 +455,17 @@ type StatementMember struct {
 }
 
 type Tier struct {
-	ID                     uuid.UUID      `json:"id"`
-	ProgramID              uuid.UUID      `json:"program_id"`
-	Name                   string         `json:"name"`
-	Rank                   int32          `json:"rank"`
-	DealProtectionDays     int32          `json:"deal_protection_days"`
-	MDFQuarterlyAllocation domain.Numeric `json:"mdf_quarterly_allocation"`
-	DefaultMargin          domain.Numeric `json:"default_margin"`
-	RequiredCertifications []string       `json:"required_certifications"`
-	CreatedAt              time.Time      `json:"created_at"`
+	ID                     uuid.UUID          `json:"id"`
+	ProgramID              uuid.UUID          `json:"program_id"`
+	Name                   string             `json:"name"`
+	Rank                   int32              `json:"rank"`
+	DealProtectionDays     int32              `json:"deal_protection_days"`
+	MDFQuarterlyAllocation domain.Numeric     `json:"mdf_quarterly_allocation"`
+	DefaultMargin          domain.Numeric     `json:"default_margin"`
+	RequiredCertifications []string           `json:"required_certifications"`
+	CreatedAt              time.Time          `json:"created_at"`
+	MinWonRevenue          domain.NullNumeric `json:"min_won_revenue"`
+	MinAffiliateRevenue    domain.NullNumeric `json:"min_affiliate_revenue"`
 }
 
 type WebhookAttempt struct {

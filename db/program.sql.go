@@ -104,18 +104,19 @@ func (q *Queries) CreateCommissionRule(ctx context.Context, arg CreateCommission
 }
 
 const createProgram = `-- name: CreateProgram :one
-INSERT INTO programs (id, name, kind, currency, review_sla_hours, agreement_version)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent, click_id_param, tracking_domain
+INSERT INTO programs (id, name, kind, currency, review_sla_hours, agreement_version, tier_review_grace_days)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent, click_id_param, tracking_domain, tier_review_grace_days
 `
 
 type CreateProgramParams struct {
-	ID               uuid.UUID `json:"id"`
-	Name             string    `json:"name"`
-	Kind             string    `json:"kind"`
-	Currency         string    `json:"currency"`
-	ReviewSLAHours   int32     `json:"review_sla_hours"`
-	AgreementVersion string    `json:"agreement_version"`
+	ID                  uuid.UUID `json:"id"`
+	Name                string    `json:"name"`
+	Kind                string    `json:"kind"`
+	Currency            string    `json:"currency"`
+	ReviewSLAHours      int32     `json:"review_sla_hours"`
+	AgreementVersion    string    `json:"agreement_version"`
+	TierReviewGraceDays int32     `json:"tier_review_grace_days"`
 }
 
 func (q *Queries) CreateProgram(ctx context.Context, arg CreateProgramParams) (Program, error) {
@@ -126,6 +127,7 @@ func (q *Queries) CreateProgram(ctx context.Context, arg CreateProgramParams) (P
 		arg.Currency,
 		arg.ReviewSLAHours,
 		arg.AgreementVersion,
+		arg.TierReviewGraceDays,
 	)
 	var i Program
 	err := row.Scan(
@@ -158,25 +160,29 @@ func (q *Queries) CreateProgram(ctx context.Context, arg CreateProgramParams) (P
 		&i.DealWonAutoConfirmPercent,
 		&i.ClickIDParam,
 		&i.TrackingDomain,
+		&i.TierReviewGraceDays,
 	)
 	return i, err
 }
 
 const createTier = `-- name: CreateTier :one
-INSERT INTO tiers (id, program_id, name, rank, deal_protection_days, mdf_quarterly_allocation, default_margin, required_certifications)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING id, program_id, name, rank, deal_protection_days, mdf_quarterly_allocation, default_margin, required_certifications, created_at
+INSERT INTO tiers (id, program_id, name, rank, deal_protection_days, mdf_quarterly_allocation, default_margin, required_certifications,
+                   min_won_revenue, min_affiliate_revenue)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+RETURNING id, program_id, name, rank, deal_protection_days, mdf_quarterly_allocation, default_margin, required_certifications, created_at, min_won_revenue, min_affiliate_revenue
 `
 
 type CreateTierParams struct {
-	ID                     uuid.UUID      `json:"id"`
-	ProgramID              uuid.UUID      `json:"program_id"`
-	Name                   string         `json:"name"`
-	Rank                   int32          `json:"rank"`
-	DealProtectionDays     int32          `json:"deal_protection_days"`
-	MDFQuarterlyAllocation domain.Numeric `json:"mdf_quarterly_allocation"`
-	DefaultMargin          domain.Numeric `json:"default_margin"`
-	RequiredCertifications []string       `json:"required_certifications"`
+	ID                     uuid.UUID          `json:"id"`
+	ProgramID              uuid.UUID          `json:"program_id"`
+	Name                   string             `json:"name"`
+	Rank                   int32              `json:"rank"`
+	DealProtectionDays     int32              `json:"deal_protection_days"`
+	MDFQuarterlyAllocation domain.Numeric     `json:"mdf_quarterly_allocation"`
+	DefaultMargin          domain.Numeric     `json:"default_margin"`
+	RequiredCertifications []string           `json:"required_certifications"`
+	MinWonRevenue          domain.NullNumeric `json:"min_won_revenue"`
+	MinAffiliateRevenue    domain.NullNumeric `json:"min_affiliate_revenue"`
 }
 
 func (q *Queries) CreateTier(ctx context.Context, arg CreateTierParams) (Tier, error) {
@@ -189,6 +195,8 @@ func (q *Queries) CreateTier(ctx context.Context, arg CreateTierParams) (Tier, e
 		arg.MDFQuarterlyAllocation,
 		arg.DefaultMargin,
 		arg.RequiredCertifications,
+		arg.MinWonRevenue,
+		arg.MinAffiliateRevenue,
 	)
 	var i Tier
 	err := row.Scan(
@@ -201,12 +209,14 @@ func (q *Queries) CreateTier(ctx context.Context, arg CreateTierParams) (Tier, e
 		&i.DefaultMargin,
 		&i.RequiredCertifications,
 		&i.CreatedAt,
+		&i.MinWonRevenue,
+		&i.MinAffiliateRevenue,
 	)
 	return i, err
 }
 
 const getLowestTier = `-- name: GetLowestTier :one
-SELECT id, program_id, name, rank, deal_protection_days, mdf_quarterly_allocation, default_margin, required_certifications, created_at FROM tiers WHERE program_id = $1 ORDER BY rank LIMIT 1
+SELECT id, program_id, name, rank, deal_protection_days, mdf_quarterly_allocation, default_margin, required_certifications, created_at, min_won_revenue, min_affiliate_revenue FROM tiers WHERE program_id = $1 ORDER BY rank LIMIT 1
 `
 
 func (q *Queries) GetLowestTier(ctx context.Context, programID uuid.UUID) (Tier, error) {
@@ -222,12 +232,14 @@ func (q *Queries) GetLowestTier(ctx context.Context, programID uuid.UUID) (Tier,
 		&i.DefaultMargin,
 		&i.RequiredCertifications,
 		&i.CreatedAt,
+		&i.MinWonRevenue,
+		&i.MinAffiliateRevenue,
 	)
 	return i, err
 }
 
 const getProgram = `-- name: GetProgram :one
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent, click_id_param, tracking_domain FROM programs WHERE id = $1
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent, click_id_param, tracking_domain, tier_review_grace_days FROM programs WHERE id = $1
 `
 
 func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error) {
@@ -263,12 +275,13 @@ func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error)
 		&i.DealWonAutoConfirmPercent,
 		&i.ClickIDParam,
 		&i.TrackingDomain,
+		&i.TierReviewGraceDays,
 	)
 	return i, err
 }
 
 const getTier = `-- name: GetTier :one
-SELECT id, program_id, name, rank, deal_protection_days, mdf_quarterly_allocation, default_margin, required_certifications, created_at FROM tiers WHERE id = $1
+SELECT id, program_id, name, rank, deal_protection_days, mdf_quarterly_allocation, default_margin, required_certifications, created_at, min_won_revenue, min_affiliate_revenue FROM tiers WHERE id = $1
 `
 
 func (q *Queries) GetTier(ctx context.Context, id uuid.UUID) (Tier, error) {
@@ -284,6 +297,8 @@ func (q *Queries) GetTier(ctx context.Context, id uuid.UUID) (Tier, error) {
 		&i.DefaultMargin,
 		&i.RequiredCertifications,
 		&i.CreatedAt,
+		&i.MinWonRevenue,
+		&i.MinAffiliateRevenue,
 	)
 	return i, err
 }
@@ -352,7 +367,7 @@ func (q *Queries) ListProgramCertifications(ctx context.Context, programID uuid.
 }
 
 const listPrograms = `-- name: ListPrograms :many
-SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent, click_id_param, tracking_domain FROM programs
+SELECT id, name, kind, currency, review_sla_hours, agreement_version, created_at, deal_approval_sla_hours, deal_auto_decision, deal_max_extensions, deal_extension_days, deal_stages, mdf_approval_sla_hours, mdf_claim_window_days, mdf_proof_window_days, mdf_grace_days, allowed_domains, fallback_url, attribution_model, cookie_window_days, holding_days, conversion_review_sla_hours, signing_secrets, payout_minimum, payout_provider, close_day, deal_won_auto_confirm_percent, click_id_param, tracking_domain, tier_review_grace_days FROM programs
 WHERE $2::uuid IS NULL OR id > $2::uuid
 ORDER BY id
 LIMIT $1
@@ -402,6 +417,7 @@ func (q *Queries) ListPrograms(ctx context.Context, arg ListProgramsParams) ([]P
 			&i.DealWonAutoConfirmPercent,
 			&i.ClickIDParam,
 			&i.TrackingDomain,
+			&i.TierReviewGraceDays,
 		); err != nil {
 			return nil, err
 		}
@@ -414,7 +430,7 @@ func (q *Queries) ListPrograms(ctx context.Context, arg ListProgramsParams) ([]P
 }
 
 const listTiers = `-- name: ListTiers :many
-SELECT id, program_id, name, rank, deal_protection_days, mdf_quarterly_allocation, default_margin, required_certifications, created_at FROM tiers WHERE program_id = $1 ORDER BY rank
+SELECT id, program_id, name, rank, deal_protection_days, mdf_quarterly_allocation, default_margin, required_certifications, created_at, min_won_revenue, min_affiliate_revenue FROM tiers WHERE program_id = $1 ORDER BY rank
 `
 
 func (q *Queries) ListTiers(ctx context.Context, programID uuid.UUID) ([]Tier, error) {
@@ -436,10 +452,37 @@ func (q *Queries) ListTiers(ctx context.Context, programID uuid.UUID) ([]Tier, e
 			&i.DefaultMargin,
 			&i.RequiredCertifications,
 			&i.CreatedAt,
+			&i.MinWonRevenue,
+			&i.MinAffiliateRevenue,
 		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const programsWithTiers = `-- name: ProgramsWithTiers :many
+SELECT program_id FROM tiers GROUP BY program_id HAVING count(*) > 1 ORDER BY program_id
+`
+
+// Programs with more than one tier: the ones a tier review can move partners in.
+func (q *Queries) ProgramsWithTiers(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, programsWithTiers)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var program_id uuid.UUID
+		if err := rows.Scan(&program_id); err != nil {
+			return nil, err
+		}
+		items = append(items, program_id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -545,4 +588,68 @@ type SetPayoutSettingsParams struct {
 func (q *Queries) SetPayoutSettings(ctx context.Context, arg SetPayoutSettingsParams) error {
 	_, err := q.db.Exec(ctx, setPayoutSettings, arg.ID, arg.PayoutMinimum, arg.PayoutProvider)
 	return err
+}
+
+const tierReviewStandings = `-- name: TierReviewStandings :many
+SELECT p.id, p.workflow_id, p.status, p.tier_id, t.rank AS tier_rank,
+       coalesce((SELECT sum(d.final_amount) FROM deals d
+                 WHERE d.partner_id = p.id AND d.status = 'won'
+                   AND EXISTS (SELECT 1 FROM deal_events e WHERE e.deal_id = d.id AND e.kind = 'won' AND e.occurred_at >= $1::timestamptz)), 0)::numeric(14,2) AS won_revenue,
+       coalesce((SELECT sum(CASE WHEN cv.kind = 'refund' THEN -cv.amount ELSE cv.amount END) FROM conversions cv
+                 WHERE cv.partner_id = p.id AND cv.kind IN ('sale', 'subscription_payment', 'refund') AND cv.occurred_at >= $1::timestamptz), 0)::numeric(14,2) AS affiliate_revenue,
+       coalesce((SELECT array_agg(DISTINCT c.name) FROM certifications c
+                 WHERE c.partner_id = p.id AND c.passed_at <= current_date AND c.expires_at > current_date), '{}')::text[] AS certifications
+FROM partners p JOIN tiers t ON t.id = p.tier_id
+WHERE p.program_id = $2::uuid AND p.status IN ('active', 'lapsed', 'awaiting_certification')
+  AND ($3::uuid IS NULL OR p.id = $3::uuid)
+ORDER BY p.id
+`
+
+type TierReviewStandingsParams struct {
+	Since     time.Time     `json:"since"`
+	ProgramID uuid.UUID     `json:"program_id"`
+	PartnerID uuid.NullUUID `json:"partner_id"`
+}
+
+type TierReviewStandingsRow struct {
+	ID               uuid.UUID      `json:"id"`
+	WorkflowID       string         `json:"workflow_id"`
+	Status           string         `json:"status"`
+	TierID           uuid.UUID      `json:"tier_id"`
+	TierRank         int32          `json:"tier_rank"`
+	WonRevenue       domain.Numeric `json:"won_revenue"`
+	AffiliateRevenue domain.Numeric `json:"affiliate_revenue"`
+	Certifications   []string       `json:"certifications"`
+}
+
+// Every onboarded partner of a program with what the tier review weighs: its
+// tier's rank, closed-won deal revenue and attributed affiliate revenue (refunds
+// netted) over the trailing twelve months, and the certifications valid today.
+func (q *Queries) TierReviewStandings(ctx context.Context, arg TierReviewStandingsParams) ([]TierReviewStandingsRow, error) {
+	rows, err := q.db.Query(ctx, tierReviewStandings, arg.Since, arg.ProgramID, arg.PartnerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TierReviewStandingsRow{}
+	for rows.Next() {
+		var i TierReviewStandingsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.WorkflowID,
+			&i.Status,
+			&i.TierID,
+			&i.TierRank,
+			&i.WonRevenue,
+			&i.AffiliateRevenue,
+			&i.Certifications,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

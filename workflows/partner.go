@@ -37,6 +37,7 @@ const (
 	PartnerAcceptAgreement = "accept-agreement"
 	PartnerCertify         = "record-certification"
 	PartnerSetTier         = "set-tier"
+	PartnerTierReview      = "tier-review" // a signal from TierReviewWorkflow
 	PartnerStatusQuery     = "status"
 )
 
@@ -93,6 +94,14 @@ type PartnerState struct {
 	NextCertificationExpiry *time.Time               `json:"next_certification_expiry,omitempty"`
 	EventSeq                int                      `json:"event_seq"`               // numbers lifecycle events for their idempotency keys
 	WarningsSent            []string                 `json:"warnings_sent,omitempty"` // certification expiry warnings already sent
+	TierWarning             *TierWarning             `json:"tier_warning,omitempty"`  // below its tier's criteria: demoted at Until unless it recovers
+}
+
+// TierWarning: the tier review found the partner below its tier's criteria; it
+// keeps the tier until Until, then drops to the tier it qualifies for then.
+type TierWarning struct {
+	Until    time.Time `json:"until"`
+	TierName string    `json:"tier_name"` // what it qualified for when warned
 }
 
 // Steps shown to people: what the partner is waiting for.
@@ -133,6 +142,7 @@ func (w *partnerWorkflow) setup(ctx workflow.Context) error {
 		serve(ctx, w.inbox, PartnerAcceptAgreement, w.validateAgreement, state),
 		serve(ctx, w.inbox, PartnerCertify, func(c CertificationRecord) error { return w.validateCertification(workflow.Now(ctx), c) }, state),
 		serve(ctx, w.inbox, PartnerSetTier, w.validateTierChange, state),
+		serve(ctx, w.inbox, PartnerTierReview, w.validateTierReview, state),
 	)
 }
 
@@ -191,7 +201,16 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 		for w.inbox.pending() {
 			m := w.inbox.pop()
 			if tc, ok := m.payload.(TierChange); ok {
-				w.inbox.done(m, w.changeTier(ctx, tc))
+				err := w.changeTier(ctx, tc)
+				if err == nil {
+					w.state.TierWarning = nil // a manager's move settles any pending demotion
+				}
+				w.inbox.done(m, err)
+				continue
+			}
+			if r, ok := m.payload.(activities.TierReview); ok {
+				w.applyTierReview(ctx, r)
+				w.inbox.done(m, nil)
 				continue
 			}
 			c := m.payload.(CertificationRecord)
@@ -225,7 +244,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 
 		if w.historyTooLong(ctx) {
 			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-			if !w.inbox.busy() && !pendingSignals(ctx, PartnerApprove, PartnerReject, PartnerAcceptAgreement, PartnerCertify, PartnerSetTier) {
+			if !w.inbox.busy() && !pendingSignals(ctx, PartnerApprove, PartnerReject, PartnerAcceptAgreement, PartnerCertify, PartnerSetTier, PartnerTierReview) {
 				next := w.in
 				state := w.state
 				next.State = &state
@@ -233,7 +252,13 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 			}
 		}
 
+		if tw := w.state.TierWarning; tw != nil && !now.Before(tw.Until) {
+			w.endTierGrace(ctx)
+		}
 		wake, why := st.NextExpiry, "certification expiry "+st.NextExpiry.Format(time.DateOnly)+": lapse unless renewed"
+		if tw := w.state.TierWarning; tw != nil && (wake.IsZero() || tw.Until.Before(wake)) {
+			wake, why = tw.Until, "tier grace ends "+tw.Until.Format(time.DateOnly)+": demoted unless back within the criteria"
+		}
 		if workflow.GetVersion(ctx, "certification-expiry-warnings", workflow.DefaultVersion, 1) >= 1 {
 			// Warn the holder 30 and 7 days before a required certification expires.
 			due, next := domain.CertificationWarnings(w.state.Policy.RequiredCertifications, w.state.Certifications, now)
@@ -277,7 +302,57 @@ func (w *partnerWorkflow) changeTier(ctx workflow.Context, tc TierChange) error 
 	return nil
 }
 
+// applyTierReview acts on the review's verdict: promoted at once when it
+// qualifies higher; warned (once) and given the grace period when it falls
+// below; a warning lifted when it is back within its tier's criteria.
+func (w *partnerWorkflow) applyTierReview(ctx workflow.Context, r activities.TierReview) {
+	now := workflow.Now(ctx)
+	switch {
+	case r.TierRank > r.Rank:
+		if w.changeTier(ctx, TierChange{TierID: r.TierID, TierName: r.TierName, Actor: "tier-review", Reason: "qualifies at the tier review"}) == nil {
+			w.state.TierWarning = nil
+		}
+	case r.TierRank < r.Rank && w.state.TierWarning == nil:
+		until := now.AddDate(0, 0, int(r.GraceDays))
+		w.state.TierWarning = &TierWarning{Until: until, TierName: r.TierName}
+		w.state.EventSeq++
+		w.notifyKeyed(ctx, fmt.Sprintf("tier_warning_%d", w.state.EventSeq), "tier_warning", w.in.PartnerID.String(),
+			fmt.Sprintf("You are below your tier's criteria (you qualify for %s): you keep your tier until %s; back within the criteria by then, you stay",
+				r.TierName, until.Format(time.DateOnly)))
+	case r.TierRank >= r.Rank && w.state.TierWarning != nil:
+		w.state.TierWarning = nil
+		w.state.EventSeq++
+		w.notifyKeyed(ctx, fmt.Sprintf("tier_recovered_%d", w.state.EventSeq), "tier_recovered", w.in.PartnerID.String(),
+			"You are back within your tier's criteria: the warning is lifted")
+	}
+}
+
+// endTierGrace weighs the partner again when its grace ends: still below, it
+// drops to the tier it qualifies for now; otherwise it stays.
+func (w *partnerWorkflow) endTierGrace(ctx workflow.Context) {
+	var a *activities.Activities
+	var r *activities.TierReview
+	err := workflow.ExecuteActivity(summarized(ctx, "weigh the partner again at the end of its tier grace"), a.ReviewPartnerTier, w.in.ProgramID, w.in.PartnerID).Get(ctx, &r)
+	w.state.TierWarning = nil
+	if err != nil || r == nil || r.TierRank >= r.Rank {
+		return
+	}
+	_ = w.changeTier(ctx, TierChange{TierID: r.TierID, TierName: r.TierName, Actor: "tier-review", Reason: "below the tier's criteria at the end of the grace period"})
+}
+
 // --- validation: pure checks of a message against the current state ---
+
+func (w *partnerWorkflow) validateTierReview(r activities.TierReview) error {
+	switch w.state.Status {
+	case domain.StatusAwaitingCertification, domain.StatusActive, domain.StatusLapsed:
+	default:
+		return messageError(domain.Conflict("not_onboarded", "only an onboarded partner is reviewed (status %s)", w.state.Status))
+	}
+	if r.TierID == uuid.Nil || r.TierName == "" {
+		return messageError(domain.Invalid("tier_id", "required", "a review names the tier the partner qualifies for"))
+	}
+	return nil
+}
 
 func (w *partnerWorkflow) validateTierChange(tc TierChange) error {
 	switch {

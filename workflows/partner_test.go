@@ -446,3 +446,64 @@ func TestPartnerTierChange(t *testing.T) {
 		t.Fatalf("notification %+v", last)
 	}
 }
+
+// The tier review's verdicts: promoted at once; warned and kept for the grace
+// period; a recovery inside the grace lifts the warning; still short at its end,
+// demoted to the tier it qualifies for then.
+func TestPartnerTierReviewWarningGraceRecoveryDemotion(t *testing.T) {
+	h := newPartnerHarness(t, channelPolicy)
+	var a *activities.Activities
+	registered, silver, gold := uuid.New(), uuid.New(), uuid.New()
+	var endOfGrace []time.Time
+	h.env.OnActivity(a.ReviewPartnerTier, mock.Anything, mock.Anything, mock.Anything).Return(func(context.Context, uuid.UUID, uuid.UUID) (*activities.TierReview, error) {
+		endOfGrace = append(endOfGrace, h.env.Now())
+		return &activities.TierReview{Rank: 2, TierID: silver, TierName: "Silver", TierRank: 1}, nil
+	})
+	h.onboard(func() CertificationRecord { return cert("sales-fundamentals", h.env.Now(), 3*365*24*time.Hour) })
+	day := func(d int) time.Duration { return time.Duration(d) * 24 * time.Hour }
+	review := func(rank, tierRank int32, id uuid.UUID, name string) func() {
+		return func() {
+			h.send(PartnerTierReview, activities.TierReview{Rank: rank, TierID: id, TierName: name, TierRank: tierRank, GraceDays: 90})
+		}
+	}
+	h.env.RegisterDelayedCallback(review(0, 2, gold, "Gold"), day(1)) // promoted at once
+	h.env.RegisterDelayedCallback(review(2, 0, registered, "Registered"), day(10))
+	h.env.RegisterDelayedCallback(func() {
+		if w := h.status().TierWarning; w == nil || !w.Until.Equal(h.env.Now().Add(-day(1)).AddDate(0, 0, 90)) {
+			t.Errorf("day 11: warning %+v", w)
+		}
+	}, day(11))
+	h.env.RegisterDelayedCallback(review(2, 2, gold, "Gold"), day(40)) // back within: lifted
+	h.env.RegisterDelayedCallback(review(2, 1, silver, "Silver"), day(120))
+	h.env.RegisterDelayedCallback(func() {
+		if len(endOfGrace) != 0 {
+			t.Errorf("weighed again before the grace ended: %v", endOfGrace)
+		}
+	}, day(209))
+	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, day(215))
+	h.env.ExecuteWorkflow(PartnerWorkflow, partnerInput())
+
+	var tiers []uuid.UUID
+	h.mu.Lock()
+	for _, c := range h.changes {
+		if c.Kind == activities.PartnerChangeTierChanged {
+			tiers = append(tiers, *c.TierID)
+		}
+	}
+	var kinds []string
+	for _, n := range h.notifications {
+		if strings.HasPrefix(n.Kind, "tier_") {
+			kinds = append(kinds, n.Kind)
+		}
+	}
+	h.mu.Unlock()
+	if !slices.Equal(tiers, []uuid.UUID{gold, silver}) {
+		t.Fatalf("tier changes %v, want gold then silver", tiers)
+	}
+	if want := []string{"tier_changed", "tier_warning", "tier_recovered", "tier_warning", "tier_changed"}; !slices.Equal(kinds, want) {
+		t.Fatalf("notifications %v, want %v", kinds, want)
+	}
+	if len(endOfGrace) != 1 || endOfGrace[0].Sub(h.env.Now().Add(-day(215))) < day(210)-time.Hour || endOfGrace[0].Sub(h.env.Now().Add(-day(215))) > day(210)+time.Hour {
+		t.Fatalf("weighed again at %v", endOfGrace)
+	}
+}

@@ -68,6 +68,7 @@ func Register(w worker.Worker, a *activities.Activities) {
 	w.RegisterWorkflow(CloseSchedulerWorkflow)
 	w.RegisterWorkflow(MDFQuarterStartWorkflow)
 	w.RegisterWorkflow(HousekeepingWorkflow)
+	w.RegisterWorkflow(TierReviewWorkflow)
 	w.RegisterWorkflowWithOptions(WebhookDelivery, workflow.RegisterOptions{Name: activities.WebhookDeliveryWorkflow})
 	w.RegisterActivity(a)
 }

@@ -143,6 +143,16 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("create the MDF schedule: %w", err)
 	}
+	// Quarter start, 00:05 UTC (before the quarter's MDF allocations): the tier review.
+	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID: "tier-review",
+		Spec: client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{{Month: []client.ScheduleRange{{Start: 1, End: 10, Step: 3}},
+			DayOfMonth: []client.ScheduleRange{{Start: 1}}, Hour: []client.ScheduleRange{{Start: 0}}, Minute: []client.ScheduleRange{{Start: 5}}}}},
+		Action: &client.ScheduleWorkflowAction{ID: "tier-review", Workflow: workflows.TierReviewWorkflow, TaskQueue: workflows.TaskQueue},
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create the tier review schedule: %w", err)
+	}
 	return nil
 }
 

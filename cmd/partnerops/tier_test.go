@@ -4,6 +4,12 @@ import (
 	"context"
 	"net/http"
 	"testing"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+
+	"github.com/partnerops/partnerops/domain"
+	"github.com/partnerops/partnerops/workflows"
 )
 
 // A manager moves an onboarded partner to another tier of its program: the
@@ -57,4 +63,60 @@ func TestPartnerTierMoves(t *testing.T) {
 	// A partner still in review has no tier to move.
 	pending := apply(t, f, "reseller")
 	expect(t, do(t, call{method: "PUT", path: "/v1/partners/" + pending + "/tier", key: f.admin, body: map[string]any{"tier_id": gold, "reason": "early"}}), http.StatusConflict)
+}
+
+// The tier review, end to end on the real server: a reseller whose won deals
+// reach Silver's criteria is promoted by TierReviewWorkflow and told; one below
+// its tier is warned, not moved.
+func TestTierReviewPromotesAndWarns(t *testing.T) {
+	ctx := context.Background()
+	f := fixture{admin: newKey(t, domain.RoleAdmin, uuid.Nil), manager: newKey(t, domain.RoleManager, uuid.Nil), finance: newKey(t, domain.RoleFinance, uuid.Nil)}
+	r := expect(t, do(t, call{method: "POST", path: "/v1/programs", key: f.admin, body: map[string]any{
+		"name": "Tiers " + uuid.NewString()[:8], "kind": "channel", "currency": "EUR", "tier_review_grace_days": 60, "agreement_version": "2026-01",
+		"tiers": []map[string]any{
+			{"name": "Registered", "rank": 0},
+			{"name": "Silver", "rank": 1, "min_won_revenue": "40000.00"},
+			{"name": "Gold", "rank": 2, "min_won_revenue": "250000.00", "required_certifications": []string{"gold-technical"}},
+		},
+		"certifications": map[string][]string{"reseller": {"sales-fundamentals"}},
+	}}), http.StatusCreated)
+	f.programID = r.str("id")
+	tierID := map[string]string{}
+	for _, tr := range r.body["tiers"].([]any) {
+		tierID[tr.(map[string]any)["name"].(string)] = tr.(map[string]any)["id"].(string)
+		if tr.(map[string]any)["name"] == "Silver" && tr.(map[string]any)["min_won_revenue"] != "40000.00" {
+			t.Fatalf("criteria not stored: %v", tr)
+		}
+	}
+	winner, winnerKey := activePartner(t, f, "reseller")
+	idle, idleKey := activePartner(t, f, "reseller")
+	// The winner closes 48,000; the idle one is in Silver (a manager put it there) with nothing won.
+	company, dom := uniqueCompany()
+	deal := expect(t, do(t, call{method: "POST", path: "/v1/deals", key: winnerKey, body: dealBody(company, dom)}), http.StatusCreated).str("id")
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/approve", key: f.manager, body: map[string]any{}}), http.StatusOK)
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/won", key: f.manager, body: map[string]any{"final_amount": "48000.00"}}), http.StatusOK)
+	expect(t, do(t, call{method: "PUT", path: "/v1/partners/" + idle + "/tier", key: f.manager, body: map[string]any{"tier_id": tierID["Silver"], "reason": "pilot"}}), http.StatusOK)
+
+	run, err := sys.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "test-tier-review-" + f.programID, TaskQueue: workflows.TaskQueue}, workflows.TierReviewWorkflow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var told int
+	if err := run.Get(ctx, &told); err != nil || told < 2 {
+		t.Fatalf("the review told %d partners: %v", told, err)
+	}
+	eventually(t, "the winner promoted to Silver", func() bool {
+		return expect(t, do(t, call{method: "GET", path: "/v1/partners/" + winner, key: f.manager}), http.StatusOK).str("tier", "name") == "Silver"
+	})
+	eventually(t, "the idle partner warned", func() bool {
+		n := expect(t, do(t, call{method: "GET", path: "/v1/me/notifications", key: idleKey}), http.StatusOK).body["data"].([]any)
+		return len(n) > 0 && n[0].(map[string]any)["kind"] == "tier_warning"
+	})
+	if got := expect(t, do(t, call{method: "GET", path: "/v1/partners/" + idle, key: f.manager}), http.StatusOK).str("tier", "name"); got != "Silver" {
+		t.Fatalf("the idle partner moved at once: %s", got)
+	}
+	n := expect(t, do(t, call{method: "GET", path: "/v1/me/notifications", key: winnerKey}), http.StatusOK).body["data"].([]any)
+	if len(n) == 0 || n[0].(map[string]any)["message"] != "You are now in the Silver tier: qualifies at the tier review" {
+		t.Fatalf("the winner was not told: %v", n)
+	}
 }
