@@ -62,17 +62,24 @@ type CertificationStanding struct {
 
 func (s CertificationStanding) Complete() bool { return len(s.Missing) == 0 }
 
+// latestExpiry is when the latest-expiring certification of that name, passed by
+// now, expires (zero: none held).
+func latestExpiry(name string, held []Certification, now time.Time) time.Time {
+	var best time.Time
+	for _, c := range held {
+		if c.Name == name && !c.PassedAt.After(now) && c.ExpiresAt.After(best) {
+			best = c.ExpiresAt
+		}
+	}
+	return best
+}
+
 // Standing compares held certifications with the required set at the given time.
 // For each required name the latest-expiring certification counts.
 func Standing(required []string, held []Certification, now time.Time) CertificationStanding {
 	st := CertificationStanding{Missing: []string{}}
 	for _, name := range required {
-		var best time.Time
-		for _, c := range held {
-			if c.Name == name && !c.PassedAt.After(now) && c.ExpiresAt.After(best) {
-				best = c.ExpiresAt
-			}
-		}
+		best := latestExpiry(name, held, now)
 		if !best.After(now) {
 			st.Missing = append(st.Missing, name)
 			continue
@@ -139,12 +146,7 @@ func (w CertificationWarning) Key() string {
 // not expired), and when the next warning falls due (zero: none).
 func CertificationWarnings(required []string, held []Certification, now time.Time) (due []CertificationWarning, next time.Time) {
 	for _, name := range required {
-		var best time.Time
-		for _, c := range held {
-			if c.Name == name && !c.PassedAt.After(now) && c.ExpiresAt.After(best) {
-				best = c.ExpiresAt
-			}
-		}
+		best := latestExpiry(name, held, now)
 		if !best.After(now) {
 			continue
 		}

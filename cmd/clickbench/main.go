@@ -344,20 +344,11 @@ func wrkCompare(bareURL, clickURL string, conns int, d time.Duration, rounds int
 
 func bench(d time.Duration, conns, conversions int) error {
 	ctx := context.Background()
-	base := os.Getenv("DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	u, err := url.Parse(base)
+	dbURL, drop, err := benchDatabase(ctx, "clicks")
 	if err != nil {
 		return err
 	}
-	u.Path = fmt.Sprintf("/partnerops_bench_%d", os.Getpid())
-	dbURL := u.String()
-	if err := db.EnsureDatabase(ctx, dbURL); err != nil {
-		return fmt.Errorf("PostgreSQL (DATABASE_URL, default 127.0.0.1:5432): %w", err)
-	}
-	defer db.DropDatabase(context.Background(), dbURL)
+	defer drop()
 	pool, err := db.Open(ctx, dbURL, 10)
 	if err != nil {
 		return err
@@ -610,17 +601,11 @@ func benchDatabase(ctx context.Context, name string) (string, func(), error) {
 // rows. It reports the seconds and this process's peak memory.
 func benchClose(n, p int) error {
 	ctx := context.Background()
-	base := os.Getenv("DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	u, _ := url.Parse(base)
-	u.Path = fmt.Sprintf("/partnerops_closebench_%d", os.Getpid())
-	dbURL := u.String()
-	if err := db.EnsureDatabase(ctx, dbURL); err != nil {
+	dbURL, drop, err := benchDatabase(ctx, "close")
+	if err != nil {
 		return err
 	}
-	defer db.DropDatabase(context.Background(), dbURL)
+	defer drop()
 	pool, err := db.Open(ctx, dbURL, 10)
 	if err != nil {
 		return err
