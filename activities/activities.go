@@ -29,6 +29,8 @@ type Activities struct {
 	// WebhookAllowPrivate lets deliveries reach loopback and private addresses
 	// (make run's demo mode and tests); never in production.
 	WebhookAllowPrivate bool
+	// Mail sends notification e-mail (nil: e-mail off; SMTP_URL sets it).
+	Mail *Mailer
 
 	hookOnce   sync.Once
 	hookClient *http.Client

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"context"
 	"encoding/binary"
 	"net/http"
+	"regexp"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -54,4 +57,53 @@ func (s *Server) listNotificationsFor(c *gin.Context, recipient *string) {
 		binary.BigEndian.PutUint64(cursor[8:], uint64(n.ID))
 		return cursor
 	}))
+}
+
+// NotificationPreferences: which notifications a partner does not want by
+// e-mail (kinds without their sequence number, e.g. deal_won_rejected,
+// certification_expiring); every other one is mailed to the partner's address.
+type NotificationPreferences struct {
+	Email      string   `json:"email"`
+	EmailMuted []string `json:"email_muted"`
+}
+
+type NotificationPreferencesRequest struct {
+	EmailMuted []string `json:"email_muted" validate:"required,max=50"`
+}
+
+var muteKeyRe = regexp.MustCompile(`^[a-z][a-z_]{0,63}$`)
+
+func (s *Server) getNotificationPreferences(c *gin.Context) {
+	p, err := s.loadPartner(c.Request.Context(), caller(c).PartnerID)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, NotificationPreferences{Email: p.Email, EmailMuted: p.EmailMuted})
+}
+
+func (s *Server) setNotificationPreferences(c *gin.Context) {
+	var req NotificationPreferencesRequest
+	body, err := s.readJSON(c, &req)
+	for _, k := range req.EmailMuted {
+		if err == nil && !muteKeyRe.MatchString(k) {
+			err = domain.Invalid("email_muted", "invalid", "%q is not a notification kind (lower case and underscores, such as deal_won_rejected)", k)
+		}
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	muted := slices.Compact(slices.Sorted(slices.Values(req.EmailMuted)))
+	if muted == nil {
+		muted = []string{}
+	}
+	id := caller(c).PartnerID
+	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
+		if err := q.SetEmailMuted(ctx, db.SetEmailMutedParams{ID: id, Muted: muted}); err != nil {
+			return answer{}, err
+		}
+		p, err := q.GetPartner(ctx, id)
+		return answer{Status: http.StatusOK, Body: NotificationPreferences{Email: p.Email, EmailMuted: p.EmailMuted}}, err
+	})
 }

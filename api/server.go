@@ -249,6 +249,8 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodDelete, "/keys/:id", admins, s.revokeKey)
 	s.handle(v1, http.MethodGet, "/audit", admins, s.listAudit)
 	s.handle(v1, http.MethodGet, "/me/notifications", partners, s.listMyNotifications)
+	s.handle(v1, http.MethodGet, "/me/notification-preferences", partners, s.getNotificationPreferences)
+	s.handle(v1, http.MethodPut, "/me/notification-preferences", partners, s.setNotificationPreferences)
 	s.handle(v1, http.MethodGet, "/notifications", staff, s.listNotifications)
 	s.handle(v1, http.MethodPost, "/webhook-endpoints", adminOrPartner, s.createWebhookEndpoint)
 	s.handle(v1, http.MethodGet, "/webhook-endpoints", adminOrPartner, s.listWebhookEndpoints)

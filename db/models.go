@@ -354,6 +354,7 @@ type Partner struct {
 	PayoutHolder             *string    `json:"payout_holder"`
 	PayoutDetailsChangedAt   *time.Time `json:"payout_details_changed_at"`
 	PayoutDetailsConfirmedAt *time.Time `json:"payout_details_confirmed_at"`
+	EmailMuted               []string   `json:"email_muted"`
 }
 
 type PartnerEvent struct {

@@ -14,7 +14,7 @@ import (
 )
 
 const confirmPayoutDetails = `-- name: ConfirmPayoutDetails :one
-UPDATE partners SET payout_details_confirmed_at = now(), updated_at = now() WHERE id = $1 RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at
+UPDATE partners SET payout_details_confirmed_at = now(), updated_at = now() WHERE id = $1 RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at, email_muted
 `
 
 func (q *Queries) ConfirmPayoutDetails(ctx context.Context, id uuid.UUID) (Partner, error) {
@@ -45,6 +45,7 @@ func (q *Queries) ConfirmPayoutDetails(ctx context.Context, id uuid.UUID) (Partn
 		&i.PayoutHolder,
 		&i.PayoutDetailsChangedAt,
 		&i.PayoutDetailsConfirmedAt,
+		&i.EmailMuted,
 	)
 	return i, err
 }
@@ -52,7 +53,7 @@ func (q *Queries) ConfirmPayoutDetails(ctx context.Context, id uuid.UUID) (Partn
 const createPartner = `-- name: CreatePartner :one
 INSERT INTO partners (id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending_review', $9)
-RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at
+RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at, email_muted
 `
 
 type CreatePartnerParams struct {
@@ -105,12 +106,13 @@ func (q *Queries) CreatePartner(ctx context.Context, arg CreatePartnerParams) (P
 		&i.PayoutHolder,
 		&i.PayoutDetailsChangedAt,
 		&i.PayoutDetailsConfirmedAt,
+		&i.EmailMuted,
 	)
 	return i, err
 }
 
 const getPartner = `-- name: GetPartner :one
-SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at FROM partners WHERE id = $1
+SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at, email_muted FROM partners WHERE id = $1
 `
 
 func (q *Queries) GetPartner(ctx context.Context, id uuid.UUID) (Partner, error) {
@@ -141,6 +143,7 @@ func (q *Queries) GetPartner(ctx context.Context, id uuid.UUID) (Partner, error)
 		&i.PayoutHolder,
 		&i.PayoutDetailsChangedAt,
 		&i.PayoutDetailsConfirmedAt,
+		&i.EmailMuted,
 	)
 	return i, err
 }
@@ -210,7 +213,7 @@ func (q *Queries) ListPartnerEvents(ctx context.Context, partnerID uuid.UUID) ([
 }
 
 const listPartners = `-- name: ListPartners :many
-SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at FROM partners
+SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at, email_muted FROM partners
 WHERE ($2::text IS NULL OR status = $2::text)
   AND ($3::uuid IS NULL OR program_id = $3::uuid)
   AND ($4::uuid IS NULL OR id > $4::uuid)
@@ -264,6 +267,7 @@ func (q *Queries) ListPartners(ctx context.Context, arg ListPartnersParams) ([]P
 			&i.PayoutHolder,
 			&i.PayoutDetailsChangedAt,
 			&i.PayoutDetailsConfirmedAt,
+			&i.EmailMuted,
 		); err != nil {
 			return nil, err
 		}
@@ -375,6 +379,20 @@ func (q *Queries) RecordPartnerEvent(ctx context.Context, arg RecordPartnerEvent
 	return err
 }
 
+const setEmailMuted = `-- name: SetEmailMuted :exec
+UPDATE partners SET email_muted = $1::text[], updated_at = now() WHERE id = $2::uuid
+`
+
+type SetEmailMutedParams struct {
+	Muted []string  `json:"muted"`
+	ID    uuid.UUID `json:"id"`
+}
+
+func (q *Queries) SetEmailMuted(ctx context.Context, arg SetEmailMutedParams) error {
+	_, err := q.db.Exec(ctx, setEmailMuted, arg.Muted, arg.ID)
+	return err
+}
+
 const setPartnerAgreement = `-- name: SetPartnerAgreement :exec
 UPDATE partners
 SET agreement_version = $2, agreement_accepted_at = $3, status = $4, updated_at = now()
@@ -467,7 +485,7 @@ UPDATE partners SET payout_method = $1, payout_holder = $2, payout_destination =
     payout_details_changed_at = CASE WHEN payout_method IS NULL THEN NULL ELSE now() END,
     updated_at = now()
 WHERE id = $4
-RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at
+RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at, email_muted
 `
 
 type SetPayoutDetailsParams struct {
@@ -511,6 +529,7 @@ func (q *Queries) SetPayoutDetails(ctx context.Context, arg SetPayoutDetailsPara
 		&i.PayoutHolder,
 		&i.PayoutDetailsChangedAt,
 		&i.PayoutDetailsConfirmedAt,
+		&i.EmailMuted,
 	)
 	return i, err
 }

@@ -69,6 +69,7 @@ func Register(w worker.Worker, a *activities.Activities) {
 	w.RegisterWorkflow(MDFQuarterStartWorkflow)
 	w.RegisterWorkflow(HousekeepingWorkflow)
 	w.RegisterWorkflow(TierReviewWorkflow)
+	w.RegisterWorkflowWithOptions(EmailDelivery, workflow.RegisterOptions{Name: activities.EmailDeliveryWorkflow})
 	w.RegisterWorkflowWithOptions(WebhookDelivery, workflow.RegisterOptions{Name: activities.WebhookDeliveryWorkflow})
 	w.RegisterActivity(a)
 }

@@ -117,6 +117,17 @@ func webhookAllowPrivate() bool {
 	return v == "1" || v == "true"
 }
 
+// mailerFromEnv: SMTP_URL (smtp://[user:password@]host:port or smtps://…) turns
+// notification e-mail on; MAIL_FROM is its sender. Unset: no e-mail (partnerops
+// dev starts a local catcher and sets it).
+func mailerFromEnv() (*activities.Mailer, error) {
+	raw := os.Getenv("SMTP_URL")
+	if raw == "" {
+		return nil, nil
+	}
+	return activities.ParseSMTPURL(raw, env("MAIL_FROM", "partnerops <no-reply@partnerops.localhost>"))
+}
+
 func env(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v

@@ -93,7 +93,17 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	stopPay, err := startFakePayments(&cfg, logger)
+	var mailInbox http.Handler
+	if os.Getenv("SMTP_URL") == "" { // a local mail catcher, its inbox on the demo port (/mail)
+		catcher, err := startMailCatcher("127.0.0.1:1025")
+		if err != nil {
+			return fmt.Errorf("start the mail catcher on 127.0.0.1:1025 (set SMTP_URL to use another server): %w", err)
+		}
+		defer catcher.Close()
+		os.Setenv("SMTP_URL", "smtp://"+catcher.Addr())
+		mailInbox = catcher.Handler()
+	}
+	stopPay, err := startFakePayments(&cfg, logger, mailInbox)
 	if err != nil {
 		return err
 	}
@@ -341,7 +351,7 @@ var noPartner uuid.NullUUID
 
 // startFakePayments runs the fake payments API (cmd/fakepay) in-process for the
 // demo when PAYMENTS_URL is not set, confirming to this API's webhook.
-func startFakePayments(cfg *Config, logger *slog.Logger) (func(), error) {
+func startFakePayments(cfg *Config, logger *slog.Logger, mailInbox http.Handler) (func(), error) {
 	if cfg.Payments.URL != "" {
 		return func() {}, nil
 	}
@@ -356,9 +366,17 @@ func startFakePayments(cfg *Config, logger *slog.Logger) (func(), error) {
 	_, port, _ := strings.Cut(cfg.HTTPAddr, ":")
 	fake.CallbackURL, fake.Secret = "http://127.0.0.1:"+port+"/v1/webhooks/payments", cfg.API.PaymentsWebhookSecret
 	// The same port serves the demo webhook inbox (POST/GET /inbox/<name>).
-	srv := &http.Server{Handler: &webhookInbox{byTo: map[string][]inboxEntry{}, next: fake}, ReadHeaderTimeout: 5 * time.Second}
+	var next http.Handler = fake
+	if mailInbox != nil { // /mail and /mail.json: the mail catcher's inbox
+		mux := http.NewServeMux()
+		mux.Handle("/mail", mailInbox)
+		mux.Handle("/mail.json", mailInbox)
+		mux.Handle("/", fake)
+		next = mux
+	}
+	srv := &http.Server{Handler: &webhookInbox{byTo: map[string][]inboxEntry{}, next: next}, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	cfg.Payments.URL, cfg.Payments.APIKey = "http://"+ln.Addr().String(), "fake"
-	logger.Info("fake payments API and webhook inbox (demo)", "url", cfg.Payments.URL, "inbox", cfg.Payments.URL+"/inbox/<name>")
+	logger.Info("fake payments API, webhook inbox and mail inbox (demo)", "url", cfg.Payments.URL, "webhooks", cfg.Payments.URL+"/inbox/<name>", "mail", cfg.Payments.URL+"/mail")
 	return func() { _ = srv.Close() }, nil
 }

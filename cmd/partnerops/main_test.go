@@ -48,6 +48,7 @@ var sys struct {
 	pay             *fakepay.Server
 	paySrv          *httptest.Server
 	payments        activities.Payments
+	mail            *mailCatcher // the SMTP server notification e-mail goes to
 }
 
 func TestMain(m *testing.M) {
@@ -134,6 +135,12 @@ func runWithSystem(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(filesDir)
+	// A real SMTP server for notification e-mail (the worker reads SMTP_URL).
+	if sys.mail, err = startMailCatcher("127.0.0.1:0"); err != nil {
+		return 0, err
+	}
+	defer sys.mail.Close()
+	os.Setenv("SMTP_URL", "smtp://"+sys.mail.Addr())
 	// The fake payments provider the payout tests drive.
 	sys.pay = fakepay.New()
 	sys.paySrv = httptest.NewServer(sys.pay)

@@ -91,8 +91,12 @@ func startWorker(c client.Client, store *db.Store, logger *slog.Logger, payments
 		WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 		ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 		Interceptors:               []interceptor.WorkerInterceptor{activities.Interceptor()}})
+	mailer, err := mailerFromEnv()
+	if err != nil {
+		return nil, err
+	}
 	workflows.Register(w, &activities.Activities{Store: store, Logger: logger, Payments: payments, Temporal: c, TaskQueue: workflows.TaskQueue,
-		WebhookAllowPrivate: webhookAllowPrivate()})
+		WebhookAllowPrivate: webhookAllowPrivate(), Mail: mailer})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}

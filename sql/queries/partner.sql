@@ -67,3 +67,6 @@ SELECT * FROM closes WHERE program_id = $1 AND status IN ('computing', 'review')
 UPDATE partners SET tier_id = sqlc.arg(tier_id)::uuid, updated_at = now()
 WHERE id = sqlc.arg(id)::uuid
   AND EXISTS (SELECT 1 FROM tiers t WHERE t.id = sqlc.arg(tier_id)::uuid AND t.program_id = partners.program_id);
+
+-- name: SetEmailMuted :exec
+UPDATE partners SET email_muted = sqlc.arg(muted)::text[], updated_at = now() WHERE id = sqlc.arg(id)::uuid;
