@@ -255,6 +255,7 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodPost, "/webhook-endpoints", adminOrPartner, s.createWebhookEndpoint)
 	s.handle(v1, http.MethodGet, "/webhook-endpoints", adminOrPartner, s.listWebhookEndpoints)
 	s.handle(v1, http.MethodDelete, "/webhook-endpoints/:id", adminOrPartner, s.deleteWebhookEndpoint)
+	s.handle(v1, http.MethodPost, "/webhook-endpoints/:id/secrets", adminOrPartner, s.rotateWebhookSecret)
 	s.handle(v1, http.MethodGet, "/webhook-endpoints/:id/deliveries", adminOrPartner, s.listWebhookDeliveries)
 	s.handle(v1, http.MethodPost, "/webhook-deliveries/:id/replay", adminOrPartner, s.replayWebhookDelivery)
 }

@@ -203,3 +203,32 @@ func (s *Server) replayWebhookDelivery(c *gin.Context) {
 	}
 	c.JSON(http.StatusAccepted, gin.H{"delivery_id": d.ID, "event_id": d.EventID, "run": run, "workflow_id": ids.WebhookDelivery(d.ID, run)})
 }
+
+// rotateWebhookSecret makes a new signing secret (shown once); deliveries are
+// signed with it and with the previous one until the next rotation, so a
+// receiver can switch without missing one.
+func (s *Server) rotateWebhookSecret(c *gin.Context) {
+	e, err := loadOwned(c, "webhook_endpoint", s.store.GetWebhookEndpoint, endpointOwner)
+	if err == nil && e.DisabledAt != nil {
+		err = domain.Conflict("endpoint_disabled", "the endpoint is disabled: register it again")
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	secret := "whsec_" + strings.ToLower(rand.Text()+rand.Text())
+	s.write(c, nil, func(ctx context.Context, q *db.Queries) (answer, error) {
+		rotated, err := q.RotateWebhookSecret(ctx, db.RotateWebhookSecretParams{ID: e.ID, Secret: secret})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return answer{}, domain.Conflict("endpoint_disabled", "the endpoint is disabled: register it again")
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		if err := audit(ctx, c, q, "webhook_endpoint.rotate_secret", "webhook_endpoint", e.ID, "", nil); err != nil {
+			return answer{}, err
+		}
+		return answer{Status: http.StatusCreated, Body: WebhookEndpointView{WebhookEndpoint: rotated, Secret: secret,
+			Note: "deliveries are now signed with this secret and the previous one (two v1 signatures) until the next rotation"}}, nil
+	})
+}

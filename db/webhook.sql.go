@@ -384,6 +384,38 @@ func (q *Queries) RecordWebhookAttempt(ctx context.Context, arg RecordWebhookAtt
 	return err
 }
 
+const rotateWebhookSecret = `-- name: RotateWebhookSecret :one
+UPDATE webhook_endpoints SET secrets = ARRAY[$1::text] || secrets[1:1]
+WHERE id = $2::uuid AND disabled_at IS NULL
+RETURNING id, program_id, partner_id, url, event_types, secrets, description, created_by, created_at, last_success_at, disabled_at, disabled_reason
+`
+
+type RotateWebhookSecretParams struct {
+	Secret string    `json:"secret"`
+	ID     uuid.UUID `json:"id"`
+}
+
+// The new secret first; the newest previous one stays valid until the next rotation.
+func (q *Queries) RotateWebhookSecret(ctx context.Context, arg RotateWebhookSecretParams) (WebhookEndpoint, error) {
+	row := q.db.QueryRow(ctx, rotateWebhookSecret, arg.Secret, arg.ID)
+	var i WebhookEndpoint
+	err := row.Scan(
+		&i.ID,
+		&i.ProgramID,
+		&i.PartnerID,
+		&i.URL,
+		&i.EventTypes,
+		&i.Secrets,
+		&i.Description,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.LastSuccessAt,
+		&i.DisabledAt,
+		&i.DisabledReason,
+	)
+	return i, err
+}
+
 const startWebhookRun = `-- name: StartWebhookRun :one
 UPDATE webhook_deliveries SET runs = runs + 1, started_at = now(), status = 'pending'
 WHERE id = $1

@@ -130,11 +130,12 @@ partnerops is running
   Temporal      %s, namespace %s
   PostgreSQL    %s
   Payments      %s
+  Mail inbox    %s
   Admin key     %s   (saved in %s)
 
   export PO=http://localhost:%s ADMIN=$(cat %s)
 Press Ctrl-C to stop everything.
-`, port, port, cfg.TemporalUIPort, cfg.TemporalAddress, cfg.TemporalNamespace, redactURL(dbURL), cfg.Payments.URL, adminKey,
+`, port, port, cfg.TemporalUIPort, cfg.TemporalAddress, cfg.TemporalNamespace, redactURL(dbURL), cfg.Payments.URL, mailInboxURL(mailInbox != nil, cfg.Payments.URL), adminKey,
 			filepath.Join(cfg.DataDir, "admin-key"), port, filepath.Join(cfg.DataDir, "admin-key"))
 	case err := <-apiErr:
 		return err
@@ -348,6 +349,17 @@ func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
 
 var noPartner uuid.NullUUID
+
+// mailInboxURL says where make run's mail catcher shows the e-mail, or where mail goes.
+func mailInboxURL(catcher bool, demo string) string {
+	switch {
+	case catcher && strings.HasPrefix(demo, "http://127.0.0.1:"):
+		return demo + "/mail   (SMTP 127.0.0.1:1025)"
+	case os.Getenv("SMTP_URL") != "":
+		return "sent through SMTP_URL"
+	}
+	return "off (no SMTP_URL)"
+}
 
 // startFakePayments runs the fake payments API (cmd/fakepay) in-process for the
 // demo when PAYMENTS_URL is not set, confirming to this API's webhook.

@@ -120,6 +120,23 @@ func TestWebhookDeliveries(t *testing.T) {
 		t.Fatalf("replay: %v %s", again.header, replay.raw)
 	}
 
+	// Rotation: a new secret, shown once; deliveries are signed with it and the previous one.
+	expect(t, do(t, call{method: "POST", path: "/v1/webhook-endpoints/" + ep.str("id") + "/secrets", key: otherKey}), http.StatusNotFound)
+	rotated := expect(t, do(t, call{method: "POST", path: "/v1/webhook-endpoints/" + ep.str("id") + "/secrets", key: partnerKey}), http.StatusCreated).str("secret")
+	if rotated == "" || rotated == secret {
+		t.Fatalf("rotated secret %q", rotated)
+	}
+	company, dom = uniqueCompany()
+	deal3 := expect(t, do(t, call{method: "POST", path: "/v1/deals", key: partnerKey, body: dealBody(company, dom)}), http.StatusCreated).str("id")
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal3 + "/approve", key: f.manager, body: map[string]any{}}), http.StatusOK)
+	eventually(t, "the delivery after rotation", func() bool { return len(hook.all()) == 3 })
+	third := hook.all()[2]
+	for _, sec := range []string{secret, rotated} {
+		if err := domain.VerifySignature(third.header.Get("X-Partnerops-Signature"), third.body, [][]byte{[]byte(sec)}, time.Now(), 5*time.Minute); err != nil {
+			t.Fatalf("after rotation, with %s: %v (%s)", sec[:10], err, third.header.Get("X-Partnerops-Signature"))
+		}
+	}
+
 	// Another partner sees none of it; a manager is not a webhook owner.
 	if l := expect(t, do(t, call{method: "GET", path: "/v1/webhook-endpoints", key: otherKey}), http.StatusOK); len(l.body["data"].([]any)) != 0 {
 		t.Fatalf("another partner lists: %s", l.raw)

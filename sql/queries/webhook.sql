@@ -72,3 +72,9 @@ SELECT id FROM webhook_deliveries WHERE started_at IS NULL ORDER BY created_at L
 
 -- name: WebhookDeliveryCountsByStatus :many
 SELECT status, count(*)::bigint AS n FROM webhook_deliveries GROUP BY status;
+
+-- name: RotateWebhookSecret :one
+-- The new secret first; the newest previous one stays valid until the next rotation.
+UPDATE webhook_endpoints SET secrets = ARRAY[sqlc.arg(secret)::text] || secrets[1:1]
+WHERE id = sqlc.arg(id)::uuid AND disabled_at IS NULL
+RETURNING *;
