@@ -63,7 +63,7 @@ func (c *mailCatcher) Close() error { return c.srv.Close() }
 func (c *mailCatcher) Messages() []caughtMail {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]caughtMail(nil), c.msgs...)
+	return append([]caughtMail{}, c.msgs...) // [] when empty, never null
 }
 
 func (c *mailCatcher) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{c: c}, nil }
