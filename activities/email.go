@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	texttemplate "text/template"
+	"time"
 
 	"github.com/wneessen/go-mail"
 	"go.temporal.io/sdk/temporal"
@@ -113,7 +114,7 @@ func (a *Activities) SendEmail(ctx context.Context, e Email) error {
 	msg.SetGenHeader("X-Partnerops-Notification", e.DedupeKey)
 	msg.SetBodyString(mail.TypeTextPlain, text)
 	msg.AddAlternativeString(mail.TypeTextHTML, html)
-	opts := []mail.Option{mail.WithPort(a.Mail.Port), mail.WithTimeout(10_000_000_000)}
+	opts := []mail.Option{mail.WithPort(a.Mail.Port), mail.WithTimeout(10 * time.Second)}
 	if a.Mail.ImplicitTLS {
 		opts = append(opts, mail.WithSSL())
 	} else {

@@ -100,18 +100,21 @@ func (a *Activities) startDelivery(ctx context.Context, id uuid.UUID) error {
 	if a.Temporal == nil {
 		return errors.New("no Temporal client")
 	}
-	run, err := a.Store.StartWebhookRun(ctx, id)
-	if err != nil {
-		return err
-	}
-	_, err = a.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids.WebhookDelivery(id, run), TaskQueue: a.TaskQueue},
-		WebhookDeliveryWorkflow, WebhookRun{DeliveryID: id, Run: run})
+	_, err := StartWebhookRun(ctx, a.Store, a.Temporal, a.TaskQueue, id)
 	return err
 }
 
-// StartDelivery is startDelivery for the API's replay.
-func (a *Activities) StartDelivery(ctx context.Context, id uuid.UUID) error {
-	return a.startDelivery(ctx, id)
+// StartWebhookRun is the one way a delivery's run starts (the activities after
+// an event, the sweep, the API's replay): it numbers the run in PostgreSQL, then
+// starts webhook-<delivery>-<run>. It answers the run.
+func StartWebhookRun(ctx context.Context, store *db.Store, c client.Client, taskQueue string, id uuid.UUID) (int32, error) {
+	run, err := store.StartWebhookRun(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids.WebhookDelivery(id, run), TaskQueue: taskQueue},
+		WebhookDeliveryWorkflow, WebhookRun{DeliveryID: id, Run: run})
+	return run, err
 }
 
 // SweepWebhookDeliveries starts deliveries whose workflow did not start when

@@ -11,7 +11,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/db"
@@ -191,12 +190,7 @@ func (s *Server) replayWebhookDelivery(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	ctx := c.Request.Context()
-	run, err := s.store.StartWebhookRun(ctx, d.ID)
-	if err == nil {
-		_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids.WebhookDelivery(d.ID, run), TaskQueue: workflows.TaskQueue},
-			activities.WebhookDeliveryWorkflow, activities.WebhookRun{DeliveryID: d.ID, Run: run})
-	}
+	run, err := activities.StartWebhookRun(c.Request.Context(), s.store, s.temporal, workflows.TaskQueue, d.ID)
 	if err != nil {
 		s.abort(c, err)
 		return

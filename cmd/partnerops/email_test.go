@@ -12,7 +12,7 @@ import (
 // in plain text and HTML, once per notification; a kind the partner muted does not.
 func TestNotificationEmails(t *testing.T) {
 	f := newProgram(t)
-	partnerID, partnerKey := activePartner(t, f, "reseller")
+	_, partnerKey := activePartner(t, f, "reseller")
 	me := expect(t, do(t, call{method: "GET", path: "/v1/me/notification-preferences", key: partnerKey}), http.StatusOK)
 	address := me.str("email")
 	mailsTo := func() []caughtMail {
@@ -59,7 +59,6 @@ func TestNotificationEmails(t *testing.T) {
 		t.Fatalf("%d e-mails after muting", got)
 	}
 	expect(t, do(t, call{method: "GET", path: "/v1/me/notification-preferences", key: f.manager}), http.StatusForbidden)
-	_ = partnerID
 }
 
 // header reads one header of a raw message (unfolded).

@@ -105,7 +105,7 @@ func (s *session) Data(r io.Reader) error {
 func parts(contentType string, body io.Reader) (text, html string) {
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || !strings.HasPrefix(mt, "multipart/") {
-		b, _ := io.ReadAll(decode(body, ""))
+		b, _ := io.ReadAll(body)
 		if strings.HasPrefix(mt, "text/html") {
 			return "", string(b)
 		}
@@ -123,18 +123,14 @@ func parts(contentType string, body io.Reader) (text, html string) {
 			t, h := parts(p.Header.Get("Content-Type"), p)
 			text, html = text+t, html+h
 		case pt == "text/html":
-			b, _ := io.ReadAll(decode(p, p.Header.Get("Content-Transfer-Encoding")))
+			b, _ := io.ReadAll(p) // multipart.Reader undoes quoted-printable
 			html += string(b)
 		case pt == "text/plain" || pt == "":
-			b, _ := io.ReadAll(decode(p, p.Header.Get("Content-Transfer-Encoding")))
+			b, _ := io.ReadAll(p) // multipart.Reader undoes quoted-printable
 			text += string(b)
 		}
 	}
 }
-
-// decode undoes quoted-printable (multipart.Reader already does for parts that
-// say so; this covers a single-part body).
-func decode(r io.Reader, _ string) io.Reader { return r }
 
 var inboxPage = template.Must(template.New("inbox").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>partnerops mail inbox</title>

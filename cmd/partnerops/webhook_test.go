@@ -6,11 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/api"
@@ -256,4 +258,50 @@ func TestWebhookEndpointsRefusePrivateTargets(t *testing.T) {
 	}
 	ok := doAt(t, srv.URL, call{method: "POST", path: "/v1/webhook-endpoints", key: partnerKey, body: map[string]any{"url": "https://hooks.acme.example/partnerops"}})
 	expect(t, ok, http.StatusCreated)
+}
+
+// Outside demo mode the delivery's dialer refuses a private address whatever
+// the endpoint's URL says (a name that resolves to one, or an endpoint stored
+// while private targets were allowed): the attempt is recorded and nothing is sent.
+func TestWebhookDeliveryRefusesPrivateAddresses(t *testing.T) {
+	f := newProgram(t)
+	partnerID, partnerKey := activePartner(t, f, "reseller")
+	hook := newReceiver(t, http.StatusOK)
+	port := hook.URL[strings.LastIndex(hook.URL, ":"):]
+	// localhost resolves to 127.0.0.1: a name is no way around the check.
+	expect(t, do(t, call{method: "POST", path: "/v1/webhook-endpoints", key: partnerKey, body: map[string]any{"url": "http://localhost" + port + "/x"}}), http.StatusCreated)
+	ctx := context.Background()
+	got, err := sys.store.EnqueueWebhookDeliveries(ctx, db.EnqueueWebhookDeliveriesParams{EventID: uuid.New(), EventType: "webhook.test", Payload: []byte(`{"type":"webhook.test"}`),
+		ProgramID: uuid.MustParse(f.programID), PartnerID: uuid.NullUUID{UUID: uuid.MustParse(partnerID), Valid: true}})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("enqueue: %v %v", got, err)
+	}
+	strict := &activities.Activities{Store: sys.store} // WebhookAllowPrivate false: production
+	if _, err := sys.store.StartWebhookRun(ctx, got[0]); err != nil {
+		t.Fatal(err)
+	}
+	env := testsuiteActivityEnv(t, strict)
+	_, err = env.ExecuteActivity(strict.DeliverWebhook, activities.WebhookRun{DeliveryID: got[0], Run: 1})
+	if err == nil || !strings.Contains(err.Error(), "not a public address") {
+		t.Fatalf("delivered to a private address: %v", err)
+	}
+	if len(hook.all()) != 0 {
+		t.Fatal("the private endpoint received the event")
+	}
+	var attempts int
+	var lastErr string
+	_ = sys.store.Pool.QueryRow(ctx, "SELECT attempts, coalesce(last_error, '') FROM webhook_deliveries WHERE id = $1", got[0]).Scan(&attempts, &lastErr)
+	if attempts != 1 || !strings.Contains(lastErr, "not a public address") {
+		t.Fatalf("attempt recorded: %d %q", attempts, lastErr)
+	}
+}
+
+// testsuiteActivityEnv runs an activity as Temporal would (its info, attempt
+// number) without a worker.
+func testsuiteActivityEnv(t *testing.T, a *activities.Activities) *testsuite.TestActivityEnvironment {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	return env
 }
