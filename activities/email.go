@@ -102,30 +102,47 @@ func (a *Activities) SendEmail(ctx context.Context, e Email) error {
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError("render: "+err.Error(), ErrPermanent, err)
 	}
-	msg := mail.NewMsg()
-	if err := msg.From(a.Mail.From); err != nil {
-		return temporal.NewNonRetryableApplicationError("MAIL_FROM: "+err.Error(), ErrPermanent, err)
+	if err := a.Mail.Send(ctx, e.To, subject, text, html, map[string]string{"X-Partnerops-Notification": e.DedupeKey}); err != nil {
+		if errors.Is(err, errBadMessage) {
+			return temporal.NewNonRetryableApplicationError(err.Error(), ErrPermanent, err)
+		}
+		return err
 	}
-	if err := msg.To(e.To); err != nil {
-		return temporal.NewNonRetryableApplicationError("the recipient's address: "+err.Error(), ErrPermanent, err)
+	return nil
+}
+
+// errBadMessage marks a message that no retry can send (a bad address or sender).
+var errBadMessage = errors.New("the message cannot be sent")
+
+// Send sends one e-mail with a plain-text body and its HTML alternative. An error
+// wrapping errBadMessage can never succeed; any other may on a retry.
+func (m *Mailer) Send(ctx context.Context, to, subject, text, html string, headers map[string]string) error {
+	msg := mail.NewMsg()
+	if err := msg.From(m.From); err != nil {
+		return fmt.Errorf("%w: MAIL_FROM: %s", errBadMessage, err)
+	}
+	if err := msg.To(to); err != nil {
+		return fmt.Errorf("%w: the recipient's address: %s", errBadMessage, err)
 	}
 	msg.Subject(subject)
 	msg.SetMessageID()
-	msg.SetGenHeader("X-Partnerops-Notification", e.DedupeKey)
+	for k, v := range headers {
+		msg.SetGenHeader(mail.Header(k), v)
+	}
 	msg.SetBodyString(mail.TypeTextPlain, text)
 	msg.AddAlternativeString(mail.TypeTextHTML, html)
-	opts := []mail.Option{mail.WithPort(a.Mail.Port), mail.WithTimeout(10 * time.Second)}
-	if a.Mail.ImplicitTLS {
+	opts := []mail.Option{mail.WithPort(m.Port), mail.WithTimeout(10 * time.Second)}
+	if m.ImplicitTLS {
 		opts = append(opts, mail.WithSSL())
 	} else {
 		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
 	}
-	if a.Mail.Username != "" {
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(a.Mail.Username), mail.WithPassword(a.Mail.Password))
+	if m.Username != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(m.Username), mail.WithPassword(m.Password))
 	}
-	client, err := mail.NewClient(a.Mail.Host, opts...)
+	client, err := mail.NewClient(m.Host, opts...)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError("SMTP client: "+err.Error(), ErrPermanent, err)
+		return fmt.Errorf("%w: SMTP client: %s", errBadMessage, err)
 	}
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
 		return errors.New("SMTP: " + err.Error())

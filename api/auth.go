@@ -28,6 +28,7 @@ type Caller struct {
 	Label     string
 	Role      string
 	PartnerID uuid.UUID // zero unless Role is partner
+	UserID    uuid.UUID // a portal user (signed in by e-mail); zero for an API key
 }
 
 // Actor is how the caller appears in timelines and workflow histories.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -216,6 +217,8 @@ func checkIdempotencyKey(key string) error {
 func idempotencyScope(c *gin.Context) string {
 	if cl := caller(c); cl.Prefix != "" {
 		return "key:" + cl.KeyID.String()
+	} else if cl.UserID != uuid.Nil {
+		return "user:" + cl.UserID.String()
 	}
 	return "ip:" + c.ClientIP()
 }

@@ -13,9 +13,10 @@ const Public = "public"
 
 // Route is one registered endpoint and the roles that may call it.
 type Route struct {
-	Method string
-	Path   string // OpenAPI style: /v1/partners/{id}
-	Roles  []string
+	Method  string
+	Path    string // OpenAPI style: /v1/partners/{id}
+	Roles   []string
+	Handler gin.HandlerFunc `json:"-"` // the handler alone, without its middleware (the portal invokes it)
 }
 
 // handle registers a route with its roles; auth runs before the handler.
@@ -27,7 +28,12 @@ func (s *Server) handle(g gin.IRoutes, method, path string, roles []string, h gi
 	if rg, ok := g.(*gin.RouterGroup); ok {
 		full = strings.TrimSuffix(rg.BasePath(), "/") + path
 	}
-	s.routes = append(s.routes, Route{Method: method, Path: openAPIPath(full), Roles: roles})
+	r := Route{Method: method, Path: openAPIPath(full), Roles: roles, Handler: h}
+	s.routes = append(s.routes, r)
+	if s.routeHandlers == nil {
+		s.routeHandlers = map[string]Route{}
+	}
+	s.routeHandlers[method+" "+full] = r
 	handlers := []gin.HandlerFunc{}
 	switch {
 	case !slices.Contains(roles, Public):

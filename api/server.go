@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"time"
@@ -53,11 +54,12 @@ type Config struct {
 	// Registry is what /metrics serves; the process's other metrics (the worker's
 	// pool, the Temporal SDK's) may be registered on it too. Nil: a new one.
 	Registry *prometheus.Registry
+	Portal   PortalConfig
 }
 
 func DefaultConfig() Config {
 	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, DecisionWait: 10 * time.Second, RateLimit: 50, RateBurst: 100, AuthFailuresPerMinute: 20,
-		FilesDir: ".data/files", MaxFileBytes: 10 << 20, Click: DefaultClickConfig()}
+		FilesDir: ".data/files", MaxFileBytes: 10 << 20, Click: DefaultClickConfig(), Portal: DefaultPortalConfig()}
 }
 
 type Server struct {
@@ -70,12 +72,16 @@ type Server struct {
 	authFailures *limiter
 	engine       *gin.Engine
 	routes       []Route
-	files        FileStore
-	registry     *prometheus.Registry
-	ingest       *activities.Ingest // the conversion pipeline
-	httpMetrics  *httpMetrics
-	clicker      *Clicker
-	refunds      *ttlCache[uuid.UUID, db.PartnerRefundStatsRow]
+	// routeHandlers: every API route by "METHOD /v1/path/:id", for the portal.
+	routeHandlers map[string]Route
+	pages         []PortalPage
+	templates     map[string]*template.Template
+	files         FileStore
+	registry      *prometheus.Registry
+	ingest        *activities.Ingest // the conversion pipeline
+	httpMetrics   *httpMetrics
+	clicker       *Clicker
+	refunds       *ttlCache[uuid.UUID, db.PartnerRefundStatsRow]
 	// Short-lived caches for the conversion path (a change shows within seconds).
 	programs *ttlCache[uuid.UUID, db.Program]
 	rules    *ttlCache[uuid.UUID, []domain.CommissionRule]
@@ -121,6 +127,11 @@ func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*S
 		s.abort(c, newHTTPError(http.StatusMethodNotAllowed, "method_not_allowed", "this endpoint does not take "+c.Request.Method, ""))
 	})
 	s.register()
+	var err error
+	if s.templates, err = loadTemplates(); err != nil {
+		return nil, fmt.Errorf("portal templates: %w", err)
+	}
+	s.registerPortal()
 	return s, nil
 }
 
@@ -248,6 +259,8 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodPost, "/keys", admins, s.createKey)
 	s.handle(v1, http.MethodDelete, "/keys/:id", admins, s.revokeKey)
 	s.handle(v1, http.MethodGet, "/audit", admins, s.listAudit)
+	s.handle(v1, http.MethodPost, "/users", admins, s.createUser)
+	s.handle(v1, http.MethodGet, "/users", admins, s.listUsers)
 	s.handle(v1, http.MethodGet, "/me/notifications", partners, s.listMyNotifications)
 	s.handle(v1, http.MethodGet, "/me/notification-preferences", partners, s.getNotificationPreferences)
 	s.handle(v1, http.MethodPut, "/me/notification-preferences", partners, s.setNotificationPreferences)

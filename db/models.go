@@ -423,6 +423,24 @@ type ProgramCertification struct {
 	Certification string    `json:"certification"`
 }
 
+type Session struct {
+	IDHash     []byte     `json:"id_hash"`
+	UserID     uuid.UUID  `json:"user_id"`
+	CsrfToken  string     `json:"csrf_token"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastSeenAt time.Time  `json:"last_seen_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	EndedAt    *time.Time `json:"ended_at"`
+}
+
+type SignInToken struct {
+	TokenHash []byte     `json:"token_hash"`
+	UserID    uuid.UUID  `json:"user_id"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	UsedAt    *time.Time `json:"used_at"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
 type Statement struct {
 	ID            uuid.UUID      `json:"id"`
 	CloseID       uuid.UUID      `json:"close_id"`
@@ -467,6 +485,17 @@ type Tier struct {
 	CreatedAt              time.Time          `json:"created_at"`
 	MinWonRevenue          domain.NullNumeric `json:"min_won_revenue"`
 	MinAffiliateRevenue    domain.NullNumeric `json:"min_affiliate_revenue"`
+}
+
+type User struct {
+	ID         uuid.UUID     `json:"id"`
+	Email      string        `json:"email"`
+	Name       string        `json:"name"`
+	Role       string        `json:"role"`
+	PartnerID  uuid.NullUUID `json:"partner_id"`
+	InvitedBy  uuid.NullUUID `json:"invited_by"`
+	CreatedAt  time.Time     `json:"created_at"`
+	DisabledAt *time.Time    `json:"disabled_at"`
 }
 
 type WebhookAttempt struct {

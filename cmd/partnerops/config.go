@@ -100,6 +100,12 @@ func loadConfig() (Config, error) {
 			c.API.PaymentsWebhookSecret = []byte(strings.TrimSpace(string(b)))
 		}
 	}
+	_, port, _ := strings.Cut(c.HTTPAddr, ":")
+	c.API.Portal.PublicURL = strings.TrimSuffix(env("PUBLIC_URL", "http://localhost:"+port), "/")
+	c.API.Portal.SessionTTL = dur("SESSION_TTL", c.API.Portal.SessionTTL)
+	c.API.Portal.SignInTTL = dur("SIGN_IN_LINK_TTL", c.API.Portal.SignInTTL)
+	c.API.Portal.TemporalUI = os.Getenv("TEMPORAL_UI_URL")
+	c.API.Portal.Namespace = c.TemporalNamespace
 	if v := os.Getenv("TRUSTED_PROXIES"); v != "" {
 		c.API.TrustedProxies = strings.Split(v, ",")
 	}

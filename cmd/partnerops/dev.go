@@ -93,6 +93,14 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The first portal user: the admin signs in by e-mail link (the mail inbox
+	// below catches it) and adds managers and finance from the Users page.
+	if _, err := api.CreateUser(ctx, store.Queries, devAdminEmail, "Admin", domain.RoleAdmin, uuid.NullUUID{}, uuid.NullUUID{}); err != nil && !strings.Contains(err.Error(), "already has an account") {
+		return fmt.Errorf("create the first portal user: %w", err)
+	}
+	if cfg.API.Portal.TemporalUI == "" {
+		cfg.API.Portal.TemporalUI = fmt.Sprintf("http://localhost:%d", cfg.TemporalUIPort)
+	}
 	var mailInbox http.Handler
 	if os.Getenv("SMTP_URL") == "" { // a local mail catcher, its inbox on the demo port (/mail)
 		catcher, err := startMailCatcher("127.0.0.1:1025")
@@ -125,6 +133,7 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		port := addr[strings.LastIndex(addr, ":")+1:]
 		fmt.Printf(`
 partnerops is running
+  Portal        http://localhost:%s   (sign in as %s; the link arrives in the mail inbox)
   API           http://localhost:%s   (OpenAPI: http://localhost:%s/openapi.yaml)
   Temporal UI   http://localhost:%d
   Temporal      %s, namespace %s
@@ -135,7 +144,7 @@ partnerops is running
 
   export PO=http://localhost:%s ADMIN=$(cat %s)
 Press Ctrl-C to stop everything.
-`, port, port, cfg.TemporalUIPort, cfg.TemporalAddress, cfg.TemporalNamespace, redactURL(dbURL), cfg.Payments.URL, mailInboxURL(mailInbox != nil, cfg.Payments.URL), adminKey,
+`, port, devAdminEmail, port, port, cfg.TemporalUIPort, cfg.TemporalAddress, cfg.TemporalNamespace, redactURL(dbURL), cfg.Payments.URL, mailInboxURL(mailInbox != nil, cfg.Payments.URL), adminKey,
 			filepath.Join(cfg.DataDir, "admin-key"), port, filepath.Join(cfg.DataDir, "admin-key"))
 	case err := <-apiErr:
 		return err
@@ -314,6 +323,9 @@ func temporalAnswers(ctx context.Context, address string, within time.Duration) 
 
 // bootstrapAdminKey reuses the admin key saved at path while it is valid, or
 // creates one and saves it there (readable only by its owner).
+// devAdminEmail is make run's first portal user.
+const devAdminEmail = "admin@partnerops.localhost"
+
 func bootstrapAdminKey(ctx context.Context, store *db.Store, path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		key := strings.TrimSpace(string(b))

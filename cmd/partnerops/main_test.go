@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -159,12 +160,25 @@ func runWithSystem(m *testing.M) (int, error) {
 	defer func() { sys.worker.Stop() }()
 	cfg := testAPIConfig()
 	cfg.Registry = reg
+	// The portal mails sign-in links to the catcher, addressed to this server.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	cfg.Portal.PublicURL = "http://" + ln.Addr().String()
+	if cfg.Portal.Mailer, err = activities.ParseSMTPURL("smtp://"+sys.mail.Addr(), "partnerops <no-reply@partnerops.localhost>"); err != nil {
+		return 0, err
+	}
+	cfg.Portal.TemporalUI = "http://temporal-ui.test"
 	s, err := api.New(cfg, sys.store, sys.temporal, sys.logger)
 	if err != nil {
 		return 0, err
 	}
 	testServer = s
-	sys.api = httptest.NewServer(s.Handler())
+	sys.api = httptest.NewUnstartedServer(s.Handler())
+	sys.api.Listener.Close()
+	sys.api.Listener = ln
+	sys.api.Start()
 	sys.pay.CallbackURL, sys.pay.Secret = sys.api.URL+"/v1/webhooks/payments", webhookSecret
 	defer s.Close()
 	defer sys.api.Close()

@@ -169,6 +169,11 @@ func serveAPI(ctx context.Context, cfg Config, store *db.Store, c client.Client,
 	if cfg.API.Click.TokenKey, cfg.API.Click.IPKey, err = clickKeys(cfg); err != nil {
 		return err
 	}
+	if cfg.API.Portal.Mailer == nil {
+		if cfg.API.Portal.Mailer, err = mailerFromEnv(); err != nil {
+			return err
+		}
+	}
 	srv, err := api.New(cfg.API, store, c, logger)
 	if err != nil {
 		return err
