@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"html/template"
+
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
@@ -246,15 +248,33 @@ func (s *Server) inboxPage(c *gin.Context, ss *session) {
 	if k := c.Query("kind"); k != "" && len(k) < 40 {
 		kind = &k
 	}
+	var program uuid.NullUUID
+	if v := c.Query("program_id"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			s.renderError(c, ss, http.StatusBadRequest, "Bad filter", "program_id is not a program's id")
+			return
+		}
+		program = uuid.NullUUID{UUID: id, Valid: true}
+	}
 	const size = 50
-	rows, err := s.store.ManagerInbox(c.Request.Context(), db.ManagerInboxParams{Kind: kind, Lim: size + 1, Off: int32((pageNo - 1) * size)})
+	rows, err := s.store.ManagerInbox(c.Request.Context(), db.ManagerInboxParams{Kind: kind, ProgramID: program, Lim: size + 1, Off: int32((pageNo - 1) * size)})
 	if err != nil {
 		s.renderError(c, ss, http.StatusServiceUnavailable, "Try again", "the inbox could not be read just now")
 		return
 	}
 	more := len(rows) > size
 	rows = rows[:min(len(rows), size)]
-	s.render(c, http.StatusOK, "inbox", view{Title: "Inbox", Data: obj{"Items": rows, "Page": pageNo, "More": more, "Kind": c.Query("kind")}})
+	var programs struct{ Data []obj }
+	s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/programs"}).decode(&programs)
+	filter := url.Values{}
+	for _, k := range []string{"kind", "program_id"} {
+		if v := c.Query(k); v != "" {
+			filter.Set(k, v)
+		}
+	}
+	s.render(c, http.StatusOK, "inbox", view{Title: "Inbox", Data: obj{"Items": rows, "Page": pageNo, "More": more, "Kind": c.Query("kind"),
+		"Program": c.Query("program_id"), "Programs": programs.Data, "Filter": template.URL(filter.Encode())}})
 }
 
 func (s *Server) dealsPage(c *gin.Context, ss *session) {

@@ -483,15 +483,17 @@ SELECT kind, id, title, partner, program_id, since, due, amount, currency, workf
     FROM conversions c JOIN programs pr ON pr.id = c.program_id LEFT JOIN partners p ON p.id = c.partner_id
     WHERE c.review_status = 'pending'
 ) inbox
-WHERE $1::text IS NULL OR kind = $1::text
+WHERE ($1::text IS NULL OR kind = $1::text)
+  AND ($2::uuid IS NULL OR program_id = $2::uuid)
 ORDER BY due, id
-LIMIT $3 OFFSET $2
+LIMIT $4 OFFSET $3
 `
 
 type ManagerInboxParams struct {
-	Kind *string `json:"kind"`
-	Off  int32   `json:"off"`
-	Lim  int32   `json:"lim"`
+	Kind      *string       `json:"kind"`
+	ProgramID uuid.NullUUID `json:"program_id"`
+	Off       int32         `json:"off"`
+	Lim       int32         `json:"lim"`
 }
 
 type ManagerInboxRow struct {
@@ -510,7 +512,12 @@ type ManagerInboxRow struct {
 // Everything waiting for a manager's decision, oldest due time first. due is
 // when its SLA runs out (the process reminds and escalates from then on).
 func (q *Queries) ManagerInbox(ctx context.Context, arg ManagerInboxParams) ([]ManagerInboxRow, error) {
-	rows, err := q.db.Query(ctx, managerInbox, arg.Kind, arg.Off, arg.Lim)
+	rows, err := q.db.Query(ctx, managerInbox,
+		arg.Kind,
+		arg.ProgramID,
+		arg.Off,
+		arg.Lim,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -93,7 +93,8 @@ SELECT * FROM (
     FROM conversions c JOIN programs pr ON pr.id = c.program_id LEFT JOIN partners p ON p.id = c.partner_id
     WHERE c.review_status = 'pending'
 ) inbox
-WHERE sqlc.narg('kind')::text IS NULL OR kind = sqlc.narg('kind')::text
+WHERE (sqlc.narg('kind')::text IS NULL OR kind = sqlc.narg('kind')::text)
+  AND (sqlc.narg('program_id')::uuid IS NULL OR program_id = sqlc.narg('program_id')::uuid)
 ORDER BY due, id
 LIMIT sqlc.arg('lim') OFFSET sqlc.arg('off');
 
