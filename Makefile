@@ -12,7 +12,7 @@ WORKFLOWCHECK := $(BIN)/workflowcheck
 OAPICODEGEN   := $(BIN)/oapi-codegen
 PARTNEROPS    := $(BIN)/partnerops
 
-.PHONY: browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
+.PHONY: screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
 .DEFAULT_GOAL := help
 
 help:
@@ -76,6 +76,10 @@ lint: $(WORKFLOWCHECK)
 test: lint check-generated $(TEMPORAL) browser
 	TEMPORAL_CLI=$(TEMPORAL) $(GO) test -count=1 -timeout 12m ./...
 	$(MAKE) compose-check walkthroughs
+
+# The README's portal pictures, taken by the browser tests.
+screenshots: $(TEMPORAL) browser
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots TEMPORAL_CLI=$(TEMPORAL) $(GO) test -count=1 -run 'TestPortal' ./cmd/partnerops
 
 # Debian's Chromium for the browser tests (cmd/partnerops/browser_test.go),
 # installed with apt where we can; the tests fail, never skip, without it.

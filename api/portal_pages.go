@@ -265,8 +265,7 @@ func (s *Server) inboxPage(c *gin.Context, ss *session) {
 	}
 	more := len(rows) > size
 	rows = rows[:min(len(rows), size)]
-	var programs struct{ Data []obj }
-	s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/programs"}).decode(&programs)
+	programs, _ := s.store.ListProgramNames(c.Request.Context())
 	filter := url.Values{}
 	for _, k := range []string{"kind", "program_id"} {
 		if v := c.Query(k); v != "" {
@@ -274,7 +273,7 @@ func (s *Server) inboxPage(c *gin.Context, ss *session) {
 		}
 	}
 	s.render(c, http.StatusOK, "inbox", view{Title: "Inbox", Data: obj{"Items": rows, "Page": pageNo, "More": more, "Kind": c.Query("kind"),
-		"Program": c.Query("program_id"), "Programs": programs.Data, "Filter": template.URL(filter.Encode())}})
+		"Program": c.Query("program_id"), "Programs": programs, "Filter": template.URL(filter.Encode())}})
 }
 
 func (s *Server) dealsPage(c *gin.Context, ss *session) {
@@ -497,9 +496,8 @@ func (s *Server) partnersPage(c *gin.Context, ss *session) {
 	if !s.read(c, ss, "/v1/partners", nil, q, &list) {
 		return
 	}
-	var programs struct{ Data []obj }
-	s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/programs"}).decode(&programs)
-	s.render(c, http.StatusOK, "partners", view{Title: "Partners", Data: obj{"Partners": list.Data, "Next": list.NextCursor, "Programs": programs.Data, "Query": q}})
+	programs, _ := s.store.ListProgramNames(c.Request.Context())
+	s.render(c, http.StatusOK, "partners", view{Title: "Partners", Data: obj{"Partners": list.Data, "Next": list.NextCursor, "Programs": programs, "Query": q}})
 }
 
 func (s *Server) partnerPage(c *gin.Context, ss *session) {
@@ -612,10 +610,9 @@ func (s *Server) closesPage(c *gin.Context, ss *session) {
 		s.renderError(c, ss, http.StatusServiceUnavailable, "Try again", "the closes could not be read just now")
 		return
 	}
-	var programs struct{ Data []obj }
-	s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/programs"}).decode(&programs)
+	programs, _ := s.store.ListProgramNames(c.Request.Context())
 	last := time.Now().UTC().AddDate(0, -1, 0).Format("2006-01")
-	s.render(c, http.StatusOK, "closes", view{Title: "Monthly closes", Data: obj{"Closes": rows, "Programs": programs.Data, "LastMonth": last}})
+	s.render(c, http.StatusOK, "closes", view{Title: "Monthly closes", Data: obj{"Closes": rows, "Programs": programs, "LastMonth": last}})
 }
 
 func (s *Server) startClosePage(c *gin.Context, ss *session) {

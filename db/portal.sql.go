@@ -401,6 +401,36 @@ func (q *Queries) ListPartnerUsers(ctx context.Context, partnerID uuid.NullUUID)
 	return items, nil
 }
 
+const listProgramNames = `-- name: ListProgramNames :many
+SELECT id, name FROM programs ORDER BY id DESC LIMIT 1000
+`
+
+type ListProgramNamesRow struct {
+	ID   uuid.UUID `json:"id"`
+	Name string    `json:"name"`
+}
+
+// Every program, newest first, for the portal's filters and forms.
+func (q *Queries) ListProgramNames(ctx context.Context) ([]ListProgramNamesRow, error) {
+	rows, err := q.db.Query(ctx, listProgramNames)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListProgramNamesRow{}
+	for rows.Next() {
+		var i ListProgramNamesRow
+		if err := rows.Scan(&i.ID, &i.Name); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listUsers = `-- name: ListUsers :many
 SELECT id, email, name, role, partner_id, invited_by, created_at, disabled_at FROM users
 WHERE $1::uuid IS NULL OR id > $1::uuid

@@ -125,3 +125,7 @@ SELECT * FROM users
 WHERE sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after')::uuid
 ORDER BY id
 LIMIT sqlc.arg('lim');
+
+-- name: ListProgramNames :many
+-- Every program, newest first, for the portal's filters and forms.
+SELECT id, name FROM programs ORDER BY id DESC LIMIT 1000;
