@@ -78,6 +78,9 @@ func (s *Server) registerPortal() {
 	s.page(http.MethodGet, "/links", partners, s.linksPage)
 	s.formAction("/links", "/v1/links", "/links", "Link created", text("destination"), text("sub_id"))
 	s.page(http.MethodGet, "/earnings", partners, s.earningsPage)
+	s.page(http.MethodGet, "/conversions", partners, s.conversionsPage)
+	s.page(http.MethodGet, "/payout-details", partners, s.payoutDetailsPage)
+	s.page(http.MethodPost, "/payout-details", partners, s.setPayoutDetailsPage)
 	s.page(http.MethodGet, "/notifications", partners, s.notificationsPage)
 	s.page(http.MethodGet, "/team", partners, s.teamPage)
 	s.page(http.MethodPost, "/team", partners, s.inviteColleague)
@@ -684,3 +687,52 @@ func (s *Server) mdfReportPage(c *gin.Context, ss *session) {
 }
 
 var _ = json.Marshal
+
+func (s *Server) conversionsPage(c *gin.Context, ss *session) {
+	p, err := s.loadPartner(c.Request.Context(), ss.PartnerID)
+	if err != nil {
+		s.renderError(c, ss, http.StatusServiceUnavailable, "Try again", "the partner could not be read just now")
+		return
+	}
+	q := url.Values{"limit": {"100"}, "program_id": {p.ProgramID.String()}}
+	if v := c.Query("cursor"); v != "" {
+		q.Set("cursor", v)
+	}
+	var list struct {
+		Data       []obj
+		NextCursor string `json:"next_cursor"`
+	}
+	if !s.read(c, ss, "/v1/conversions", nil, q, &list) {
+		return
+	}
+	s.render(c, http.StatusOK, "conversions", view{Title: "Conversions", Data: obj{"Conversions": list.Data, "Next": list.NextCursor}})
+}
+
+func (s *Server) payoutDetailsPage(c *gin.Context, ss *session) {
+	var d obj
+	if !s.read(c, ss, "/v1/me/payout-details", nil, nil, &d) {
+		return
+	}
+	s.render(c, http.StatusOK, "payout_details", view{Title: "Payout details", Data: d})
+}
+
+// setPayoutDetailsPage sends the form's fields for the chosen method only.
+func (s *Server) setPayoutDetailsPage(c *gin.Context, ss *session) {
+	form, err := formValues(c)
+	if err != nil {
+		redirectFlash(c, "/payout-details", "error: "+err.Error())
+		return
+	}
+	method := form.Get("method")
+	body := obj{"method": method}
+	fields := map[string][]string{"bank": {"holder", "iban", "bic"}, "paypal": {"email"}, "provider": {"account_id"}}[method]
+	for _, k := range fields {
+		body[k] = strings.TrimSpace(form.Get(k))
+	}
+	r := s.invoke(c, apiCall{Method: http.MethodPut, Route: "/v1/me/payout-details", Body: body})
+	if !r.ok() {
+		redirectFlash(c, "/payout-details", "error: "+r.errorDetail().Message)
+		return
+	}
+	redirectFlash(c, "/payout-details", "Payout details saved")
+}

@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -58,6 +60,8 @@ func main() {
 	closeLines := flag.Int("close-lines", 1_000_000, "commission lines for the close benchmark (0 skips it)")
 	closePartners := flag.Int("close-partners", 10_000, "partners for the close benchmark")
 	links := flag.Int("links", 1_000_000, "active links for the link cache benchmark (0 skips it)")
+	portalDeals := flag.Int("portal-deals", 20_000, "waiting deals for the portal benchmark (0 skips it)")
+	only := flag.String("only", "", "run one benchmark: portal")
 	flag.Parse()
 	var err error
 	switch *mode {
@@ -65,10 +69,19 @@ func main() {
 		err = serveClick(*dbURL)
 	case "bare":
 		err = serveBare()
+	case "" /* a parent */ :
+		if *only == "portal" {
+			err = benchPortal(*portalDeals)
+			break
+		}
+		fallthrough
 	default:
 		err = bench(*duration, *conns, *conversions)
 		if err == nil && *links > 0 {
 			err = benchLinks(*links)
+		}
+		if err == nil && *portalDeals > 0 {
+			err = benchPortal(*portalDeals)
 		}
 		if err == nil && *closeLines > 0 {
 			err = benchClose(*closeLines, *closePartners)
@@ -693,4 +706,83 @@ var errRollback = fmt.Errorf("rollback")
 func selfPeakRSS() float64 {
 	c := &child{cmd: &exec.Cmd{Process: &os.Process{Pid: os.Getpid()}}}
 	return c.peakRSS()
+}
+
+// benchPortal measures the portal's largest pages: a manager's inbox over n
+// waiting deals (its first page of 50) and the deals list (100 a page), one
+// request at a time against the API's handler, as a manager signed in.
+func benchPortal(n int) error {
+	ctx := context.Background()
+	dbURL, drop, err := benchDatabase(ctx, "portal")
+	if err != nil {
+		return err
+	}
+	defer drop()
+	pool, err := db.Open(ctx, dbURL, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	store := db.NewStore(pool)
+	f, err := seed(ctx, store)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nportal: %d deals waiting for a manager...\n", n)
+	if _, err := pool.Exec(ctx, fmt.Sprintf(`INSERT INTO deals (id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country,
+		contact_name, contact_email, estimated_value, currency, products, expected_close_date, status, stage, workflow_id, created_at)
+		SELECT gen_random_uuid(), p.program_id, p.id, p.tier_id, 'Customer ' || i, 'customer ' || i, 'customer-' || i || '.example', 'DE',
+		       'Jana', 'jana@customer-' || i || '.example', 1000 + i, 'USD', '{Platform}', current_date + 30, 'pending_approval', 'qualified',
+		       'deal-bench-' || i, now() - (i || ' minutes')::interval
+		FROM partners p, generate_series(1, %d) i WHERE p.id = '%s'`, n, f.partnerID)); err != nil {
+		return err
+	}
+	if _, err := pool.Exec(ctx, `ANALYZE`); err != nil {
+		return err
+	}
+	u, err := api.CreateUser(ctx, store.Queries, "manager@bench.example", "Bench", domain.RoleManager, uuid.NullUUID{}, uuid.NullUUID{})
+	if err != nil {
+		return err
+	}
+	secret := uuid.NewString()
+	hash := sha256.Sum256([]byte(secret))
+	if err := store.CreateSession(ctx, db.CreateSessionParams{IDHash: hash[:], UserID: u.ID, CsrfToken: "bench", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		return err
+	}
+	cfg := api.DefaultConfig()
+	cfg.RateLimit = 0
+	srv, err := api.New(cfg, store, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	for _, page := range []string{"/", "/deals"} {
+		var lat []time.Duration
+		for i := range 520 {
+			req, _ := http.NewRequest("GET", ts.URL+page, nil)
+			req.AddCookie(&http.Cookie{Name: "po_session", Value: secret})
+			t0 := time.Now()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("Customer ")) {
+				return fmt.Errorf("portal %s answered %d", page, resp.StatusCode)
+			}
+			if i >= 20 { // warm-up
+				lat = append(lat, time.Since(t0))
+			}
+		}
+		slices.Sort(lat)
+		fmt.Printf("  GET %-7s 500 requests: p50 %s, p99 %s, max %s\n", page, lat[len(lat)/2].Round(10*time.Microsecond),
+			lat[len(lat)*99/100].Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+	}
+	return nil
 }

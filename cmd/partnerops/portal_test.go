@@ -95,7 +95,12 @@ func submit(t *testing.T, ctx context.Context, button, want string) {
 // the deadline.
 func waitFor(t *testing.T, ctx context.Context, want string) {
 	t.Helper()
-	cond := `(document.querySelector("main") && document.querySelector("main").innerText.includes(` + jsString(want) + `)) || false`
+	waitJS(t, ctx, `(document.querySelector("main") && document.querySelector("main").innerText.includes(`+jsString(want)+`)) || false`, want)
+}
+
+// waitJS waits until a JavaScript condition holds on the current page, across navigations.
+func waitJS(t *testing.T, ctx context.Context, cond, want string) {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
@@ -580,6 +585,30 @@ func TestPortalInviteColleague(t *testing.T) {
 	open(t, b, "/team")
 	fill(t, b, map[string]string{"invite-email": colleague})
 	submit(t, b, "#invite button[type=submit]", "already has an account")
+
+	// Payout details through the page, read back masked by the API; a bad IBAN is told.
+	open(t, b2, "/payout-details")
+	fill(t, b2, map[string]string{"holder": "Northwind GmbH", "iban": "DE89370400440532013001", "bic": "COBADEFFXXX"})
+	if err := chromedp.Do(b2, chromedp.Click(chromedp.CSS("#payout-details button[type=submit]"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, b2, `document.getElementById("flash") !== null && document.getElementById("flash").classList.contains("error")`, "an error about the IBAN")
+	if msg := browse(t, b2, chromedp.Text(chromedp.ID("flash"))); !strings.Contains(strings.ToLower(msg), "iban") {
+		t.Fatalf("a bad IBAN: %q", msg)
+	}
+	fill(t, b2, map[string]string{"holder": "Northwind GmbH", "iban": "DE89370400440532013000", "bic": "COBADEFFXXX"})
+	submit(t, b2, "#payout-details button[type=submit]", "Payout details saved")
+	pd := expect(t, do(t, call{method: "GET", path: "/v1/me/payout-details", key: partnerKey}), http.StatusOK)
+	if pd.str("method") != "bank" || !strings.Contains(pd.str("destination"), "•") || strings.Contains(pd.str("destination"), "370400") {
+		t.Fatalf("payout details after the form: %s", pd.raw)
+	}
+	if txt := pageText(t, b2); !strings.Contains(txt, pd.str("destination")) {
+		t.Fatalf("the page does not show the masked details:\n%s", txt)
+	}
+	open(t, b2, "/conversions")
+	if txt := pageText(t, b2); !strings.Contains(txt, "No conversions yet") {
+		t.Fatalf("conversions: %s", txt)
+	}
 }
 
 func sha256Sum(s string) []byte {
