@@ -168,9 +168,6 @@ func (s *Server) formAction(path, apiRoute, back, done string, fields ...field) 
 		case r.Status == http.StatusAccepted && strings.Contains(string(r.Body), `"pending"`):
 			redirectFlash(c, to, "Sent: the process has not settled it yet; this page shows the outcome when it has")
 		case r.ok():
-			if strings.HasPrefix(apiRoute, "/v1/links") {
-				to = "/links"
-			}
 			redirectFlash(c, to, done)
 		default:
 			redirectFlash(c, to, "error: "+r.errorDetail().Message)
@@ -326,8 +323,7 @@ func (s *Server) registerDeal(c *gin.Context, ss *session) {
 	if !r.ok() {
 		d := r.errorDetail()
 		var deals struct{ Data []obj }
-		s.read(c, ss, "/v1/deals", nil, url.Values{"limit": {"100"}}, &deals)
-		c.Status(http.StatusOK)
+		_ = s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/deals", Query: url.Values{"limit": {"100"}}}).decode(&deals) // the list under the form; the form's error is what matters
 		s.render(c, r.Status, "deals", view{Title: "Deals", Error: &d, Form: form, FormKey: form.Get("idempotency_key"),
 			Data: obj{"Deals": deals.Data, "Currency": form.Get("currency"), "Open": true, "Statuses": dealStatuses}})
 		return
@@ -402,7 +398,7 @@ func (s *Server) requestMDF(c *gin.Context, ss *session) {
 	if !r.ok() {
 		d := r.errorDetail()
 		var list struct{ Data []obj }
-		s.read(c, ss, "/v1/mdf/requests", nil, url.Values{"limit": {"100"}}, &list)
+		_ = s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/mdf/requests", Query: url.Values{"limit": {"100"}}}).decode(&list)
 		s.render(c, r.Status, "mdf", view{Title: "Market development funds", Error: &d, Form: form, FormKey: form.Get("idempotency_key"), Data: obj{"Requests": list.Data, "Open": true}})
 		return
 	}
