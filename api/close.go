@@ -286,14 +286,20 @@ func (s *Server) exportStatements(c *gin.Context) {
 	w.Flush()
 }
 
-// statements: a partner reads its own (with every line); finance any partner's.
-func (s *Server) statements(c *gin.Context) {
+// statementWithLines is a partner's statement with every line it holds.
+type statementWithLines struct {
+	db.PartnerStatementsRow
+	LineItems []db.CommissionLine `json:"line_items"`
+}
+
+// partnerStatements reads the statements the request asks for: a partner its
+// own (with every line); finance any partner's (partner_id), optionally one month.
+func (s *Server) partnerStatements(c *gin.Context) ([]statementWithLines, error) {
 	partnerID := caller(c).PartnerID
 	if caller(c).Role != domain.RolePartner {
 		id, err := queryUUID(c, "partner_id")
 		if err != nil || !id.Valid {
-			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "partner_id (a UUID) is required", "partner_id"))
-			return
+			return nil, newHTTPError(http.StatusBadRequest, "invalid", "partner_id (a UUID) is required", "partner_id")
 		}
 		partnerID = id.UUID
 	}
@@ -301,29 +307,52 @@ func (s *Server) statements(c *gin.Context) {
 	if v := c.Query("month"); v != "" {
 		m, err := time.Parse("2006-01", v)
 		if err != nil {
-			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "month reads like 2026-11", "month"))
-			return
+			return nil, newHTTPError(http.StatusBadRequest, "invalid", "month reads like 2026-11", "month")
 		}
 		month = &domain.Date{Time: m}
 	}
 	ctx := c.Request.Context()
 	rows, err := s.store.PartnerStatements(ctx, db.PartnerStatementsParams{PartnerID: partnerID, Month: month})
 	if err != nil {
-		s.abort(c, err)
-		return
+		return nil, err
 	}
-	type statement struct {
-		db.PartnerStatementsRow
-		LineItems []db.CommissionLine `json:"line_items"`
-	}
-	out := make([]statement, len(rows))
+	out := make([]statementWithLines, len(rows))
 	for i, r := range rows {
 		lines, err := s.store.StatementLines(ctx, db.StatementLinesParams{CloseID: uuid.NullUUID{UUID: r.CloseID, Valid: true}, PartnerID: partnerID})
 		if err != nil {
-			s.abort(c, err)
-			return
+			return nil, err
 		}
-		out[i] = statement{r, lines}
+		out[i] = statementWithLines{r, lines}
+	}
+	return out, nil
+}
+
+func (s *Server) statements(c *gin.Context) {
+	out, err := s.partnerStatements(c)
+	if err != nil {
+		s.abort(c, err)
+		return
 	}
 	c.JSON(http.StatusOK, gin.H{"data": out, "has_more": false}) // whole: one statement per close
+}
+
+// statementsCSV is the same statements as CSV, one row per line (for a
+// partner's own books); text cells are formula-safe.
+func (s *Server) statementsCSV(c *gin.Context) {
+	out, err := s.partnerStatements(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", "attachment; filename=statements.csv")
+	w := csv.NewWriter(c.Writer)
+	_ = w.Write([]string{"month", "close_status", "statement_total", "statement_payable", "line_id", "kind", "description", "occurred_at", "amount", "currency", "status"})
+	for _, st := range out {
+		for _, l := range st.LineItems {
+			_ = w.Write([]string{st.Month.String(), st.CloseStatus, st.Total.String(), st.Payable.String(), l.ID.String(), l.Kind, domain.CSVText(l.Description),
+				l.OccurredAt.UTC().Format(time.RFC3339), l.Amount.String(), l.Currency, l.Status})
+		}
+	}
+	w.Flush()
 }

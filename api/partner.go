@@ -136,7 +136,10 @@ func (s *Server) listPartnersWith(c *gin.Context, status *string) {
 		return
 	}
 	params := db.ListPartnersParams{Limit: limit, After: after, Status: status}
-	if params.ProgramID, err = queryUUID(c, "program_id"); err != nil {
+	if params.ProgramID, err = queryUUID(c, "program_id"); err == nil {
+		params.TierID, err = queryUUID(c, "tier_id")
+	}
+	if err != nil {
 		s.abort(c, err)
 		return
 	}

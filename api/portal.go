@@ -337,7 +337,7 @@ func (v view) WorkflowURL(id string) string {
 var navByRole = map[string][]navItem{
 	"partner": {{Label: "Dashboard", Href: "/"}, {Label: "Deals", Href: "/deals"}, {Label: "MDF", Href: "/mdf"}, {Label: "Links", Href: "/links"},
 		{Label: "Conversions", Href: "/conversions"}, {Label: "Earnings", Href: "/earnings"}, {Label: "Payout details", Href: "/payout-details"},
-		{Label: "Notifications", Href: "/notifications"}, {Label: "Team", Href: "/team"}},
+		{Label: "Notifications", Href: "/notifications"}, {Label: "Webhooks", Href: "/webhooks"}, {Label: "Team", Href: "/team"}},
 	"manager": {{Label: "Inbox", Href: "/"}, {Label: "Partners", Href: "/partners"}, {Label: "Deals", Href: "/deals"}, {Label: "MDF", Href: "/mdf"}, {Label: "Pipeline", Href: "/pipeline"}},
 	"finance": {{Label: "Closes", Href: "/"}, {Label: "Payouts", Href: "/payouts"}, {Label: "MDF utilisation", Href: "/mdf-report"}},
 	"admin":   {{Label: "Home", Href: "/"}, {Label: "Partners", Href: "/partners"}, {Label: "Pipeline", Href: "/pipeline"}, {Label: "Users", Href: "/users"}},

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
 )
 
 // registerPortal adds the pages. A page that changes something is a formAction:
@@ -72,12 +73,25 @@ func (s *Server) registerPortal() {
 	s.formAction("/conversions/:id/approve", "/v1/conversions/:id/approve", "/conversions/:id", "Conversion approved", text("reason"))
 	s.formAction("/conversions/:id/reject", "/v1/conversions/:id/reject", "/conversions/:id", "Conversion rejected", text("reason"))
 
+	s.formAction("/partners/:id/certifications", "/v1/partners/:id/certifications", "/partners/:id", "Certification recorded", text("name"), text("passed_at"), text("expires_at"))
+
 	s.page(http.MethodGet, "/pipeline", staff, s.pipelinePage)
+
+	// Webhook endpoints: a partner's own (an admin's per program through the API).
+	s.page(http.MethodGet, "/webhooks", partners, s.webhooksPage)
+	s.page(http.MethodPost, "/webhooks", partners, s.createWebhookPage)
+	s.page(http.MethodGet, "/webhooks/:id", partners, s.webhookPage)
+	s.page(http.MethodPost, "/webhooks/:id/disable", partners, s.disableWebhookPage)
+	s.page(http.MethodPost, "/webhooks/:id/secrets", partners, s.rotateWebhookSecretPage)
+	s.formAction("/webhook-deliveries/:id/replay", "/v1/webhook-deliveries/:id/replay", "/webhooks", "Delivery sent again (same event id)", none())
 
 	// Affiliate links, earnings, notifications, team.
 	s.page(http.MethodGet, "/links", partners, s.linksPage)
 	s.formAction("/links", "/v1/links", "/links", "Link created", text("destination"), text("sub_id"))
+	s.page(http.MethodGet, "/links/:id", partners, s.linkPage)
 	s.page(http.MethodGet, "/earnings", partners, s.earningsPage)
+	s.page(http.MethodGet, "/statements.csv", financeOrPartner, s.statementsCSVPage)
+	s.page(http.MethodGet, "/statements", financeOnly, s.statementsPage)
 	s.page(http.MethodGet, "/conversions", partners, s.conversionsPage)
 	s.page(http.MethodGet, "/payout-details", partners, s.payoutDetailsPage)
 	s.page(http.MethodPost, "/payout-details", partners, s.setPayoutDetailsPage)
@@ -496,7 +510,11 @@ func (s *Server) partnersPage(c *gin.Context, ss *session) {
 		return
 	}
 	programs, _ := s.store.ListProgramNames(c.Request.Context())
-	s.render(c, http.StatusOK, "partners", view{Title: "Partners", Data: obj{"Partners": list.Data, "Next": list.NextCursor, "Programs": programs, "Query": q}})
+	var program struct{ Tiers []obj } // a program's tiers filter its partners
+	if id := q.Get("program_id"); id != "" {
+		s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/programs/:id", Params: gin.Params{{Key: "id", Value: id}}}).decode(&program)
+	}
+	s.render(c, http.StatusOK, "partners", view{Title: "Partners", Data: obj{"Partners": list.Data, "Next": list.NextCursor, "Programs": programs, "Query": q, "Tiers": program.Tiers, "TierNames": tierNames(program.Tiers)}})
 }
 
 func (s *Server) partnerPage(c *gin.Context, ss *session) {
@@ -536,13 +554,86 @@ func (s *Server) linksPage(c *gin.Context, ss *session) {
 	if !s.read(c, ss, "/v1/links", nil, url.Values{"limit": {"100"}}, &links) {
 		return
 	}
-	var rep struct{ Groups []obj }
-	s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/reports/affiliate", Query: url.Values{"group_by": {"link"}}}).decode(&rep)
+	p, err := s.loadPartner(c.Request.Context(), ss.PartnerID)
+	if err != nil {
+		s.renderError(c, ss, http.StatusServiceUnavailable, "Try again", "the partner could not be read just now")
+		return
+	}
+	program := p.ProgramID.String()
+	var byLink, byDay struct{ Groups []obj }
+	s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/reports/affiliate", Query: url.Values{"program_id": {program}, "group_by": {"link"}}}).decode(&byLink)
+	s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/reports/affiliate", Query: url.Values{"program_id": {program}, "group_by": {"day"}}}).decode(&byDay)
 	stats := map[string]obj{}
-	for _, g := range rep.Groups {
+	for _, g := range byLink.Groups {
 		stats[fmt.Sprint(g["group_key"])] = g
 	}
-	s.render(c, http.StatusOK, "links", view{Title: "Links", Data: obj{"Links": links.Data, "Stats": stats}})
+	to := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	from := to.AddDate(0, 0, -30)
+	s.render(c, http.StatusOK, "links", view{Title: "Links", Data: obj{"Links": links.Data, "Stats": stats,
+		"Clicks":      columnChart(dailySeries(byDay.Groups, from, to, "clicks"), "Clicks per day, last 30 days, all links"),
+		"Conversions": columnChart(dailySeries(byDay.Groups, from, to, "conversions"), "Conversions per day, last 30 days, all links")}})
+}
+
+// linkPage: one link's clicks and conversions per day.
+func (s *Server) linkPage(c *gin.Context, ss *session) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		s.renderError(c, ss, http.StatusNotFound, "Not Found", "no such link")
+		return
+	}
+	var links struct{ Data []obj }
+	if !s.read(c, ss, "/v1/links", nil, url.Values{"limit": {"200"}}, &links) {
+		return
+	}
+	var link obj
+	for _, l := range links.Data {
+		if fmt.Sprint(l["id"]) == id.String() {
+			link = l
+		}
+	}
+	if link == nil {
+		s.renderError(c, ss, http.StatusNotFound, "Not Found", "link not found")
+		return
+	}
+	var byDay struct{ Groups []obj }
+	s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/reports/affiliate",
+		Query: url.Values{"program_id": {fmt.Sprint(link["program_id"])}, "group_by": {"day"}, "link_id": {id.String()}}}).decode(&byDay)
+	to := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	from := to.AddDate(0, 0, -30)
+	s.render(c, http.StatusOK, "link", view{Title: "Link " + fmt.Sprint(link["code"]), Data: obj{"Link": link, "Days": byDay.Groups,
+		"Clicks":      columnChart(dailySeries(byDay.Groups, from, to, "clicks"), "Clicks per day, last 30 days"),
+		"Conversions": columnChart(dailySeries(byDay.Groups, from, to, "conversions"), "Conversions per day, last 30 days")}})
+}
+
+// statementsCSVPage streams the API's statements CSV (a partner its own;
+// finance a partner's, with partner_id).
+func (s *Server) statementsCSVPage(c *gin.Context, ss *session) {
+	q := url.Values{}
+	for _, k := range []string{"partner_id", "month"} {
+		if v := c.Query(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	r := s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/statements.csv", Query: q})
+	if !r.ok() {
+		s.renderAPIError(c, ss, r)
+		return
+	}
+	c.Header("Content-Disposition", r.Header.Get("Content-Disposition"))
+	c.Data(http.StatusOK, r.Header.Get("Content-Type"), r.Body)
+}
+
+// statementsPage: finance reads one partner's statements with every line.
+func (s *Server) statementsPage(c *gin.Context, ss *session) {
+	q := url.Values{"partner_id": {c.Query("partner_id")}}
+	if v := c.Query("month"); v != "" {
+		q.Set("month", v)
+	}
+	var st struct{ Data []obj }
+	if !s.read(c, ss, "/v1/statements", nil, q, &st) {
+		return
+	}
+	s.render(c, http.StatusOK, "statements", view{Title: "Statements", Data: obj{"Statements": st.Data, "Query": template.URL(q.Encode())}})
 }
 
 func (s *Server) earningsPage(c *gin.Context, ss *session) {
@@ -731,4 +822,73 @@ func (s *Server) setPayoutDetailsPage(c *gin.Context, ss *session) {
 		return
 	}
 	redirectFlash(c, "/payout-details", "Payout details saved")
+}
+
+func (s *Server) webhooksPage(c *gin.Context, ss *session) {
+	var list struct{ Data []obj }
+	if !s.read(c, ss, "/v1/webhook-endpoints", nil, url.Values{"limit": {"100"}}, &list) {
+		return
+	}
+	s.render(c, http.StatusOK, "webhooks", view{Title: "Webhook endpoints", Data: obj{"Endpoints": list.Data, "EventTypes": domain.EventTypes}})
+}
+
+// createWebhookPage registers an endpoint and shows its signing secret, once,
+// on the answer itself (never in a redirect or a cookie).
+func (s *Server) createWebhookPage(c *gin.Context, ss *session) {
+	form, err := formValues(c)
+	if err != nil {
+		redirectFlash(c, "/webhooks", "error: "+err.Error())
+		return
+	}
+	types := form["event_types"]
+	if types == nil {
+		types = []string{}
+	}
+	r := s.invoke(c, apiCall{Method: http.MethodPost, Route: "/v1/webhook-endpoints", IdempotencyKey: form.Get("idempotency_key"),
+		Body: obj{"url": strings.TrimSpace(form.Get("url")), "event_types": types, "description": form.Get("description")}})
+	if !r.ok() {
+		redirectFlash(c, "/webhooks", "error: "+r.errorDetail().Message)
+		return
+	}
+	var ep obj
+	_ = r.decode(&ep)
+	s.render(c, http.StatusCreated, "webhook_created", view{Title: "Webhook endpoint added", Data: ep})
+}
+
+func (s *Server) webhookPage(c *gin.Context, ss *session) {
+	var list struct{ Data []obj }
+	if !s.read(c, ss, "/v1/webhook-endpoints/:id/deliveries", idParam(c), url.Values{"limit": {"50"}}, &list) {
+		return
+	}
+	s.render(c, http.StatusOK, "webhook", view{Title: "Deliveries", Data: obj{"ID": c.Param("id"), "Deliveries": list.Data}})
+}
+
+func (s *Server) disableWebhookPage(c *gin.Context, ss *session) {
+	r := s.invoke(c, apiCall{Method: http.MethodDelete, Route: "/v1/webhook-endpoints/:id", Params: idParam(c)})
+	if !r.ok() {
+		redirectFlash(c, "/webhooks", "error: "+r.errorDetail().Message)
+		return
+	}
+	redirectFlash(c, "/webhooks", "Endpoint disabled: nothing more is sent to it")
+}
+
+// rotateWebhookSecretPage makes a new signing secret and shows it once (the
+// previous one keeps signing until the next rotation).
+func (s *Server) rotateWebhookSecretPage(c *gin.Context, ss *session) {
+	r := s.invoke(c, apiCall{Method: http.MethodPost, Route: "/v1/webhook-endpoints/:id/secrets", Params: idParam(c), Body: obj{}, IdempotencyKey: c.PostForm("idempotency_key")})
+	if !r.ok() {
+		redirectFlash(c, "/webhooks", "error: "+r.errorDetail().Message)
+		return
+	}
+	var ep obj
+	_ = r.decode(&ep)
+	s.render(c, http.StatusOK, "webhook_created", view{Title: "New signing secret", Data: ep})
+}
+
+func tierNames(tiers []obj) map[string]string {
+	out := map[string]string{}
+	for _, t := range tiers {
+		out[fmt.Sprint(t["id"])] = fmt.Sprint(t["name"])
+	}
+	return out
 }

@@ -140,3 +140,62 @@ func barChart(bars []bar, title string) template.HTML {
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // every value above is escaped
 }
+
+// columnChart draws one column per period (oldest left), as SVG; every tenth
+// label is printed under its column.
+func columnChart(cols []bar, title string) template.HTML {
+	if len(cols) == 0 {
+		return ""
+	}
+	maxV := decimal.Zero
+	vals := make([]decimal.Decimal, len(cols))
+	for i, c := range cols {
+		v, err := decimal.NewFromString(c.Value)
+		if err != nil || v.IsNegative() {
+			v = decimal.Zero
+		}
+		vals[i] = v
+		if v.GreaterThan(maxV) {
+			maxV = v
+		}
+	}
+	const width, height, base = 640, 180, 150
+	colW := max(4, (width-40)/len(cols))
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" role="img" aria-label="%s" viewBox="0 0 %d %d" width="100%%" preserveAspectRatio="xMinYMin meet"><title>%s</title>`,
+		template.HTMLEscapeString(title), width, height, template.HTMLEscapeString(title))
+	fmt.Fprintf(&b, `<text x="0" y="12" class="chart-label">max %s</text>`, template.HTMLEscapeString(maxV.String()))
+	for i, c := range cols {
+		h := 0
+		if maxV.IsPositive() {
+			h = int(vals[i].Div(maxV).Mul(decimal.NewFromInt(base - 24)).IntPart())
+		}
+		x := 30 + i*colW
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" class="chart-bar"><title>%s: %s</title></rect>`,
+			x, base-h, colW-2, max(h, 1), template.HTMLEscapeString(c.Label), template.HTMLEscapeString(c.Value))
+		if i%10 == 0 {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" class="chart-label">%s</text>`, x, base+18, template.HTMLEscapeString(c.Label))
+		}
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()) // every value above is escaped
+}
+
+// dailySeries lays report rows keyed by day (YYYY-MM-DD) over the days from
+// from to to, filling missing days with zero, for one field.
+func dailySeries(groups []map[string]any, from, to time.Time, field string) []bar {
+	byDay := map[string]string{}
+	for _, g := range groups {
+		byDay[fmt.Sprint(g["group_key"])] = fmt.Sprint(g[field])
+	}
+	var out []bar
+	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
+		key := d.Format(time.DateOnly)
+		v, ok := byDay[key]
+		if !ok {
+			v = "0"
+		}
+		out = append(out, bar{Label: key[5:], Value: v})
+	}
+	return out
+}

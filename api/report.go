@@ -89,6 +89,10 @@ func (s *Server) affiliateReport(c *gin.Context) {
 		}
 	}
 	params := db.AffiliateReportParams{GroupBy: groupBy, ProgramID: programID, FromTime: from, ToTime: to}
+	if params.LinkID, err = queryUUID(c, "link_id"); err != nil {
+		s.abort(c, err)
+		return
+	}
 	if cl := caller(c); cl.Role == domain.RolePartner {
 		params.PartnerID = uuid.NullUUID{UUID: cl.PartnerID, Valid: true}
 	}

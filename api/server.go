@@ -250,6 +250,7 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodGet, "/closes/:id/recompute", financeAndAdmin, s.recomputeClose)
 	s.handle(v1, http.MethodGet, "/closes/:id/statements.csv", financeAndAdmin, s.exportStatements)
 	s.handle(v1, http.MethodGet, "/statements", financeOrPartner, s.statements)
+	s.handle(v1, http.MethodGet, "/statements.csv", financeOrPartner, s.statementsCSV)
 	s.handle(v1, http.MethodPost, "/payouts/:id/retry", financeOnly, s.retryPayout)
 	s.handle(v1, http.MethodPost, "/payouts/:id/mark-paid", financeOnly, s.markPayout(workflows.PayoutMarkPaid))
 	s.handle(v1, http.MethodPost, "/payouts/:id/mark-failed", financeOnly, s.markPayout(workflows.PayoutMarkFailed))

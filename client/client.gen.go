@@ -2142,6 +2142,7 @@ type ListNotificationsParams struct {
 type ListPartnersParams struct {
 	Status    *string             `form:"status,omitempty" json:"status,omitempty"`
 	ProgramId *openapi_types.UUID `form:"program_id,omitempty" json:"program_id,omitempty"`
+	TierId    *openapi_types.UUID `form:"tier_id,omitempty" json:"tier_id,omitempty"`
 	Limit     *Limit              `form:"limit,omitempty" json:"limit,omitempty"`
 
 	// Cursor the next_cursor of the previous page
@@ -2288,8 +2289,11 @@ type CreateTierParams struct {
 type GetAffiliateReportParams struct {
 	ProgramId openapi_types.UUID               `form:"program_id" json:"program_id"`
 	GroupBy   *GetAffiliateReportParamsGroupBy `form:"group_by,omitempty" json:"group_by,omitempty"`
-	From      *openapi_types.Date              `form:"from,omitempty" json:"from,omitempty"`
-	To        *openapi_types.Date              `form:"to,omitempty" json:"to,omitempty"`
+
+	// LinkId only this link's clicks and conversions (with group_by=day, a link over time)
+	LinkId *openapi_types.UUID `form:"link_id,omitempty" json:"link_id,omitempty"`
+	From   *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
+	To     *openapi_types.Date `form:"to,omitempty" json:"to,omitempty"`
 }
 
 // GetAffiliateReportParamsGroupBy defines parameters for GetAffiliateReport.
@@ -2318,6 +2322,12 @@ type GetPipelineReportParamsGroupBy string
 
 // ListStatementsParams defines parameters for ListStatements.
 type ListStatementsParams struct {
+	Month     *string             `form:"month,omitempty" json:"month,omitempty"`
+	PartnerId *openapi_types.UUID `form:"partner_id,omitempty" json:"partner_id,omitempty"`
+}
+
+// ExportPartnerStatementsCSVParams defines parameters for ExportPartnerStatementsCSV.
+type ExportPartnerStatementsCSVParams struct {
 	Month     *string             `form:"month,omitempty" json:"month,omitempty"`
 	PartnerId *openapi_types.UUID `form:"partner_id,omitempty" json:"partner_id,omitempty"`
 }
@@ -3589,6 +3599,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/statements (the `ListStatements` operationId).
 	ListStatements(ctx context.Context, params *ListStatementsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExportPartnerStatementsCSV statements as CSV, one row per line (a partner its own; finance any, with partner_id)
+	//
+	// Corresponds with GET /v1/statements.csv (the `ExportPartnerStatementsCSV` operationId).
+	ExportPartnerStatementsCSV(ctx context.Context, params *ExportPartnerStatementsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListUsers list portal users (admin)
 	//
@@ -5906,6 +5921,21 @@ func (c *Client) GetPipelineReport(ctx context.Context, params *GetPipelineRepor
 // Corresponds with GET /v1/statements (the `ListStatements` operationId).
 func (c *Client) ListStatements(ctx context.Context, params *ListStatementsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListStatementsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportPartnerStatementsCSV statements as CSV, one row per line (a partner its own; finance any, with partner_id)
+//
+// Corresponds with GET /v1/statements.csv (the `ExportPartnerStatementsCSV` operationId).
+func (c *Client) ExportPartnerStatementsCSV(ctx context.Context, params *ExportPartnerStatementsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportPartnerStatementsCSVRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -9764,6 +9794,18 @@ func NewListPartnersRequest(server string, params *ListPartnersParams) (*http.Re
 
 		}
 
+		if params.TierId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tier_id", *params.TierId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Limit != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
@@ -10853,6 +10895,18 @@ func NewGetAffiliateReportRequest(server string, params *GetAffiliateReportParam
 
 		}
 
+		if params.LinkId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "link_id", *params.LinkId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.From != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
@@ -11057,6 +11111,72 @@ func NewListStatementsRequest(server string, params *ListStatementsParams) (*htt
 	}
 
 	operationPath := fmt.Sprintf("/v1/statements")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Month != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "month", *params.Month, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PartnerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "partner_id", *params.PartnerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewExportPartnerStatementsCSVRequest constructs an http.Request for the ExportPartnerStatementsCSV method
+func NewExportPartnerStatementsCSVRequest(server string, params *ExportPartnerStatementsCSVParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/statements.csv")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -12599,6 +12719,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/statements (the `ListStatements` operationId).
 	ListStatementsWithResponse(ctx context.Context, params *ListStatementsParams, reqEditors ...RequestEditorFn) (*ListStatementsResponse, error)
+
+	// ExportPartnerStatementsCSVWithResponse statements as CSV, one row per line (a partner its own; finance any, with partner_id)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/statements.csv (the `ExportPartnerStatementsCSV` operationId).
+	ExportPartnerStatementsCSVWithResponse(ctx context.Context, params *ExportPartnerStatementsCSVParams, reqEditors ...RequestEditorFn) (*ExportPartnerStatementsCSVResponse, error)
 
 	// ListUsersWithResponse list portal users (admin)
 	//
@@ -21918,6 +22045,89 @@ func (r ListStatementsResponse) ContentType() string {
 	return ""
 }
 
+// ExportPartnerStatementsCSVResponse401Headers the declared response headers of an HTTP 401 response for ExportPartnerStatementsCSV
+type ExportPartnerStatementsCSVResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ExportPartnerStatementsCSVResponse429Headers the declared response headers of an HTTP 429 response for ExportPartnerStatementsCSV
+type ExportPartnerStatementsCSVResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ExportPartnerStatementsCSVResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ExportPartnerStatementsCSVResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ExportPartnerStatementsCSVResponse429Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ExportPartnerStatementsCSVResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ExportPartnerStatementsCSVResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ExportPartnerStatementsCSVResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ExportPartnerStatementsCSVResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ExportPartnerStatementsCSVResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportPartnerStatementsCSVResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportPartnerStatementsCSVResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportPartnerStatementsCSVResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportPartnerStatementsCSVResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListUsersResponse401Headers the declared response headers of an HTTP 401 response for ListUsers
 type ListUsersResponse401Headers struct {
 	WWWAuthenticate *string
@@ -24613,6 +24823,19 @@ func (c *ClientWithResponses) ListStatementsWithResponse(ctx context.Context, pa
 		return nil, err
 	}
 	return ParseListStatementsResponse(rsp)
+}
+
+// ExportPartnerStatementsCSVWithResponse statements as CSV, one row per line (a partner its own; finance any, with partner_id)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/statements.csv (the `ExportPartnerStatementsCSV` operationId).
+func (c *ClientWithResponses) ExportPartnerStatementsCSVWithResponse(ctx context.Context, params *ExportPartnerStatementsCSVParams, reqEditors ...RequestEditorFn) (*ExportPartnerStatementsCSVResponse, error) {
+	rsp, err := c.ExportPartnerStatementsCSV(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportPartnerStatementsCSVResponse(rsp)
 }
 
 // ListUsersWithResponse list portal users (admin)
@@ -33406,6 +33629,83 @@ func ParseListStatementsResponse(rsp *http.Response) (*ListStatementsResponse, e
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListStatementsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseExportPartnerStatementsCSVResponse parses an HTTP response from a ExportPartnerStatementsCSVWithResponse call
+func ParseExportPartnerStatementsCSVResponse(rsp *http.Response) (*ExportPartnerStatementsCSVResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportPartnerStatementsCSVResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ExportPartnerStatementsCSVResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ExportPartnerStatementsCSVResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

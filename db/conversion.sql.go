@@ -22,6 +22,7 @@ WITH c AS (
     FROM clicks k
     WHERE k.program_id = $2 AND k.clicked_at >= $3 AND k.clicked_at < $4
       AND ($5::uuid IS NULL OR k.partner_id = $5::uuid)
+      AND ($6::uuid IS NULL OR k.link_id = $6::uuid)
     GROUP BY 1
 ), v AS (
     SELECT CASE $1::text WHEN 'partner' THEN cv.partner_id::text WHEN 'link' THEN coalesce(cv.link_id::text, 'no_link') ELSE to_char(cv.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS grp,
@@ -34,6 +35,7 @@ WITH c AS (
                WHERE source_type = 'conversion' AND status <> 'void' GROUP BY source_id) l ON l.source_id = coalesce(cv.refund_of, cv.id) AND cv.kind <> 'refund'
     WHERE cv.program_id = $2 AND cv.partner_id IS NOT NULL AND cv.occurred_at >= $3 AND cv.occurred_at < $4
       AND ($5::uuid IS NULL OR cv.partner_id = $5::uuid)
+      AND ($6::uuid IS NULL OR cv.link_id = $6::uuid)
     GROUP BY 1
 ), g AS (
     SELECT coalesce(c.grp, v.grp) AS grp,
@@ -62,6 +64,7 @@ type AffiliateReportParams struct {
 	FromTime  time.Time     `json:"from_time"`
 	ToTime    time.Time     `json:"to_time"`
 	PartnerID uuid.NullUUID `json:"partner_id"`
+	LinkID    uuid.NullUUID `json:"link_id"`
 }
 
 type AffiliateReportRow struct {
@@ -87,6 +90,7 @@ func (q *Queries) AffiliateReport(ctx context.Context, arg AffiliateReportParams
 		arg.FromTime,
 		arg.ToTime,
 		arg.PartnerID,
+		arg.LinkID,
 	)
 	if err != nil {
 		return nil, err

@@ -216,7 +216,8 @@ const listPartners = `-- name: ListPartners :many
 SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at, email_muted FROM partners
 WHERE ($2::text IS NULL OR status = $2::text)
   AND ($3::uuid IS NULL OR program_id = $3::uuid)
-  AND ($4::uuid IS NULL OR id > $4::uuid)
+  AND ($4::uuid IS NULL OR tier_id = $4::uuid)
+  AND ($5::uuid IS NULL OR id > $5::uuid)
 ORDER BY id
 LIMIT $1
 `
@@ -225,6 +226,7 @@ type ListPartnersParams struct {
 	Limit     int32         `json:"limit"`
 	Status    *string       `json:"status"`
 	ProgramID uuid.NullUUID `json:"program_id"`
+	TierID    uuid.NullUUID `json:"tier_id"`
 	After     uuid.NullUUID `json:"after"`
 }
 
@@ -233,6 +235,7 @@ func (q *Queries) ListPartners(ctx context.Context, arg ListPartnersParams) ([]P
 		arg.Limit,
 		arg.Status,
 		arg.ProgramID,
+		arg.TierID,
 		arg.After,
 	)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -275,6 +276,22 @@ func TestPortalPartnerAndManagerJourneys(t *testing.T) {
 		t.Fatalf("the audit log's actor: %q %v", actor, err)
 	}
 
+	// The reseller asks for more time; the extension request waits in the inbox; the manager grants 15 days.
+	open(t, partner, "/deals/"+dealID)
+	fill(t, partner, map[string]string{"extension-reason": "the customer's board meets next month"})
+	submit(t, partner, `form[action$="/extension"] button`, "Extension requested")
+	open(t, manager, "/?kind=extension&program_id="+f.programID)
+	if err := chromedp.Do(manager, chromedp.Click(chromedp.CSS(`a[href="/deals/`+dealID+`"]`)), chromedp.WaitVisible(chromedp.ID("pending-extension"))); err != nil {
+		t.Fatal(err)
+	}
+	protected := *d.ProtectedUntil
+	fill(t, manager, map[string]string{"days": "15"})
+	submit(t, manager, `form[action$="/extension/approve"] button`, "Extension approved")
+	d, _ = sys.store.GetDeal(context.Background(), uuid.MustParse(dealID))
+	if d.ExtensionsUsed != 1 || d.ProtectedUntil.Sub(protected) != 15*24*time.Hour {
+		t.Fatalf("after the extension: %d used, protected until %v (was %v)", d.ExtensionsUsed, d.ProtectedUntil, protected)
+	}
+
 	open(t, manager, "/?program_id="+f.programID)
 	if err := chromedp.Do(manager, chromedp.Click(chromedp.CSS(`a[href="/mdf/`+mdfID+`"]`)), chromedp.WaitVisible(chromedp.ID("approve-form"))); err != nil {
 		t.Fatal(err)
@@ -367,6 +384,29 @@ func TestPortalFinanceJourney(t *testing.T) {
 	}
 	screenshot(t, fin, "finance-close-review")
 
+	// Drill down: the partner's statement with its lines; the partner's own CSV of them.
+	if err := chromedp.Do(fin, chromedp.Click(chromedp.CSS(`#statements a[href^="/statements?partner_id=`+f.a+`"]`)), chromedp.WaitVisible(chromedp.CSS("table.lines"))); err != nil {
+		t.Fatal(err)
+	}
+	if txt := pageText(t, fin); !strings.Contains(txt, "commission") || !strings.Contains(txt, "120.00") || !strings.Contains(txt, "fixture") {
+		t.Fatalf("the statement's lines:\n%s", txt)
+	}
+	partnerEmail := "owner." + strings.ToLower(uuid.NewString()[:8]) + "@northwind.example"
+	expect(t, do(t, call{method: "POST", path: "/v1/users", key: f.admin, body: map[string]any{"email": partnerEmail, "role": "partner", "partner_id": f.a}}), http.StatusCreated)
+	pc, _ := newSession(t, partnerEmail)
+	req, _ := http.NewRequest("GET", sys.api.URL+"/statements.csv", nil)
+	req.AddCookie(pc)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") ||
+		!strings.HasPrefix(string(body), "month,close_status,") || !strings.Contains(string(body), ",commission,fixture,") || !strings.Contains(string(body), ",120.00,EUR,") {
+		t.Fatalf("the partner's CSV: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+
 	// A manager may neither open the close nor sign it off, even with a session and its CSRF token.
 	mgr := newBrowser(t)
 	signIn(t, mgr, managerEmail)
@@ -382,6 +422,7 @@ func TestPortalFinanceJourney(t *testing.T) {
 	// Sign-off while the provider declines: the payout fails, and is retried from the payouts page.
 	sys.pay.SetMode(fakepay.Mode{Fail: true})
 	defer sys.pay.SetMode(fakepay.Mode{})
+	open(t, fin, "/closes/"+closeID)
 	submit(t, fin, "#signoff", "Close signed off")
 	cl, err := sys.store.GetClose(context.Background(), uuid.MustParse(closeID))
 	if err != nil || cl.ApprovedBy == nil || *cl.ApprovedBy != "finance:"+financeEmail {
@@ -614,4 +655,91 @@ func TestPortalInviteColleague(t *testing.T) {
 func sha256Sum(s string) []byte {
 	h := sha256.Sum256([]byte(s))
 	return h[:]
+}
+
+// An affiliate creates a link in the portal, sees its clicks and conversions per
+// day, and adds, rotates and disables a webhook endpoint (the secret shown once).
+func TestPortalAffiliateLinksAndWebhooks(t *testing.T) {
+	f := affiliateProgram(t)
+	me := expect(t, do(t, call{method: "GET", path: "/v1/me", key: f.partnerKey}), http.StatusOK)
+	b := newBrowser(t)
+	signIn(t, b, me.str("email"))
+
+	open(t, b, "/links")
+	fill(t, b, map[string]string{"destination": "https://www.shop.example/spring", "sub_id": "newsletter"})
+	submit(t, b, "#create-link button[type=submit]", "Link created")
+	var code string
+	if err := sys.store.Pool.QueryRow(context.Background(), `SELECT code FROM links WHERE partner_id = $1 AND sub_id = 'newsletter'`, f.partnerID).Scan(&code); err != nil {
+		t.Fatalf("the link in the database: %v", err)
+	}
+	waitForLink(t, code)
+	for i := range 3 {
+		if resp, _ := click(t, code, "", browser+" "+uuid.NewString()[:4]); resp.StatusCode != http.StatusFound {
+			t.Fatalf("click %d: %d", i, resp.StatusCode)
+		}
+	}
+	eventually(t, "the clicks on the links page", func() bool {
+		open(t, b, "/links")
+		row := browse(t, b, chromedp.Text(chromedp.ID("links")))
+		return strings.Contains(row, "newsletter") && strings.Contains(row, "\t4\t") // 3 clicks and the cache probe
+	})
+	if n := browse(t, b, chromedp.Evaluate[int](`document.querySelectorAll("svg.chart rect").length`)); n < 60 {
+		t.Fatalf("the daily charts have %d columns", n)
+	}
+	screenshot(t, b, "partner-links")
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS(`#links a[href^="/links/"]`)), chromedp.WaitVisible(chromedp.ID("link-days"))); err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().UTC().Format(time.DateOnly)
+	if days := browse(t, b, chromedp.Text(chromedp.ID("link-days"))); !strings.Contains(days, today+"\t4") {
+		t.Fatalf("the link's days: %q", days)
+	}
+
+	// A self-referral is flagged; the manager rejects it from the inbox, and its commission is void.
+	coupon := expect(t, do(t, call{method: "POST", path: "/v1/coupons", key: f.manager, body: map[string]any{"partner_id": f.partnerID}}), http.StatusCreated).str("code")
+	conv := expect(t, f.convert(t, map[string]any{"external_id": "o-" + uuid.NewString(), "kind": "sale", "amount": "50.00", "coupon_code": coupon,
+		"customer_email": me.str("email")}), http.StatusCreated)
+	managerEmail := portalUser(t, f.admin, "manager")
+	mgr := newBrowser(t)
+	signIn(t, mgr, managerEmail)
+	open(t, mgr, "/?kind=conversion&program_id="+f.programID)
+	if err := chromedp.Do(mgr, chromedp.Click(chromedp.CSS(`a[href="/conversions/`+conv.str("id")+`"]`)), chromedp.WaitVisible(chromedp.ID("review-status"))); err != nil {
+		t.Fatal(err)
+	}
+	if txt := pageText(t, mgr); !strings.Contains(txt, "self referral") {
+		t.Fatalf("the flagged conversion:\n%s", txt)
+	}
+	fill(t, mgr, map[string]string{"reject-reason": "the partner bought through its own coupon"})
+	submit(t, mgr, `form[action$="/reject"] button`, "Conversion rejected")
+	eventually(t, "the commission to be void", func() bool {
+		var status string
+		_ = sys.store.Pool.QueryRow(context.Background(), `SELECT status FROM commission_lines WHERE source_id = $1`, conv.str("id")).Scan(&status)
+		return status == "void"
+	})
+
+	// Webhooks: the secret is on the answer page only; the endpoint is listed; disabled, it says so.
+	open(t, b, "/webhooks")
+	fill(t, b, map[string]string{"webhook-url": "http://127.0.0.1:9/partnerops", "webhook-description": "CRM"})
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS(`input[value="deal.approved"]`))); err != nil {
+		t.Fatal(err)
+	}
+	submit(t, b, "#add-webhook button[type=submit]", "shown only once")
+	secret := browse(t, b, chromedp.Value(chromedp.ID("secret")))
+	var endpoints int
+	if err := sys.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_endpoints WHERE partner_id = $1`, f.partnerID).Scan(&endpoints); err != nil || endpoints != 1 || !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("the endpoint: secret %q, %d endpoints, %v", secret, endpoints, err)
+	}
+	open(t, b, "/webhooks")
+	if txt := browse(t, b, chromedp.Text(chromedp.ID("endpoints"))); !strings.Contains(txt, "deal.approved") || !strings.Contains(txt, "active") || strings.Contains(txt, secret) {
+		t.Fatalf("the endpoints: %q", txt)
+	}
+	submit(t, b, `#endpoints button[type=submit]:not(.danger)`, "shown only once")
+	if again := browse(t, b, chromedp.Value(chromedp.ID("secret"))); again == secret || !strings.HasPrefix(again, "whsec_") {
+		t.Fatalf("the rotated secret: %q", again)
+	}
+	open(t, b, "/webhooks")
+	submit(t, b, `#endpoints button.danger`, "Endpoint disabled")
+	if txt := browse(t, b, chromedp.Text(chromedp.ID("endpoints"))); !strings.Contains(txt, "disabled") {
+		t.Fatalf("the disabled endpoint: %q", txt)
+	}
 }

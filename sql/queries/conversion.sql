@@ -76,6 +76,7 @@ WITH c AS (
     FROM clicks k
     WHERE k.program_id = sqlc.arg(program_id) AND k.clicked_at >= sqlc.arg(from_time) AND k.clicked_at < sqlc.arg(to_time)
       AND (sqlc.narg('partner_id')::uuid IS NULL OR k.partner_id = sqlc.narg('partner_id')::uuid)
+      AND (sqlc.narg('link_id')::uuid IS NULL OR k.link_id = sqlc.narg('link_id')::uuid)
     GROUP BY 1
 ), v AS (
     SELECT CASE sqlc.arg(group_by)::text WHEN 'partner' THEN cv.partner_id::text WHEN 'link' THEN coalesce(cv.link_id::text, 'no_link') ELSE to_char(cv.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS grp,
@@ -88,6 +89,7 @@ WITH c AS (
                WHERE source_type = 'conversion' AND status <> 'void' GROUP BY source_id) l ON l.source_id = coalesce(cv.refund_of, cv.id) AND cv.kind <> 'refund'
     WHERE cv.program_id = sqlc.arg(program_id) AND cv.partner_id IS NOT NULL AND cv.occurred_at >= sqlc.arg(from_time) AND cv.occurred_at < sqlc.arg(to_time)
       AND (sqlc.narg('partner_id')::uuid IS NULL OR cv.partner_id = sqlc.narg('partner_id')::uuid)
+      AND (sqlc.narg('link_id')::uuid IS NULL OR cv.link_id = sqlc.narg('link_id')::uuid)
     GROUP BY 1
 ), g AS (
     SELECT coalesce(c.grp, v.grp) AS grp,

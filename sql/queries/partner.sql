@@ -10,6 +10,7 @@ SELECT * FROM partners WHERE id = $1;
 SELECT * FROM partners
 WHERE (sqlc.narg('status')::text IS NULL OR status = sqlc.narg('status')::text)
   AND (sqlc.narg('program_id')::uuid IS NULL OR program_id = sqlc.narg('program_id')::uuid)
+  AND (sqlc.narg('tier_id')::uuid IS NULL OR tier_id = sqlc.narg('tier_id')::uuid)
   AND (sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after')::uuid)
 ORDER BY id
 LIMIT $1;
