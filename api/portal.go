@@ -263,7 +263,14 @@ func (s *Server) invoke(c *gin.Context, call apiCall) apiResult {
 		panic(err)
 	}
 	req.URL.RawQuery = call.Query.Encode()
-	req.RemoteAddr = c.Request.RemoteAddr
+	// The same client, host and scheme as the page's request (links and
+	// addresses the handler builds, the client address it records).
+	req.RemoteAddr, req.Host, req.TLS = c.Request.RemoteAddr, c.Request.Host, c.Request.TLS
+	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "User-Agent", RequestIDHeader} {
+		if v := c.Request.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}

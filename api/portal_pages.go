@@ -251,7 +251,7 @@ func (s *Server) partnerDashboard(c *gin.Context, ss *session) {
 	s.render(c, http.StatusOK, "partner_home", view{Title: "Dashboard", Data: obj{
 		"Me": me, "Balance": balance, "Currency": prog.Currency, "Program": prog.Name,
 		"Pending": earnings.Pending.String(), "Payable": earnings.Payable.String(), "Paid": earnings.Paid.String(),
-		"NextClose": nextClose, "Deals": byStatus, "DealCount": len(deals.Data),
+		"NextClose": nextClose, "ThisMonth": nextClose.AddDate(0, -1, 0), "Deals": byStatus, "DealCount": len(deals.Data),
 	}})
 }
 

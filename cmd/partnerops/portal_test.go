@@ -200,7 +200,7 @@ func TestPortalPartnerAndManagerJourneys(t *testing.T) {
 	partner := newBrowser(t)
 	signIn(t, partner, partnerEmail) // the application's address: its first user is made on the way
 	home := pageText(t, partner)
-	for _, want := range []string{"active", "Registered", "Earnings (EUR)", "5,000.00 EUR available"} {
+	for _, want := range []string{"active", "Registered", "Earnings (EUR)", "5,000.00 EUR available", "Next payout: with the close of " + time.Now().UTC().Format("January 2006")} {
 		if !strings.Contains(home, want) {
 			t.Fatalf("the dashboard lacks %q:\n%s", want, home)
 		}
@@ -683,6 +683,9 @@ func TestPortalAffiliateLinksAndWebhooks(t *testing.T) {
 		row := browse(t, b, chromedp.Text(chromedp.ID("links")))
 		return strings.Contains(row, "newsletter") && strings.Contains(row, "\t4\t") // 3 clicks and the cache probe
 	})
+	if v := browse(t, b, chromedp.Value(chromedp.CSS(`input.copy`))); v != sys.api.URL+"/c/"+code {
+		t.Fatalf("the link to copy reads %q", v)
+	}
 	if n := browse(t, b, chromedp.Evaluate[int](`document.querySelectorAll("svg.chart rect").length`)); n < 60 {
 		t.Fatalf("the daily charts have %d columns", n)
 	}
