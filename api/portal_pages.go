@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -93,6 +94,7 @@ func (s *Server) registerPortal() {
 	s.page(http.MethodGet, "/statements.csv", financeOrPartner, s.statementsCSVPage)
 	s.page(http.MethodGet, "/statements", financeOnly, s.statementsPage)
 	s.page(http.MethodGet, "/conversions", partners, s.conversionsPage)
+	s.page(http.MethodGet, "/conversions.csv", partners, s.conversionsCSVPage)
 	s.page(http.MethodGet, "/payout-details", partners, s.payoutDetailsPage)
 	s.page(http.MethodPost, "/payout-details", partners, s.setPayoutDetailsPage)
 	s.page(http.MethodGet, "/notifications", partners, s.notificationsPage)
@@ -292,7 +294,7 @@ func (s *Server) inboxPage(c *gin.Context, ss *session) {
 
 func (s *Server) dealsPage(c *gin.Context, ss *session) {
 	q := url.Values{"limit": {"100"}}
-	for _, k := range []string{"status", "cursor"} {
+	for _, k := range []string{"status", "stage", "cursor"} {
 		if v := c.Query(k); v != "" {
 			q.Set(k, v)
 		}
@@ -305,7 +307,7 @@ func (s *Server) dealsPage(c *gin.Context, ss *session) {
 	if !s.read(c, ss, "/v1/deals", nil, q, &deals) {
 		return
 	}
-	data := obj{"Deals": deals.Data, "Next": deals.NextCursor, "Status": c.Query("status"), "Statuses": dealStatuses}
+	data := obj{"Deals": deals.Data, "Next": deals.NextCursor, "Status": c.Query("status"), "Statuses": dealStatuses, "Stage": c.Query("stage"), "Stages": dealStages}
 	if ss.Role == "partner" {
 		if p, err := s.loadPartner(c.Request.Context(), ss.PartnerID); err == nil {
 			if prog, err := s.store.GetProgram(c.Request.Context(), p.ProgramID); err == nil {
@@ -350,6 +352,10 @@ func (s *Server) registerDeal(c *gin.Context, ss *session) {
 	}
 	redirectFlash(c, "/deals/"+fmt.Sprint(deal["id"]), msg)
 }
+
+// dealStages are the default pipeline stages (a program may name its own; any
+// stage can be typed into the address as ?stage=).
+var dealStages = []string{"registered", "qualified", "proposal", "negotiation"}
 
 var dealStatuses = []string{"pending_approval", "approved", "won_reported", "won", "lost", "rejected", "expired"}
 
@@ -891,4 +897,46 @@ func tierNames(tiers []obj) map[string]string {
 		out[fmt.Sprint(t["id"])] = fmt.Sprint(t["name"])
 	}
 	return out
+}
+
+// conversionsCSVPage writes the partner's conversions as CSV, read page by page
+// through the API's list (formula-safe text cells).
+func (s *Server) conversionsCSVPage(c *gin.Context, ss *session) {
+	p, err := s.loadPartner(c.Request.Context(), ss.PartnerID)
+	if err != nil {
+		s.renderError(c, ss, http.StatusServiceUnavailable, "Try again", "the partner could not be read just now")
+		return
+	}
+	var rows [][]string
+	q := url.Values{"limit": {"200"}, "program_id": {p.ProgramID.String()}}
+	for page := 0; page < 500; page++ { // at most 100,000 rows
+		var list struct {
+			Data       []obj
+			NextCursor string `json:"next_cursor"`
+		}
+		r := s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/conversions", Query: q})
+		if !r.ok() || r.decode(&list) != nil {
+			s.renderAPIError(c, ss, r)
+			return
+		}
+		for _, v := range list.Data {
+			field := func(k string) string {
+				if v[k] == nil {
+					return ""
+				}
+				return domain.CSVText(fmt.Sprint(v[k]))
+			}
+			rows = append(rows, []string{field("occurred_at"), field("kind"), field("external_id"), field("order_id"), field("amount"), field("currency"),
+				field("attribution_method"), field("review_status"), field("id")})
+		}
+		if list.NextCursor == "" {
+			break
+		}
+		q.Set("cursor", list.NextCursor)
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", "attachment; filename=conversions.csv")
+	w := csv.NewWriter(c.Writer)
+	_ = w.Write([]string{"occurred_at", "kind", "external_id", "order_id", "amount", "currency", "attribution_method", "review_status", "id"})
+	_ = w.WriteAll(rows)
 }

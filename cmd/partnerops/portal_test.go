@@ -720,6 +720,24 @@ func TestPortalAffiliateLinksAndWebhooks(t *testing.T) {
 		return status == "void"
 	})
 
+	// The partner's conversions, as a page and as CSV.
+	open(t, b, "/conversions")
+	if txt := pageText(t, b); !strings.Contains(txt, conv.str("external_id")) || !strings.Contains(txt, "rejected") {
+		t.Fatalf("the conversions page:\n%s", txt)
+	}
+	pc, _ := newSession(t, me.str("email"))
+	req, _ := http.NewRequest("GET", sys.api.URL+"/conversions.csv", nil)
+	req.AddCookie(pc)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(csvBody), "occurred_at,kind,external_id,") || !strings.Contains(string(csvBody), ",sale,"+conv.str("external_id")+",,50.00,EUR,coupon,rejected,") {
+		t.Fatalf("the conversions CSV: %d\n%s", resp.StatusCode, csvBody)
+	}
+
 	// Webhooks: the secret is on the answer page only; the endpoint is listed; disabled, it says so.
 	open(t, b, "/webhooks")
 	fill(t, b, map[string]string{"webhook-url": "http://127.0.0.1:9/partnerops", "webhook-description": "CRM"})
