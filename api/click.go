@@ -253,6 +253,7 @@ func redirect(c *gin.Context, to string) {
 	}
 	c.Writer.Header()["Location"] = []string{to}
 	c.Writer.WriteHeader(http.StatusFound)
+	c.Writer.WriteHeaderNow()
 }
 
 // destination carries the request's query parameters over (the link's own win),
