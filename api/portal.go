@@ -13,10 +13,12 @@ import (
 	"html/template"
 	"io/fs"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,6 +102,12 @@ func (s *Server) page(method, path string, roles []string, h pageHandler) {
 				to += "?" + next.Encode()
 			}
 			c.Redirect(http.StatusSeeOther, to)
+			return
+		}
+		// The same per-caller budget as an API key's (API_RATE_LIMIT), per user.
+		if q := s.limiter.take("user:" + ss.UserID.String()); !q.ok {
+			c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(q.retryAfter.Seconds())))))
+			s.renderError(c, ss, http.StatusTooManyRequests, "Slow down", "Too many requests in a short time; wait a moment and try again.")
 			return
 		}
 		if !slices.Contains(roles, ss.Role) {

@@ -685,8 +685,13 @@ func (s *Server) inviteColleague(c *gin.Context, ss *session) {
 		redirectFlash(c, "/team", "error: "+err.Error())
 		return
 	}
-	_, err = CreateUser(c.Request.Context(), s.store.Queries, email, name, "partner",
-		uuid.NullUUID{UUID: ss.PartnerID, Valid: true}, uuid.NullUUID{UUID: ss.UserID, Valid: true})
+	err = s.store.InTx(c.Request.Context(), func(q *db.Queries) error {
+		u, err := CreateUser(c.Request.Context(), q, email, name, "partner", uuid.NullUUID{UUID: ss.PartnerID, Valid: true}, uuid.NullUUID{UUID: ss.UserID, Valid: true})
+		if err != nil {
+			return err
+		}
+		return audit(c.Request.Context(), c, q, "user.invite", "user", u.ID, "", gin.H{"email": u.Email, "partner_id": ss.PartnerID})
+	})
 	if err != nil {
 		_, d := s.classify(err)
 		redirectFlash(c, "/team", "error: "+d.Message)

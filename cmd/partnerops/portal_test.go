@@ -613,6 +613,10 @@ func TestPortalInviteColleague(t *testing.T) {
 	if txt := browse(t, b, chromedp.Text(chromedp.ID("team"))); !strings.Contains(txt, colleague) {
 		t.Fatalf("the team: %s", txt)
 	}
+	var actor string
+	if err := sys.store.Pool.QueryRow(context.Background(), `SELECT a.actor FROM audit_events a JOIN users u ON u.id = a.record_id WHERE a.action = 'user.invite' AND u.email = $1`, colleague).Scan(&actor); err != nil || actor != "partner:"+me.str("email") {
+		t.Fatalf("the invitation's audit event: %q %v", actor, err)
+	}
 	// The colleague's link arrived with the invitation; a fresh browser uses it.
 	link := mailedLink(t, colleague, time.Now().Add(-time.Minute))
 	b2 := newBrowser(t)
