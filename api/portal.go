@@ -341,12 +341,13 @@ func (v view) FieldError(name string) string {
 	return ""
 }
 
-// WorkflowURL links a workflow to its history in the Temporal UI.
+// WorkflowURL links a workflow to its page in the Temporal UI (a workflow ID
+// without a run ID opens its latest run, history first).
 func (v view) WorkflowURL(id string) string {
 	if v.Temporal == "" || id == "" {
 		return ""
 	}
-	return v.Temporal + "/" + url.PathEscape(id) + "/history"
+	return v.Temporal + "/" + url.PathEscape(id)
 }
 
 var navByRole = map[string][]navItem{

@@ -255,7 +255,7 @@ func TestPortalPartnerAndManagerJourneys(t *testing.T) {
 	if err := chromedp.Do(manager, chromedp.Click(chromedp.CSS(`a[href="/deals/`+dealID+`"]`)), chromedp.WaitVisible(chromedp.ID("approve-form"))); err != nil {
 		t.Fatal(err)
 	}
-	if href := browse(t, manager, chromedp.Evaluate[string](`document.getElementById("workflow-link").href`)); href != "http://temporal-ui.test/namespaces/default/workflows/deal-"+dealID+"/history" {
+	if href := browse(t, manager, chromedp.Evaluate[string](`document.getElementById("workflow-link").href`)); href != "http://temporal-ui.test/namespaces/default/workflows/deal-"+dealID {
 		t.Fatalf("the workflow link: %s", href)
 	}
 	fill(t, manager, map[string]string{"margin": "0.18", "approve-reason": "first registration"})
