@@ -116,6 +116,7 @@ func (s *Server) registerPortal() {
 	// Admin: who may sign in.
 	s.page(http.MethodGet, "/users", admins, s.usersPage)
 	s.formAction("/users", "/v1/users", "/users", "User added: they sign in with their e-mail address", text("email"), text("name"), text("role"), text("partner_id"))
+	s.page(http.MethodPost, "/users/:id/disable", admins, s.disableUserPage)
 }
 
 func (s *Server) usersPage(c *gin.Context, ss *session) {
@@ -944,4 +945,13 @@ func (s *Server) conversionsCSVPage(c *gin.Context, ss *session) {
 	w := csv.NewWriter(c.Writer)
 	_ = w.Write([]string{"occurred_at", "kind", "external_id", "order_id", "amount", "currency", "attribution_method", "review_status", "id"})
 	_ = w.WriteAll(rows)
+}
+
+func (s *Server) disableUserPage(c *gin.Context, ss *session) {
+	r := s.invoke(c, apiCall{Method: http.MethodDelete, Route: "/v1/users/:id", Params: idParam(c)})
+	if !r.ok() {
+		redirectFlash(c, "/users", "error: "+r.errorDetail().Message)
+		return
+	}
+	redirectFlash(c, "/users", "User disabled: signed out everywhere, and no sign-in link will be sent")
 }

@@ -262,6 +262,7 @@ func (s *Server) register() {
 	s.handle(v1, http.MethodGet, "/audit", admins, s.listAudit)
 	s.handle(v1, http.MethodPost, "/users", admins, s.createUser)
 	s.handle(v1, http.MethodGet, "/users", admins, s.listUsers)
+	s.handle(v1, http.MethodDelete, "/users/:id", admins, s.disableUser)
 	s.handle(v1, http.MethodGet, "/me/notifications", partners, s.listMyNotifications)
 	s.handle(v1, http.MethodGet, "/me/notification-preferences", partners, s.getNotificationPreferences)
 	s.handle(v1, http.MethodPut, "/me/notification-preferences", partners, s.setNotificationPreferences)

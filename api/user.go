@@ -83,3 +83,28 @@ func (s *Server) listUsers(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, page(rows, limit, func(u db.User) uuid.UUID { return u.ID }))
 }
+
+// disableUser stops a user: no sign-in, and its sessions end at once. It stays
+// in the audit log's actors; disabling twice changes nothing.
+func (s *Server) disableUser(c *gin.Context) {
+	id, err := pathID(c, "user")
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	var u db.User
+	err = s.store.InTx(c.Request.Context(), func(q *db.Queries) error {
+		var err error
+		if u, err = q.DisableUser(c.Request.Context(), id); errors.Is(err, pgx.ErrNoRows) {
+			return domain.NotFound("user")
+		} else if err != nil {
+			return err
+		}
+		return audit(c.Request.Context(), c, q, "user.disable", "user", u.ID, "", gin.H{"email": u.Email})
+	})
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, u)
+}

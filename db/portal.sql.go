@@ -99,6 +99,31 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 	return i, err
 }
 
+const disableUser = `-- name: DisableUser :one
+WITH ended AS (
+    UPDATE sessions SET ended_at = now() WHERE user_id = $1 AND ended_at IS NULL
+)
+UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1
+RETURNING id, email, name, role, partner_id, invited_by, created_at, disabled_at
+`
+
+// A disabled user cannot sign in, and every session it has ends now.
+func (q *Queries) DisableUser(ctx context.Context, id uuid.UUID) (User, error) {
+	row := q.db.QueryRow(ctx, disableUser, id)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.PartnerID,
+		&i.InvitedBy,
+		&i.CreatedAt,
+		&i.DisabledAt,
+	)
+	return i, err
+}
+
 const endSession = `-- name: EndSession :exec
 UPDATE sessions SET ended_at = now() WHERE id_hash = $1 AND ended_at IS NULL
 `
@@ -433,8 +458,8 @@ func (q *Queries) ListProgramNames(ctx context.Context) ([]ListProgramNamesRow, 
 
 const listUsers = `-- name: ListUsers :many
 SELECT id, email, name, role, partner_id, invited_by, created_at, disabled_at FROM users
-WHERE $1::uuid IS NULL OR id > $1::uuid
-ORDER BY id
+WHERE $1::uuid IS NULL OR id < $1::uuid
+ORDER BY id DESC
 LIMIT $2
 `
 
@@ -443,6 +468,7 @@ type ListUsersParams struct {
 	Lim   int32         `json:"lim"`
 }
 
+// Newest first; after is the last id of the previous page.
 func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error) {
 	rows, err := q.db.Query(ctx, listUsers, arg.After, arg.Lim)
 	if err != nil {

@@ -768,3 +768,41 @@ func TestPortalAffiliateLinksAndWebhooks(t *testing.T) {
 		t.Fatalf("the disabled endpoint: %q", txt)
 	}
 }
+
+// An admin disables a user from the Users page: its open session stops at once,
+// and it is mailed no sign-in link any more.
+func TestPortalAdminDisablesUser(t *testing.T) {
+	f := newProgram(t)
+	managerEmail := portalUser(t, f.admin, "manager")
+	adminEmail := portalUser(t, f.admin, "admin")
+	cookie, _ := newSession(t, managerEmail)
+	if r := getPage(t, "/", cookie); r.StatusCode != http.StatusOK {
+		t.Fatalf("the manager's session before: %d", r.StatusCode)
+	}
+	b := newBrowser(t)
+	signIn(t, b, adminEmail)
+	open(t, b, "/users")
+	submit(t, b, `button[aria-label="Disable `+managerEmail+`"]`, "User disabled")
+	screenshot(t, b, "admin-users")
+	if r := getPage(t, "/", cookie); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the disabled manager's session still opens pages: %d", r.StatusCode)
+	}
+	since := time.Now()
+	if r := postForm(t, "/login", nil, url.Values{"email": {managerEmail}}); r.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a sign-in form without its CSRF cookie: %d", r.StatusCode) // the browser's form carries one; this one must not pass
+	}
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS(".whoami button")), chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), managerEmail), chromedp.Click(chromedp.CSS(`main button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("sent"))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	for _, m := range sys.mail.Messages() {
+		if len(m.To) == 1 && m.To[0] == managerEmail && m.At.After(since) {
+			t.Fatal("a disabled user was mailed a sign-in link")
+		}
+	}
+	var action string
+	if err := sys.store.Pool.QueryRow(context.Background(), `SELECT a.actor FROM audit_events a JOIN users u ON u.id = a.record_id WHERE a.action = 'user.disable' AND u.email = $1`, managerEmail).Scan(&action); err != nil || action != "admin:"+adminEmail {
+		t.Fatalf("the audit event: %q %v", action, err)
+	}
+}

@@ -121,11 +121,20 @@ SELECT coalesce(sum(amount) FILTER (WHERE status IN ('held', 'pending')), 0)::nu
 FROM commission_lines WHERE partner_id = $1;
 
 -- name: ListUsers :many
+-- Newest first; after is the last id of the previous page.
 SELECT * FROM users
-WHERE sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after')::uuid
-ORDER BY id
+WHERE sqlc.narg('after')::uuid IS NULL OR id < sqlc.narg('after')::uuid
+ORDER BY id DESC
 LIMIT sqlc.arg('lim');
 
 -- name: ListProgramNames :many
 -- Every program, newest first, for the portal's filters and forms.
 SELECT id, name FROM programs ORDER BY id DESC LIMIT 1000;
+
+-- name: DisableUser :one
+-- A disabled user cannot sign in, and every session it has ends now.
+WITH ended AS (
+    UPDATE sessions SET ended_at = now() WHERE user_id = sqlc.arg('id') AND ended_at IS NULL
+)
+UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE id = sqlc.arg('id')
+RETURNING *;
