@@ -28,6 +28,7 @@ import (
 
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
 )
 
 // The portal: server-rendered pages under / for partners and staff, signed in by
@@ -274,7 +275,7 @@ func (s *Server) invoke(c *gin.Context, call apiCall) apiResult {
 	// The same client, host and scheme as the page's request (links and
 	// addresses the handler builds, the client address it records).
 	req.RemoteAddr, req.Host, req.TLS = c.Request.RemoteAddr, c.Request.Host, c.Request.TLS
-	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "User-Agent", RequestIDHeader} {
+	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "User-Agent"} {
 		if v := c.Request.Header.Get(h); v != "" {
 			req.Header.Set(h, v)
 		}
@@ -508,8 +509,9 @@ func (s *Server) userByEmail(c *gin.Context, email string) (db.User, error) {
 	if err != nil {
 		return db.User{}, err
 	}
-	u, err = s.store.CreateUser(ctx, db.CreateUserParams{ID: uuid.Must(uuid.NewV7()), Email: email, Name: p.Name, Role: "partner", PartnerID: uuid.NullUUID{UUID: p.ID, Valid: true}})
-	if errors.Is(err, pgx.ErrNoRows) { // made by a concurrent request
+	u, err = CreateUser(ctx, s.store.Queries, email, p.Name, domain.RolePartner, uuid.NullUUID{UUID: p.ID, Valid: true}, uuid.NullUUID{})
+	var de *domain.Error
+	if errors.As(err, &de) && de.Code == "user_exists" { // made by a concurrent request
 		return s.store.GetUserByEmail(ctx, email)
 	}
 	return u, err

@@ -283,23 +283,14 @@ func (s *Server) inboxPage(c *gin.Context, ss *session) {
 	more := len(rows) > size
 	rows = rows[:min(len(rows), size)]
 	programs, _ := s.store.ListProgramNames(c.Request.Context())
-	filter := url.Values{}
-	for _, k := range []string{"kind", "program_id"} {
-		if v := c.Query(k); v != "" {
-			filter.Set(k, v)
-		}
-	}
+	filter := queryOf(c, "kind", "program_id")
 	s.render(c, http.StatusOK, "inbox", view{Title: "Inbox", Data: obj{"Items": rows, "Page": pageNo, "More": more, "Kind": c.Query("kind"),
 		"Program": c.Query("program_id"), "Programs": programs, "Filter": template.URL(filter.Encode())}})
 }
 
 func (s *Server) dealsPage(c *gin.Context, ss *session) {
-	q := url.Values{"limit": {"100"}}
-	for _, k := range []string{"status", "stage", "cursor"} {
-		if v := c.Query(k); v != "" {
-			q.Set(k, v)
-		}
-	}
+	q := queryOf(c, "status", "stage", "cursor")
+	q.Set("limit", "100")
 	var deals struct {
 		Data       []obj
 		HasMore    bool   `json:"has_more"`
@@ -310,11 +301,11 @@ func (s *Server) dealsPage(c *gin.Context, ss *session) {
 	}
 	data := obj{"Deals": deals.Data, "Next": deals.NextCursor, "Status": c.Query("status"), "Statuses": dealStatuses, "Stage": c.Query("stage"), "Stages": dealStages}
 	if ss.Role == "partner" {
-		if p, err := s.loadPartner(c.Request.Context(), ss.PartnerID); err == nil {
-			if prog, err := s.store.GetProgram(c.Request.Context(), p.ProgramID); err == nil {
-				data["Currency"] = prog.Currency
-			}
+		prog, ok := s.partnerProgram(c, ss)
+		if !ok {
+			return
 		}
+		data["Currency"] = prog.Currency
 	}
 	s.render(c, http.StatusOK, "deals", view{Title: "Deals", Data: data})
 }
@@ -375,10 +366,8 @@ func (s *Server) mdfPage(c *gin.Context, ss *session) {
 	var list struct {
 		Data []obj
 	}
-	q := url.Values{"limit": {"100"}}
-	if v := c.Query("status"); v != "" {
-		q.Set("status", v)
-	}
+	q := queryOf(c, "status")
+	q.Set("limit", "100")
 	if !s.read(c, ss, "/v1/mdf/requests", nil, q, &list) {
 		return
 	}
@@ -488,13 +477,19 @@ func (s *Server) claimMDFPage(c *gin.Context, ss *session) {
 
 // mdfFilePage streams a proof file through the API's download route.
 func (s *Server) mdfFilePage(c *gin.Context, ss *session) {
-	r := s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/mdf/requests/:id/files/:file_id",
+	s.download(c, ss, apiCall{Method: http.MethodGet, Route: "/v1/mdf/requests/:id/files/:file_id",
 		Params: gin.Params{{Key: "id", Value: c.Param("id")}, {Key: "file_id", Value: c.Param("file_id")}}})
+}
+
+// download answers a file the API serves (a proof, a CSV) as the API wrote it;
+// a refusal is an error page.
+func (s *Server) download(c *gin.Context, ss *session, call apiCall) {
+	r := s.invoke(c, call)
 	if !r.ok() {
 		s.renderAPIError(c, ss, r)
 		return
 	}
-	for _, h := range []string{"Content-Type", "Content-Disposition", "X-Content-Type-Options"} {
+	for _, h := range []string{"Content-Disposition", "X-Content-Type-Options"} {
 		if v := r.Header.Get(h); v != "" {
 			c.Header(h, v)
 		}
@@ -502,13 +497,36 @@ func (s *Server) mdfFilePage(c *gin.Context, ss *session) {
 	c.Data(http.StatusOK, r.Header.Get("Content-Type"), r.Body)
 }
 
-func (s *Server) partnersPage(c *gin.Context, ss *session) {
-	q := url.Values{"limit": {"100"}}
-	for _, k := range []string{"status", "program_id", "tier_id", "partner_type", "cursor"} {
+// queryOf copies the named query parameters the page was given (the filters it
+// hands on to the API).
+func queryOf(c *gin.Context, names ...string) url.Values {
+	q := url.Values{}
+	for _, k := range names {
 		if v := c.Query(k); v != "" {
 			q.Set(k, v)
 		}
 	}
+	return q
+}
+
+// partnerProgram is the signed-in partner's program (lists and reports the API
+// scopes by program).
+func (s *Server) partnerProgram(c *gin.Context, ss *session) (db.Program, bool) {
+	p, err := s.loadPartner(c.Request.Context(), ss.PartnerID)
+	var prog db.Program
+	if err == nil {
+		prog, err = s.store.GetProgram(c.Request.Context(), p.ProgramID)
+	}
+	if err != nil {
+		s.renderError(c, ss, http.StatusServiceUnavailable, "Try again", "your program could not be read just now")
+		return prog, false
+	}
+	return prog, true
+}
+
+func (s *Server) partnersPage(c *gin.Context, ss *session) {
+	q := queryOf(c, "status", "program_id", "tier_id", "partner_type", "cursor")
+	q.Set("limit", "100")
 	var list struct {
 		Data       []obj
 		NextCursor string `json:"next_cursor"`
@@ -561,12 +579,11 @@ func (s *Server) linksPage(c *gin.Context, ss *session) {
 	if !s.read(c, ss, "/v1/links", nil, url.Values{"limit": {"100"}}, &links) {
 		return
 	}
-	p, err := s.loadPartner(c.Request.Context(), ss.PartnerID)
-	if err != nil {
-		s.renderError(c, ss, http.StatusServiceUnavailable, "Try again", "the partner could not be read just now")
+	prog, ok := s.partnerProgram(c, ss)
+	if !ok {
 		return
 	}
-	program := p.ProgramID.String()
+	program := prog.ID.String()
 	var byLink, byDay struct{ Groups []obj }
 	s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/reports/affiliate", Query: url.Values{"program_id": {program}, "group_by": {"link"}}}).decode(&byLink)
 	s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/reports/affiliate", Query: url.Values{"program_id": {program}, "group_by": {"day"}}}).decode(&byDay)
@@ -615,19 +632,7 @@ func (s *Server) linkPage(c *gin.Context, ss *session) {
 // statementsCSVPage streams the API's statements CSV (a partner its own;
 // finance a partner's, with partner_id).
 func (s *Server) statementsCSVPage(c *gin.Context, ss *session) {
-	q := url.Values{}
-	for _, k := range []string{"partner_id", "month"} {
-		if v := c.Query(k); v != "" {
-			q.Set(k, v)
-		}
-	}
-	r := s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/statements.csv", Query: q})
-	if !r.ok() {
-		s.renderAPIError(c, ss, r)
-		return
-	}
-	c.Header("Content-Disposition", r.Header.Get("Content-Disposition"))
-	c.Data(http.StatusOK, r.Header.Get("Content-Type"), r.Body)
+	s.download(c, ss, apiCall{Method: http.MethodGet, Route: "/v1/statements.csv", Query: queryOf(c, "partner_id", "month")})
 }
 
 // statementsPage: finance reads one partner's statements with every line.
@@ -742,13 +747,7 @@ func (s *Server) closePage(c *gin.Context, ss *session) {
 }
 
 func (s *Server) closeCSV(c *gin.Context, ss *session) {
-	r := s.invoke(c, apiCall{Method: http.MethodGet, Route: "/v1/closes/:id/statements.csv", Params: idParam(c)})
-	if !r.ok() {
-		s.renderAPIError(c, ss, r)
-		return
-	}
-	c.Header("Content-Disposition", r.Header.Get("Content-Disposition"))
-	c.Data(http.StatusOK, r.Header.Get("Content-Type"), r.Body)
+	s.download(c, ss, apiCall{Method: http.MethodGet, Route: "/v1/closes/:id/statements.csv", Params: idParam(c)})
 }
 
 func (s *Server) payoutsPage(c *gin.Context, ss *session) {
@@ -770,10 +769,7 @@ func (s *Server) mdfReportPage(c *gin.Context, ss *session) {
 		Tiers    []obj
 		Partners []obj
 	}
-	q := url.Values{}
-	if v := c.Query("quarter"); v != "" {
-		q.Set("quarter", v)
-	}
+	q := queryOf(c, "quarter")
 	if !s.read(c, ss, "/v1/reports/mdf", nil, q, &rep) {
 		return
 	}
@@ -788,15 +784,13 @@ func (s *Server) mdfReportPage(c *gin.Context, ss *session) {
 var _ = json.Marshal
 
 func (s *Server) conversionsPage(c *gin.Context, ss *session) {
-	p, err := s.loadPartner(c.Request.Context(), ss.PartnerID)
-	if err != nil {
-		s.renderError(c, ss, http.StatusServiceUnavailable, "Try again", "the partner could not be read just now")
+	prog, ok := s.partnerProgram(c, ss)
+	if !ok {
 		return
 	}
-	q := url.Values{"limit": {"100"}, "program_id": {p.ProgramID.String()}}
-	if v := c.Query("cursor"); v != "" {
-		q.Set("cursor", v)
-	}
+	q := queryOf(c, "cursor")
+	q.Set("limit", "100")
+	q.Set("program_id", prog.ID.String())
 	var list struct {
 		Data       []obj
 		NextCursor string `json:"next_cursor"`
@@ -908,13 +902,12 @@ func tierNames(tiers []obj) map[string]string {
 // conversionsCSVPage writes the partner's conversions as CSV, read page by page
 // through the API's list (formula-safe text cells).
 func (s *Server) conversionsCSVPage(c *gin.Context, ss *session) {
-	p, err := s.loadPartner(c.Request.Context(), ss.PartnerID)
-	if err != nil {
-		s.renderError(c, ss, http.StatusServiceUnavailable, "Try again", "the partner could not be read just now")
+	prog, ok := s.partnerProgram(c, ss)
+	if !ok {
 		return
 	}
 	var rows [][]string
-	q := url.Values{"limit": {"200"}, "program_id": {p.ProgramID.String()}}
+	q := url.Values{"limit": {"200"}, "program_id": {prog.ID.String()}}
 	for page := 0; page < 500; page++ { // at most 100,000 rows
 		var list struct {
 			Data       []obj

@@ -110,23 +110,10 @@ func barChart(bars []bar, title string) template.HTML {
 	if len(bars) == 0 {
 		return ""
 	}
-	maxV := decimal.Zero
-	vals := make([]decimal.Decimal, len(bars))
-	for i, b := range bars {
-		v, err := decimal.NewFromString(b.Value)
-		if err != nil || v.IsNegative() {
-			v = decimal.Zero
-		}
-		vals[i] = v
-		if v.GreaterThan(maxV) {
-			maxV = v
-		}
-	}
+	vals, maxV := chartValues(bars)
 	const width, rowH, labelW, valueW = 640, 28, 180, 110
-	h := len(bars)*rowH + 10
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" role="img" aria-label="%s" viewBox="0 0 %d %d" width="100%%" preserveAspectRatio="xMinYMin meet"><title>%s</title>`,
-		template.HTMLEscapeString(title), width, h, template.HTMLEscapeString(title))
+	openChart(&b, title, width, len(bars)*rowH+10)
 	for i, br := range bars {
 		y := i*rowH + 5
 		w := 0
@@ -147,23 +134,11 @@ func columnChart(cols []bar, title string) template.HTML {
 	if len(cols) == 0 {
 		return ""
 	}
-	maxV := decimal.Zero
-	vals := make([]decimal.Decimal, len(cols))
-	for i, c := range cols {
-		v, err := decimal.NewFromString(c.Value)
-		if err != nil || v.IsNegative() {
-			v = decimal.Zero
-		}
-		vals[i] = v
-		if v.GreaterThan(maxV) {
-			maxV = v
-		}
-	}
+	vals, maxV := chartValues(cols)
 	const width, height, base = 640, 180, 150
 	colW := max(4, (width-40)/len(cols))
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" role="img" aria-label="%s" viewBox="0 0 %d %d" width="100%%" preserveAspectRatio="xMinYMin meet"><title>%s</title>`,
-		template.HTMLEscapeString(title), width, height, template.HTMLEscapeString(title))
+	openChart(&b, title, width, height)
 	fmt.Fprintf(&b, `<text x="0" y="12" class="chart-label">max %s</text>`, template.HTMLEscapeString(maxV.String()))
 	for i, c := range cols {
 		h := 0
@@ -198,4 +173,28 @@ func dailySeries(groups []map[string]any, from, to time.Time, field string) []ba
 		out = append(out, bar{Label: key[5:], Value: v})
 	}
 	return out
+}
+
+// chartValues reads the bars' decimals (a negative or malformed one draws as
+// zero) and their largest.
+func chartValues(bars []bar) ([]decimal.Decimal, decimal.Decimal) {
+	maxV := decimal.Zero
+	vals := make([]decimal.Decimal, len(bars))
+	for i, b := range bars {
+		v, err := decimal.NewFromString(b.Value)
+		if err != nil || v.IsNegative() {
+			v = decimal.Zero
+		}
+		vals[i] = v
+		if v.GreaterThan(maxV) {
+			maxV = v
+		}
+	}
+	return vals, maxV
+}
+
+// openChart starts an SVG chart that reads as an image with its title.
+func openChart(b *strings.Builder, title string, width, height int) {
+	t := template.HTMLEscapeString(title)
+	fmt.Fprintf(b, `<svg class="chart" role="img" aria-label="%s" viewBox="0 0 %d %d" width="100%%" preserveAspectRatio="xMinYMin meet"><title>%s</title>`, t, width, height, t)
 }

@@ -357,24 +357,12 @@ func wrkCompare(bareURL, clickURL string, conns int, d time.Duration, rounds int
 
 func bench(d time.Duration, conns, conversions int) error {
 	ctx := context.Background()
-	dbURL, drop, err := benchDatabase(ctx, "clicks")
+	dbURL, store, f, closeDB, err := seededDatabase(ctx, "clicks", 10)
 	if err != nil {
 		return err
 	}
-	defer drop()
-	pool, err := db.Open(ctx, dbURL, 10)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := db.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	store := db.NewStore(pool)
-	f, err := seed(ctx, store)
-	if err != nil {
-		return err
-	}
+	defer closeDB()
+	pool := store.Pool
 
 	fmt.Printf("click path: %d connections, %s per server in 4 alternating rounds, load generator on the same cores\n\n", conns, d)
 	// Both servers run side by side; the load alternates between them in rounds
@@ -526,23 +514,12 @@ func ingest(base string, f benchFixture, n, workers int) result {
 // code resolves, and that a link created after the load resolves at once.
 func benchLinks(n int) error {
 	ctx := context.Background()
-	dbURL, drop, err := benchDatabase(ctx, "links")
+	dbURL, store, f, closeDB, err := seededDatabase(ctx, "links", 4)
 	if err != nil {
 		return err
 	}
-	defer drop()
-	pool, err := db.Open(ctx, dbURL, 4)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := db.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	f, err := seed(ctx, db.NewStore(pool))
-	if err != nil {
-		return err
-	}
+	defer closeDB()
+	pool := store.Pool
 	fmt.Printf("\nlink cache: generating %d active links...\n", n)
 	if _, err := pool.Exec(ctx, fmt.Sprintf(`INSERT INTO links (id, code, program_id, partner_id, destination, sub_id)
 		SELECT gen_random_uuid(), 'L' || lpad(i::text, 9, '0'), '%s', '%s', 'https://shop.example/p/' || i || '?utm_campaign=c' || (i %% 100), ''
@@ -607,6 +584,30 @@ func benchDatabase(ctx context.Context, name string) (string, func(), error) {
 		return "", nil, fmt.Errorf("PostgreSQL (DATABASE_URL, default 127.0.0.1:5432): %w", err)
 	}
 	return dbURL, func() { db.DropDatabase(context.Background(), dbURL) }, nil
+}
+
+// seededDatabase is a private database (see benchDatabase), migrated, with the
+// seed fixture; close drops it.
+func seededDatabase(ctx context.Context, name string, conns int) (dbURL string, store *db.Store, f benchFixture, close func(), err error) {
+	dbURL, drop, err := benchDatabase(ctx, name)
+	if err != nil {
+		return "", nil, f, nil, err
+	}
+	pool, err := db.Open(ctx, dbURL, int32(conns))
+	if err != nil {
+		drop()
+		return "", nil, f, nil, err
+	}
+	close = func() { pool.Close(); drop() }
+	store = db.NewStore(pool)
+	if err = db.Migrate(ctx, pool); err == nil {
+		f, err = seed(ctx, store)
+	}
+	if err != nil {
+		close()
+		return "", nil, f, nil, err
+	}
+	return dbURL, store, f, close, nil
 }
 
 // benchClose closes a month of n commission lines across p partners: the freeze
@@ -713,24 +714,12 @@ func selfPeakRSS() float64 {
 // request at a time against the API's handler, as a manager signed in.
 func benchPortal(n int) error {
 	ctx := context.Background()
-	dbURL, drop, err := benchDatabase(ctx, "portal")
+	_, store, f, closeDB, err := seededDatabase(ctx, "portal", 4)
 	if err != nil {
 		return err
 	}
-	defer drop()
-	pool, err := db.Open(ctx, dbURL, 4)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := db.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	store := db.NewStore(pool)
-	f, err := seed(ctx, store)
-	if err != nil {
-		return err
-	}
+	defer closeDB()
+	pool := store.Pool
 	fmt.Printf("\nportal: %d deals waiting for a manager...\n", n)
 	if _, err := pool.Exec(ctx, fmt.Sprintf(`INSERT INTO deals (id, program_id, partner_id, tier_id, customer_name, customer_name_normalized, customer_domain, country,
 		contact_name, contact_email, estimated_value, currency, products, expected_close_date, status, stage, workflow_id, created_at)

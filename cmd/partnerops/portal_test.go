@@ -806,3 +806,76 @@ func TestPortalAdminDisablesUser(t *testing.T) {
 		t.Fatalf("the audit event: %q %v", action, err)
 	}
 }
+
+// The manager's partner list by tier, the certification form that activates a
+// reseller, the pipeline and MDF utilisation charts, a partner's notifications.
+func TestPortalReportsAndCertification(t *testing.T) {
+	f := newProgram(t)
+	id := apply(t, f, "reseller")
+	key := expect(t, do(t, call{method: "POST", path: "/v1/partners/" + id + "/approve", key: f.manager, body: map[string]any{}}), http.StatusOK).str("api_key")
+	expect(t, do(t, call{method: "POST", path: "/v1/me/agreement", key: key, body: map[string]any{"version": "2026-01"}}), http.StatusOK)
+	tiers := map[string]string{}
+	for _, tr := range expect(t, do(t, call{method: "GET", path: "/v1/programs/" + f.programID, key: f.admin}), http.StatusOK).body["tiers"].([]any) {
+		tiers[tr.(map[string]any)["name"].(string)] = tr.(map[string]any)["id"].(string)
+	}
+	mgr := newBrowser(t)
+	signIn(t, mgr, portalUser(t, f.admin, "manager"))
+	open(t, mgr, "/partners?program_id="+f.programID+"&tier_id="+tiers["Gold"])
+	if txt := browse(t, mgr, chromedp.Text(chromedp.ID("partners"))); !strings.Contains(txt, "No partners match") {
+		t.Fatalf("Gold partners: %s", txt)
+	}
+	open(t, mgr, "/partners?program_id="+f.programID+"&tier_id="+tiers["Registered"])
+	if txt := browse(t, mgr, chromedp.Text(chromedp.ID("partners"))); !strings.Contains(txt, "Registered") || !strings.Contains(txt, "awaiting certification") {
+		t.Fatalf("Registered partners: %s", txt)
+	}
+
+	// The certification form: the reseller's missing certification makes it active.
+	if err := chromedp.Do(mgr, chromedp.Click(chromedp.CSS(`#partners a[href="/partners/`+id+`"]`)), chromedp.WaitVisible(chromedp.ID("certification-form"))); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, mgr, map[string]string{"cert-passed": "2026-11-01", "cert-expires": "2028-11-01"})
+	submit(t, mgr, "#certification-form button", "Certification recorded")
+	eventually(t, "the reseller to be active", func() bool {
+		p, err := sys.store.GetPartner(context.Background(), uuid.MustParse(id))
+		return err == nil && p.Status == "active"
+	})
+
+	// The pipeline chart shows the approved deal's stage and value.
+	company, dom := uniqueCompany()
+	deal := expect(t, do(t, call{method: "POST", path: "/v1/deals", key: key, body: dealBody(company, dom)}), http.StatusCreated).str("id")
+	expect(t, do(t, call{method: "POST", path: "/v1/deals/" + deal + "/approve", key: f.manager, body: map[string]any{}}), http.StatusOK)
+	open(t, mgr, "/pipeline")
+	if n := browse(t, mgr, chromedp.Evaluate[int](`document.querySelectorAll("svg.chart rect.chart-bar").length`)); n < 1 {
+		t.Fatalf("the pipeline chart has %d bars", n)
+	}
+	if txt := browse(t, mgr, chromedp.Text(chromedp.ID("pipeline"))); !strings.Contains(txt, "EUR") {
+		t.Fatalf("the pipeline table: %s", txt)
+	}
+
+	// MDF utilisation for finance: the allocation by tier, charted.
+	allocate(t, f, id, "1000.00")
+	fin := newBrowser(t)
+	signIn(t, fin, portalUser(t, f.admin, "finance"))
+	open(t, fin, "/mdf-report")
+	if txt := browse(t, fin, chromedp.Text(chromedp.ID("mdf-partners"))); !strings.Contains(txt, "1,000.00 EUR") {
+		t.Fatalf("the MDF report: %s", txt)
+	}
+	if n := browse(t, fin, chromedp.Evaluate[int](`document.querySelectorAll("svg.chart rect.chart-bar").length`)); n < 2 {
+		t.Fatalf("the MDF chart has %d bars", n)
+	}
+
+	// The partner reads what the processes told it (here: a tier move).
+	expect(t, do(t, call{method: "PUT", path: "/v1/partners/" + id + "/tier", key: f.manager, body: map[string]any{"tier_id": tiers["Gold"], "reason": "strategic account"}}), http.StatusOK)
+	var first []any
+	eventually(t, "the tier move's notification", func() bool {
+		first = expect(t, do(t, call{method: "GET", path: "/v1/me/notifications?limit=1", key: key}), http.StatusOK).body["data"].([]any)
+		return len(first) > 0
+	})
+	me := expect(t, do(t, call{method: "GET", path: "/v1/me", key: key}), http.StatusOK)
+	p := newBrowser(t)
+	signIn(t, p, me.str("email"))
+	open(t, p, "/notifications")
+	if txt := browse(t, p, chromedp.Text(chromedp.ID("notifications"))); !strings.Contains(txt, first[0].(map[string]any)["message"].(string)) {
+		t.Fatalf("the notifications page: %s", txt)
+	}
+}
