@@ -181,8 +181,9 @@ func (s *Server) formAction(path, apiRoute, back, done string, fields ...field) 
 			return
 		}
 		r := s.invoke(c, apiCall{Method: http.MethodPost, Route: apiRoute, Params: params, Body: body, IdempotencyKey: form.Get("idempotency_key")})
+		var pending PendingDecision
 		switch {
-		case r.Status == http.StatusAccepted && strings.Contains(string(r.Body), `"pending"`):
+		case r.Status == http.StatusAccepted && r.decode(&pending) == nil && pending.Status == "pending":
 			redirectFlash(c, to, "Sent: the process has not settled it yet; this page shows the outcome when it has")
 		case r.ok():
 			redirectFlash(c, to, done)
