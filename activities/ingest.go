@@ -85,63 +85,113 @@ func RefundStats(ctx context.Context, q *db.Queries, partnerID uuid.UUID, at tim
 }
 
 // Record ingests one conversion in the caller's transaction: a refund takes its
-// share back; anything else is attributed (click token, click id, coupon,
-// customer binding; a protected deal first), priced by the rule in force,
-// scored for fraud, and booked as a commission line held for the program's
-// holding period (or for review when flagged).
+// share back; anything else is decided (see decide) and written, and a flagged
+// conversion's review is started.
 func (g *Ingest) Record(ctx context.Context, q *db.Queries, req Conversion) (db.Conversion, []db.CommissionLine, error) {
-	programID, hash := req.ProgramID, req.RequestHash
-	prog, err := g.program(ctx, q, programID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return db.Conversion{}, nil, domain.Invalid("program_id", "unknown_program", "no program with that id")
-	}
+	prog, err := g.programFor(ctx, q, req)
 	if err != nil {
 		return db.Conversion{}, nil, err
+	}
+	if req.Kind == domain.KindRefund {
+		return g.recordRefund(ctx, q, prog, newConversionParams(req), req.RefundOf)
+	}
+	d, err := g.decide(ctx, q, rowLookups{q}, prog, req)
+	if err != nil {
+		return db.Conversion{}, nil, err
+	}
+	row, err := q.CreateConversion(ctx, d.conv)
+	if err != nil {
+		return db.Conversion{}, nil, err
+	}
+	if d.bind != nil {
+		if err := q.BindCustomer(ctx, *d.bind); err != nil {
+			return db.Conversion{}, nil, err
+		}
+	}
+	lines := []db.CommissionLine{}
+	if d.line != nil {
+		line, err := q.CreateLine(ctx, *d.line)
+		if err != nil {
+			return db.Conversion{}, nil, err
+		}
+		lines = append(lines, line)
+	}
+	if d.flagged() {
+		if err := g.StartReview(ctx, row, prog); err != nil {
+			return db.Conversion{}, nil, err
+		}
+	}
+	return row, lines, nil
+}
+
+// programFor is the conversion's program, refused when unknown or in another currency.
+func (g *Ingest) programFor(ctx context.Context, q *db.Queries, req Conversion) (db.Program, error) {
+	prog, err := g.program(ctx, q, req.ProgramID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return db.Program{}, domain.Invalid("program_id", "unknown_program", "no program with that id")
+	}
+	if err != nil {
+		return db.Program{}, err
 	}
 	if req.Currency != prog.Currency {
-		return db.Conversion{}, nil, domain.Invalid("currency", "wrong_currency", "this program converts in %s", prog.Currency)
+		return db.Program{}, domain.Invalid("currency", "wrong_currency", "this program converts in %s", prog.Currency)
 	}
-	amount := req.Amount
-	at := req.OccurredAt.UTC()
-	conv := db.CreateConversionParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, ExternalID: req.ExternalID, RequestHash: hash, Kind: req.Kind,
-		Amount: domain.NewNumeric(amount), Currency: req.Currency, OrderID: req.OrderID, CustomerRef: req.CustomerRef,
-		CustomerEmail: strings.ToLower(req.CustomerEmail), CustomerDomain: req.CustomerDomain, OccurredAt: at, FraudFlags: []string{}}
-	if req.Kind == domain.KindRefund {
-		return g.recordRefund(ctx, q, prog, conv, req.RefundOf)
-	}
+	return prog, nil
+}
 
-	att, err := g.attribute(ctx, q, prog, req, at)
+func newConversionParams(req Conversion) db.CreateConversionParams {
+	return db.CreateConversionParams{ID: uuid.Must(uuid.NewV7()), ProgramID: req.ProgramID, ExternalID: req.ExternalID, RequestHash: req.RequestHash,
+		Kind: req.Kind, Amount: domain.NewNumeric(req.Amount), Currency: req.Currency, OrderID: req.OrderID, CustomerRef: req.CustomerRef,
+		CustomerEmail: strings.ToLower(req.CustomerEmail), CustomerDomain: req.CustomerDomain, OccurredAt: req.OccurredAt.UTC(), FraudFlags: []string{}}
+}
+
+// decision is what ingest decided for one conversion (not a refund), before
+// anything is written.
+type decision struct {
+	conv db.CreateConversionParams
+	line *db.CreateLineParams   // nil: nothing is owed
+	bind *db.BindCustomerParams // the customer's first purchase through a partner
+}
+
+func (d decision) flagged() bool { return len(d.conv.FraudFlags) > 0 }
+
+// decide attributes a conversion (click token, click id, coupon, customer
+// binding; a protected deal first), prices it by the rule in force, scores it
+// for fraud, and books its commission line, held for the program's holding
+// period (or for review when flagged). It reads through look and writes nothing.
+func (g *Ingest) decide(ctx context.Context, q *db.Queries, look lookups, prog db.Program, req Conversion) (decision, error) {
+	conv := newConversionParams(req)
+	at, amount := conv.OccurredAt, req.Amount
+	att, err := g.attribute(ctx, look, prog, req, at)
 	if err != nil {
-		return db.Conversion{}, nil, err
+		return decision{}, err
 	}
 	if !att.Attributed() {
 		conv.UnattributedReason = &att.Reason
-		row, err := q.CreateConversion(ctx, conv)
-		return row, []db.CommissionLine{}, err
+		return decision{conv: conv}, nil
 	}
 	conv.PartnerID = uuid.NullUUID{UUID: att.PartnerID, Valid: true}
 	conv.LinkID, conv.ClickID, conv.AttributionMethod = att.LinkID, att.ClickID, &att.Method
 
 	partner, err := g.partner(ctx, q, att.PartnerID)
 	if err != nil {
-		return db.Conversion{}, nil, err
+		return decision{}, err
 	}
 	// Commission: the rule in force at the conversion's time, partner > tier > program.
 	in := domain.CommissionInput{Kind: req.Kind, Amount: amount, Currency: prog.Currency, FirstPayment: true}
-	var binding *db.CustomerBinding
+	bound := false
 	if req.CustomerRef != "" {
-		if b, err := q.GetCustomerBinding(ctx, db.GetCustomerBindingParams{ProgramID: programID, CustomerRef: req.CustomerRef}); err == nil {
-			binding = &b
-			if b.PartnerID == att.PartnerID {
-				in.FirstPayment, in.SinceFirst = false, at.Sub(b.FirstAt)
-			}
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return db.Conversion{}, nil, err
+		b, ok, err := look.binding(ctx, prog.ID, req.CustomerRef)
+		if err != nil {
+			return decision{}, err
+		}
+		if bound = ok; ok && b.PartnerID == att.PartnerID {
+			in.FirstPayment, in.SinceFirst = false, at.Sub(b.FirstAt)
 		}
 	}
-	rules, err := g.rules(ctx, q, programID)
+	rules, err := g.rules(ctx, q, prog.ID)
 	if err != nil {
-		return db.Conversion{}, nil, err
+		return decision{}, err
 	}
 	event := domain.KindSale
 	if req.Kind == domain.KindLead {
@@ -149,31 +199,29 @@ func (g *Ingest) Record(ctx context.Context, q *db.Queries, req Conversion) (db.
 	}
 	var commission decimal.Decimal
 	paid := false
-	note := "no commission rule in force"
 	if rule, ok := domain.SelectRule(rules, partner.ID, partner.TierID, event, at); ok {
 		if len(rule.VolumeTiers) > 0 { // counted only when a volume tier needs it
-			monthStart := time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
-			n, err := q.PartnerMonthSales(ctx, db.PartnerMonthSalesParams{PartnerID: conv.PartnerID, MonthStart: monthStart, MonthEnd: monthStart.AddDate(0, 1, 0)})
+			n, err := look.monthSales(ctx, att.PartnerID, monthOf(at))
 			if err != nil {
-				return db.Conversion{}, nil, err
+				return decision{}, err
 			}
 			in.MonthSales = int(n) + 1
 		}
-		commission, paid, note = domain.Commission(rule, in)
+		commission, paid, _ = domain.Commission(rule, in)
 	}
 
 	// Fraud: flagged conversions wait for a manager instead of being paid silently.
 	dup := false
 	if req.OrderID != "" {
-		if dup, err = q.OrderSeen(ctx, db.OrderSeenParams{ProgramID: programID, OrderID: req.OrderID}); err != nil {
-			return db.Conversion{}, nil, err
+		if dup, err = look.orderSeen(ctx, prog.ID, req.OrderID); err != nil {
+			return decision{}, err
 		}
 	}
 	// The 90-day refund rate moves slowly; counting it on every conversion would
 	// slow ingest as volume grows, so it is cached a minute per partner.
 	stats, err := g.refundStats(ctx, q, att.PartnerID, at)
 	if err != nil {
-		return db.Conversion{}, nil, err
+		return decision{}, err
 	}
 	fin := domain.FraudInput{PartnerEmail: partner.Email, CustomerEmail: req.CustomerEmail, PartnerIPHash: partner.LastIPHash,
 		ConvertedAt: at, DuplicateOrder: dup, Sales90d: int(stats.Sales), Refunds90d: int(stats.Refunds)}
@@ -184,56 +232,43 @@ func (g *Ingest) Record(ctx context.Context, q *db.Queries, req Conversion) (db.
 		fin.ClickedAt = &att.At
 	}
 	conv.FraudFlags = domain.FraudFlags(fin)
-	flagged := len(conv.FraudFlags) > 0
-	if flagged {
+	d := decision{conv: conv}
+	if d.flagged() {
 		pending := "pending"
-		conv.ReviewStatus = &pending
+		d.conv.ReviewStatus = &pending
 	}
-	row, err := q.CreateConversion(ctx, conv)
-	if err != nil {
-		return db.Conversion{}, nil, err
+	if req.CustomerRef != "" && !bound {
+		d.bind = &db.BindCustomerParams{ProgramID: prog.ID, CustomerRef: req.CustomerRef, PartnerID: att.PartnerID, FirstAt: at}
 	}
-	if req.CustomerRef != "" && binding == nil {
-		if err := q.BindCustomer(ctx, db.BindCustomerParams{ProgramID: programID, CustomerRef: req.CustomerRef, PartnerID: att.PartnerID, FirstAt: at}); err != nil {
-			return db.Conversion{}, nil, err
-		}
-	}
-	lines := []db.CommissionLine{}
 	if paid && commission.IsPositive() {
 		status := "pending"
-		if flagged {
+		if d.flagged() {
 			status = "held"
 		}
 		hold := at.AddDate(0, 0, int(prog.HoldingDays))
-		line, err := q.CreateLine(ctx, db.CreateLineParams{ID: uuid.Must(uuid.NewV7()), ProgramID: programID, PartnerID: att.PartnerID, Kind: "commission",
-			SourceID: row.ID, Amount: domain.NewNumeric(commission), Currency: prog.Currency, Status: status,
+		d.line = &db.CreateLineParams{ID: uuid.Must(uuid.NewV7()), ProgramID: prog.ID, PartnerID: att.PartnerID, Kind: "commission",
+			SourceID: conv.ID, Amount: domain.NewNumeric(commission), Currency: prog.Currency, Status: status,
 			Description: fmt.Sprintf("%s %s (%s)", req.Kind, req.ExternalID, att.Method), OccurredAt: at,
-			DedupeKey: "conversion/" + row.ID.String() + "/commission", HoldUntil: &hold})
-		if err != nil {
-			return db.Conversion{}, nil, err
-		}
-		lines = append(lines, line)
-	} else if note != "" {
-		_ = note // no rule in force, or the rule pays nothing for this event
+			DedupeKey: "conversion/" + conv.ID.String() + "/commission", HoldUntil: &hold}
 	}
-	if flagged {
-		if err := g.StartReview(ctx, row, prog); err != nil {
-			return db.Conversion{}, nil, err
-		}
-	}
-	return row, lines, nil
+	return d, nil
+}
+
+func monthOf(at time.Time) time.Time {
+	return time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
 // attribute gathers every way the conversion could be credited and lets the pure
 // rule choose.
-func (g *Ingest) attribute(ctx context.Context, q *db.Queries, prog db.Program, req Conversion, at time.Time) (domain.Attribution, error) {
+func (g *Ingest) attribute(ctx context.Context, look lookups, prog db.Program, req Conversion, at time.Time) (domain.Attribution, error) {
 	in := domain.AttributionInput{At: at, Window: time.Duration(prog.CookieWindowDays) * 24 * time.Hour}
 	if req.CustomerDomain != "" { // a protected deal registration wins over cookies
-		pid, err := q.ProtectedDealFor(ctx, db.ProtectedDealForParams{ProgramID: prog.ID, CustomerDomain: req.CustomerDomain, ProtectedUntil: &at})
-		if err == nil {
-			in.Deal = &domain.Touch{PartnerID: pid}
-		} else if !errors.Is(err, pgx.ErrNoRows) {
+		pid, ok, err := look.protectedDeal(ctx, prog.ID, req.CustomerDomain, at)
+		if err != nil {
 			return domain.Attribution{}, err
+		}
+		if ok {
+			in.Deal = &domain.Touch{PartnerID: pid}
 		}
 	}
 	if req.ClickToken != "" {
@@ -249,30 +284,79 @@ func (g *Ingest) attribute(ctx context.Context, q *db.Queries, prog db.Program, 
 		if err != nil {
 			return domain.Attribution{}, domain.Invalid("click_id", "invalid", "%s", err.Error())
 		}
-		cl, err := q.GetClick(ctx, clickID)
-		if err == nil && cl.ProgramID == prog.ID {
-			in.Click = &domain.Touch{PartnerID: cl.PartnerID, LinkID: uuid.NullUUID{UUID: cl.LinkID, Valid: true}, ClickID: uuid.NullUUID{UUID: cl.ID, Valid: true}, At: cl.ClickedAt}
-		} else if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		cl, ok, err := look.click(ctx, clickID)
+		if err != nil {
 			return domain.Attribution{}, err
+		}
+		if ok && cl.ProgramID == prog.ID {
+			in.Click = &domain.Touch{PartnerID: cl.PartnerID, LinkID: uuid.NullUUID{UUID: cl.LinkID, Valid: true}, ClickID: uuid.NullUUID{UUID: cl.ID, Valid: true}, At: cl.ClickedAt}
 		}
 	}
 	if req.CouponCode != "" {
-		cp, err := q.GetCouponByCode(ctx, db.GetCouponByCodeParams{Code: req.CouponCode, ProgramID: prog.ID})
-		if err == nil {
-			in.Coupon = &domain.Touch{PartnerID: cp.PartnerID}
-		} else if !errors.Is(err, pgx.ErrNoRows) {
+		cp, ok, err := look.coupon(ctx, prog.ID, req.CouponCode)
+		if err != nil {
 			return domain.Attribution{}, err
+		}
+		if ok {
+			in.Coupon = &domain.Touch{PartnerID: cp.PartnerID}
 		}
 	}
 	if req.CustomerRef != "" {
-		b, err := q.GetCustomerBinding(ctx, db.GetCustomerBindingParams{ProgramID: prog.ID, CustomerRef: req.CustomerRef})
-		if err == nil {
-			in.Binding = &domain.Touch{PartnerID: b.PartnerID}
-		} else if !errors.Is(err, pgx.ErrNoRows) {
+		b, ok, err := look.binding(ctx, prog.ID, req.CustomerRef)
+		if err != nil {
 			return domain.Attribution{}, err
+		}
+		if ok {
+			in.Binding = &domain.Touch{PartnerID: b.PartnerID}
 		}
 	}
 	return domain.Attribute(in), nil
+}
+
+// lookups is what a decision reads besides the program, its rules and the
+// partner: row by row (Record) or from what a batch read at once (RecordBatch).
+type lookups interface {
+	protectedDeal(ctx context.Context, programID uuid.UUID, customerDomain string, at time.Time) (uuid.UUID, bool, error)
+	click(ctx context.Context, id uuid.UUID) (db.Click, bool, error)
+	coupon(ctx context.Context, programID uuid.UUID, code string) (db.Coupon, bool, error)
+	binding(ctx context.Context, programID uuid.UUID, customerRef string) (db.CustomerBinding, bool, error)
+	monthSales(ctx context.Context, partnerID uuid.UUID, month time.Time) (int64, error)
+	orderSeen(ctx context.Context, programID uuid.UUID, orderID string) (bool, error)
+}
+
+// rowLookups reads each lookup with its own query.
+type rowLookups struct{ q *db.Queries }
+
+// found turns "no row" into false.
+func found[T any](v T, err error) (T, bool, error) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return v, false, nil
+	}
+	return v, err == nil, err
+}
+
+func (l rowLookups) protectedDeal(ctx context.Context, programID uuid.UUID, customerDomain string, at time.Time) (uuid.UUID, bool, error) {
+	return found(l.q.ProtectedDealFor(ctx, db.ProtectedDealForParams{ProgramID: programID, CustomerDomain: customerDomain, ProtectedUntil: &at}))
+}
+
+func (l rowLookups) click(ctx context.Context, id uuid.UUID) (db.Click, bool, error) {
+	return found(l.q.GetClick(ctx, id))
+}
+
+func (l rowLookups) coupon(ctx context.Context, programID uuid.UUID, code string) (db.Coupon, bool, error) {
+	return found(l.q.GetCouponByCode(ctx, db.GetCouponByCodeParams{Code: code, ProgramID: programID}))
+}
+
+func (l rowLookups) binding(ctx context.Context, programID uuid.UUID, customerRef string) (db.CustomerBinding, bool, error) {
+	return found(l.q.GetCustomerBinding(ctx, db.GetCustomerBindingParams{ProgramID: programID, CustomerRef: customerRef}))
+}
+
+func (l rowLookups) monthSales(ctx context.Context, partnerID uuid.UUID, month time.Time) (int64, error) {
+	return l.q.PartnerMonthSales(ctx, db.PartnerMonthSalesParams{PartnerID: uuid.NullUUID{UUID: partnerID, Valid: true}, MonthStart: month, MonthEnd: month.AddDate(0, 1, 0)})
+}
+
+func (l rowLookups) orderSeen(ctx context.Context, programID uuid.UUID, orderID string) (bool, error) {
+	return l.q.OrderSeen(ctx, db.OrderSeenParams{ProgramID: programID, OrderID: orderID})
 }
 
 // recordRefund takes a refund's share of the commission back: before payout by

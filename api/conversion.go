@@ -69,15 +69,29 @@ func (s *Server) createConversion(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	programID := uuid.MustParse(req.ProgramID)
+	conv := ingestRequest(req, hash[:])
 	ctx := c.Request.Context()
+	rec, err := s.conversions.record(ctx, conv)
+	if err == nil && !rec.Deferred {
+		err = rec.Err
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	if !rec.Deferred {
+		c.JSON(http.StatusCreated, ConversionView{Conversion: rec.Conversion, Lines: rec.Lines})
+		return
+	}
 
+	// Alone: a refund, a repeat of an external id, a flagged conversion, or a
+	// batch that failed as a whole.
 	var view ConversionView
 	status := http.StatusCreated
 	record := func(q *db.Queries) error {
-		prev, err := q.GetConversionByExternalID(ctx, db.GetConversionByExternalIDParams{ProgramID: programID, ExternalID: req.ExternalID})
+		prev, err := q.GetConversionByExternalID(ctx, db.GetConversionByExternalIDParams{ProgramID: conv.ProgramID, ExternalID: conv.ExternalID})
 		if err == nil {
-			if string(prev.RequestHash) != string(hash[:]) {
+			if string(prev.RequestHash) != string(conv.RequestHash) {
 				return domain.Conflict("external_id_reused", "a different conversion with external_id %q was recorded", req.ExternalID)
 			}
 			status = http.StatusOK // a retried postback: the first result, nothing new
@@ -87,7 +101,8 @@ func (s *Server) createConversion(c *gin.Context) {
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		view, err = s.recordConversion(ctx, q, programID, req, hash[:])
+		row, lines, err := s.ingest.Record(ctx, q, conv)
+		view = ConversionView{Conversion: row, Lines: lines}
 		return err
 	}
 	err = s.store.InTx(ctx, record)
@@ -172,18 +187,16 @@ func conversionView(ctx context.Context, q *db.Queries, c db.Conversion) (Conver
 	return ConversionView{Conversion: c, Lines: lines}, err
 }
 
-// recordConversion hands a validated postback to the ingest pipeline
-// (activities.Ingest), with the API's short-lived caches for its lookups.
-func (s *Server) recordConversion(ctx context.Context, q *db.Queries, programID uuid.UUID, req ConversionRequest, hash []byte) (ConversionView, error) {
+// ingestRequest is a validated postback as the ingest pipeline takes it.
+func ingestRequest(req ConversionRequest, hash []byte) activities.Conversion {
 	amount := decimal.Zero
 	if req.Amount != nil {
 		amount = req.Amount.Decimal
 	}
-	row, lines, err := s.ingest.Record(ctx, q, activities.Conversion{ProgramID: programID, ExternalID: req.ExternalID, Kind: req.Kind, Amount: amount,
+	return activities.Conversion{ProgramID: uuid.MustParse(req.ProgramID), ExternalID: req.ExternalID, Kind: req.Kind, Amount: amount,
 		Currency: req.Currency, OccurredAt: *req.OccurredAt, ClickToken: req.ClickToken, ClickID: req.ClickID, CouponCode: req.CouponCode,
 		OrderID: req.OrderID, CustomerRef: req.CustomerRef, CustomerEmail: req.CustomerEmail, CustomerDomain: req.CustomerDomain,
-		CustomerIP: req.CustomerIP, RefundOf: req.RefundOf, RequestHash: hash})
-	return ConversionView{Conversion: row, Lines: lines}, err
+		CustomerIP: req.CustomerIP, RefundOf: req.RefundOf, RequestHash: hash}
 }
 
 // newIngest wires the conversion pipeline to the API's caches: a change of a

@@ -33,8 +33,12 @@ type Config struct {
 	DecisionWait   time.Duration
 	MaxPageSize    int
 	RequestTimeout time.Duration
-	RateLimit      float64 // requests per second per API key (or client address); 0 disables
-	RateBurst      int
+	// Postbacks are recorded by ConversionWriters writers in batches of at most
+	// ConversionBatch (one transaction each); keep the writers below the pool size.
+	ConversionWriters int
+	ConversionBatch   int
+	RateLimit         float64 // requests per second per API key (or client address); 0 disables
+	RateBurst         int
 	// AuthFailuresPerMinute: bad keys an address may send (a burst of as many)
 	// before it is refused with 429 until it may try again; 0 disables.
 	AuthFailuresPerMinute int
@@ -58,7 +62,7 @@ type Config struct {
 }
 
 func DefaultConfig() Config {
-	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, DecisionWait: 10 * time.Second, RateLimit: 50, RateBurst: 100, AuthFailuresPerMinute: 20,
+	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, ConversionWriters: 1, ConversionBatch: 128, DecisionWait: 10 * time.Second, RateLimit: 50, RateBurst: 100, AuthFailuresPerMinute: 20,
 		FilesDir: ".data/files", MaxFileBytes: 10 << 20, Click: DefaultClickConfig(), Portal: DefaultPortalConfig()}
 }
 
@@ -79,6 +83,7 @@ type Server struct {
 	files         FileStore
 	registry      *prometheus.Registry
 	ingest        *activities.Ingest // the conversion pipeline
+	conversions   *conversionQueue   // postbacks recorded in batches
 	httpMetrics   *httpMetrics
 	clicker       *Clicker
 	refunds       *ttlCache[uuid.UUID, db.PartnerRefundStatsRow]
@@ -115,6 +120,7 @@ func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*S
 		s.clicker = k
 	}
 	s.ingest = s.newIngest()
+	s.conversions = newConversionQueue(store, s.ingest, cfg.ConversionWriters, cfg.ConversionBatch, cfg.RequestTimeout, s.registry)
 	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}

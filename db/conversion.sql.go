@@ -142,12 +142,112 @@ func (q *Queries) BindCustomer(ctx context.Context, arg BindCustomerParams) erro
 	return err
 }
 
+const bindCustomers = `-- name: BindCustomers :exec
+INSERT INTO customer_bindings (program_id, customer_ref, partner_id, first_at)
+SELECT unnest($1::uuid[]), unnest($2::text[]), unnest($3::uuid[]), unnest($4::timestamptz[])
+ON CONFLICT DO NOTHING
+`
+
+type BindCustomersParams struct {
+	ProgramIds   []uuid.UUID `json:"program_ids"`
+	CustomerRefs []string    `json:"customer_refs"`
+	PartnerIds   []uuid.UUID `json:"partner_ids"`
+	FirstAts     []time.Time `json:"first_ats"`
+}
+
+func (q *Queries) BindCustomers(ctx context.Context, arg BindCustomersParams) error {
+	_, err := q.db.Exec(ctx, bindCustomers,
+		arg.ProgramIds,
+		arg.CustomerRefs,
+		arg.PartnerIds,
+		arg.FirstAts,
+	)
+	return err
+}
+
 const commissionLinesOf = `-- name: CommissionLinesOf :many
 SELECT id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id, close_id FROM commission_lines WHERE source_type = 'conversion' AND source_id = $1 ORDER BY created_at FOR UPDATE
 `
 
 func (q *Queries) CommissionLinesOf(ctx context.Context, sourceID uuid.UUID) ([]CommissionLine, error) {
 	rows, err := q.db.Query(ctx, commissionLinesOf, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CommissionLine{}
+	for rows.Next() {
+		var i CommissionLine
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProgramID,
+			&i.PartnerID,
+			&i.Kind,
+			&i.SourceType,
+			&i.SourceID,
+			&i.Amount,
+			&i.Currency,
+			&i.Status,
+			&i.Description,
+			&i.OccurredAt,
+			&i.DedupeKey,
+			&i.CreatedAt,
+			&i.HoldUntil,
+			&i.RelatedLineID,
+			&i.CloseID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const createCommissionLines = `-- name: CreateCommissionLines :many
+INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at,
+    dedupe_key, hold_until)
+SELECT t.id, t.program_id, t.partner_id, 'commission', 'conversion', t.source_id, t.amount::numeric, t.currency, t.status, t.description,
+    t.occurred_at, t.dedupe_key, t.hold_until
+FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::uuid[]) AS program_id, unnest($3::uuid[]) AS partner_id,
+        unnest($4::uuid[]) AS source_id, unnest($5::text[]) AS amount, unnest($6::text[]) AS currency,
+        unnest($7::text[]) AS status, unnest($8::text[]) AS description,
+        unnest($9::timestamptz[]) AS occurred_at, unnest($10::text[]) AS dedupe_key,
+        unnest($11::timestamptz[]) AS hold_until) AS t
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id, close_id
+`
+
+type CreateCommissionLinesParams struct {
+	Ids          []uuid.UUID `json:"ids"`
+	ProgramIds   []uuid.UUID `json:"program_ids"`
+	PartnerIds   []uuid.UUID `json:"partner_ids"`
+	SourceIds    []uuid.UUID `json:"source_ids"`
+	Amounts      []string    `json:"amounts"`
+	Currencies   []string    `json:"currencies"`
+	Statuses     []string    `json:"statuses"`
+	Descriptions []string    `json:"descriptions"`
+	OccurredAts  []time.Time `json:"occurred_ats"`
+	DedupeKeys   []string    `json:"dedupe_keys"`
+	HoldUntils   []time.Time `json:"hold_untils"`
+}
+
+func (q *Queries) CreateCommissionLines(ctx context.Context, arg CreateCommissionLinesParams) ([]CommissionLine, error) {
+	rows, err := q.db.Query(ctx, createCommissionLines,
+		arg.Ids,
+		arg.ProgramIds,
+		arg.PartnerIds,
+		arg.SourceIds,
+		arg.Amounts,
+		arg.Currencies,
+		arg.Statuses,
+		arg.Descriptions,
+		arg.OccurredAts,
+		arg.DedupeKeys,
+		arg.HoldUntils,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -263,6 +363,105 @@ func (q *Queries) CreateConversion(ctx context.Context, arg CreateConversionPara
 	return i, err
 }
 
+const createConversions = `-- name: CreateConversions :many
+INSERT INTO conversions (id, program_id, external_id, request_hash, kind, amount, currency, order_id, customer_ref, customer_email,
+    customer_domain, occurred_at, partner_id, link_id, click_id, attribution_method, unattributed_reason)
+SELECT t.id, t.program_id, t.external_id, t.request_hash, t.kind, t.amount::numeric, t.currency, t.order_id, t.customer_ref, t.customer_email,
+    t.customer_domain, t.occurred_at, nullif(t.partner_id, '00000000-0000-0000-0000-000000000000'::uuid),
+    nullif(t.link_id, '00000000-0000-0000-0000-000000000000'::uuid), nullif(t.click_id, '00000000-0000-0000-0000-000000000000'::uuid),
+    nullif(t.attribution_method, ''), nullif(t.unattributed_reason, '')
+FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::uuid[]) AS program_id, unnest($3::text[]) AS external_id,
+        unnest($4::bytea[]) AS request_hash, unnest($5::text[]) AS kind, unnest($6::text[]) AS amount,
+        unnest($7::text[]) AS currency, unnest($8::text[]) AS order_id, unnest($9::text[]) AS customer_ref,
+        unnest($10::text[]) AS customer_email, unnest($11::text[]) AS customer_domain,
+        unnest($12::timestamptz[]) AS occurred_at, unnest($13::uuid[]) AS partner_id,
+        unnest($14::uuid[]) AS link_id, unnest($15::uuid[]) AS click_id,
+        unnest($16::text[]) AS attribution_method, unnest($17::text[]) AS unattributed_reason) AS t
+RETURNING id, program_id, external_id, request_hash, kind, amount, currency, order_id, customer_ref, customer_email, customer_domain, refund_of, occurred_at, partner_id, link_id, click_id, attribution_method, unattributed_reason, fraud_flags, review_status, created_at
+`
+
+type CreateConversionsParams struct {
+	Ids                 []uuid.UUID `json:"ids"`
+	ProgramIds          []uuid.UUID `json:"program_ids"`
+	ExternalIds         []string    `json:"external_ids"`
+	RequestHashes       [][]byte    `json:"request_hashes"`
+	Kinds               []string    `json:"kinds"`
+	Amounts             []string    `json:"amounts"`
+	Currencies          []string    `json:"currencies"`
+	OrderIds            []string    `json:"order_ids"`
+	CustomerRefs        []string    `json:"customer_refs"`
+	CustomerEmails      []string    `json:"customer_emails"`
+	CustomerDomains     []string    `json:"customer_domains"`
+	OccurredAts         []time.Time `json:"occurred_ats"`
+	PartnerIds          []uuid.UUID `json:"partner_ids"`
+	LinkIds             []uuid.UUID `json:"link_ids"`
+	ClickIds            []uuid.UUID `json:"click_ids"`
+	AttributionMethods  []string    `json:"attribution_methods"`
+	UnattributedReasons []string    `json:"unattributed_reasons"`
+}
+
+// Amounts travel as text and are cast by PostgreSQL: exact, never a float.
+// A zero UUID or an empty text is SQL NULL (an unattributed conversion).
+func (q *Queries) CreateConversions(ctx context.Context, arg CreateConversionsParams) ([]Conversion, error) {
+	rows, err := q.db.Query(ctx, createConversions,
+		arg.Ids,
+		arg.ProgramIds,
+		arg.ExternalIds,
+		arg.RequestHashes,
+		arg.Kinds,
+		arg.Amounts,
+		arg.Currencies,
+		arg.OrderIds,
+		arg.CustomerRefs,
+		arg.CustomerEmails,
+		arg.CustomerDomains,
+		arg.OccurredAts,
+		arg.PartnerIds,
+		arg.LinkIds,
+		arg.ClickIds,
+		arg.AttributionMethods,
+		arg.UnattributedReasons,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Conversion{}
+	for rows.Next() {
+		var i Conversion
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProgramID,
+			&i.ExternalID,
+			&i.RequestHash,
+			&i.Kind,
+			&i.Amount,
+			&i.Currency,
+			&i.OrderID,
+			&i.CustomerRef,
+			&i.CustomerEmail,
+			&i.CustomerDomain,
+			&i.RefundOf,
+			&i.OccurredAt,
+			&i.PartnerID,
+			&i.LinkID,
+			&i.ClickID,
+			&i.AttributionMethod,
+			&i.UnattributedReason,
+			&i.FraudFlags,
+			&i.ReviewStatus,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const createLine = `-- name: CreateLine :one
 INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, hold_until, related_line_id, close_id)
 VALUES ($1, $2, $3, $4, 'conversion', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
@@ -324,6 +523,40 @@ func (q *Queries) CreateLine(ctx context.Context, arg CreateLineParams) (Commiss
 		&i.CloseID,
 	)
 	return i, err
+}
+
+const customerBindingsFor = `-- name: CustomerBindingsFor :many
+SELECT program_id, customer_ref, partner_id, first_at FROM customer_bindings WHERE program_id = ANY ($1::uuid[]) AND customer_ref = ANY ($2::text[])
+`
+
+type CustomerBindingsForParams struct {
+	ProgramIds   []uuid.UUID `json:"program_ids"`
+	CustomerRefs []string    `json:"customer_refs"`
+}
+
+func (q *Queries) CustomerBindingsFor(ctx context.Context, arg CustomerBindingsForParams) ([]CustomerBinding, error) {
+	rows, err := q.db.Query(ctx, customerBindingsFor, arg.ProgramIds, arg.CustomerRefs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CustomerBinding{}
+	for rows.Next() {
+		var i CustomerBinding
+		if err := rows.Scan(
+			&i.ProgramID,
+			&i.CustomerRef,
+			&i.PartnerID,
+			&i.FirstAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const getConversion = `-- name: GetConversion :one
@@ -513,6 +746,41 @@ func (q *Queries) OrderSeen(ctx context.Context, arg OrderSeenParams) (bool, err
 	return exists, err
 }
 
+const ordersSeen = `-- name: OrdersSeen :many
+SELECT DISTINCT program_id, order_id FROM conversions
+WHERE program_id = ANY ($1::uuid[]) AND order_id = ANY ($2::text[]) AND order_id <> '' AND kind <> 'refund'
+`
+
+type OrdersSeenParams struct {
+	ProgramIds []uuid.UUID `json:"program_ids"`
+	OrderIds   []string    `json:"order_ids"`
+}
+
+type OrdersSeenRow struct {
+	ProgramID uuid.UUID `json:"program_id"`
+	OrderID   string    `json:"order_id"`
+}
+
+func (q *Queries) OrdersSeen(ctx context.Context, arg OrdersSeenParams) ([]OrdersSeenRow, error) {
+	rows, err := q.db.Query(ctx, ordersSeen, arg.ProgramIds, arg.OrderIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []OrdersSeenRow{}
+	for rows.Next() {
+		var i OrdersSeenRow
+		if err := rows.Scan(&i.ProgramID, &i.OrderID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const partnerMonthSales = `-- name: PartnerMonthSales :one
 SELECT count(*) FROM conversions
 WHERE partner_id = $1 AND kind IN ('sale', 'subscription_payment') AND occurred_at >= $2 AND occurred_at < $3
@@ -572,6 +840,46 @@ func (q *Queries) ProtectedDealFor(ctx context.Context, arg ProtectedDealForPara
 	var partner_id uuid.UUID
 	err := row.Scan(&partner_id)
 	return partner_id, err
+}
+
+const recordedExternalIDs = `-- name: RecordedExternalIDs :many
+
+SELECT program_id, external_id FROM conversions
+WHERE program_id = ANY ($1::uuid[]) AND external_id = ANY ($2::text[])
+`
+
+type RecordedExternalIDsParams struct {
+	ProgramIds  []uuid.UUID `json:"program_ids"`
+	ExternalIds []string    `json:"external_ids"`
+}
+
+type RecordedExternalIDsRow struct {
+	ProgramID  uuid.UUID `json:"program_id"`
+	ExternalID string    `json:"external_id"`
+}
+
+// A batch of postbacks (activities.Ingest.RecordBatch) reads and writes set-wise:
+// one statement per kind of row for the whole batch, not one per conversion.
+// Which of a batch's external ids were recorded before (the caller matches the
+// pairs): an index scan of (program_id, external_id) whatever the table's size.
+func (q *Queries) RecordedExternalIDs(ctx context.Context, arg RecordedExternalIDsParams) ([]RecordedExternalIDsRow, error) {
+	rows, err := q.db.Query(ctx, recordedExternalIDs, arg.ProgramIds, arg.ExternalIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RecordedExternalIDsRow{}
+	for rows.Next() {
+		var i RecordedExternalIDsRow
+		if err := rows.Scan(&i.ProgramID, &i.ExternalID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const refundedSoFar = `-- name: RefundedSoFar :one

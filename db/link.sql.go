@@ -12,6 +12,42 @@ import (
 	"github.com/google/uuid"
 )
 
+const couponsByCodes = `-- name: CouponsByCodes :many
+SELECT id, code, program_id, partner_id, disabled_at, created_at FROM coupons WHERE program_id = ANY ($1::uuid[]) AND code = ANY ($2::text[]) AND disabled_at IS NULL
+`
+
+type CouponsByCodesParams struct {
+	ProgramIds []uuid.UUID `json:"program_ids"`
+	Codes      []string    `json:"codes"`
+}
+
+func (q *Queries) CouponsByCodes(ctx context.Context, arg CouponsByCodesParams) ([]Coupon, error) {
+	rows, err := q.db.Query(ctx, couponsByCodes, arg.ProgramIds, arg.Codes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Coupon{}
+	for rows.Next() {
+		var i Coupon
+		if err := rows.Scan(
+			&i.ID,
+			&i.Code,
+			&i.ProgramID,
+			&i.PartnerID,
+			&i.DisabledAt,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const createCoupon = `-- name: CreateCoupon :one
 INSERT INTO coupons (id, code, program_id, partner_id) VALUES ($1, $2, $3, $4) RETURNING id, code, program_id, partner_id, disabled_at, created_at
 `
@@ -121,6 +157,43 @@ func (q *Queries) GetClick(ctx context.Context, id uuid.UUID) (Click, error) {
 		&i.Malformed,
 	)
 	return i, err
+}
+
+const getClicks = `-- name: GetClicks :many
+SELECT id, link_id, partner_id, program_id, clicked_at, ip_hash, user_agent, referer, sub_id, bot, duplicate, malformed FROM clicks WHERE id = ANY ($1::uuid[])
+`
+
+func (q *Queries) GetClicks(ctx context.Context, ids []uuid.UUID) ([]Click, error) {
+	rows, err := q.db.Query(ctx, getClicks, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Click{}
+	for rows.Next() {
+		var i Click
+		if err := rows.Scan(
+			&i.ID,
+			&i.LinkID,
+			&i.PartnerID,
+			&i.ProgramID,
+			&i.ClickedAt,
+			&i.IPHash,
+			&i.UserAgent,
+			&i.Referer,
+			&i.SubID,
+			&i.Bot,
+			&i.Duplicate,
+			&i.Malformed,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const getCouponByCode = `-- name: GetCouponByCode :one

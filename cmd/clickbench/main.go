@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,7 +62,7 @@ func main() {
 	closePartners := flag.Int("close-partners", 10_000, "partners for the close benchmark")
 	links := flag.Int("links", 1_000_000, "active links for the link cache benchmark (0 skips it)")
 	portalDeals := flag.Int("portal-deals", 20_000, "waiting deals for the portal benchmark (0 skips it)")
-	only := flag.String("only", "", "run one benchmark: portal")
+	only := flag.String("only", "", "run one benchmark: portal or conversions")
 	flag.Parse()
 	var err error
 	switch *mode {
@@ -72,6 +73,10 @@ func main() {
 	case "" /* a parent */ :
 		if *only == "portal" {
 			err = benchPortal(*portalDeals)
+			break
+		}
+		if *only == "conversions" {
+			err = benchConversions(*conversions)
 			break
 		}
 		fallthrough
@@ -135,6 +140,9 @@ func serveClick(dbURL string) error {
 	}
 	cfg := api.DefaultConfig()
 	cfg.RateLimit = 0
+	if n, err := strconv.Atoi(os.Getenv("CONVERSION_WRITERS")); err == nil {
+		cfg.ConversionWriters = n
+	}
 	cfg.Click.TokenKey, cfg.Click.IPKey = tokenKey, ipKey
 	s, err := api.New(cfg, db.NewStore(pool), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -430,6 +438,29 @@ func bench(d time.Duration, conns, conversions int) error {
 	if stored != served || answered > served {
 		return fmt.Errorf("stored %d clicks but answered %d (%d seen)", stored, served, answered)
 	}
+	return nil
+}
+
+// benchConversions ingests n conversions through the API alone (no click load
+// before it), for profiling the conversion path.
+func benchConversions(n int) error {
+	ctx := context.Background()
+	dbURL, store, f, closeDB, err := seededDatabase(ctx, "conversions", 4)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	click, err := start("-serve", "click", "-db", dbURL)
+	if err != nil {
+		return err
+	}
+	conv := ingest("http://"+click.addr, f, n, 32)
+	if _, err := click.stop(); err != nil {
+		return err
+	}
+	var lines int64
+	_ = store.Pool.QueryRow(ctx, "SELECT count(*) FROM commission_lines").Scan(&lines)
+	fmt.Printf("conversions: %d in %s = %.0f/s (%d errors), %d commission lines\n", conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors, lines)
 	return nil
 }
 

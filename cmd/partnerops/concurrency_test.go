@@ -11,8 +11,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -422,5 +425,102 @@ func TestPendingDecisionRetriedWithItsKey(t *testing.T) {
 	_ = sys.store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM partner_events WHERE partner_id = $1 AND kind = 'approved'", id).Scan(&approvals)
 	if approvals != 1 {
 		t.Fatalf("%d approvals recorded", approvals)
+	}
+}
+
+// Postbacks at once are recorded in batches (one transaction for many): 120
+// different conversions, some sent two or three times and some reused with
+// another body, all at once. Each external id is one conversion with one line;
+// its copies answer the same body (201 once, 200 after) and what reuses it with
+// another body is refused (409); every answer is what GET answers after; and
+// the batches carried more than one postback.
+func TestConcurrentPostbacksAreBatched(t *testing.T) {
+	f := affiliateProgram(t)
+	coupon := expect(t, do(t, call{method: "POST", path: "/v1/coupons", key: f.manager, body: map[string]any{"partner_id": f.partnerID}}), http.StatusCreated).str("code")
+	batches := func() (count, single float64) {
+		resp, err := http.Get(sys.api.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "partnerops_conversion_batch_size_count "); ok {
+				count, _ = strconv.ParseFloat(v, 64)
+			}
+			if v, ok := strings.CutPrefix(line, `partnerops_conversion_batch_size_bucket{le="1"} `); ok {
+				single, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		return count, single
+	}
+	count0, single0 := batches()
+	at := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	run := uuid.NewString()[:8]
+	var calls []call
+	conflicting := map[string]bool{}
+	for i := range 120 {
+		ext := fmt.Sprintf("batch-%s-%d", run, i)
+		body := map[string]any{"program_id": f.programID, "currency": "EUR", "external_id": ext, "kind": "sale",
+			"amount": fmt.Sprintf("%d.50", 20+i), "coupon_code": coupon, "occurred_at": at}
+		for range 1 + i%3 {
+			calls = append(calls, call{method: "POST", path: "/v1/conversions", key: f.integration, body: body})
+		}
+		if i%10 == 0 {
+			other := maps.Clone(body)
+			other["amount"] = "1.00"
+			calls = append(calls, call{method: "POST", path: "/v1/conversions", key: f.integration, body: other})
+			conflicting[ext] = true
+		}
+	}
+	rs := burst(calls)
+	created, answers := map[string]int{}, map[string][]string{}
+	for i, r := range rs {
+		ext := calls[i].body.(map[string]any)["external_id"].(string)
+		switch {
+		case r.err != nil:
+			t.Fatalf("postback %d: %v", i, r.err)
+		case r.status == http.StatusConflict && conflicting[ext]:
+			continue
+		case r.status != http.StatusCreated && r.status != http.StatusOK:
+			t.Fatalf("postback %d (%s): %d %s", i, ext, r.status, r.raw)
+		case r.status == http.StatusCreated:
+			created[ext]++
+		}
+		var b map[string]any
+		_ = json.Unmarshal(r.raw, &b)
+		canon, _ := json.Marshal(b)
+		answers[ext] = append(answers[ext], string(canon))
+	}
+	for i := range 120 {
+		ext := fmt.Sprintf("batch-%s-%d", run, i)
+		if created[ext] != 1 {
+			t.Fatalf("%s: %d answers 201", ext, created[ext])
+		}
+		var first map[string]any
+		_ = json.Unmarshal([]byte(answers[ext][0]), &first)
+		id, _ := first["id"].(string)
+		stored := expect(t, do(t, call{method: "GET", path: "/v1/conversions/" + id, key: f.manager}), http.StatusOK)
+		var b map[string]any
+		_ = json.Unmarshal(stored.raw, &b)
+		canon, _ := json.Marshal(b)
+		for _, a := range answers[ext] {
+			if a != string(canon) {
+				t.Fatalf("%s answered\n%s\nbut GET answers\n%s", ext, a, canon)
+			}
+		}
+		if lines, _ := b["commission_lines"].([]any); len(lines) != 1 {
+			t.Fatalf("%s: %d lines", ext, len(lines))
+		}
+	}
+	if n := countWhere(t, "conversions", "external_id LIKE 'batch-"+run+"-%'"); n != 120 {
+		t.Fatalf("%d conversions stored", n)
+	}
+	if n := countWhere(t, "commission_lines", "description LIKE '%batch-"+run+"-%'"); n != 120 {
+		t.Fatalf("%d lines stored", n)
+	}
+	count, single := batches()
+	if count-count0 == 0 || count-count0 == single-single0 {
+		t.Fatalf("%v batches, %v of one postback: nothing was batched", count-count0, single-single0)
 	}
 }

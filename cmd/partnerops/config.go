@@ -86,6 +86,11 @@ func loadConfig() (Config, error) {
 	c.API.RateBurst = num("API_RATE_BURST", c.API.RateBurst)
 	c.API.AuthFailuresPerMinute = num("API_AUTH_FAILURES_PER_MINUTE", c.API.AuthFailuresPerMinute)
 	c.API.MaxFileBytes = int64(num("MDF_MAX_FILE_BYTES", int(c.API.MaxFileBytes)))
+	c.API.ConversionWriters = num("CONVERSION_WRITERS", c.API.ConversionWriters)
+	c.API.ConversionBatch = num("CONVERSION_BATCH_SIZE", c.API.ConversionBatch)
+	if c.API.ConversionWriters < 1 || c.API.ConversionWriters >= c.DatabaseMaxConns || c.API.ConversionBatch < 1 {
+		errs = append(errs, "CONVERSION_WRITERS must be at least 1 and below DATABASE_MAX_CONNS; CONVERSION_BATCH_SIZE at least 1")
+	}
 	c.API.Click.QueueSize = num("CLICK_QUEUE_SIZE", c.API.Click.QueueSize)
 	c.API.Click.BatchSize = num("CLICK_BATCH_SIZE", c.API.Click.BatchSize)
 	c.API.Click.FlushInterval = dur("CLICK_FLUSH_INTERVAL", c.API.Click.FlushInterval)

@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"math/rand"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +57,220 @@ func TestIngestWithoutHTTP(t *testing.T) {
 	})
 	if de, ok := domain.AsError(err); !ok || de.Code != "unknown_program" {
 		t.Fatalf("unknown program: %v", err)
+	}
+}
+
+// batchProgram is one affiliate program with what a random conversion can
+// name: its partner (and the partner's address, for self-referrals), a coupon
+// and a stored click.
+type batchProgram struct {
+	affiliateFixture
+	id                   uuid.UUID
+	partnerEmail, coupon string
+	clickID              string
+	clickedAt            time.Time
+}
+
+func newBatchProgram(t *testing.T) batchProgram {
+	t.Helper()
+	f := affiliateProgram(t)
+	p := batchProgram{affiliateFixture: f, id: uuid.MustParse(f.programID)}
+	p.partnerEmail = expect(t, do(t, call{method: "GET", path: "/v1/partners/" + f.partnerID, key: f.manager}), http.StatusOK).str("email")
+	p.coupon = expect(t, do(t, call{method: "POST", path: "/v1/coupons", key: f.manager, body: map[string]any{"partner_id": f.partnerID}}), http.StatusCreated).str("code")
+	resp, _ := click(t, f.link(t, "https://shop.example/", ""), "", browser)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.clickID = loc.Query().Get("po_click_id")
+	id, err := domain.ParseClickID(p.clickID)
+	if err != nil {
+		t.Fatalf("click id %q: %v", p.clickID, err)
+	}
+	eventually(t, "the click stored", func() bool {
+		cl, err := sys.store.GetClick(context.Background(), id)
+		p.clickedAt = cl.ClickedAt
+		return err == nil
+	})
+	return p
+}
+
+// spec is a random conversion in terms both programs understand.
+type spec struct {
+	ext, kind, amount, refundOf    string
+	coupon, click, customer, order string // "", "valid", or a value to send as is
+	selfReferral                   bool
+	minute                         int
+}
+
+func (p batchProgram) conversion(s spec) activities.Conversion {
+	c := activities.Conversion{ProgramID: p.id, ExternalID: s.ext, Kind: s.kind, Amount: decimal.RequireFromString(s.amount), Currency: "EUR",
+		OccurredAt:  p.clickedAt.Add(time.Hour + time.Duration(s.minute)*time.Second), // as long after its click in both programs
+		CustomerRef: s.customer, OrderID: s.order, RefundOf: s.refundOf, CouponCode: s.coupon, ClickID: s.click,
+		RequestHash: []byte(s.ext + s.kind + s.amount + s.coupon + s.click + s.customer + s.order)}
+	if s.coupon == "valid" {
+		c.CouponCode = p.coupon
+	}
+	if s.click == "valid" {
+		c.ClickID = p.clickID
+	}
+	if s.selfReferral {
+		c.CustomerEmail = p.partnerEmail
+	}
+	return c
+}
+
+// alone records one conversion as the API does when a batch does not take it:
+// an external id recorded before is a repeat (answered from the first), else Record.
+func alone(ctx context.Context, in *activities.Ingest, c activities.Conversion) string {
+	err := sys.store.InTx(ctx, func(q *db.Queries) error {
+		if _, err := q.GetConversionByExternalID(ctx, db.GetConversionByExternalIDParams{ProgramID: c.ProgramID, ExternalID: c.ExternalID}); err == nil {
+			return domain.Conflict("repeat", "recorded before")
+		}
+		_, _, err := in.Record(ctx, q, c)
+		return err
+	})
+	return outcome(err)
+}
+
+func outcome(err error) string {
+	if err == nil {
+		return "recorded"
+	}
+	if de, ok := domain.AsError(err); ok {
+		return de.Code
+	}
+	return "failed: " + err.Error()
+}
+
+// state is what a program's conversions became, by external id, with its own
+// ids (partner, click, coupon) replaced by what they stand for.
+func (p batchProgram) state(t *testing.T) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := sys.store.Pool.Query(ctx, `
+		SELECT c.external_id, c.kind, c.amount::text, coalesce(c.partner_id::text, ''), coalesce(c.attribution_method, ''),
+		       coalesce(c.unattributed_reason, ''), c.fraud_flags::text, coalesce(c.review_status, ''), c.click_id IS NOT NULL,
+		       coalesce((SELECT string_agg(l.kind || ' ' || l.amount::text || ' ' || l.status, ', ' ORDER BY l.kind, l.amount)
+		                 FROM commission_lines l WHERE l.source_id = c.id OR l.source_id = c.refund_of AND l.kind = 'clawback'), '')
+		FROM conversions c WHERE c.program_id = $1`, p.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for rows.Next() {
+		var ext, kind, amount, partner, method, reason, flags, review, lines string
+		var clicked bool
+		if err := rows.Scan(&ext, &kind, &amount, &partner, &method, &reason, &flags, &review, &clicked, &lines); err != nil {
+			t.Fatal(err)
+		}
+		if partner == p.partnerID {
+			partner = "the partner"
+		}
+		got[ext] = fmt.Sprintf("%s %s by %q (%s%s) flags %s review %q click %v lines [%s]", kind, amount, partner, method, reason, flags, review, clicked, lines)
+	}
+	bindings, err := sys.store.Pool.Query(ctx, `SELECT customer_ref, partner_id::text FROM customer_bindings WHERE program_id = $1`, p.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for bindings.Next() {
+		var ref, partner string
+		if err := bindings.Scan(&ref, &partner); err != nil {
+			t.Fatal(err)
+		}
+		got["binding "+ref] = fmt.Sprint(partner == p.partnerID)
+	}
+	return got
+}
+
+// A batch decides each conversion as Record alone would, in the order the
+// batch carried them out (the ones it took, in order, then the ones it left to
+// be recorded alone): attribution by coupon, click id and customer binding, a
+// customer bound by the first sale and paid as a repeat after, duplicate
+// orders and self-referrals flagged (left to Record, which starts their
+// review), the volume tier counting the batch's own sales, repeats of an
+// external id (in the batch or before it), refunds, and bad fields refused one
+// by one. Random sequences, two programs: one recorded by batches, the other
+// by Record alone in the same order; their conversions, lines and bindings
+// must be the same.
+func TestRecordBatchDecidesAsRecordAlone(t *testing.T) {
+	ctx := context.Background()
+	reviews, tiered, byClick := 0, 0, 0
+	in := &activities.Ingest{TokenKey: []byte("unused"), StartReview: func(context.Context, db.Conversion, db.Program) error { reviews++; return nil }}
+	for round := range 3 {
+		seed := time.Now().UnixNano()
+		rng := rand.New(rand.NewSource(seed))
+		batched, single := newBatchProgram(t), newBatchProgram(t)
+		pick := func(options ...string) string { return options[rng.Intn(len(options))] }
+		var specs []spec
+		for i := range 60 {
+			s := spec{ext: fmt.Sprintf("ext-%d", rng.Intn(45)), kind: pick("sale", "sale", "sale", "lead"), amount: fmt.Sprintf("%d.%02d", 10+rng.Intn(190), rng.Intn(100)),
+				coupon: pick("", "valid", "valid", "NOPE1"), click: pick("", "", "valid", "not-a-click-id"), customer: pick("", "c1", "c2", "c3"),
+				order: pick("", "", "", "", "o1", "o2"), selfReferral: rng.Intn(10) == 0, minute: i}
+			if rng.Intn(8) == 0 {
+				s.kind, s.refundOf, s.amount, s.coupon, s.click = domain.KindRefund, fmt.Sprintf("ext-%d", rng.Intn(45)), fmt.Sprintf("%d.00", 1+rng.Intn(60)), "", ""
+			}
+			specs = append(specs, s)
+		}
+		// The batches first, two of 30 (the second sees the first in PostgreSQL;
+		// a batch's own sales reach the volume tier from the 11th of a month).
+		var order []int
+		results := map[int]string{}
+		for _, part := range [][]int{{0, 30}, {30, 60}} {
+			var reqs []activities.Conversion
+			for _, s := range specs[part[0]:part[1]] {
+				reqs = append(reqs, batched.conversion(s))
+			}
+			out, err := in.RecordBatch(ctx, sys.store, reqs)
+			if err != nil {
+				t.Fatalf("seed %d: batch: %v", seed, err)
+			}
+			var deferred []int
+			for j, r := range out {
+				i := part[0] + j
+				switch {
+				case r.Deferred:
+					deferred = append(deferred, i)
+				case r.Err != nil:
+					order, results[i] = append(order, i), outcome(r.Err)
+				default:
+					order, results[i] = append(order, i), "recorded"
+					if r.Conversion.ExternalID != specs[i].ext || r.Conversion.ID == uuid.Nil {
+						t.Fatalf("seed %d: answer %d is another conversion's: %+v", seed, i, r.Conversion)
+					}
+				}
+			}
+			for _, i := range deferred {
+				order, results[i] = append(order, i), alone(ctx, in, batched.conversion(specs[i]))
+			}
+		}
+		for _, i := range order {
+			if got := alone(ctx, in, single.conversion(specs[i])); got != results[i] {
+				t.Fatalf("seed %d: conversion %d %+v: batch %s, alone %s", seed, i, specs[i], results[i], got)
+			}
+		}
+		var n int
+		if err := sys.store.Pool.QueryRow(ctx, `SELECT count(*) FROM commission_lines l JOIN conversions c ON c.id = l.source_id
+			WHERE c.program_id = $1 AND l.amount = round(c.amount * 0.25, 2)`, batched.id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		tiered += n
+		for _, v := range batched.state(t) {
+			if strings.Contains(v, "(click_id)") {
+				byClick++
+			}
+		}
+		b, s := batched.state(t), single.state(t)
+		if len(b) == 0 || len(b) != len(s) {
+			t.Fatalf("seed %d: %d conversions and bindings batched, %d alone", seed, len(b), len(s))
+		}
+		for k, v := range s {
+			if b[k] != v {
+				t.Fatalf("seed %d round %d: %s\nbatched: %s\nalone:   %s", seed, round, k, b[k], v)
+			}
+		}
+	}
+	if reviews == 0 || tiered == 0 || byClick == 0 {
+		t.Fatalf("the sequences flagged %d conversions, paid %d at the volume tier and attributed %d by click id: they test too little", reviews, tiered, byClick)
 	}
 }

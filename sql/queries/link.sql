@@ -58,3 +58,9 @@ UPDATE partners SET last_ip_hash = $2 WHERE id = $1;
 -- name: TouchProgramLinks :exec
 -- A program's tracking settings changed: its links reload into the click cache.
 UPDATE links SET updated_at = now() WHERE program_id = $1;
+
+-- name: GetClicks :many
+SELECT * FROM clicks WHERE id = ANY (@ids::uuid[]);
+
+-- name: CouponsByCodes :many
+SELECT * FROM coupons WHERE program_id = ANY (@program_ids::uuid[]) AND code = ANY (@codes::text[]) AND disabled_at IS NULL;
