@@ -142,18 +142,18 @@ func read(ctx context.Context, store *db.Store, reqs []Conversion, out []Recorde
 	var orderRows []db.OrdersSeenRow
 	p.Begin()
 	p.ForceCustomPlans()
-	p.RecordedExternalIDs(external, &before)
+	p.Add(func(q *db.Queries) (err error) { before, err = q.RecordedExternalIDs(ctx, external); return })
 	if len(clickIDs) > 0 {
-		p.GetClicks(clickIDs, &clicks)
+		p.Add(func(q *db.Queries) (err error) { clicks, err = q.GetClicks(ctx, clickIDs); return })
 	}
 	if len(coupons.Codes) > 0 {
-		p.CouponsByCodes(coupons, &couponRows)
+		p.Add(func(q *db.Queries) (err error) { couponRows, err = q.CouponsByCodes(ctx, coupons); return })
 	}
 	if len(bindings.CustomerRefs) > 0 {
-		p.CustomerBindingsFor(bindings, &bindingRows)
+		p.Add(func(q *db.Queries) (err error) { bindingRows, err = q.CustomerBindingsFor(ctx, bindings); return })
 	}
 	if len(orders.OrderIds) > 0 {
-		p.OrdersSeen(orders, &orderRows)
+		p.Add(func(q *db.Queries) (err error) { orderRows, err = q.OrdersSeen(ctx, orders); return })
 	}
 	p.Commit()
 	if err := store.Send(ctx, &p); err != nil {
@@ -285,12 +285,12 @@ func write(ctx context.Context, store *db.Store, decisions []decision, decided [
 	var made []db.CommissionLine
 	p.Begin()
 	p.ForceGenericPlans()
-	p.CreateConversions(cv, &rows)
+	p.Add(func(q *db.Queries) (err error) { rows, err = q.CreateConversions(ctx, cv); return })
 	if len(bind.CustomerRefs) > 0 {
-		p.BindCustomers(bind)
+		p.Add(func(q *db.Queries) error { return q.BindCustomers(ctx, bind) })
 	}
 	if len(ln.Ids) > 0 {
-		p.CreateCommissionLines(ln, &made)
+		p.Add(func(q *db.Queries) (err error) { made, err = q.CreateCommissionLines(ctx, ln); return })
 	}
 	p.Commit()
 	if err := store.Send(ctx, &p); err != nil {

@@ -2,84 +2,113 @@ package db
 
 import (
 	"context"
+	"errors"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Pipeline queues sqlc's queries (their SQL, from sql/queries) to send them to
-// PostgreSQL together, in one round trip: a pgx batch. Its statements run in
-// order as one transaction, implicit or between Begin and Commit; if one fails
-// the rest do not run and nothing is kept. Each query's rows are scanned into
-// its sqlc type when the pipeline is sent.
+// Pipeline sends sqlc queries to PostgreSQL together, in one round trip (a pgx
+// batch). Its statements run in order as one transaction, implicit or between
+// Begin and Commit; if one fails, the rest do not run and nothing is kept.
+//
+// A step is an ordinary call of a generated query, made twice: Add calls it on
+// Queries that only queue its SQL and arguments, and Send, once the batch has
+// answered, calls it again on Queries that hand it its own result, which the
+// generated code scans as usual. So a query's SQL, arguments and scanning are
+// sqlc's, written once.
 //
 // The conversion ingest sends a batch of postbacks' lookups as one pipeline and
 // its writes as another: two round trips however many postbacks it carries.
-type Pipeline struct{ b pgx.Batch }
-
-// Send runs the queued statements on one pool connection.
-func (s *Store) Send(ctx context.Context, p *Pipeline) error {
-	return s.Pool.SendBatch(ctx, &p.b).Close()
+type Pipeline struct {
+	batch pgx.Batch
+	steps []func(*Queries) error
 }
 
-// Len is the number of queued statements.
-func (p *Pipeline) Len() int { return p.b.Len() }
+// Add queues the query that step calls (one query per step).
+func (p *Pipeline) Add(step func(q *Queries) error) {
+	if err := step(New(queueing{&p.batch})); err != nil && !errors.Is(err, errQueued) {
+		panic("db: a pipeline step failed before it was sent: " + err.Error())
+	}
+	p.steps = append(p.steps, step)
+}
 
-// Begin and Commit make the queued statements between them an explicit transaction.
-func (p *Pipeline) Begin()  { p.b.Queue("BEGIN") }
-func (p *Pipeline) Commit() { p.b.Queue("COMMIT") }
+// Exec queues a statement without arguments or result (BEGIN, SET LOCAL …).
+func (p *Pipeline) Exec(sql string) {
+	p.batch.Queue(sql)
+	p.steps = append(p.steps, func(q *Queries) error { _, err := q.db.Exec(context.Background(), sql); return err })
+}
+
+// Begin and Commit make the statements between them an explicit transaction.
+func (p *Pipeline) Begin()  { p.Exec("BEGIN") }
+func (p *Pipeline) Commit() { p.Exec("COMMIT") }
 
 // ForceCustomPlans plans each following statement of the transaction for its
 // own arguments. A batch's lookups match arrays of keys whose number varies; a
 // generic plan made while a table was small (a new installation, before its
 // first ANALYZE) would scan the table whole ever after. (Measured: a generic
 // plan with sequential scans disabled reads the whole index, 4 times slower.)
-func (p *Pipeline) ForceCustomPlans() { p.b.Queue("SET LOCAL plan_cache_mode = force_custom_plan") }
+func (p *Pipeline) ForceCustomPlans() { p.Exec("SET LOCAL plan_cache_mode = force_custom_plan") }
 
 // ForceGenericPlans plans each following statement of the transaction once per
 // connection: for INSERTs from arrays, whose plan never depends on their
 // sizes, planning each batch anew would cost more than the insert.
-func (p *Pipeline) ForceGenericPlans() { p.b.Queue("SET LOCAL plan_cache_mode = force_generic_plan") }
+func (p *Pipeline) ForceGenericPlans() { p.Exec("SET LOCAL plan_cache_mode = force_generic_plan") }
 
-func queueRows[T any](p *Pipeline, out *[]T, sql string, args ...any) {
-	p.b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
-		var err error
-		*out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[T])
-		return err
-	})
+// Send runs the queued statements on one pool connection and gives each step
+// its result; the first error is returned.
+func (s *Store) Send(ctx context.Context, p *Pipeline) error {
+	br := s.Pool.SendBatch(ctx, &p.batch)
+	q := New(answering{br})
+	var first error
+	for _, step := range p.steps {
+		if err := step(q); err != nil && first == nil {
+			first = err
+		}
+	}
+	if err := br.Close(); err != nil && first == nil {
+		first = err
+	}
+	return first
 }
 
-func (p *Pipeline) RecordedExternalIDs(arg RecordedExternalIDsParams, out *[]RecordedExternalIDsRow) {
-	queueRows(p, out, recordedExternalIDs, arg.ProgramIds, arg.ExternalIds)
+var errQueued = errors.New("queued")
+
+// queueing is the DBTX of Add: it queues what a generated query would run.
+type queueing struct{ b *pgx.Batch }
+
+func (d queueing) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	d.b.Queue(sql, args...)
+	return pgconn.CommandTag{}, errQueued
 }
 
-func (p *Pipeline) GetClicks(ids []uuid.UUID, out *[]Click) {
-	queueRows(p, out, getClicks, ids)
+func (d queueing) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
+	d.b.Queue(sql, args...)
+	return nil, errQueued
 }
 
-func (p *Pipeline) CouponsByCodes(arg CouponsByCodesParams, out *[]Coupon) {
-	queueRows(p, out, couponsByCodes, arg.ProgramIds, arg.Codes)
+func (d queueing) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
+	d.b.Queue(sql, args...)
+	return errRow{}
 }
 
-func (p *Pipeline) CustomerBindingsFor(arg CustomerBindingsForParams, out *[]CustomerBinding) {
-	queueRows(p, out, customerBindingsFor, arg.ProgramIds, arg.CustomerRefs)
+func (queueing) CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error) {
+	return 0, errors.New("db: COPY cannot be pipelined")
 }
 
-func (p *Pipeline) OrdersSeen(arg OrdersSeenParams, out *[]OrdersSeenRow) {
-	queueRows(p, out, ordersSeen, arg.ProgramIds, arg.OrderIds)
-}
+type errRow struct{}
 
-func (p *Pipeline) CreateConversions(arg CreateConversionsParams, out *[]Conversion) {
-	queueRows(p, out, createConversions, arg.Ids, arg.ProgramIds, arg.ExternalIds, arg.RequestHashes, arg.Kinds, arg.Amounts,
-		arg.Currencies, arg.OrderIds, arg.CustomerRefs, arg.CustomerEmails, arg.CustomerDomains, arg.OccurredAts, arg.PartnerIds,
-		arg.LinkIds, arg.ClickIds, arg.AttributionMethods, arg.UnattributedReasons)
-}
+func (errRow) Scan(...any) error { return errQueued }
 
-func (p *Pipeline) BindCustomers(arg BindCustomersParams) {
-	p.b.Queue(bindCustomers, arg.ProgramIds, arg.CustomerRefs, arg.PartnerIds, arg.FirstAts)
-}
+// answering is the DBTX of Send: each call reads the next statement's result.
+type answering struct{ br pgx.BatchResults }
 
-func (p *Pipeline) CreateCommissionLines(arg CreateCommissionLinesParams, out *[]CommissionLine) {
-	queueRows(p, out, createCommissionLines, arg.Ids, arg.ProgramIds, arg.PartnerIds, arg.SourceIds, arg.Amounts, arg.Currencies,
-		arg.Statuses, arg.Descriptions, arg.OccurredAts, arg.DedupeKeys, arg.HoldUntils)
+func (d answering) Exec(context.Context, string, ...any) (pgconn.CommandTag, error) {
+	return d.br.Exec()
+}
+func (d answering) Query(context.Context, string, ...any) (pgx.Rows, error) { return d.br.Query() }
+func (d answering) QueryRow(context.Context, string, ...any) pgx.Row        { return d.br.QueryRow() }
+
+func (answering) CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error) {
+	return 0, errors.New("db: COPY cannot be pipelined")
 }

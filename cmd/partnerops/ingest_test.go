@@ -274,3 +274,67 @@ func TestRecordBatchDecidesAsRecordAlone(t *testing.T) {
 		t.Fatalf("the sequences flagged %d conversions, paid %d at the volume tier and attributed %d by click id: they test too little", reviews, tiered, byClick)
 	}
 }
+
+// A pipeline is one round trip and one transaction: each step reads its own
+// result, and when a statement fails nothing of the pipeline is kept.
+func TestPipelineIsAllOrNothing(t *testing.T) {
+	f := affiliateProgram(t)
+	ctx := context.Background()
+	programID := uuid.MustParse(f.programID)
+	conversions := func(ext ...string) db.CreateConversionsParams {
+		var p db.CreateConversionsParams
+		for _, e := range ext {
+			p.Ids, p.ProgramIds, p.ExternalIds = append(p.Ids, uuid.Must(uuid.NewV7())), append(p.ProgramIds, programID), append(p.ExternalIds, e)
+			p.RequestHashes, p.Kinds, p.Amounts, p.Currencies = append(p.RequestHashes, []byte(e)), append(p.Kinds, "sale"), append(p.Amounts, "10.5"), append(p.Currencies, "EUR")
+			p.OrderIds, p.CustomerRefs, p.CustomerEmails, p.CustomerDomains = append(p.OrderIds, ""), append(p.CustomerRefs, ""), append(p.CustomerEmails, ""), append(p.CustomerDomains, "")
+			p.OccurredAts, p.PartnerIds, p.LinkIds, p.ClickIds = append(p.OccurredAts, time.Now()), append(p.PartnerIds, uuid.Nil), append(p.LinkIds, uuid.Nil), append(p.ClickIds, uuid.Nil)
+			p.AttributionMethods, p.UnattributedReasons = append(p.AttributionMethods, ""), append(p.UnattributedReasons, "test")
+		}
+		return p
+	}
+	run := uuid.NewString()[:8]
+	var first, second []db.Conversion
+	var seen []db.RecordedExternalIDsRow
+	var p db.Pipeline
+	p.Begin()
+	p.Add(func(q *db.Queries) (err error) {
+		first, err = q.CreateConversions(ctx, conversions("p1-"+run, "p2-"+run))
+		return
+	})
+	p.Add(func(q *db.Queries) (err error) {
+		second, err = q.CreateConversions(ctx, conversions("p3-"+run))
+		return
+	})
+	p.Add(func(q *db.Queries) (err error) {
+		seen, err = q.RecordedExternalIDs(ctx, db.RecordedExternalIDsParams{ProgramIds: []uuid.UUID{programID}, ExternalIds: []string{"p1-" + run, "p3-" + run}})
+		return
+	})
+	p.Commit()
+	if err := sys.store.Send(ctx, &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 2 || first[1].ExternalID != "p2-"+run || first[0].Amount.String() != "10.50" || first[0].UnattributedReason == nil ||
+		len(second) != 1 || len(seen) != 2 {
+		t.Fatalf("each step reads its own result: %+v %+v %+v", first, second, seen)
+	}
+
+	var q db.Pipeline
+	q.Begin()
+	q.Add(func(q *db.Queries) error { _, err := q.CreateConversions(ctx, conversions("p4-"+run)); return err })
+	q.Add(func(q *db.Queries) error {
+		_, err := q.CreateConversions(ctx, conversions("p5-"+run, "p1-"+run))
+		return err
+	})
+	q.Commit()
+	err := sys.store.Send(ctx, &q)
+	if !strings.Contains(fmt.Sprint(err), "conversions_program_id_external_id_key") {
+		t.Fatalf("a repeated external id fails the pipeline: %v", err)
+	}
+	if n := countWhere(t, "conversions", "external_id IN ('p4-"+run+"', 'p5-"+run+"')"); n != 0 {
+		t.Fatalf("%d conversions of the failed pipeline kept", n)
+	}
+	// The connection is usable afterwards (or replaced): the pool answers.
+	if _, err := sys.store.GetProgram(ctx, programID); err != nil {
+		t.Fatal(err)
+	}
+}
