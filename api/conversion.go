@@ -84,15 +84,24 @@ func (s *Server) createConversion(c *gin.Context) {
 		return
 	}
 
-	// Alone: a refund, a repeat of an external id, a flagged conversion, or a
-	// batch that failed as a whole.
+	view, status, err := s.recordAlone(ctx, conv)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(status, view)
+}
+
+// recordAlone records a postback in its own transaction: a refund, a repeat
+// of an external id, a flagged conversion, or one of a batch that failed as a whole.
+func (s *Server) recordAlone(ctx context.Context, conv activities.Conversion) (ConversionView, int, error) {
 	var view ConversionView
 	status := http.StatusCreated
 	record := func(q *db.Queries) error {
 		prev, err := q.GetConversionByExternalID(ctx, db.GetConversionByExternalIDParams{ProgramID: conv.ProgramID, ExternalID: conv.ExternalID})
 		if err == nil {
 			if string(prev.RequestHash) != string(conv.RequestHash) {
-				return domain.Conflict("external_id_reused", "a different conversion with external_id %q was recorded", req.ExternalID)
+				return domain.Conflict("external_id_reused", "a different conversion with external_id %q was recorded", conv.ExternalID)
 			}
 			status = http.StatusOK // a retried postback: the first result, nothing new
 			view, err = conversionView(ctx, q, prev)
@@ -105,17 +114,13 @@ func (s *Server) createConversion(c *gin.Context) {
 		view = ConversionView{Conversion: row, Lines: lines}
 		return err
 	}
-	err = s.store.InTx(ctx, record)
+	err := s.store.InTx(ctx, record)
 	if isUniqueViolation(err, "conversions_program_id_external_id_key") {
 		// Lost a race with the same postback: its insert waited for the winner to
 		// commit, so the winner's conversion is there to answer with now.
 		err = s.store.InTx(ctx, record)
 	}
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	c.JSON(status, view)
+	return view, status, err
 }
 
 // verifySignature checks a signature made with one of the program's signing

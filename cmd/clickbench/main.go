@@ -321,7 +321,7 @@ func wrkRound(target string, conns int, d time.Duration) (wrkResult, error) {
 		var v float64
 		fmt.Sscan(string(m[1]), &v)
 		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[2])]
-		return time.Duration(v * float64(unit))
+		return time.Duration(v * float64(unit)).Round(time.Microsecond) // 8.36 ms, not 8.359999 ms
 	}
 	r.p50, r.p99 = dur(m3), dur(m4)
 	return r, nil
