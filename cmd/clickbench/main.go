@@ -36,6 +36,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/partnerops/partnerops/activities"
@@ -409,8 +410,19 @@ func bench(d time.Duration, conns, conversions int) error {
 		return err
 	}
 
-	// Conversions through the API on the same server, attributed by click token.
+	// Conversions through the API on the same server, attributed by click token;
+	// then by the click ids of clicks just stored, with order ids.
 	conv := ingest("http://"+click.addr, f, conversions, 32)
+	var byClick result
+	if rows, err := pool.Query(ctx, "SELECT id FROM clicks LIMIT $1", conversions/5); err == nil {
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return err
+		}
+		byClick = ingestByClickID("http://"+click.addr, f, ids, 32)
+	} else {
+		return err
+	}
 
 	out, err := click.stop()
 	if err != nil {
@@ -434,7 +446,9 @@ func bench(d time.Duration, conns, conversions int) error {
 	served := int64(counts["accepted"] + counts["dropped"]) // every 302 the server wrote
 	fmt.Printf("\nclicks: %d answered with 302 (%d seen complete by the load generators), %.0f dropped, %d stored in PostgreSQL after a graceful stop (stored = answered: %v)\n",
 		served, answered, counts["dropped"], stored, stored == served)
-	fmt.Printf("conversions: %d in %s = %.0f/s (%d errors), %d commission lines\n", conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors, lines)
+	fmt.Printf("conversions by click token: %d in %s = %.0f/s (%d errors)\n", conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors)
+	fmt.Printf("conversions by click id and order id (the tracking snippet's postback): %d in %s = %.0f/s (%d errors); %d commission lines in all\n",
+		byClick.requests, byClick.elapsed.Round(time.Millisecond), byClick.rps(), byClick.errors, lines)
 	if stored != served || answered > served {
 		return fmt.Errorf("stored %d clicks but answered %d (%d seen)", stored, served, answered)
 	}
@@ -505,14 +519,35 @@ func seed(ctx context.Context, store *db.Store) (benchFixture, error) {
 // bodies are built from a template (the load generator shares the two cores
 // with the server and PostgreSQL: what it spends is not the server's).
 func ingest(base string, f benchFixture, n, workers int) result {
-	tr := &http.Transport{MaxIdleConnsPerHost: workers}
-	client := &http.Client{Transport: tr}
-	var next, errs atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
 	clickedAt := time.Now().Add(-time.Hour)
 	head := fmt.Sprintf(`{"program_id":%q,"kind":"sale","amount":"49.90","currency":"USD","occurred_at":%q,"external_id":"order-`,
 		f.programID, clickedAt.Add(10*time.Minute).UTC().Format(time.RFC3339Nano))
+	return post(base, f, n, workers, func(body []byte, i int64) []byte {
+		tok := domain.ClickToken{ClickID: uuid.Must(uuid.NewV7()), LinkID: f.linkID, PartnerID: f.partnerID, ProgramID: f.programID, ClickedAt: clickedAt}
+		body = append(strconv.AppendInt(append(body, head...), i, 10), `","click_token":"`...)
+		return append(append(body, tok.Sign(tokenKey)...), `"}`...)
+	})
+}
+
+// ingestByClickID posts a sale for each stored click, as a merchant with the
+// tracking snippet does: the click id it kept and its order id (each looked up
+// in the batch's read: the click, and whether the order was seen).
+func ingestByClickID(base string, f benchFixture, clicks []uuid.UUID, workers int) result {
+	head := fmt.Sprintf(`{"program_id":%q,"kind":"sale","amount":"49.90","currency":"USD","external_id":"by-click-`, f.programID)
+	return post(base, f, len(clicks), workers, func(body []byte, i int64) []byte {
+		body = append(strconv.AppendInt(append(body, head...), i, 10), `","order_id":"o-`...)
+		body = append(strconv.AppendInt(body, i, 10), `","click_id":"`...)
+		return append(append(body, domain.ShortClickID(clicks[i-1])...), `"}`...)
+	})
+}
+
+// post sends n postbacks from workers goroutines; next appends the i-th body (from 1).
+func post(base string, f benchFixture, n, workers int, next func(body []byte, i int64) []byte) result {
+	tr := &http.Transport{MaxIdleConnsPerHost: workers}
+	client := &http.Client{Transport: tr}
+	var counter, errs atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
 	url, auth := base+"/v1/conversions", "Bearer "+f.integrationKey
 	for range workers {
 		wg.Add(1)
@@ -520,13 +555,11 @@ func ingest(base string, f benchFixture, n, workers int) result {
 			defer wg.Done()
 			body := make([]byte, 0, 512)
 			for {
-				i := next.Add(1)
+				i := counter.Add(1)
 				if i > int64(n) {
 					return
 				}
-				tok := domain.ClickToken{ClickID: uuid.Must(uuid.NewV7()), LinkID: f.linkID, PartnerID: f.partnerID, ProgramID: f.programID, ClickedAt: clickedAt}
-				body = append(strconv.AppendInt(append(body[:0], head...), i, 10), `","click_token":"`...)
-				body = append(append(body, tok.Sign(tokenKey)...), `"}`...)
+				body = next(body[:0], i)
 				req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 				req.Header.Set("Authorization", auth)
 				resp, err := client.Do(req)
