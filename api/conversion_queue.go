@@ -96,8 +96,9 @@ func (cq *conversionQueue) recordBatch(reqs []activities.Conversion) []activitie
 	defer cancel()
 	out, err := cq.ingest.RecordBatch(ctx, cq.store, reqs)
 	if err != nil {
-		// Nothing of the batch was written (a lost connection, a partner deleted meanwhile):
-		// every postback of it is recorded alone, where its own error is its own.
+		// Nothing of the batch was written (a concurrent postback with one of its
+		// external ids, a lost connection): every postback of it is recorded alone,
+		// where its own error is its own.
 		out = make([]activities.Recorded, len(reqs))
 		for i := range out {
 			out[i].Deferred = true
