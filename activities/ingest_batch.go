@@ -73,6 +73,10 @@ func (g *Ingest) RecordBatch(ctx context.Context, store *db.Store, reqs []Conver
 	return out, write(ctx, store, decisions, decided, out)
 }
 
+// Alone says whether a conversion is never taken into a batch: a refund locks
+// the lines it takes back, and is recorded alone with Record.
+func Alone(c Conversion) bool { return c.Kind == domain.KindRefund }
+
 // appendNew appends id unless ids has it: the lookups match any of a batch's
 // programs with any of its keys, and a program repeated in the array would
 // multiply the index probes (a batch is one or a few programs).
@@ -118,7 +122,7 @@ func read(ctx context.Context, store *db.Store, reqs []Conversion, out []Recorde
 	var orders db.OrdersSeenParams
 	for _, r := range reqs {
 		external.ProgramIds, external.ExternalIds = appendNew(external.ProgramIds, r.ProgramID), append(external.ExternalIds, r.ExternalID)
-		if r.Kind == domain.KindRefund {
+		if Alone(r) {
 			continue
 		}
 		if id, err := domain.ParseClickID(r.ClickID); r.ClickID != "" && err == nil {
@@ -166,7 +170,7 @@ func read(ctx context.Context, store *db.Store, reqs []Conversion, out []Recorde
 	}
 	for i, r := range reqs {
 		k := programKey{r.ProgramID, r.ExternalID}
-		if r.Kind == domain.KindRefund || taken[k] {
+		if Alone(r) || taken[k] {
 			out[i].Deferred = true
 		}
 		taken[k] = true

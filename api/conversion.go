@@ -71,7 +71,10 @@ func (s *Server) createConversion(c *gin.Context) {
 	}
 	conv := ingestRequest(req, hash[:])
 	ctx := c.Request.Context()
-	rec, err := s.conversions.record(ctx, conv)
+	rec := activities.Recorded{Deferred: true}
+	if !activities.Alone(conv) {
+		rec, err = s.conversions.record(ctx, conv)
+	}
 	if err == nil && !rec.Deferred {
 		err = rec.Err
 	}

@@ -333,8 +333,11 @@ func TestPipelineIsAllOrNothing(t *testing.T) {
 	if n := countWhere(t, "conversions", "external_id IN ('p4-"+run+"', 'p5-"+run+"')"); n != 0 {
 		t.Fatalf("%d conversions of the failed pipeline kept", n)
 	}
-	// The connection is usable afterwards (or replaced): the pool answers.
-	if _, err := sys.store.GetProgram(ctx, programID); err != nil {
-		t.Fatal(err)
+	// The connection left in a failed transaction is not handed out again:
+	// every connection of the pool answers afterwards.
+	for range 2 * sys.store.Pool.Config().MaxConns {
+		if _, err := sys.store.GetProgram(ctx, programID); err != nil {
+			t.Fatalf("after a failed pipeline: %v", err)
+		}
 	}
 }
