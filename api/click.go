@@ -616,11 +616,17 @@ func (k *Clicker) writer() {
 
 func (k *Clicker) flush(batch []db.InsertClicksParams) {
 	start := time.Now()
+	stats := countClicks(batch)
 	var err error
 	for attempt := range 5 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		var n int64
-		n, err = k.store.InsertClicks(ctx, batch)
+		err = k.store.InTx(ctx, func(q *db.Queries) (err error) {
+			if n, err = q.InsertClicks(ctx, batch); err != nil {
+				return err
+			}
+			return q.AddClickStats(ctx, stats)
+		})
 		cancel()
 		if err == nil {
 			k.m.stored.Add(float64(n))
@@ -631,6 +637,34 @@ func (k *Clicker) flush(batch []db.InsertClicksParams) {
 	}
 	k.m.lost.Add(float64(len(batch)))
 	k.logger.Error("clicks lost after retries", "count", len(batch), "error", err)
+}
+
+// countClicks is a batch's clicks per link and UTC day, as click_stats adds them.
+func countClicks(batch []db.InsertClicksParams) db.AddClickStatsParams {
+	type key struct {
+		link uuid.UUID
+		day  time.Time
+	}
+	at := map[key]int{}
+	var p db.AddClickStatsParams
+	for i := range batch {
+		c := &batch[i]
+		k := key{c.LinkID, c.ClickedAt.UTC().Truncate(24 * time.Hour)}
+		j, ok := at[k]
+		if !ok {
+			j = len(p.LinkIds)
+			at[k] = j
+			p.ProgramIds, p.Days, p.LinkIds, p.PartnerIds = append(p.ProgramIds, c.ProgramID), append(p.Days, k.day), append(p.LinkIds, c.LinkID), append(p.PartnerIds, c.PartnerID)
+			p.Clicks, p.UniqueClicks, p.FlaggedClicks = append(p.Clicks, 0), append(p.UniqueClicks, 0), append(p.FlaggedClicks, 0)
+		}
+		p.Clicks[j]++
+		if c.Bot || c.Duplicate || c.Malformed {
+			p.FlaggedClicks[j]++
+		} else {
+			p.UniqueClicks[j]++
+		}
+	}
+	return p
 }
 
 // Close stops the cache and flushes every queued click. Call it after the HTTP

@@ -73,7 +73,9 @@ func (s *Server) affiliateReport(c *gin.Context) {
 		s.abort(c, newHTTPError(http.StatusBadRequest, "invalid", "group_by must be partner, link or day", "group_by"))
 		return
 	}
-	to := time.Now().UTC()
+	// Whole UTC days (clicks are counted per day): by default the last 30,
+	// today included; to is exclusive.
+	to := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	from := to.AddDate(0, 0, -30)
 	for _, p := range []struct {
 		name string

@@ -2292,8 +2292,12 @@ type GetAffiliateReportParams struct {
 
 	// LinkId only this link's clicks and conversions (with group_by=day, a link over time)
 	LinkId *openapi_types.UUID `form:"link_id,omitempty" json:"link_id,omitempty"`
-	From   *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
-	To     *openapi_types.Date `form:"to,omitempty" json:"to,omitempty"`
+
+	// From the first UTC day counted (default, 30 days before to)
+	From *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
+
+	// To the UTC day after the last one counted (exclusive; default, tomorrow, so today is in)
+	To *openapi_types.Date `form:"to,omitempty" json:"to,omitempty"`
 }
 
 // GetAffiliateReportParamsGroupBy defines parameters for GetAffiliateReport.

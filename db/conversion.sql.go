@@ -15,12 +15,11 @@ import (
 
 const affiliateReport = `-- name: AffiliateReport :many
 WITH c AS (
-    SELECT CASE $1::text WHEN 'partner' THEN k.partner_id::text WHEN 'link' THEN k.link_id::text ELSE to_char(k.clicked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS grp,
-           count(*) AS clicks,
-           count(*) FILTER (WHERE NOT k.duplicate AND NOT k.bot AND NOT k.malformed) AS unique_clicks,
-           count(*) FILTER (WHERE k.bot OR k.malformed OR k.duplicate) AS flagged_clicks
-    FROM clicks k
-    WHERE k.program_id = $2 AND k.clicked_at >= $3 AND k.clicked_at < $4
+    SELECT CASE $1::text WHEN 'partner' THEN k.partner_id::text WHEN 'link' THEN k.link_id::text ELSE to_char(k.day, 'YYYY-MM-DD') END AS grp,
+           sum(k.clicks) AS clicks, sum(k.unique_clicks) AS unique_clicks, sum(k.flagged_clicks) AS flagged_clicks
+    FROM click_stats k -- the writer's per-day counts: whole UTC days
+    WHERE k.program_id = $2 AND k.day >= ($3::timestamptz AT TIME ZONE 'UTC')::date
+      AND k.day < ($4::timestamptz AT TIME ZONE 'UTC')::date
       AND ($5::uuid IS NULL OR k.partner_id = $5::uuid)
       AND ($6::uuid IS NULL OR k.link_id = $6::uuid)
     GROUP BY 1
@@ -79,8 +78,8 @@ type AffiliateReportRow struct {
 	Commission       domain.Numeric `json:"commission"`
 }
 
-// Clicks and conversions for [from, to), grouped by partner, link or day, with a
-// label beside each key. Conversions that came without a link (coupon, customer
+// Clicks and conversions for [from, to) (whole UTC days: the API passes midnights),
+// grouped by partner, link or day, with a label beside each key. Conversions that came without a link (coupon, customer
 // binding, deal) group under "no_link"; click_conversions counts only those a
 // click brought (the conversion rate's numerator).
 func (q *Queries) AffiliateReport(ctx context.Context, arg AffiliateReportParams) ([]AffiliateReportRow, error) {

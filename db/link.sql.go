@@ -12,6 +12,40 @@ import (
 	"github.com/google/uuid"
 )
 
+const addClickStats = `-- name: AddClickStats :exec
+INSERT INTO click_stats (program_id, day, link_id, partner_id, clicks, unique_clicks, flagged_clicks)
+SELECT unnest($1::uuid[]), (unnest($2::timestamptz[]) AT TIME ZONE 'UTC')::date, unnest($3::uuid[]),
+    unnest($4::uuid[]), unnest($5::bigint[]), unnest($6::bigint[]), unnest($7::bigint[])
+ON CONFLICT (program_id, day, link_id) DO UPDATE
+SET clicks = click_stats.clicks + excluded.clicks, unique_clicks = click_stats.unique_clicks + excluded.unique_clicks,
+    flagged_clicks = click_stats.flagged_clicks + excluded.flagged_clicks
+`
+
+type AddClickStatsParams struct {
+	ProgramIds    []uuid.UUID `json:"program_ids"`
+	Days          []time.Time `json:"days"`
+	LinkIds       []uuid.UUID `json:"link_ids"`
+	PartnerIds    []uuid.UUID `json:"partner_ids"`
+	Clicks        []int64     `json:"clicks"`
+	UniqueClicks  []int64     `json:"unique_clicks"`
+	FlaggedClicks []int64     `json:"flagged_clicks"`
+}
+
+// A batch's clicks, counted per link and UTC day by the writer, added to the
+// running counts (in the batch's transaction).
+func (q *Queries) AddClickStats(ctx context.Context, arg AddClickStatsParams) error {
+	_, err := q.db.Exec(ctx, addClickStats,
+		arg.ProgramIds,
+		arg.Days,
+		arg.LinkIds,
+		arg.PartnerIds,
+		arg.Clicks,
+		arg.UniqueClicks,
+		arg.FlaggedClicks,
+	)
+	return err
+}
+
 const couponsByCodes = `-- name: CouponsByCodes :many
 SELECT id, code, program_id, partner_id, disabled_at, created_at FROM coupons WHERE program_id = ANY ($1::uuid[]) AND code = ANY ($2::text[]) AND disabled_at IS NULL
 `

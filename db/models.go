@@ -63,6 +63,16 @@ type Click struct {
 	Malformed bool      `json:"malformed"`
 }
 
+type ClickStat struct {
+	ProgramID     uuid.UUID   `json:"program_id"`
+	Day           domain.Date `json:"day"`
+	LinkID        uuid.UUID   `json:"link_id"`
+	PartnerID     uuid.UUID   `json:"partner_id"`
+	Clicks        int64       `json:"clicks"`
+	UniqueClicks  int64       `json:"unique_clicks"`
+	FlaggedClicks int64       `json:"flagged_clicks"`
+}
+
 type ClicksDefault struct {
 	ID        uuid.UUID `json:"id"`
 	LinkID    uuid.UUID `json:"link_id"`

@@ -63,8 +63,9 @@ func main() {
 	closePartners := flag.Int("close-partners", 10_000, "partners for the close benchmark")
 	links := flag.Int("links", 1_000_000, "active links for the link cache benchmark (0 skips it)")
 	portalDeals := flag.Int("portal-deals", 20_000, "waiting deals for the portal benchmark (0 skips it)")
-	only := flag.String("only", "", "run one benchmark: portal or conversions")
+	only := flag.String("only", "", "run one benchmark: clicks, portal or conversions")
 	flag.Parse()
+	api.TuneGC() // both servers (and this load generator) run as partnerops does
 	var err error
 	switch *mode {
 	case "click":
@@ -74,6 +75,10 @@ func main() {
 	case "" /* a parent */ :
 		if *only == "portal" {
 			err = benchPortal(*portalDeals)
+			break
+		}
+		if *only == "clicks" {
+			err = bench(*duration, *conns, 0)
 			break
 		}
 		if *only == "conversions" {
@@ -296,6 +301,7 @@ type wrkResult struct {
 	requests int64
 	rps      float64
 	p50, p99 time.Duration
+	cpu      time.Duration // wrk's own CPU time
 }
 
 var (
@@ -306,12 +312,13 @@ var (
 )
 
 func wrkRound(target string, conns int, d time.Duration) (wrkResult, error) {
-	out, err := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", max(1, int(d.Round(time.Second).Seconds()))), "--latency",
-		"-H", "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", target).CombinedOutput()
+	cmd := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", max(1, int(d.Round(time.Second).Seconds()))), "--latency",
+		"-H", "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", target)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk: %v: %s", err, out)
 	}
-	var r wrkResult
+	r := wrkResult{cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	m1, m2, m3, m4 := wrkRequests.FindSubmatch(out), wrkRPS.FindSubmatch(out), wrkP50.FindSubmatch(out), wrkP99.FindSubmatch(out)
 	if m1 == nil || m2 == nil || m3 == nil || m4 == nil {
 		return r, fmt.Errorf("wrk's output: %s", out)
@@ -335,25 +342,80 @@ func median[T int64 | float64 | time.Duration](v []T) T {
 	return s[len(s)/2]
 }
 
+// procCPU is a process's CPU time so far (user + system; with its reaped
+// children's when children is true), from /proc; 0 if it cannot be read.
+func procCPU(pid int, children bool) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:])) // fields from the state on
+	ticks := 0
+	for i, n := range []int{11, 12, 13, 14} { // utime, stime, cutime, cstime
+		if i >= 2 && !children {
+			break
+		}
+		v, _ := strconv.Atoi(f[n])
+		ticks += v
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
+
+// postgresCPU is the CPU time of the local PostgreSQL server's processes: the
+// live ones and, through the postmaster's children's times, those that ended.
+func postgresCPU() time.Duration {
+	var total time.Duration
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || !bytes.Contains(b, []byte("(postgres)")) {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		total += procCPU(pid, f[1] == "1") // the postmaster's parent is init
+	}
+	return total
+}
+
+// cpuPer is CPU time per request in µs.
+func cpuPer(d time.Duration, requests int64) float64 {
+	return float64(d.Microseconds()) / float64(max(requests, 1))
+}
+
 // wrkCompare alternates wrk rounds between the bare handler and the click path
 // and prints the medians; it answers how many requests the click path got.
-func wrkCompare(bareURL, clickURL string, conns int, d time.Duration, rounds int) (int64, error) {
+//
+// Each round also says where the CPU went per request, in µs: the server
+// process, PostgreSQL (all its processes) and wrk; the cores are shared, so a
+// µs taken by one is a µs the others cannot have.
+func wrkCompare(bare, click *child, bareURL, clickURL string, conns int, d time.Duration, rounds int) (int64, error) {
 	var bRPS, cRPS []float64
 	var bP50, cP50, bP99, cP99 []time.Duration
 	var answered int64
+	round := func(c *child, url string) (wrkResult, [3]float64, error) {
+		srv0, pg0 := procCPU(c.cmd.Process.Pid, false), postgresCPU()
+		r, err := wrkRound(url, conns, d)
+		srv, pg := procCPU(c.cmd.Process.Pid, false)-srv0, postgresCPU()-pg0
+		return r, [3]float64{cpuPer(srv, r.requests), cpuPer(pg, r.requests), cpuPer(r.cpu, r.requests)}, err
+	}
 	for range rounds {
-		b, err := wrkRound(bareURL, conns, d)
+		b, bc, err := round(bare, bareURL)
 		if err != nil {
 			return answered, err
 		}
-		c, err := wrkRound(clickURL, conns, d)
+		c, cc, err := round(click, clickURL)
 		if err != nil {
 			return answered, err
 		}
 		answered += c.requests
 		bRPS, cRPS = append(bRPS, b.rps), append(cRPS, c.rps)
 		bP50, cP50, bP99, cP99 = append(bP50, b.p50), append(cP50, c.p50), append(bP99, b.p99), append(cP99, c.p99)
-		fmt.Printf("  round: bare %6.0f req/s p99 %-8s   click %6.0f req/s p99 %-8s   ratio %.2f\n", b.rps, b.p99, c.rps, c.p99, c.rps/b.rps)
+		fmt.Printf("  round: bare %6.0f req/s p99 %-8s   click %6.0f req/s p99 %-8s   ratio %.2f   CPU µs/request server+postgres+wrk: bare %.1f+%.1f+%.1f click %.1f+%.1f+%.1f\n",
+			b.rps, b.p99, c.rps, c.p99, c.rps/b.rps, bc[0], bc[1], bc[2], cc[0], cc[1], cc[2])
 	}
 	fmt.Printf("\n%-28s %12s %12s %10s\n", "wrk, median of rounds", "bare Gin 302", "click path", "ratio")
 	fmt.Printf("%-28s %12.0f %12.0f %10.2f\n", "requests/s", median(bRPS), median(cRPS), median(cRPS)/median(bRPS))
@@ -390,7 +452,7 @@ func bench(d time.Duration, conns, conversions int) error {
 	var wrkAnswered int64
 	if _, err := exec.LookPath("wrk"); err == nil {
 		fmt.Printf("wrk -t2 -c%d, %s per round, 5 alternating rounds (the headline figure):\n", conns, d/2)
-		if wrkAnswered, err = wrkCompare(bareURL, clickURL, conns, d/2, 5); err != nil {
+		if wrkAnswered, err = wrkCompare(bare, click, bareURL, clickURL, conns, d/2, 5); err != nil {
 			return err
 		}
 	} else {
@@ -412,16 +474,18 @@ func bench(d time.Duration, conns, conversions int) error {
 
 	// Conversions through the API on the same server, attributed by click token;
 	// then by the click ids of clicks just stored, with order ids.
-	conv := ingest("http://"+click.addr, f, conversions, 32)
-	var byClick result
-	if rows, err := pool.Query(ctx, "SELECT id FROM clicks LIMIT $1", conversions/5); err == nil {
+	var conv, byClick result
+	if conversions > 0 { // -only clicks skips them
+		conv = ingest("http://"+click.addr, f, conversions, 32)
+		rows, err := pool.Query(ctx, "SELECT id FROM clicks LIMIT $1", conversions/5)
+		if err != nil {
+			return err
+		}
 		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 		if err != nil {
 			return err
 		}
 		byClick = ingestByClickID("http://"+click.addr, f, ids, 32)
-	} else {
-		return err
 	}
 
 	out, err := click.stop()
@@ -446,9 +510,11 @@ func bench(d time.Duration, conns, conversions int) error {
 	served := int64(counts["accepted"] + counts["dropped"]) // every 302 the server wrote
 	fmt.Printf("\nclicks: %d answered with 302 (%d seen complete by the load generators), %.0f dropped, %d stored in PostgreSQL after a graceful stop (stored = answered: %v)\n",
 		served, answered, counts["dropped"], stored, stored == served)
-	fmt.Printf("conversions by click token: %d in %s = %.0f/s (%d errors)\n", conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors)
-	fmt.Printf("conversions by click id and order id (the tracking snippet's postback): %d in %s = %.0f/s (%d errors); %d commission lines in all\n",
-		byClick.requests, byClick.elapsed.Round(time.Millisecond), byClick.rps(), byClick.errors, lines)
+	if conversions > 0 {
+		fmt.Printf("conversions by click token: %d in %s = %.0f/s (%d errors)\n", conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors)
+		fmt.Printf("conversions by click id and order id (the tracking snippet's postback): %d in %s = %.0f/s (%d errors); %d commission lines in all\n",
+			byClick.requests, byClick.elapsed.Round(time.Millisecond), byClick.rps(), byClick.errors, lines)
+	}
 	if stored != served || answered > served {
 		return fmt.Errorf("stored %d clicks but answered %d (%d seen)", stored, served, answered)
 	}

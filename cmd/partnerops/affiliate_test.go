@@ -412,6 +412,7 @@ func TestAffiliateReport(t *testing.T) {
 		_ = sys.store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM clicks WHERE partner_id = $1", f.partnerID).Scan(&n)
 		return n == 6 // with the cache probe
 	})
+	clickStatsAgree(t)
 	for i, amount := range []string{"100.00", "33.33"} {
 		tk, _ := domain.ParseClickToken(tokens[i], testTokenKey)
 		expect(t, f.convert(t, map[string]any{"external_id": "o-" + uuid.NewString(), "kind": "sale", "amount": amount, "click_token": tokens[i],
@@ -463,6 +464,29 @@ func TestAffiliateReport(t *testing.T) {
 	}
 }
 
+// clickStatsAgree checks that the writer's per-day counts equal what the clicks
+// table holds, for every program, link and UTC day (one statement: one snapshot,
+// and the writer commits a batch's clicks and counts together).
+func clickStatsAgree(t *testing.T) {
+	t.Helper()
+	var wrong, rows int
+	err := sys.store.Pool.QueryRow(context.Background(), `
+		WITH a AS (
+			SELECT program_id, (clicked_at AT TIME ZONE 'UTC')::date AS day, link_id, min(partner_id::text)::uuid AS partner_id, count(*) AS clicks,
+			       count(*) FILTER (WHERE NOT duplicate AND NOT bot AND NOT malformed) AS unique_clicks,
+			       count(*) FILTER (WHERE bot OR malformed OR duplicate) AS flagged_clicks
+			FROM clicks GROUP BY 1, 2, 3)
+		SELECT count(*) FILTER (WHERE a.link_id IS NULL OR s.link_id IS NULL OR (a.partner_id, a.clicks, a.unique_clicks, a.flagged_clicks)
+		                                 IS DISTINCT FROM (s.partner_id, s.clicks, s.unique_clicks, s.flagged_clicks)), count(*)
+		FROM a FULL JOIN click_stats s ON (s.program_id, s.day, s.link_id) = (a.program_id, a.day, a.link_id)`).Scan(&wrong, &rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wrong > 0 || rows == 0 {
+		t.Fatalf("click_stats disagrees with clicks on %d of %d (program, day, link) rows", wrong, rows)
+	}
+}
+
 func tokensLink(t *testing.T, token string) string {
 	t.Helper()
 	tk, err := domain.ParseClickToken(token, testTokenKey)
@@ -496,7 +520,9 @@ func TestEveryAnsweredClickIsStoredOnShutdown(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				resp, err := noFollow.Get(base + "/c/" + code)
+				req, _ := http.NewRequest(http.MethodGet, base+"/c/"+code, nil)
+				req.Header.Set("User-Agent", browser) // a browser: repeats are duplicates, not bots
+				resp, err := noFollow.Do(req)
 				if err != nil {
 					return // the server has stopped
 				}
@@ -523,6 +549,7 @@ func TestEveryAnsweredClickIsStoredOnShutdown(t *testing.T) {
 		t.Fatalf("answered %d, accepted %v, dropped %v, stored %v, lost %v", answered.Load(), accepted, dropped, stored, lost)
 	}
 	t.Logf("%d clicks answered and stored", answered.Load())
+	clickStatsAgree(t) // and counted, batch by batch
 }
 
 // Every affiliate configuration endpoint refuses bad input with a 4xx naming the

@@ -134,6 +134,7 @@ func main() {
 	// UUIDs (a UUIDv7 per click) from a buffered pool of random bytes: one
 	// getrandom per 16 ids. Enabled before anything else runs, as it must be.
 	uuid.EnableRandPool()
+	api.TuneGC()
 	err := run(os.Args[1:])
 	var usageErr usageError
 	switch {

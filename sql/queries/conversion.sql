@@ -64,17 +64,16 @@ UPDATE commission_lines SET status = $2 WHERE source_type = 'conversion' AND sou
 UPDATE commission_lines SET status = 'payable' WHERE status = 'pending' AND hold_until <= $1;
 
 -- name: AffiliateReport :many
--- Clicks and conversions for [from, to), grouped by partner, link or day, with a
--- label beside each key. Conversions that came without a link (coupon, customer
+-- Clicks and conversions for [from, to) (whole UTC days: the API passes midnights),
+-- grouped by partner, link or day, with a label beside each key. Conversions that came without a link (coupon, customer
 -- binding, deal) group under "no_link"; click_conversions counts only those a
 -- click brought (the conversion rate's numerator).
 WITH c AS (
-    SELECT CASE sqlc.arg(group_by)::text WHEN 'partner' THEN k.partner_id::text WHEN 'link' THEN k.link_id::text ELSE to_char(k.clicked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS grp,
-           count(*) AS clicks,
-           count(*) FILTER (WHERE NOT k.duplicate AND NOT k.bot AND NOT k.malformed) AS unique_clicks,
-           count(*) FILTER (WHERE k.bot OR k.malformed OR k.duplicate) AS flagged_clicks
-    FROM clicks k
-    WHERE k.program_id = sqlc.arg(program_id) AND k.clicked_at >= sqlc.arg(from_time) AND k.clicked_at < sqlc.arg(to_time)
+    SELECT CASE sqlc.arg(group_by)::text WHEN 'partner' THEN k.partner_id::text WHEN 'link' THEN k.link_id::text ELSE to_char(k.day, 'YYYY-MM-DD') END AS grp,
+           sum(k.clicks) AS clicks, sum(k.unique_clicks) AS unique_clicks, sum(k.flagged_clicks) AS flagged_clicks
+    FROM click_stats k -- the writer's per-day counts: whole UTC days
+    WHERE k.program_id = sqlc.arg(program_id) AND k.day >= (sqlc.arg(from_time)::timestamptz AT TIME ZONE 'UTC')::date
+      AND k.day < (sqlc.arg(to_time)::timestamptz AT TIME ZONE 'UTC')::date
       AND (sqlc.narg('partner_id')::uuid IS NULL OR k.partner_id = sqlc.narg('partner_id')::uuid)
       AND (sqlc.narg('link_id')::uuid IS NULL OR k.link_id = sqlc.narg('link_id')::uuid)
     GROUP BY 1

@@ -64,3 +64,13 @@ SELECT * FROM clicks WHERE id = ANY (@ids::uuid[]);
 
 -- name: CouponsByCodes :many
 SELECT * FROM coupons WHERE program_id = ANY (@program_ids::uuid[]) AND code = ANY (@codes::text[]) AND disabled_at IS NULL;
+
+-- name: AddClickStats :exec
+-- A batch's clicks, counted per link and UTC day by the writer, added to the
+-- running counts (in the batch's transaction).
+INSERT INTO click_stats (program_id, day, link_id, partner_id, clicks, unique_clicks, flagged_clicks)
+SELECT unnest(@program_ids::uuid[]), (unnest(@days::timestamptz[]) AT TIME ZONE 'UTC')::date, unnest(@link_ids::uuid[]),
+    unnest(@partner_ids::uuid[]), unnest(@clicks::bigint[]), unnest(@unique_clicks::bigint[]), unnest(@flagged_clicks::bigint[])
+ON CONFLICT (program_id, day, link_id) DO UPDATE
+SET clicks = click_stats.clicks + excluded.clicks, unique_clicks = click_stats.unique_clicks + excluded.unique_clicks,
+    flagged_clicks = click_stats.flagged_clicks + excluded.flagged_clicks;
