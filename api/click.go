@@ -118,6 +118,7 @@ type programTracking struct {
 type clickMetrics struct {
 	accepted, dropped, unknown, stored, lost prometheus.Counter
 	flagged                                  *prometheus.CounterVec
+	bots, malformed, duplicates              prometheus.Counter // flagged's children, resolved once
 	flush                                    prometheus.Histogram
 }
 
@@ -138,6 +139,7 @@ func NewClicker(ctx context.Context, cfg ClickConfig, store *db.Store, logger *s
 		flagged:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "partnerops_clicks_flagged_total", Help: "Clicks flagged inline, by reason."}, []string{"reason"}),
 		flush:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "partnerops_click_flush_seconds", Help: "Time to COPY one batch of clicks.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 	}
+	k.m.bots, k.m.malformed, k.m.duplicates = k.m.flagged.WithLabelValues("bot"), k.m.flagged.WithLabelValues("malformed"), k.m.flagged.WithLabelValues("duplicate")
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "partnerops_click_queue_depth", Help: "Clicks waiting to be written."}, func() float64 { return float64(k.queue.len()) })
 	for _, c := range []prometheus.Collector{k.m.accepted, k.m.dropped, k.m.unknown, k.m.stored, k.m.lost, k.m.flagged, k.m.flush, depth} {
 		if err := reg.Register(c); err != nil {
@@ -207,18 +209,21 @@ func (k *Clicker) Handle(c *gin.Context) {
 	}
 	if !keep {
 		tok := domain.ClickToken{ClickID: clickID, LinkID: l.id, PartnerID: l.partnerID, ProgramID: l.programID, ClickedAt: now}
+		// Written directly, in one buffer: the token is base64url and needs none
+		// of SetCookie's checks.
+		var buf [256]byte
+		cookie := append(buf[:0], clickCookie+"="...)
 		mac := k.tokenMACs.Get().(hash.Hash)
-		signed := tok.SignWith(mac)
+		cookie = tok.AppendSigned(cookie, mac)
 		k.tokenMACs.Put(mac)
-		// Written directly: the token is base64url and needs none of SetCookie's checks.
-		cookie := clickCookie + "=" + signed + "; Path=/; Max-Age=" + l.maxAge + "; HttpOnly; SameSite=Lax"
+		cookie = append(append(append(cookie, "; Path=/; Max-Age="...), l.maxAge...), "; HttpOnly; SameSite=Lax"...)
 		if l.trackingHost != "" && host == l.trackingHost {
-			cookie += "; Domain=" + l.cookieDomain // first-party on the merchant's site
+			cookie = append(append(cookie, "; Domain="...), l.cookieDomain...) // first-party on the merchant's site
 		}
 		if req.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https" {
-			cookie += "; Secure"
+			cookie = append(cookie, "; Secure"...)
 		}
-		c.Writer.Header()["Set-Cookie"] = []string{cookie}
+		c.Writer.Header()["Set-Cookie"] = []string{string(cookie)}
 	}
 
 	if k.queue.add(db.InsertClicksParams{ID: clickID, LinkID: l.id, PartnerID: l.partnerID, ProgramID: l.programID, ClickedAt: now,
@@ -229,11 +234,11 @@ func (k *Clicker) Handle(c *gin.Context) {
 	}
 	switch {
 	case bot:
-		k.m.flagged.WithLabelValues("bot").Inc()
+		k.m.bots.Inc()
 	case malformed:
-		k.m.flagged.WithLabelValues("malformed").Inc()
+		k.m.malformed.Inc()
 	case duplicate:
-		k.m.flagged.WithLabelValues("duplicate").Inc()
+		k.m.duplicates.Inc()
 	}
 	redirect(c, l.destination(req.URL.RawQuery, domain.ShortClickID(clickID)))
 }

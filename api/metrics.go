@@ -39,10 +39,6 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 // measure is the middleware; the click path has its own counters and skips it.
 func (s *Server) measure(c *gin.Context) {
 	route := c.FullPath()
-	if route == clickRoute {
-		c.Next()
-		return
-	}
 	start := time.Now()
 	c.Next()
 	if route == "" {

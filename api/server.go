@@ -125,7 +125,11 @@ func New(cfg Config, store *db.Store, tc client.Client, logger *slog.Logger) (*S
 		return nil, err
 	}
 	s.engine.HandleMethodNotAllowed = true
-	s.engine.Use(s.recover, s.requestID, s.trace, s.measure, s.logRequests, s.deadline, s.cleanParams)
+	// The hot path, registered before the middleware so that it runs none of it
+	// but recover: a click never waits (no deadline), is counted by its own
+	// metrics, and gets no request id, trace span or log line.
+	s.handle(s.engine, http.MethodGet, clickRoute, anyone, s.click)
+	s.engine.Use(s.recover, withRequestID, s.trace, s.measure, s.logRequests, s.deadline, s.cleanParams)
 	s.engine.NoRoute(func(c *gin.Context) {
 		s.abort(c, newHTTPError(http.StatusNotFound, "not_found", "no such endpoint", ""))
 	})
@@ -154,6 +158,7 @@ func (s *Server) Close() {
 func (s *Server) Clicker() *Clicker { return s.clicker }
 
 func (s *Server) click(c *gin.Context) {
+	defer s.recoverPanic(c)
 	if s.clicker == nil {
 		s.abort(c, newHTTPError(http.StatusServiceUnavailable, "unavailable", "click tracking is not configured", ""))
 		return
@@ -173,8 +178,6 @@ func (s *Server) register() {
 	s.handle(e, http.MethodGet, "/openapi.json", anyone, serveOpenAPIJSON)
 	s.handle(e, http.MethodGet, "/openapi.yaml", anyone, serveOpenAPIYAML)
 	s.handle(e, http.MethodGet, "/metrics", anyone, s.metrics)
-	// The hot path: no logging middleware cost beyond the shared one, no auth.
-	s.handle(e, http.MethodGet, clickRoute, anyone, s.click)
 	s.handle(e, http.MethodGet, "/t.js", anyone, serveSnippet)
 
 	v1 := e.Group("/v1")
@@ -283,35 +286,24 @@ func (s *Server) register() {
 
 // recover turns a panic into the JSON 500 shape, logged with the stack.
 func (s *Server) recover(c *gin.Context) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.logger.ErrorContext(c.Request.Context(), "panic", "panic", r, "path", c.Request.URL.Path)
-			c.AbortWithStatusJSON(http.StatusInternalServerError, ErrorBody{Error: ErrorDetail{Code: "internal", Message: "internal error"}})
-		}
-	}()
+	defer s.recoverPanic(c)
 	c.Next()
 }
 
-// clickRoute is the hot path: it skips the per-request log line and deadline
-// (it never waits on anything) unless it fails.
-const clickRoute = "/c/:code"
-
-// requestID gives every request but a click its X-Request-Id.
-func (s *Server) requestID(c *gin.Context) {
-	if c.FullPath() == clickRoute {
-		c.Next()
-		return
+// recoverPanic, deferred, answers a panic with a logged 500.
+func (s *Server) recoverPanic(c *gin.Context) {
+	if r := recover(); r != nil {
+		s.logger.ErrorContext(c.Request.Context(), "panic", "panic", r, "path", c.Request.URL.Path)
+		c.AbortWithStatusJSON(http.StatusInternalServerError, ErrorBody{Error: ErrorDetail{Code: "internal", Message: "internal error"}})
 	}
-	withRequestID(c)
 }
+
+// clickRoute is the hot path: it runs outside the middleware (New).
+const clickRoute = "/c/:code"
 
 // cleanParams refuses NUL bytes and invalid UTF-8 in the path and the query string
 // before any handler sees them (PostgreSQL text cannot hold them).
 func (s *Server) cleanParams(c *gin.Context) {
-	if c.FullPath() == clickRoute {
-		c.Next()
-		return
-	}
 	for _, p := range c.Params {
 		if !cleanText(p.Value) {
 			s.abort(c, newHTTPError(http.StatusBadRequest, "invalid_text", "the path holds a NUL byte or invalid UTF-8", p.Key))
@@ -332,9 +324,6 @@ func (s *Server) cleanParams(c *gin.Context) {
 func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	if c.FullPath() == clickRoute && c.Writer.Status() < 500 {
-		return
-	}
 	s.logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
 		slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
 		slog.Int("status", c.Writer.Status()), slog.Duration("duration", time.Since(start)),
@@ -343,10 +332,6 @@ func (s *Server) logRequests(c *gin.Context) {
 
 // deadline bounds every request's work (database and Temporal calls).
 func (s *Server) deadline(c *gin.Context) {
-	if c.FullPath() == clickRoute {
-		c.Next()
-		return
-	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)

@@ -40,8 +40,13 @@ func (t ClickToken) Sign(key []byte) string { return t.SignWith(hmac.New(sha256.
 
 // SignWith signs with a keyed HMAC-SHA256 that the caller may reuse (the click
 // handler pools them); it is reset first.
-func (t ClickToken) SignWith(mac hash.Hash) string {
-	buf := make([]byte, payloadLen, payloadLen+sha256.Size)
+func (t ClickToken) SignWith(mac hash.Hash) string { return string(t.AppendSigned(nil, mac)) }
+
+// AppendSigned appends the signed token to dst (the click handler builds its
+// cookie in one buffer).
+func (t ClickToken) AppendSigned(dst []byte, mac hash.Hash) []byte {
+	var raw [payloadLen + sha256.Size]byte
+	buf := raw[:payloadLen]
 	buf[0] = tokenVersion
 	copy(buf[1:], t.ClickID[:])
 	copy(buf[17:], t.LinkID[:])
@@ -50,8 +55,7 @@ func (t ClickToken) SignWith(mac hash.Hash) string {
 	binary.BigEndian.PutUint64(buf[65:], uint64(t.ClickedAt.Unix()))
 	mac.Reset()
 	mac.Write(buf)
-	buf = mac.Sum(buf)[:payloadLen+macLen]
-	return base64.RawURLEncoding.EncodeToString(buf)
+	return base64.RawURLEncoding.AppendEncode(dst, mac.Sum(buf)[:payloadLen+macLen])
 }
 
 // ParseClickToken verifies and decodes a token; tampering is detected in
