@@ -7,7 +7,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -ldflags "-X main.version=${VERSION}" -o /out/partnerops ./cmd/partnerops \
+RUN CGO_ENABLED=0 go build -tags=go_json -ldflags "-X main.version=${VERSION}" -o /out/partnerops ./cmd/partnerops \
  && CGO_ENABLED=0 go build -o /out/fakepay ./cmd/fakepay \
  && mkdir -p /out/data
 
