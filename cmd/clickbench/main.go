@@ -63,7 +63,7 @@ func main() {
 	closePartners := flag.Int("close-partners", 10_000, "partners for the close benchmark")
 	links := flag.Int("links", 1_000_000, "active links for the link cache benchmark (0 skips it)")
 	portalDeals := flag.Int("portal-deals", 20_000, "waiting deals for the portal benchmark (0 skips it)")
-	only := flag.String("only", "", "run one benchmark: clicks, portal or conversions")
+	only := flag.String("only", "", "run one benchmark: clicks, conversions, links or portal")
 	flag.Parse()
 	api.TuneGC() // both servers (and this load generator) run as partnerops does
 	var err error
@@ -75,6 +75,10 @@ func main() {
 	case "" /* a parent */ :
 		if *only == "portal" {
 			err = benchPortal(*portalDeals)
+			break
+		}
+		if *only == "links" {
+			err = benchLinks(*links)
 			break
 		}
 		if *only == "clicks" {
