@@ -16,7 +16,7 @@ PARTNEROPS    := $(BIN)/partnerops
 # are still decoded by encoding/json (api/bind.go: its errors are the API's).
 TAGS          := -tags=go_json
 
-.PHONY: screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
+.PHONY: bench-make-run wrk screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
 .DEFAULT_GOAL := help
 
 help:
@@ -26,6 +26,7 @@ help:
 	@echo "make migrate   apply migrations to DATABASE_URL"
 	@echo "make lint      gofmt, go vet, go mod tidy -diff, workflowcheck"
 	@echo "make bench     measure the click path and conversion ingest against real PostgreSQL"
+	@echo "make bench-make-run  the click path under partnerops dev (what make run runs) against a bare Gin 302, with wrk"
 	@echo "make walkthroughs  run the README walkthroughs twice against partnerops dev (part of make test)"
 
 run: $(TEMPORAL) build
@@ -124,6 +125,17 @@ bench:
 	  else echo "make bench reports wrk's figures (the headline) when wrk is installed: sudo apt-get install wrk"; fi; }
 	$(GO) build $(TAGS) -o $(BIN)/clickbench ./cmd/clickbench
 	$(BIN)/clickbench -duration 10s -conns 64 -conversions 100000
+
+# The same comparison against what `make run` runs (partnerops dev on a fresh
+# database, Temporal dev server and worker beside the API); needs make run's ports.
+bench-make-run: build $(TEMPORAL) wrk
+	$(GO) build $(TAGS) -o $(BIN)/clickbench ./cmd/clickbench
+	PARTNEROPS=$(PARTNEROPS) CLICKBENCH=$(BIN)/clickbench .ci/bench-make-run
+
+wrk:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	  else echo "bench-make-run needs wrk: sudo apt-get install wrk"; exit 1; fi; }
 
 clean:
 	rm -rf $(BIN)
