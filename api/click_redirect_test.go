@@ -19,12 +19,52 @@ func TestRedirectWritesLocationAlone(t *testing.T) {
 		rec := httptest.NewRecorder()
 		c, _ := gin.CreateTestContext(rec)
 		c.Request = httptest.NewRequest("GET", "/c/x", nil)
-		redirect(c, tc.to)
+		redirect(c, tc.to, nil)
 		if rec.Code != http.StatusFound || rec.Header().Get("Location") != tc.location {
 			t.Errorf("%q: %d %q", tc.to, rec.Code, rec.Header().Get("Location"))
 		}
 		if plain := tc.to == tc.location; plain && rec.Body.Len() != 0 {
 			t.Errorf("%q: a body of %d bytes", tc.to, rec.Body.Len())
+		}
+	}
+}
+
+// clientIP answers what gin's ClientIP answers, for trusted and untrusted
+// proxies, with and without forwarding headers.
+func TestClientIPMatchesGin(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	for _, trusted := range [][]string{nil, {"127.0.0.1"}, {"0.0.0.0/0", "::/0"}} {
+		e := gin.New()
+		if err := e.SetTrustedProxies(trusted); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			remote string
+			header map[string]string
+		}{
+			{"127.0.0.1:40000", nil},
+			{"203.0.113.9:1", nil},
+			{"[::1]:40000", nil},
+			{"[2001:db8::1]:443", nil},
+			{"[::ffff:192.0.2.1]:80", nil},
+			{"192.0.2.1", nil},      // no port
+			{"garbage:80", nil},     // not an address
+			{"01.2.3.4:80", nil},    // not a canonical spelling
+			{" 192.0.2.7:80 ", nil}, // spaces
+			{"127.0.0.1:40000", map[string]string{"X-Forwarded-For": "198.51.100.4"}},
+			{"127.0.0.1:40000", map[string]string{"X-Real-Ip": "198.51.100.5"}},
+			{"10.0.0.1:40000", map[string]string{"X-Forwarded-For": "198.51.100.4, 10.0.0.2"}},
+		} {
+			c := gin.CreateTestContextOnly(httptest.NewRecorder(), e)
+			c.Request = httptest.NewRequest("GET", "/c/x", nil)
+			c.Request.RemoteAddr = tc.remote
+			for k, v := range tc.header {
+				c.Request.Header.Set(k, v)
+			}
+			want := c.ClientIP()
+			if got := clientIP(c); got != want {
+				t.Errorf("trusted %v, remote %q, headers %v: %q, gin says %q", trusted, tc.remote, tc.header, got, want)
+			}
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // The collector's target (GOGC) the server runs with unless GOGC is set. The
@@ -27,6 +29,15 @@ func gcPercentFor(live uint64) int {
 	}
 	p := int((gcHeapFloor - min(live, gcHeapFloor)) * 100 / live)
 	return max(minGCPercent, min(maxGCPercent, p))
+}
+
+// TuneRuntime is what both binaries do first, before anything runs
+// concurrently: UUIDs (a UUIDv7 per click) come from a buffered pool of random
+// bytes, one getrandom per 16 ids (uuid.EnableRandPool must be called before
+// any id is made), and the collector's target follows the live heap (TuneGC).
+func TuneRuntime() {
+	uuid.EnableRandPool()
+	TuneGC()
 }
 
 // TuneGC, unless the operator set GOGC, sets the collector's target from the

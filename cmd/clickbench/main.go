@@ -65,7 +65,7 @@ func main() {
 	portalDeals := flag.Int("portal-deals", 20_000, "waiting deals for the portal benchmark (0 skips it)")
 	only := flag.String("only", "", "run one benchmark: clicks, conversions, links or portal")
 	flag.Parse()
-	api.TuneGC() // both servers (and this load generator) run as partnerops does
+	api.TuneRuntime() // both servers (and this load generator) run as partnerops does
 	var err error
 	switch *mode {
 	case "click":

@@ -131,10 +131,7 @@ var commands = map[string]command{
 }
 
 func main() {
-	// UUIDs (a UUIDv7 per click) from a buffered pool of random bytes: one
-	// getrandom per 16 ids. Enabled before anything else runs, as it must be.
-	uuid.EnableRandPool()
-	api.TuneGC()
+	api.TuneRuntime() // before anything else runs, as it must be
 	err := run(os.Args[1:])
 	var usageErr usageError
 	switch {
