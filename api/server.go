@@ -157,6 +157,15 @@ func (s *Server) Close() {
 // Clicker is the click path (nil without a store or key).
 func (s *Server) Clicker() *Clicker { return s.clicker }
 
+// NewHTTPServer is the HTTP server the API is served by: a slow client cannot
+// hold a connection for ever (headers within 5 s, a body within 30 s), and an
+// answer may take the request timeout and 5 s more. clickbench serves both the
+// click path and its bare baseline with it.
+func NewHTTPServer(h http.Handler, requestTimeout time.Duration) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: requestTimeout + 5*time.Second, IdleTimeout: 2 * time.Minute}
+}
+
 func (s *Server) click(c *gin.Context) {
 	defer s.recoverPanic(c)
 	if s.clicker == nil {

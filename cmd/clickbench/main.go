@@ -118,7 +118,7 @@ func listen(h http.Handler, after func()) error {
 		return err
 	}
 	fmt.Println(ln.Addr().String())
-	hs := &http.Server{Handler: h}
+	hs := api.NewHTTPServer(h, api.DefaultConfig().RequestTimeout) // as partnerops serves, for both servers
 	go hs.Serve(ln)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)

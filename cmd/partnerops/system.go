@@ -184,8 +184,7 @@ func serveAPI(ctx context.Context, cfg Config, store *db.Store, c client.Client,
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: cfg.API.RequestTimeout + 5*time.Second, IdleTimeout: 2 * time.Minute}
+	hs := api.NewHTTPServer(srv.Handler(), cfg.API.RequestTimeout)
 	logger.Info("API listening", "addr", ln.Addr().String())
 	if ready != nil {
 		ready <- ln.Addr().String()
