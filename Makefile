@@ -123,6 +123,7 @@ bench:
 	@command -v wrk >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
 	  else echo "make bench reports wrk's figures (the headline) when wrk is installed: sudo apt-get install wrk"; fi; }
+	$(GO) test $(TAGS) -run '^$$' -bench BenchmarkClickHandler -count 3 ./api
 	$(GO) build $(TAGS) -o $(BIN)/clickbench ./cmd/clickbench
 	$(BIN)/clickbench -duration 10s -conns 64 -conversions 100000
 
