@@ -271,11 +271,12 @@ func forwardedHTTPS(h http.Header) bool {
 	return len(v) > 0 && v[0] == "https"
 }
 
-// clientIP is gin's ClientIP without its cost in the common case: a request with
-// neither X-Forwarded-For nor X-Real-IP (the engine's RemoteIPHeaders; no
-// trusted platform is configured) has the client address gin would answer in
-// RemoteAddr, and a dotted IPv4 there is already in the canonical form gin
-// would format (netip accepts no other spelling of one). Anything else is gin's.
+// clientIP is gin's ClientIP in canonical form (canonicalIP), without gin's cost
+// in the common case: a request with neither X-Forwarded-For nor X-Real-IP (the
+// engine's RemoteIPHeaders; no trusted platform is configured) has the client
+// address gin would answer in RemoteAddr, and a dotted IPv4 there is already
+// canonical (netip accepts no other spelling of one). Anything else is gin's,
+// canonicalized: gin answers a forwarded address as the header spells it.
 func clientIP(c *gin.Context) string {
 	req := c.Request
 	if len(req.Header["X-Forwarded-For"]) == 0 && len(req.Header["X-Real-Ip"]) == 0 {
@@ -286,7 +287,17 @@ func clientIP(c *gin.Context) string {
 			}
 		}
 	}
-	return c.ClientIP()
+	return canonicalIP(c.ClientIP())
+}
+
+// canonicalIP is the one spelling of an address that is hashed (the click's,
+// the partner's, a conversion's customer_ip): Go's, an IPv4-mapped address as
+// IPv4 and IPv6 in lower case, shortest. What does not parse is left as it is.
+func canonicalIP(s string) string {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap().String()
+	}
+	return s
 }
 
 // redirect answers 302 with the Location alone, and the cookie when there is

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -29,8 +30,8 @@ func TestRedirectWritesLocationAlone(t *testing.T) {
 	}
 }
 
-// clientIP answers what gin's ClientIP answers, for trusted and untrusted
-// proxies, with and without forwarding headers.
+// clientIP answers what gin's ClientIP answers, in canonical form, for trusted
+// and untrusted proxies, with and without forwarding headers.
 func TestClientIPMatchesGin(t *testing.T) {
 	gin.SetMode(gin.ReleaseMode)
 	for _, trusted := range [][]string{nil, {"127.0.0.1"}, {"0.0.0.0/0", "::/0"}} {
@@ -54,6 +55,8 @@ func TestClientIPMatchesGin(t *testing.T) {
 			{"127.0.0.1:40000", map[string]string{"X-Forwarded-For": "198.51.100.4"}},
 			{"127.0.0.1:40000", map[string]string{"X-Real-Ip": "198.51.100.5"}},
 			{"10.0.0.1:40000", map[string]string{"X-Forwarded-For": "198.51.100.4, 10.0.0.2"}},
+			{"127.0.0.1:40000", map[string]string{"X-Forwarded-For": "::FFFF:198.51.100.6"}},
+			{"127.0.0.1:40000", map[string]string{"X-Forwarded-For": "2001:DB8:0:0::1"}},
 		} {
 			c := gin.CreateTestContextOnly(httptest.NewRecorder(), e)
 			c.Request = httptest.NewRequest("GET", "/c/x", nil)
@@ -62,9 +65,30 @@ func TestClientIPMatchesGin(t *testing.T) {
 				c.Request.Header.Set(k, v)
 			}
 			want := c.ClientIP()
+			if a, err := netip.ParseAddr(want); err == nil {
+				want = a.Unmap().String()
+			}
 			if got := clientIP(c); got != want {
 				t.Errorf("trusted %v, remote %q, headers %v: %q, gin says %q", trusted, tc.remote, tc.header, got, want)
 			}
+		}
+	}
+}
+
+// One address, one spelling: what is hashed for clicks, partners and customers.
+func TestCanonicalIP(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.9":          "203.0.113.9",
+		"::ffff:203.0.113.9":   "203.0.113.9",
+		"::FFFF:CB00:7109":     "203.0.113.9",
+		"2001:DB8:0:0:0:0:0:1": "2001:db8::1",
+		"2001:db8::1":          "2001:db8::1",
+		"::1":                  "::1",
+		"":                     "",
+		"not an address":       "not an address",
+	} {
+		if got := canonicalIP(in); got != want {
+			t.Errorf("canonicalIP(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

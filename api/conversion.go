@@ -182,6 +182,7 @@ func validateConversion(req *ConversionRequest) error {
 		}
 		req.CustomerDomain = d
 	}
+	req.CustomerIP = canonicalIP(req.CustomerIP) // hashed as the click path hashes addresses
 	req.CouponCode = strings.ToUpper(strings.TrimSpace(req.CouponCode))
 	return nil
 }

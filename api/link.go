@@ -57,7 +57,7 @@ func (s *Server) createLink(c *gin.Context) {
 	}
 	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
 		if s.clicker != nil { // for self-referral checks: where this partner works from
-			_ = q.SetPartnerIPHash(ctx, db.SetPartnerIPHashParams{ID: p.ID, LastIPHash: s.clicker.IPHash(c.ClientIP())})
+			_ = q.SetPartnerIPHash(ctx, db.SetPartnerIPHashParams{ID: p.ID, LastIPHash: s.clicker.IPHash(clientIP(c))})
 		}
 		for range 5 { // codes are random: retry the rare collision
 			l, err := q.CreateLink(ctx, db.CreateLinkParams{ID: uuid.Must(uuid.NewV7()), Code: newCode(), ProgramID: p.ProgramID, PartnerID: p.ID,

@@ -1805,7 +1805,9 @@ type CreateConversionJSONBody struct {
 	// CustomerDomain a deal registration protecting this customer wins attribution
 	CustomerDomain *string `json:"customer_domain,omitempty"`
 	CustomerEmail  *string `json:"customer_email,omitempty"`
-	CustomerIp     *string `json:"customer_ip,omitempty"`
+
+	// CustomerIp the customer's address (IPv4 or IPv6, any spelling); only its keyed hash is used, to flag a self-referral when it is the address the partner works from
+	CustomerIp *string `json:"customer_ip,omitempty"`
 
 	// CustomerRef binds the customer to the partner for recurring commissions
 	CustomerRef *string `json:"customer_ref,omitempty"`

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -303,6 +304,25 @@ func TestProtectedDealWinsOverCookies(t *testing.T) {
 		"customer_domain": "https://www." + dom, "occurred_at": tok.ClickedAt.Add(time.Minute).Format(time.RFC3339)}), http.StatusCreated)
 	if r.str("attribution_method") != "deal" || r.str("partner_id") != deal.str("partner_id") {
 		t.Fatalf("attribution: %s", r.raw)
+	}
+}
+
+// A customer at the address the partner works from is a self-referral however
+// the merchant spells the address (the click path hashes Go's canonical form).
+func TestSelfReferralByAddressAnySpelling(t *testing.T) {
+	f := affiliateProgram(t)
+	code := f.link(t, "https://shop.example/", "") // the partner, from 127.0.0.1
+	for _, tc := range []struct {
+		ip      string
+		flagged bool
+	}{{"127.0.0.1", true}, {"::ffff:127.0.0.1", true}, {"::FFFF:7f00:1", true}, {"127.0.0.2", false}, {"::1", false}} {
+		_, token := click(t, code, "", browser)
+		r := expect(t, f.convert(t, map[string]any{"external_id": "o-" + uuid.NewString(), "kind": "sale", "amount": "50.00", "click_token": token,
+			"customer_ip": tc.ip}), http.StatusCreated)
+		flags := r.body["fraud_flags"].([]any)
+		if flagged := slices.Contains(flags, any("self_referral")); flagged != tc.flagged {
+			t.Errorf("customer_ip %q: flags %v, want self_referral %v", tc.ip, flags, tc.flagged)
+		}
 	}
 }
 
