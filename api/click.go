@@ -328,25 +328,19 @@ func redirect(c *gin.Context, to string, withCookie []string) {
 	c.Writer.WriteHeaderNow()
 }
 
-// appendDestination appends the redirect's destination to dst (see destination).
+// appendDestination appends the redirect's destination to dst: the request's
+// query parameters carried over (the link's own win), the sub-id, and the click
+// id under the program's parameter (a click id arriving in the request is
+// replaced, never trusted). Without a query, the prefix and suffix made when
+// the link was cached around the click id.
 func (l *cachedLink) appendDestination(dst []byte, rawQuery string, clickID uuid.UUID) []byte {
-	if rawQuery == "" {
+	var u *url.URL
+	if rawQuery != "" {
+		u, _ = url.Parse(l.dest) // parsed when cached: it does
+	}
+	if u == nil {
 		dst = base64.RawURLEncoding.AppendEncode(append(dst, l.destPrefix...), clickID[:]) // domain.ShortClickID
 		return append(dst, l.destSuffix...)
-	}
-	return append(dst, l.destination(rawQuery, domain.ShortClickID(clickID))...)
-}
-
-// destination carries the request's query parameters over (the link's own win),
-// adds the sub-id, and appends the click id under the program's parameter (a
-// click id arriving in the request is replaced, never trusted).
-func (l *cachedLink) destination(rawQuery, clickID string) string {
-	if rawQuery == "" {
-		return l.destPrefix + clickID + l.destSuffix
-	}
-	u, err := url.Parse(l.dest)
-	if err != nil { // parsed when cached; cannot happen
-		return l.destPrefix + clickID + l.destSuffix
 	}
 	q, _ := url.ParseQuery(rawQuery)
 	merged := u.Query()
@@ -358,9 +352,9 @@ func (l *cachedLink) destination(rawQuery, clickID string) string {
 	if l.subID != "" {
 		merged.Set("sub_id", l.subID)
 	}
-	merged.Set(l.clickParam, clickID)
+	merged.Set(l.clickParam, domain.ShortClickID(clickID))
 	u.RawQuery = merged.Encode()
-	return u.String()
+	return append(dst, u.String()...)
 }
 
 // newCachedLink resolves a link row once; false when its destination does not parse.
@@ -781,8 +775,9 @@ func newDedupeSet() *dedupeSet {
 // dedupeSeed keys dedupeKey for the life of the process (the set is in memory).
 var dedupeSeed = maphash.MakeSeed()
 
-// dedupeKey hashes address hash, user agent and link (maphash: AES-based, a
-// tenth of the byte-at-a-time FNV it replaced over a browser's user agent).
+// dedupeKey hashes address hash, user agent and link without allocating
+// (maphash: AES-based, many bytes a step, where FNV took a browser's ~110-byte
+// user agent one byte at a time).
 func dedupeKey(ipHash []byte, ua string, link uuid.UUID) uint64 {
 	var h maphash.Hash
 	h.SetSeed(dedupeSeed)

@@ -27,7 +27,7 @@ func (w *discardWriter) WriteHeader(code int)        { w.status = code }
 
 // BenchmarkClickHandler is the click handler's own cost (no network, no
 // database: the queue is emptied as the writer would), beside the bare Gin 302
-// that `make bench` compares it with. For where the click path's CPU goes per
+// that `make bench` compares it with, and for a click whose query is carried over. For where the click path's CPU goes per
 // request; the headline figure is wrk's against the real server (make bench).
 func BenchmarkClickHandler(b *testing.B) {
 	gin.SetMode(gin.ReleaseMode)
@@ -53,11 +53,11 @@ func BenchmarkClickHandler(b *testing.B) {
 		c.Redirect(http.StatusFound, "https://shop.example/landing?po_click_id=AZqL3m9xR2e8Yq0JtW5k1A")
 	})
 	for _, tc := range []struct {
-		name string
-		h    http.Handler
-	}{{"bare", bare}, {"click", click}} {
+		name, query string
+		h           http.Handler
+	}{{"bare", "", bare}, {"click", "", click}, {"click_with_query", "?utm_source=news&utm_medium=email", click}} {
 		b.Run(tc.name, func(b *testing.B) {
-			req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:8080/c/benchlink01", nil)
+			req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:8080/c/benchlink01"+tc.query, nil)
 			req.RemoteAddr = "127.0.0.1:40000"
 			req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36")
 			w := &discardWriter{h: http.Header{}}

@@ -9,20 +9,34 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// The click's 302 carries the destination as built, with no body; a destination
-// that is not plain printable ASCII goes through http.Redirect's escaping.
+// The click's 302 carries the destination as built, with no body, and the
+// cookie when there is one; a destination that is not plain printable ASCII
+// goes through http.Redirect's escaping, the cookie still set.
 func TestRedirectWritesLocationAlone(t *testing.T) {
 	gin.SetMode(gin.ReleaseMode)
-	for _, tc := range []struct{ to, location string }{
-		{"https://shop.example/p?a=1&po_click_id=AZqL3m9xR2e8Yq0JtW5k1A", "https://shop.example/p?a=1&po_click_id=AZqL3m9xR2e8Yq0JtW5k1A"},
-		{"https://shop.example/caf\u00e9", "https://shop.example/caf%c3%a9"},
+	const cookie = "po_click=AQ; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+	for _, tc := range []struct {
+		to, location string
+		withCookie   bool
+	}{
+		{"https://shop.example/p?a=1&po_click_id=AZqL3m9xR2e8Yq0JtW5k1A", "https://shop.example/p?a=1&po_click_id=AZqL3m9xR2e8Yq0JtW5k1A", false},
+		{"https://shop.example/p?po_click_id=AZqL3m9xR2e8Yq0JtW5k1A", "https://shop.example/p?po_click_id=AZqL3m9xR2e8Yq0JtW5k1A", true},
+		{"https://shop.example/caf\u00e9", "https://shop.example/caf%c3%a9", false},
+		{"https://shop.example/caf\u00e9", "https://shop.example/caf%c3%a9", true},
 	} {
 		rec := httptest.NewRecorder()
 		c, _ := gin.CreateTestContext(rec)
 		c.Request = httptest.NewRequest("GET", "/c/x", nil)
-		redirect(c, tc.to, nil)
+		var values []string
+		if tc.withCookie {
+			values = []string{cookie, tc.to}
+		}
+		redirect(c, tc.to, values)
 		if rec.Code != http.StatusFound || rec.Header().Get("Location") != tc.location {
 			t.Errorf("%q: %d %q", tc.to, rec.Code, rec.Header().Get("Location"))
+		}
+		if got := rec.Header().Values("Set-Cookie"); tc.withCookie && (len(got) != 1 || got[0] != cookie) || !tc.withCookie && len(got) != 0 {
+			t.Errorf("%q: Set-Cookie %q", tc.to, got)
 		}
 		if plain := tc.to == tc.location; plain && rec.Body.Len() != 0 {
 			t.Errorf("%q: a body of %d bytes", tc.to, rec.Body.Len())
