@@ -332,15 +332,27 @@ func redirect(c *gin.Context, to string, withCookie []string) {
 // query parameters carried over (the link's own win), the sub-id, and the click
 // id under the program's parameter (a click id arriving in the request is
 // replaced, never trusted). Without a query, the prefix and suffix made when
-// the link was cached around the click id.
+// the link was cached around the click id; with one, the same answer as
+// destinationByURL (url.Values merged and encoded, sorted by key) built
+// without a map or a parse of the link: social and ad clicks (fbclid, gclid,
+// utm_*) all carry a query.
 func (l *cachedLink) appendDestination(dst []byte, rawQuery string, clickID uuid.UUID) []byte {
-	var u *url.URL
-	if rawQuery != "" {
-		u, _ = url.Parse(l.dest) // parsed when cached: it does
-	}
-	if u == nil {
+	if rawQuery == "" {
 		dst = base64.RawURLEncoding.AppendEncode(append(dst, l.destPrefix...), clickID[:]) // domain.ShortClickID
 		return append(dst, l.destSuffix...)
+	}
+	if out, ok := l.appendMerged(dst, rawQuery, clickID); ok {
+		return out
+	}
+	return append(dst, l.destinationByURL(rawQuery, clickID)...)
+}
+
+// destinationByURL is the destination as net/url builds it: the definition
+// appendMerged must match, and its fallback for queries beyond its bounds.
+func (l *cachedLink) destinationByURL(rawQuery string, clickID uuid.UUID) string {
+	u, err := url.Parse(l.dest)
+	if err != nil { // parsed when cached: never
+		return l.dest
 	}
 	q, _ := url.ParseQuery(rawQuery)
 	merged := u.Query()
@@ -353,8 +365,115 @@ func (l *cachedLink) appendDestination(dst []byte, rawQuery string, clickID uuid
 		merged.Set("sub_id", l.subID)
 	}
 	merged.Set(l.clickParam, domain.ShortClickID(clickID))
-	u.RawQuery = merged.Encode()
-	return append(dst, u.String()...)
+	u.RawQuery, u.ForceQuery = merged.Encode(), false
+	return u.String()
+}
+
+// queryPair is one parameter of the merged query: already encoded (the link's
+// own, from destPrefix) or a request's, unescaped, to encode.
+type queryPair struct {
+	key     string // unescaped: the order url.Values.Encode sorts by
+	value   string // the request's value, unescaped
+	encoded string // the link's own "key=value", as encoded when cached
+	own     bool
+}
+
+const maxMergedPairs = 32
+
+// appendMerged builds the query url.Values would, from what destPrefix already
+// holds (the link's base URL, then its own parameters encoded and sorted, sub_id
+// among them, then the click parameter's name) and the request's parameters
+// parsed as url.ParseQuery does (pairs with a ';' or a bad escape dropped). The
+// link's own parameters and the click id win over the request's. False, and
+// nothing appended, beyond maxMergedPairs parameters.
+func (l *cachedLink) appendMerged(dst []byte, rawQuery string, clickID uuid.UUID) ([]byte, bool) {
+	var arr [maxMergedPairs]queryPair
+	pairs := arr[:0]
+	base, rest, _ := strings.Cut(l.destPrefix, "?")
+	clickKey := rest // "own&own&param=" or "param="
+	if i := strings.LastIndexByte(rest, '&'); i >= 0 {
+		clickKey = rest[i+1:]
+		for own := range strings.SplitSeq(rest[:i], "&") {
+			k, _, _ := strings.Cut(own, "=")
+			k, _ = url.QueryUnescape(k) // encoded by url.Values.Encode: unescapes
+			if len(pairs) == maxMergedPairs {
+				return dst, false
+			}
+			pairs = append(pairs, queryPair{key: k, encoded: own, own: true})
+		}
+	}
+	owned := len(pairs)
+	for query := rawQuery; query != ""; {
+		var kv string
+		kv, query, _ = strings.Cut(query, "&")
+		if kv == "" || strings.IndexByte(kv, ';') >= 0 {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil || k == l.clickParam {
+			continue
+		}
+		if v, err = url.QueryUnescape(v); err != nil {
+			continue
+		}
+		if ownKey(pairs[:owned], k) {
+			continue
+		}
+		if len(pairs) == maxMergedPairs-1 {
+			return dst, false
+		}
+		pairs = append(pairs, queryPair{key: k, value: v})
+	}
+	pairs = append(pairs, queryPair{key: l.clickParam, own: true}) // encoded last, below
+	// Insertion sort: stable (a key's values keep their order), few pairs.
+	for i := 1; i < len(pairs); i++ {
+		for j := i; j > 0 && pairs[j].key < pairs[j-1].key; j-- {
+			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+		}
+	}
+	dst = append(append(dst, base...), '?')
+	for i := range pairs {
+		p := &pairs[i]
+		if i > 0 {
+			dst = append(dst, '&')
+		}
+		switch {
+		case p.own && p.encoded == "": // the click id: base64url needs no escaping
+			dst = base64.RawURLEncoding.AppendEncode(append(dst, clickKey...), clickID[:])
+		case p.own:
+			dst = append(dst, p.encoded...)
+		default:
+			dst = appendQueryEscape(append(appendQueryEscape(dst, p.key), '='), p.value)
+		}
+	}
+	return append(dst, l.destSuffix...), true
+}
+
+func ownKey(own []queryPair, k string) bool {
+	for i := range own {
+		if own[i].key == k {
+			return true
+		}
+	}
+	return false
+}
+
+// appendQueryEscape appends s as url.QueryEscape escapes it: unreserved bytes
+// as they are, a space as '+', everything else %XX.
+func appendQueryEscape(dst []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			dst = append(dst, c)
+		case c == ' ':
+			dst = append(dst, '+')
+		default:
+			dst = append(dst, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return dst
 }
 
 // newCachedLink resolves a link row once; false when its destination does not parse.
@@ -378,7 +497,7 @@ func (k *Clicker) newCachedLink(r db.LinksChangedSinceRow) (*cachedLink, bool) {
 	if r.SubID != "" {
 		q.Set("sub_id", r.SubID)
 	}
-	with.RawQuery = q.Encode()
+	with.RawQuery, with.ForceQuery = q.Encode(), false // "https://shop.example/?" too gets one '?'
 	if with.Fragment != "" {
 		l.destSuffix = "#" + with.EscapedFragment()
 		with.Fragment, with.RawFragment = "", ""
