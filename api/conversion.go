@@ -71,6 +71,9 @@ func (s *Server) createConversion(c *gin.Context) {
 	}
 	conv := ingestRequest(req, hash[:])
 	ctx := c.Request.Context()
+	if id, err := domain.ParseClickID(req.ClickID); s.clicker != nil && req.ClickID != "" && err == nil {
+		s.clicker.AwaitStored(ctx, id) // a click answered moments ago is written before it is looked up
+	}
 	rec := activities.Recorded{Deferred: true}
 	if !activities.Alone(conv) {
 		rec, err = s.conversions.record(ctx, conv)

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"encoding/binary"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -77,12 +77,8 @@ func TestClickIDReachesTheMerchant(t *testing.T) {
 		lastID = id
 	}
 
-	// The merchant posts the sale back with the id it received: attributed by click id.
-	eventually(t, "the click row", func() bool {
-		var n int
-		_ = sys.store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM clicks WHERE id = $1", lastID).Scan(&n)
-		return n == 1
-	})
+	// The merchant posts the sale back with the id it received, at once (no wait
+	// for the click writer: see TestPostbackRightAfterItsClick): attributed by click id.
 	sale := expect(t, f.convert(t, map[string]any{"external_id": "order-" + uuid.NewString(), "kind": "sale", "amount": "50.00",
 		"click_id": domain.ShortClickID(lastID), "occurred_at": time.Now().Add(20 * time.Second).UTC().Format(time.RFC3339)}), http.StatusCreated)
 	if sale.str("attribution_method") != "click_id" || sale.str("click_id") != lastID.String() || sale.str("partner_id") != f.partnerID {
@@ -240,4 +236,59 @@ func TestTrackingSnippet(t *testing.T) {
 		t.Fatalf("revalidation: %v %v", again, err)
 	}
 	again.Body.Close()
+}
+
+// A postback by click id that follows its click before the click writer's next
+// flush still finds the click: the API writes what is queued first
+// (Clicker.AwaitStored). A postback naming an older click does not make it
+// flush. Here the writer's interval is an hour, so only that wait writes.
+func TestPostbackRightAfterItsClick(t *testing.T) {
+	f := affiliateProgram(t)
+	code := f.link(t, "https://shop.example/now", "")
+	cfg := testAPIConfig()
+	cfg.Click.FlushInterval = time.Hour
+	s, err := api.New(cfg, sys.store, sys.temporal, sys.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+
+	status, loc, _ := clickAt(t, ts.URL, "", code, "")
+	id, err := domain.ParseClickID(loc.Query().Get("po_click_id"))
+	if status != http.StatusFound || err != nil {
+		t.Fatalf("click: %d %s", status, loc)
+	}
+	post := func(clickID string) response {
+		return doAt(t, ts.URL, call{method: "POST", path: "/v1/conversions", key: f.integration, body: map[string]any{"program_id": f.programID,
+			"external_id": "order-" + uuid.NewString(), "kind": "sale", "amount": "30.00", "currency": "EUR", "click_id": clickID,
+			"occurred_at": time.Now().Add(20 * time.Second).UTC().Format(time.RFC3339)}})
+	}
+	sale := expect(t, post(domain.ShortClickID(id)), http.StatusCreated)
+	if sale.str("attribution_method") != "click_id" || sale.str("click_id") != id.String() || sale.str("partner_id") != f.partnerID {
+		t.Fatalf("postback right after its click: %s", sale.raw)
+	}
+	if _, _, stored, _ := s.Clicker().Counts(); stored != 1 {
+		t.Fatalf("stored %v clicks, want the one the postback waited for", stored)
+	}
+
+	// Another click waits in the queue; a postback naming a click of an hour ago
+	// (unknown here) is answered without writing it.
+	if status, _, _ := clickAt(t, ts.URL, "", code, ""); status != http.StatusFound {
+		t.Fatalf("second click: %d", status)
+	}
+	old := uuid.Must(uuid.NewV7())
+	binary.BigEndian.PutUint64(old[:8], uint64(time.Now().Add(-time.Hour).UnixMilli())<<16|binary.BigEndian.Uint64(old[:8])&0xffff)
+	unknown := expect(t, post(domain.ShortClickID(old)), http.StatusCreated)
+	if unknown.str("attribution_method") == "click_id" {
+		t.Fatalf("attributed to a click that does not exist: %s", unknown.raw)
+	}
+	if _, _, stored, _ := s.Clicker().Counts(); stored != 1 {
+		t.Fatalf("stored %v clicks: an old click id made the writer flush", stored)
+	}
+	s.Close() // what is queued is written on stop
+	if _, _, stored, _ := s.Clicker().Counts(); stored != 2 {
+		t.Fatalf("stored %v clicks after stop, want 2", stored)
+	}
 }
