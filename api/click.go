@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"hash"
 	"hash/maphash"
@@ -380,13 +379,12 @@ func (l *cachedLink) destinationByURL(rawQuery string, clickID uuid.UUID) string
 	return u.String()
 }
 
-// queryPair is one parameter of the merged query: already encoded (the link's
-// own, from destPrefix) or a request's, unescaped, to encode.
+// queryPair is one parameter of the merged query: the link's own, already
+// encoded (from destPrefix), the click id, or a request's, unescaped, to encode.
 type queryPair struct {
 	key     string // unescaped: the order url.Values.Encode sorts by
-	value   string // the request's value, unescaped
-	encoded string // the link's own "key=value", as encoded when cached
-	own     bool
+	value   string // a request's value, unescaped
+	encoded string // the link's own "key=value", as encoded when cached; empty for the others
 }
 
 const maxMergedPairs = 32
@@ -410,7 +408,7 @@ func (l *cachedLink) appendMerged(dst []byte, rawQuery string, clickID uuid.UUID
 			if len(pairs) == maxMergedPairs {
 				return dst, false
 			}
-			pairs = append(pairs, queryPair{key: k, encoded: own, own: true})
+			pairs = append(pairs, queryPair{key: k, encoded: own})
 		}
 	}
 	owned := len(pairs)
@@ -436,7 +434,7 @@ func (l *cachedLink) appendMerged(dst []byte, rawQuery string, clickID uuid.UUID
 		}
 		pairs = append(pairs, queryPair{key: k, value: v})
 	}
-	pairs = append(pairs, queryPair{key: l.clickParam, own: true}) // encoded last, below
+	pairs = append(pairs, queryPair{key: l.clickParam}) // no request's pair has this key: encoded below
 	// Insertion sort: stable (a key's values keep their order), few pairs.
 	for i := 1; i < len(pairs); i++ {
 		for j := i; j > 0 && pairs[j].key < pairs[j-1].key; j-- {
@@ -450,10 +448,10 @@ func (l *cachedLink) appendMerged(dst []byte, rawQuery string, clickID uuid.UUID
 			dst = append(dst, '&')
 		}
 		switch {
-		case p.own && p.encoded == "": // the click id: base64url needs no escaping
-			dst = base64.RawURLEncoding.AppendEncode(append(dst, clickKey...), clickID[:])
-		case p.own:
+		case p.encoded != "":
 			dst = append(dst, p.encoded...)
+		case p.key == l.clickParam: // base64url needs no escaping
+			dst = base64.RawURLEncoding.AppendEncode(append(dst, clickKey...), clickID[:])
 		default:
 			dst = appendQueryEscape(append(appendQueryEscape(dst, p.key), '='), p.value)
 		}
@@ -843,8 +841,7 @@ func (k *Clicker) writer() {
 // returns at once; so does a stop or the caller's deadline. Never call it
 // holding a connection: the writer needs one.
 func (k *Clicker) AwaitStored(ctx context.Context, id uuid.UUID) {
-	at := int64(binary.BigEndian.Uint64(id[:8])>>16) * int64(time.Millisecond) // UUIDv7: unix ms
-	if at < k.storedThrough.Load()-int64(time.Second) {
+	if at := time.Unix(id.Time().UnixTime()); at.UnixNano() < k.storedThrough.Load()-int64(time.Second) {
 		return
 	}
 	w := make(chan struct{})
