@@ -285,8 +285,8 @@ func write(ctx context.Context, store *db.Store, decisions []decision, decided [
 		}
 	}
 	var p db.Pipeline
-	var rows []db.Conversion
-	var made []db.CommissionLine
+	var rows []db.CreateConversionsRow
+	var made []db.CreateCommissionLinesRow
 	p.Begin()
 	p.ForceGenericPlans()
 	p.Add(func(q *db.Queries) (err error) { rows, err = q.CreateConversions(ctx, cv); return })
@@ -300,21 +300,49 @@ func write(ctx context.Context, store *db.Store, decisions []decision, decided [
 	if err := store.Send(ctx, &p); err != nil {
 		return err
 	}
-	lines := map[uuid.UUID][]db.CommissionLine{}
-	for _, l := range made {
-		lines[l.SourceID] = append(lines[l.SourceID], l)
-	}
-	byID := make(map[uuid.UUID]db.Conversion, len(rows))
+	// The answers are built from what was sent (the statements return only
+	// what PostgreSQL made: created_at); a row not returned was not inserted.
+	created := make(map[uuid.UUID]time.Time, len(rows)+len(made))
 	for _, r := range rows {
-		byID[r.ID] = r
+		created[r.ID] = r.CreatedAt
+	}
+	for _, r := range made {
+		created[r.ID] = r.CreatedAt
 	}
 	for _, i := range decided {
-		id := decisions[i].conv.ID
-		out[i].Conversion = byID[id]
-		out[i].Lines = lines[id]
-		if out[i].Lines == nil {
-			out[i].Lines = []db.CommissionLine{}
+		d := decisions[i]
+		out[i].Conversion = conversionRow(d.conv, created[d.conv.ID])
+		out[i].Lines = []db.CommissionLine{}
+		if l := d.line; l != nil {
+			if at, ok := created[l.ID]; ok {
+				out[i].Lines = append(out[i].Lines, lineRow(*l, at))
+			}
 		}
 	}
 	return nil
 }
+
+// conversionRow is the row CreateConversions stores for c, as a read of it
+// answers: amounts at their column's scale, times to the microsecond.
+func conversionRow(c db.CreateConversionParams, createdAt time.Time) db.Conversion {
+	return db.Conversion{ID: c.ID, ProgramID: c.ProgramID, ExternalID: c.ExternalID, RequestHash: c.RequestHash, Kind: c.Kind,
+		Amount: columnAmount(c.Amount), Currency: c.Currency, OrderID: c.OrderID, CustomerRef: c.CustomerRef, CustomerEmail: c.CustomerEmail,
+		CustomerDomain: c.CustomerDomain, RefundOf: c.RefundOf, OccurredAt: columnTime(c.OccurredAt), PartnerID: c.PartnerID, LinkID: c.LinkID,
+		ClickID: c.ClickID, AttributionMethod: c.AttributionMethod, UnattributedReason: c.UnattributedReason, FraudFlags: c.FraudFlags,
+		ReviewStatus: c.ReviewStatus, CreatedAt: createdAt}
+}
+
+// lineRow is the commission line CreateCommissionLines stores for l.
+func lineRow(l db.CreateLineParams, createdAt time.Time) db.CommissionLine {
+	hold := columnTime(*l.HoldUntil)
+	return db.CommissionLine{ID: l.ID, ProgramID: l.ProgramID, PartnerID: l.PartnerID, Kind: "commission", SourceType: "conversion",
+		SourceID: l.SourceID, Amount: columnAmount(l.Amount), Currency: l.Currency, Status: l.Status, Description: l.Description,
+		OccurredAt: columnTime(l.OccurredAt), DedupeKey: l.DedupeKey, CreatedAt: createdAt, HoldUntil: &hold}
+}
+
+// columnAmount is an amount as a numeric(14, 2) column holds it: two decimals,
+// rounded half away from zero as PostgreSQL rounds.
+func columnAmount(n domain.Numeric) domain.Numeric { return domain.NewNumeric(n.Round(2)) }
+
+// columnTime is a time as a timestamptz column holds it and pgx reads it back.
+func columnTime(t time.Time) time.Time { return t.Truncate(time.Microsecond).Local() }

@@ -142,6 +142,7 @@ func (q *Queries) BindCustomer(ctx context.Context, arg BindCustomerParams) erro
 }
 
 const bindCustomers = `-- name: BindCustomers :exec
+
 INSERT INTO customer_bindings (program_id, customer_ref, partner_id, first_at)
 SELECT unnest($1::uuid[]), unnest($2::text[]), unnest($3::uuid[]), unnest($4::timestamptz[])
 ON CONFLICT DO NOTHING
@@ -154,6 +155,7 @@ type BindCustomersParams struct {
 	FirstAts     []time.Time `json:"first_ats"`
 }
 
+// the rest is what was sent (activities.conversionRow)
 func (q *Queries) BindCustomers(ctx context.Context, arg BindCustomersParams) error {
 	_, err := q.db.Exec(ctx, bindCustomers,
 		arg.ProgramIds,
@@ -216,7 +218,7 @@ FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::uuid[]) AS program_id, unnest(
         unnest($9::timestamptz[]) AS occurred_at, unnest($10::text[]) AS dedupe_key,
         unnest($11::timestamptz[]) AS hold_until) AS t
 ON CONFLICT (dedupe_key) DO NOTHING
-RETURNING id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key, created_at, hold_until, related_line_id, close_id
+RETURNING id, created_at
 `
 
 type CreateCommissionLinesParams struct {
@@ -233,7 +235,12 @@ type CreateCommissionLinesParams struct {
 	HoldUntils   []time.Time `json:"hold_untils"`
 }
 
-func (q *Queries) CreateCommissionLines(ctx context.Context, arg CreateCommissionLinesParams) ([]CommissionLine, error) {
+type CreateCommissionLinesRow struct {
+	ID        uuid.UUID `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (q *Queries) CreateCommissionLines(ctx context.Context, arg CreateCommissionLinesParams) ([]CreateCommissionLinesRow, error) {
 	rows, err := q.db.Query(ctx, createCommissionLines,
 		arg.Ids,
 		arg.ProgramIds,
@@ -251,27 +258,10 @@ func (q *Queries) CreateCommissionLines(ctx context.Context, arg CreateCommissio
 		return nil, err
 	}
 	defer rows.Close()
-	items := []CommissionLine{}
+	items := []CreateCommissionLinesRow{}
 	for rows.Next() {
-		var i CommissionLine
-		if err := rows.Scan(
-			&i.ID,
-			&i.ProgramID,
-			&i.PartnerID,
-			&i.Kind,
-			&i.SourceType,
-			&i.SourceID,
-			&i.Amount,
-			&i.Currency,
-			&i.Status,
-			&i.Description,
-			&i.OccurredAt,
-			&i.DedupeKey,
-			&i.CreatedAt,
-			&i.HoldUntil,
-			&i.RelatedLineID,
-			&i.CloseID,
-		); err != nil {
+		var i CreateCommissionLinesRow
+		if err := rows.Scan(&i.ID, &i.CreatedAt); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -376,7 +366,7 @@ FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::uuid[]) AS program_id, unnest(
         unnest($12::timestamptz[]) AS occurred_at, unnest($13::uuid[]) AS partner_id,
         unnest($14::uuid[]) AS link_id, unnest($15::uuid[]) AS click_id,
         unnest($16::text[]) AS attribution_method, unnest($17::text[]) AS unattributed_reason) AS t
-RETURNING id, program_id, external_id, request_hash, kind, amount, currency, order_id, customer_ref, customer_email, customer_domain, refund_of, occurred_at, partner_id, link_id, click_id, attribution_method, unattributed_reason, fraud_flags, review_status, created_at
+RETURNING id, created_at
 `
 
 type CreateConversionsParams struct {
@@ -399,9 +389,14 @@ type CreateConversionsParams struct {
 	UnattributedReasons []string    `json:"unattributed_reasons"`
 }
 
+type CreateConversionsRow struct {
+	ID        uuid.UUID `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 // Amounts travel as text and are cast by PostgreSQL: exact, never a float.
 // A zero UUID or an empty text is SQL NULL (an unattributed conversion).
-func (q *Queries) CreateConversions(ctx context.Context, arg CreateConversionsParams) ([]Conversion, error) {
+func (q *Queries) CreateConversions(ctx context.Context, arg CreateConversionsParams) ([]CreateConversionsRow, error) {
 	rows, err := q.db.Query(ctx, createConversions,
 		arg.Ids,
 		arg.ProgramIds,
@@ -425,32 +420,10 @@ func (q *Queries) CreateConversions(ctx context.Context, arg CreateConversionsPa
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Conversion{}
+	items := []CreateConversionsRow{}
 	for rows.Next() {
-		var i Conversion
-		if err := rows.Scan(
-			&i.ID,
-			&i.ProgramID,
-			&i.ExternalID,
-			&i.RequestHash,
-			&i.Kind,
-			&i.Amount,
-			&i.Currency,
-			&i.OrderID,
-			&i.CustomerRef,
-			&i.CustomerEmail,
-			&i.CustomerDomain,
-			&i.RefundOf,
-			&i.OccurredAt,
-			&i.PartnerID,
-			&i.LinkID,
-			&i.ClickID,
-			&i.AttributionMethod,
-			&i.UnattributedReason,
-			&i.FraudFlags,
-			&i.ReviewStatus,
-			&i.CreatedAt,
-		); err != nil {
+		var i CreateConversionsRow
+		if err := rows.Scan(&i.ID, &i.CreatedAt); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

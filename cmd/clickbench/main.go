@@ -539,13 +539,37 @@ func benchConversions(n int) error {
 		return err
 	}
 	conv := ingest("http://"+click.addr, f, n, 32)
+	batch := meanBatch("http://" + click.addr)
 	if _, err := click.stop(); err != nil {
 		return err
 	}
 	var lines int64
 	_ = store.Pool.QueryRow(ctx, "SELECT count(*) FROM commission_lines").Scan(&lines)
-	fmt.Printf("conversions: %d in %s = %.0f/s (%d errors), %d commission lines\n", conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors, lines)
+	fmt.Printf("conversions: %d in %s = %.0f/s (%d errors), %d commission lines, %.1f postbacks a batch\n", conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors, lines, batch)
 	return nil
+}
+
+// meanBatch reads the server's mean conversion batch size from its metrics.
+func meanBatch(base string) float64 {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var sum, count float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "partnerops_conversion_batch_size_sum "); ok {
+			sum, _ = strconv.ParseFloat(v, 64)
+		}
+		if v, ok := strings.CutPrefix(sc.Text(), "partnerops_conversion_batch_size_count "); ok {
+			count, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if count == 0 {
+		return 0
+	}
+	return sum / count
 }
 
 type benchFixture struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/partnerops/partnerops/activities"
+	"github.com/partnerops/partnerops/api"
 	"github.com/partnerops/partnerops/db"
 	"github.com/partnerops/partnerops/domain"
 )
@@ -101,11 +103,12 @@ type spec struct {
 	coupon, click, customer, order string // "", "valid", or a value to send as is
 	selfReferral                   bool
 	minute                         int
+	nanos                          int // below the microsecond PostgreSQL keeps
 }
 
 func (p batchProgram) conversion(s spec) activities.Conversion {
 	c := activities.Conversion{ProgramID: p.id, ExternalID: s.ext, Kind: s.kind, Amount: decimal.RequireFromString(s.amount), Currency: "EUR",
-		OccurredAt:  p.clickedAt.Add(time.Hour + time.Duration(s.minute)*time.Second), // as long after its click in both programs
+		OccurredAt:  p.clickedAt.Add(time.Hour + time.Duration(s.minute)*time.Second + time.Duration(s.nanos)), // as long after its click in both programs
 		CustomerRef: s.customer, OrderID: s.order, RefundOf: s.refundOf, CouponCode: s.coupon, ClickID: s.click,
 		RequestHash: []byte(s.ext + s.kind + s.amount + s.coupon + s.click + s.customer + s.order)}
 	if s.coupon == "valid" {
@@ -195,7 +198,7 @@ func (p batchProgram) state(t *testing.T) map[string]string {
 // must be the same.
 func TestRecordBatchDecidesAsRecordAlone(t *testing.T) {
 	ctx := context.Background()
-	reviews, tiered, byClick := 0, 0, 0
+	reviews, tiered, byClick, answered := 0, 0, 0, 0
 	in := &activities.Ingest{TokenKey: []byte("unused"), StartReview: func(context.Context, db.Conversion, db.Program) error { reviews++; return nil }}
 	for round := range 3 {
 		seed := time.Now().UnixNano()
@@ -206,7 +209,10 @@ func TestRecordBatchDecidesAsRecordAlone(t *testing.T) {
 		for i := range 60 {
 			s := spec{ext: fmt.Sprintf("ext-%d", rng.Intn(45)), kind: pick("sale", "sale", "sale", "lead"), amount: fmt.Sprintf("%d.%02d", 10+rng.Intn(190), rng.Intn(100)),
 				coupon: pick("", "valid", "valid", "NOPE1"), click: pick("", "", "valid", "not-a-click-id"), customer: pick("", "c1", "c2", "c3"),
-				order: pick("", "", "", "", "o1", "o2"), selfReferral: rng.Intn(10) == 0, minute: i}
+				order: pick("", "", "", "", "o1", "o2"), selfReferral: rng.Intn(10) == 0, minute: i, nanos: rng.Intn(1000)}
+			if rng.Intn(3) == 0 { // fewer decimals than the column keeps
+				s.amount = pick(fmt.Sprint(10+rng.Intn(190)), fmt.Sprintf("%d.%d", 10+rng.Intn(190), rng.Intn(10)))
+			}
 			if rng.Intn(8) == 0 {
 				s.kind, s.refundOf, s.amount, s.coupon, s.click = domain.KindRefund, fmt.Sprintf("ext-%d", rng.Intn(45)), fmt.Sprintf("%d.00", 1+rng.Intn(60)), "", ""
 			}
@@ -238,6 +244,21 @@ func TestRecordBatchDecidesAsRecordAlone(t *testing.T) {
 					if r.Conversion.ExternalID != specs[i].ext || r.Conversion.ID == uuid.Nil {
 						t.Fatalf("seed %d: answer %d is another conversion's: %+v", seed, i, r.Conversion)
 					}
+					// The answer is built from what the batch sent: it reads as the stored rows do.
+					stored, err := sys.store.GetConversion(ctx, r.Conversion.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					lines, err := sys.store.ListCommissionLinesBySource(ctx, db.ListCommissionLinesBySourceParams{SourceType: "conversion", SourceID: stored.ID})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, _ := json.Marshal(api.ConversionView{Conversion: r.Conversion, Lines: r.Lines})
+					want, _ := json.Marshal(api.ConversionView{Conversion: stored, Lines: lines})
+					if string(got) != string(want) {
+						t.Fatalf("seed %d: answer %d is not the stored conversion:\nanswer: %s\nstored: %s", seed, i, got, want)
+					}
+					answered++
 				}
 			}
 			for _, i := range deferred {
@@ -270,8 +291,9 @@ func TestRecordBatchDecidesAsRecordAlone(t *testing.T) {
 			}
 		}
 	}
-	if reviews == 0 || tiered == 0 || byClick == 0 {
-		t.Fatalf("the sequences flagged %d conversions, paid %d at the volume tier and attributed %d by click id: they test too little", reviews, tiered, byClick)
+	if reviews == 0 || tiered == 0 || byClick == 0 || answered == 0 {
+		t.Fatalf("the sequences flagged %d conversions, paid %d at the volume tier, attributed %d by click id and answered %d from a batch: they test too little",
+			reviews, tiered, byClick, answered)
 	}
 }
 
@@ -293,7 +315,7 @@ func TestPipelineIsAllOrNothing(t *testing.T) {
 		return p
 	}
 	run := uuid.NewString()[:8]
-	var first, second []db.Conversion
+	var first, second []db.CreateConversionsRow
 	var seen []db.RecordedExternalIDsRow
 	var p db.Pipeline
 	p.Begin()
@@ -313,9 +335,12 @@ func TestPipelineIsAllOrNothing(t *testing.T) {
 	if err := sys.store.Send(ctx, &p); err != nil {
 		t.Fatal(err)
 	}
-	if len(first) != 2 || first[1].ExternalID != "p2-"+run || first[0].Amount.String() != "10.50" || first[0].UnattributedReason == nil ||
-		len(second) != 1 || len(seen) != 2 {
+	if len(first) != 2 || first[0].CreatedAt.IsZero() || len(second) != 1 || len(seen) != 2 {
 		t.Fatalf("each step reads its own result: %+v %+v %+v", first, second, seen)
+	}
+	p2, err := sys.store.GetConversion(ctx, first[1].ID)
+	if err != nil || p2.ExternalID != "p2-"+run || p2.Amount.String() != "10.50" || p2.UnattributedReason == nil {
+		t.Fatalf("the second row returned is p2's: %+v %v", p2, err)
 	}
 
 	var q db.Pipeline
@@ -326,7 +351,7 @@ func TestPipelineIsAllOrNothing(t *testing.T) {
 		return err
 	})
 	q.Commit()
-	err := sys.store.Send(ctx, &q)
+	err = sys.store.Send(ctx, &q)
 	if !strings.Contains(fmt.Sprint(err), "conversions_program_id_external_id_key") {
 		t.Fatalf("a repeated external id fails the pipeline: %v", err)
 	}

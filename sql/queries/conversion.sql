@@ -150,7 +150,7 @@ FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@program_ids::uuid[]) AS program
         unnest(@occurred_ats::timestamptz[]) AS occurred_at, unnest(@partner_ids::uuid[]) AS partner_id,
         unnest(@link_ids::uuid[]) AS link_id, unnest(@click_ids::uuid[]) AS click_id,
         unnest(@attribution_methods::text[]) AS attribution_method, unnest(@unattributed_reasons::text[]) AS unattributed_reason) AS t
-RETURNING *;
+RETURNING id, created_at; -- the rest is what was sent (activities.conversionRow)
 
 -- name: BindCustomers :exec
 INSERT INTO customer_bindings (program_id, customer_ref, partner_id, first_at)
@@ -168,4 +168,4 @@ FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@program_ids::uuid[]) AS program
         unnest(@occurred_ats::timestamptz[]) AS occurred_at, unnest(@dedupe_keys::text[]) AS dedupe_key,
         unnest(@hold_untils::timestamptz[]) AS hold_until) AS t
 ON CONFLICT (dedupe_key) DO NOTHING
-RETURNING *;
+RETURNING id, created_at; -- the rest is what was sent (activities.lineRow)
