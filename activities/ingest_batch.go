@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -35,42 +36,117 @@ type Recorded struct {
 // An error returned is the batch's (the database's): nothing was written, and
 // each conversion is to be recorded alone.
 func (g *Ingest) RecordBatch(ctx context.Context, store *db.Store, reqs []Conversion) ([]Recorded, error) {
-	out := make([]Recorded, len(reqs))
-	look, err := read(ctx, store, reqs, out)
-	if err != nil {
-		return nil, err
+	b := g.Read(ctx, store, reqs)
+	g.Decide(ctx, store, b)
+	g.Write(ctx, store, b, nil)
+	return b.Out, b.Err
+}
+
+// Batch is a batch of conversions on its way: read (Read, or Write of the
+// batch before it), decided (Decide), written (Write). A writer that always has
+// the next batch waiting writes one and reads the next in one round trip:
+// the next batch's lookups run after the first's commit, on the same
+// connection, so it is decided exactly as if the two had been recorded one
+// after the other.
+type Batch struct {
+	reqs      []Conversion
+	look      *batchLookups
+	decisions []decision
+	decided   []int
+	// Out is what became of each conversion, once written.
+	Out []Recorded
+	// Err is the batch's (the database's): nothing of it was written, and each
+	// of its conversions is to be recorded alone (Out says Deferred).
+	Err error
+}
+
+// Read reads the lookups of a batch in one round trip.
+func (g *Ingest) Read(ctx context.Context, store *db.Store, reqs []Conversion) *Batch {
+	var p db.Pipeline
+	r := queueRead(ctx, &p, reqs)
+	err := store.Send(ctx, &p)
+	return r.batch(store, &p, reqs, err)
+}
+
+// Decide decides the conversions of a batch that was read, in order, each
+// seeing what the earlier ones did.
+func (g *Ingest) Decide(ctx context.Context, store *db.Store, b *Batch) {
+	if b.Err != nil {
+		return
 	}
-	q := store.Queries
-	var decided []int
-	decisions := make([]decision, len(reqs))
-	for i := range reqs {
-		if out[i].Deferred {
+	b.decisions = make([]decision, len(b.reqs))
+	for i := range b.reqs {
+		if b.Out[i].Deferred {
 			continue
 		}
-		prog, err := g.programFor(ctx, q, reqs[i])
+		prog, err := g.programFor(ctx, store.Queries, b.reqs[i])
 		var d decision
 		if err == nil {
-			d, err = g.decide(ctx, q, look, prog, reqs[i])
+			d, err = g.decide(ctx, store.Queries, b.look, prog, b.reqs[i])
 		}
 		if _, own := domain.AsError(err); own {
-			out[i].Err = err
+			b.Out[i].Err = err
 			continue
 		}
 		if err != nil {
-			return nil, err
+			b.fail(err)
+			return
 		}
 		if d.flagged() {
-			out[i].Deferred = true
+			b.Out[i].Deferred = true
 			continue
 		}
-		look.apply(d)
-		decisions[i] = d
-		decided = append(decided, i)
+		b.look.apply(d)
+		b.decisions[i] = d
+		b.decided = append(b.decided, i)
 	}
-	if len(decided) == 0 {
-		return out, nil
+}
+
+// fail marks the whole batch for recording alone.
+func (b *Batch) fail(err error) {
+	b.Err = err
+	b.Out = make([]Recorded, len(b.reqs))
+	for i := range b.Out {
+		b.Out[i].Deferred = true
 	}
-	return out, write(ctx, store, decisions, decided, out)
+}
+
+// Write writes a decided batch in one transaction and fills its Out; with
+// following conversions, it reads their lookups in the same round trip, after
+// the commit, and returns them as the next batch to decide. When the write
+// fails, nothing of b was written (b.Err) and the next batch is read on its own.
+func (g *Ingest) Write(ctx context.Context, store *db.Store, b *Batch, following []Conversion) (next *Batch) {
+	var p db.Pipeline
+	var w *pendingWrite
+	if b.Err == nil && len(b.decided) > 0 {
+		w = queueWrite(ctx, &p, b)
+	}
+	var r *pendingRead
+	if len(following) > 0 {
+		r = queueRead(ctx, &p, following)
+	}
+	if w == nil && r == nil {
+		return nil
+	}
+	err := store.Send(ctx, &p)
+	failed := false
+	if w != nil {
+		// An error after every statement answered (the connection) leaves the
+		// batch to be recorded alone, which finds what was committed.
+		if werr := p.Err(w.from, w.to); werr != nil || (err != nil && r == nil) {
+			b.fail(cmp.Or(werr, err))
+			failed = true
+		} else {
+			w.answer(b)
+		}
+	}
+	switch {
+	case r == nil:
+		return nil
+	case failed: // the lookups never ran: the pipeline stopped at the failed write
+		return g.Read(ctx, store, following)
+	}
+	return r.batch(store, &p, following, err)
 }
 
 // Alone says whether a conversion is never taken into a batch: a refund locks
@@ -109,12 +185,18 @@ func monthKey(partnerID uuid.UUID, month time.Time) programKey {
 	return programKey{partnerID, month.Format("2006-01")}
 }
 
-// read sends one pipeline with every lookup of the batch (the external ids
-// recorded before, clicks, coupons, customer bindings, orders seen), marks what
-// the batch does not take (see Recorded.Deferred), and answers the rest's lookups.
-func read(ctx context.Context, store *db.Store, reqs []Conversion, out []Recorded) (*batchLookups, error) {
-	l := &batchLookups{rowLookups: rowLookups{store.Queries}, clicks: map[uuid.UUID]db.Click{}, coupons: map[programKey]db.Coupon{},
-		bindings: map[programKey]db.CustomerBinding{}, orders: map[programKey]bool{}, months: map[programKey]int64{}, added: map[programKey]int64{}}
+// pendingRead is the lookups of a batch queued in a pipeline: every external id
+// recorded before, clicks, coupons, customer bindings, orders seen.
+type pendingRead struct {
+	from, to    int // its statements in the pipeline
+	before      []db.RecordedExternalIDsRow
+	clicks      []db.Click
+	couponRows  []db.Coupon
+	bindingRows []db.CustomerBinding
+	orderRows   []db.OrdersSeenRow
+}
+
+func queueRead(ctx context.Context, p *db.Pipeline, reqs []Conversion) *pendingRead {
 	var external db.RecordedExternalIDsParams
 	var clickIDs []uuid.UUID
 	var coupons db.CouponsByCodesParams
@@ -138,56 +220,62 @@ func read(ctx context.Context, store *db.Store, reqs []Conversion, out []Recorde
 			orders.ProgramIds, orders.OrderIds = appendNew(orders.ProgramIds, r.ProgramID), append(orders.OrderIds, r.OrderID)
 		}
 	}
-	var p db.Pipeline
-	var before []db.RecordedExternalIDsRow
-	var clicks []db.Click
-	var couponRows []db.Coupon
-	var bindingRows []db.CustomerBinding
-	var orderRows []db.OrdersSeenRow
+	r := &pendingRead{from: p.Len()}
 	p.Begin()
 	p.ForceCustomPlans()
-	p.Add(func(q *db.Queries) (err error) { before, err = q.RecordedExternalIDs(ctx, external); return })
+	p.Add(func(q *db.Queries) (err error) { r.before, err = q.RecordedExternalIDs(ctx, external); return })
 	if len(clickIDs) > 0 {
-		p.Add(func(q *db.Queries) (err error) { clicks, err = q.GetClicks(ctx, clickIDs); return })
+		p.Add(func(q *db.Queries) (err error) { r.clicks, err = q.GetClicks(ctx, clickIDs); return })
 	}
 	if len(coupons.Codes) > 0 {
-		p.Add(func(q *db.Queries) (err error) { couponRows, err = q.CouponsByCodes(ctx, coupons); return })
+		p.Add(func(q *db.Queries) (err error) { r.couponRows, err = q.CouponsByCodes(ctx, coupons); return })
 	}
 	if len(bindings.CustomerRefs) > 0 {
-		p.Add(func(q *db.Queries) (err error) { bindingRows, err = q.CustomerBindingsFor(ctx, bindings); return })
+		p.Add(func(q *db.Queries) (err error) { r.bindingRows, err = q.CustomerBindingsFor(ctx, bindings); return })
 	}
 	if len(orders.OrderIds) > 0 {
-		p.Add(func(q *db.Queries) (err error) { orderRows, err = q.OrdersSeen(ctx, orders); return })
+		p.Add(func(q *db.Queries) (err error) { r.orderRows, err = q.OrdersSeen(ctx, orders); return })
 	}
 	p.Commit()
-	if err := store.Send(ctx, &p); err != nil {
-		return nil, err
-	}
+	r.to = p.Len()
+	return r
+}
 
-	taken := make(map[programKey]bool, len(reqs)+len(before))
-	for _, r := range before {
-		taken[programKey{r.ProgramID, r.ExternalID}] = true
+// batch marks what the batch does not take (see Recorded.Deferred) and answers
+// the rest's lookups from what p, once sent, read; sendErr is the pipeline's.
+func (r *pendingRead) batch(store *db.Store, p *db.Pipeline, reqs []Conversion, sendErr error) *Batch {
+	b := &Batch{reqs: reqs, Out: make([]Recorded, len(reqs))}
+	if err := cmp.Or(p.Err(r.from, r.to), sendErr); err != nil {
+		b.fail(err)
+		return b
 	}
-	for i, r := range reqs {
-		k := programKey{r.ProgramID, r.ExternalID}
-		if Alone(r) || taken[k] {
-			out[i].Deferred = true
+	l := &batchLookups{rowLookups: rowLookups{store.Queries}, clicks: map[uuid.UUID]db.Click{}, coupons: map[programKey]db.Coupon{},
+		bindings: map[programKey]db.CustomerBinding{}, orders: map[programKey]bool{}, months: map[programKey]int64{}, added: map[programKey]int64{}}
+	taken := make(map[programKey]bool, len(reqs)+len(r.before))
+	for _, row := range r.before {
+		taken[programKey{row.ProgramID, row.ExternalID}] = true
+	}
+	for i, c := range reqs {
+		k := programKey{c.ProgramID, c.ExternalID}
+		if Alone(c) || taken[k] {
+			b.Out[i].Deferred = true
 		}
 		taken[k] = true
 	}
-	for _, c := range clicks {
+	for _, c := range r.clicks {
 		l.clicks[c.ID] = c
 	}
-	for _, c := range couponRows {
+	for _, c := range r.couponRows {
 		l.coupons[programKey{c.ProgramID, c.Code}] = c
 	}
-	for _, b := range bindingRows {
-		l.bindings[programKey{b.ProgramID, b.CustomerRef}] = b
+	for _, row := range r.bindingRows {
+		l.bindings[programKey{row.ProgramID, row.CustomerRef}] = row
 	}
-	for _, o := range orderRows {
+	for _, o := range r.orderRows {
 		l.orders[programKey{o.ProgramID, o.OrderID}] = true
 	}
-	return l, nil
+	b.look = l
+	return b
 }
 
 func (l *batchLookups) click(_ context.Context, id uuid.UUID) (db.Click, bool, error) {
@@ -237,16 +325,22 @@ func (l *batchLookups) apply(d decision) {
 	}
 }
 
-// write inserts the decided conversions, their customers' bindings and their
-// lines, one statement each in one pipeline and one transaction, and fills out.
-// An external id a concurrent request recorded meanwhile fails the batch
-// (unique violation): each of its conversions is then recorded alone.
-func write(ctx context.Context, store *db.Store, decisions []decision, decided []int, out []Recorded) error {
+// pendingWrite is a decided batch's conversions, customer bindings and lines,
+// one INSERT each in one transaction, queued in a pipeline. An external id a
+// concurrent request recorded meanwhile fails it (unique violation): each of
+// the batch's conversions is then recorded alone.
+type pendingWrite struct {
+	from, to int // its statements in the pipeline
+	rows []db.CreateConversionsRow
+	made []db.CreateCommissionLinesRow
+}
+
+func queueWrite(ctx context.Context, p *db.Pipeline, b *Batch) *pendingWrite {
 	var cv db.CreateConversionsParams
 	var bind db.BindCustomersParams
 	var ln db.CreateCommissionLinesParams
-	for _, i := range decided {
-		c := decisions[i].conv
+	for _, i := range b.decided {
+		c := b.decisions[i].conv
 		cv.Ids = append(cv.Ids, c.ID)
 		cv.ProgramIds = append(cv.ProgramIds, c.ProgramID)
 		cv.ExternalIds = append(cv.ExternalIds, c.ExternalID)
@@ -264,13 +358,13 @@ func write(ctx context.Context, store *db.Store, decisions []decision, decided [
 		cv.ClickIds = append(cv.ClickIds, c.ClickID.UUID)
 		cv.AttributionMethods = append(cv.AttributionMethods, deref(c.AttributionMethod))
 		cv.UnattributedReasons = append(cv.UnattributedReasons, deref(c.UnattributedReason))
-		if b := decisions[i].bind; b != nil {
-			bind.ProgramIds = append(bind.ProgramIds, b.ProgramID)
-			bind.CustomerRefs = append(bind.CustomerRefs, b.CustomerRef)
-			bind.PartnerIds = append(bind.PartnerIds, b.PartnerID)
-			bind.FirstAts = append(bind.FirstAts, b.FirstAt)
+		if bd := b.decisions[i].bind; bd != nil {
+			bind.ProgramIds = append(bind.ProgramIds, bd.ProgramID)
+			bind.CustomerRefs = append(bind.CustomerRefs, bd.CustomerRef)
+			bind.PartnerIds = append(bind.PartnerIds, bd.PartnerID)
+			bind.FirstAts = append(bind.FirstAts, bd.FirstAt)
 		}
-		if l := decisions[i].line; l != nil {
+		if l := b.decisions[i].line; l != nil {
 			ln.Ids = append(ln.Ids, l.ID)
 			ln.ProgramIds = append(ln.ProgramIds, l.ProgramID)
 			ln.PartnerIds = append(ln.PartnerIds, l.PartnerID)
@@ -284,42 +378,41 @@ func write(ctx context.Context, store *db.Store, decisions []decision, decided [
 			ln.HoldUntils = append(ln.HoldUntils, *l.HoldUntil)
 		}
 	}
-	var p db.Pipeline
-	var rows []db.CreateConversionsRow
-	var made []db.CreateCommissionLinesRow
+	w := &pendingWrite{from: p.Len()}
 	p.Begin()
 	p.ForceGenericPlans()
-	p.Add(func(q *db.Queries) (err error) { rows, err = q.CreateConversions(ctx, cv); return })
+	p.Add(func(q *db.Queries) (err error) { w.rows, err = q.CreateConversions(ctx, cv); return })
 	if len(bind.CustomerRefs) > 0 {
 		p.Add(func(q *db.Queries) error { return q.BindCustomers(ctx, bind) })
 	}
 	if len(ln.Ids) > 0 {
-		p.Add(func(q *db.Queries) (err error) { made, err = q.CreateCommissionLines(ctx, ln); return })
+		p.Add(func(q *db.Queries) (err error) { w.made, err = q.CreateCommissionLines(ctx, ln); return })
 	}
 	p.Commit()
-	if err := store.Send(ctx, &p); err != nil {
-		return err
-	}
-	// The answers are built from what was sent (the statements return only
-	// what PostgreSQL made: created_at); a row not returned was not inserted.
-	created := make(map[uuid.UUID]time.Time, len(rows)+len(made))
-	for _, r := range rows {
+	w.to = p.Len()
+	return w
+}
+
+// answer fills the batch's Out from what was sent: the statements return only
+// what PostgreSQL made (created_at); a row not returned was not inserted.
+func (w *pendingWrite) answer(b *Batch) {
+	created := make(map[uuid.UUID]time.Time, len(w.rows)+len(w.made))
+	for _, r := range w.rows {
 		created[r.ID] = r.CreatedAt
 	}
-	for _, r := range made {
+	for _, r := range w.made {
 		created[r.ID] = r.CreatedAt
 	}
-	for _, i := range decided {
-		d := decisions[i]
-		out[i].Conversion = conversionRow(d.conv, created[d.conv.ID])
-		out[i].Lines = []db.CommissionLine{}
+	for _, i := range b.decided {
+		d := b.decisions[i]
+		b.Out[i].Conversion = conversionRow(d.conv, created[d.conv.ID])
+		b.Out[i].Lines = []db.CommissionLine{}
 		if l := d.line; l != nil {
 			if at, ok := created[l.ID]; ok {
-				out[i].Lines = append(out[i].Lines, lineRow(*l, at))
+				b.Out[i].Lines = append(b.Out[i].Lines, lineRow(*l, at))
 			}
 		}
 	}
-	return nil
 }
 
 // conversionRow is the row CreateConversions stores for c, as a read of it

@@ -69,40 +69,60 @@ func (cq *conversionQueue) record(ctx context.Context, req activities.Conversion
 
 // write runs for the life of the process: the queue is shared by every request
 // and has nothing to release but its goroutines, which wait on an empty channel.
+//
+// A batch is read and decided, then written; the postbacks that arrived
+// meanwhile are taken as the next batch, whose lookups go in the same round
+// trip as the first's write, after its commit. Under load a writer so makes one
+// round trip a batch; alone, a postback is read, then written, and waits for
+// nothing else.
 func (cq *conversionQueue) write() {
-	batch := make([]conversionJob, 0, cq.maxBatch)
-	reqs := make([]activities.Conversion, 0, cq.maxBatch)
-	for job := range cq.jobs {
-		batch, reqs = append(batch[:0], job), append(reqs[:0], job.req)
-	more:
-		for len(batch) < cq.maxBatch {
-			select {
-			case j := <-cq.jobs:
-				batch, reqs = append(batch, j), append(reqs, j.req)
-			default:
-				break more
-			}
+	var ready, next []conversionJob // the batch to write, the one to read with it
+	var batch *activities.Batch
+	for {
+		if batch == nil {
+			ready = cq.take(ready[:0], <-cq.jobs)
+			ctx, cancel := context.WithTimeout(context.Background(), cq.timeout)
+			batch = cq.ingest.Read(ctx, cq.store, requests(ready))
+			cq.ingest.Decide(ctx, cq.store, batch)
+			cancel()
 		}
-		cq.sizes.Observe(float64(len(batch)))
-		out := cq.recordBatch(reqs)
-		for i, j := range batch {
-			j.done <- out[i]
+		next = cq.waiting(next[:0])
+		ctx, cancel := context.WithTimeout(context.Background(), cq.timeout)
+		following := cq.ingest.Write(ctx, cq.store, batch, requests(next))
+		cq.sizes.Observe(float64(len(ready)))
+		for i, j := range ready {
+			j.done <- batch.Out[i]
 		}
+		if following != nil {
+			cq.ingest.Decide(ctx, cq.store, following)
+		}
+		cancel()
+		batch, ready, next = following, next, ready
 	}
 }
 
-func (cq *conversionQueue) recordBatch(reqs []activities.Conversion) []activities.Recorded {
-	ctx, cancel := context.WithTimeout(context.Background(), cq.timeout)
-	defer cancel()
-	out, err := cq.ingest.RecordBatch(ctx, cq.store, reqs)
-	if err != nil {
-		// Nothing of the batch was written (a concurrent postback with one of its
-		// external ids, a lost connection): every postback of it is recorded alone,
-		// where its own error is its own.
-		out = make([]activities.Recorded, len(reqs))
-		for i := range out {
-			out[i].Deferred = true
+// take appends first and what else is waiting, up to a batch.
+func (cq *conversionQueue) take(batch []conversionJob, first conversionJob) []conversionJob {
+	return cq.waiting(append(batch, first))
+}
+
+// waiting appends what is waiting without waiting for more, up to a batch.
+func (cq *conversionQueue) waiting(batch []conversionJob) []conversionJob {
+	for len(batch) < cq.maxBatch {
+		select {
+		case j := <-cq.jobs:
+			batch = append(batch, j)
+		default:
+			return batch
 		}
 	}
-	return out
+	return batch
+}
+
+func requests(jobs []conversionJob) []activities.Conversion {
+	reqs := make([]activities.Conversion, len(jobs))
+	for i, j := range jobs {
+		reqs[i] = j.req
+	}
+	return reqs
 }

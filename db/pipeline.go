@@ -1,6 +1,7 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"errors"
 
@@ -10,7 +11,9 @@ import (
 
 // Pipeline sends sqlc queries to PostgreSQL together, in one round trip (a pgx
 // batch). Its statements run in order as one transaction, implicit or between
-// Begin and Commit; if one fails, the rest do not run and nothing is kept.
+// Begin and Commit; if one fails, the rest do not run and nothing is kept. A
+// pipeline may also carry several explicit transactions one after the other:
+// those committed before a failure stay committed, the rest do not run.
 //
 // A step is an ordinary call of a generated query, made twice: Add calls it on
 // Queries that only queue its SQL and arguments, and Send, once the batch has
@@ -18,11 +21,26 @@ import (
 // generated code scans as usual. So a query's SQL, arguments and scanning are
 // sqlc's, written once.
 //
-// The conversion ingest sends a batch of postbacks' lookups as one pipeline and
-// its writes as another: two round trips however many postbacks it carries.
+// The conversion ingest sends a batch of postbacks' writes and the next batch's
+// lookups as one pipeline: a round trip a batch however many postbacks it carries.
 type Pipeline struct {
 	batch pgx.Batch
 	steps []func(*Queries) error
+	errs  []error // each step's, once sent
+}
+
+// Len is how many statements are queued: a mark for Err.
+func (p *Pipeline) Len() int { return len(p.steps) }
+
+// Err is, once sent, the first error of the statements queued from mark from
+// up to mark to: a pipeline may carry several transactions.
+func (p *Pipeline) Err(from, to int) error {
+	for _, err := range p.errs[from:to] {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Add queues the query that step calls (one query per step).
@@ -61,12 +79,14 @@ func (s *Store) Send(ctx context.Context, p *Pipeline) error {
 	br := s.Pool.SendBatch(ctx, &p.batch)
 	q := New(answering{br})
 	var first error
-	for _, step := range p.steps {
-		if err := step(q); err != nil && first == nil {
-			first = err
-		}
+	p.errs = make([]error, len(p.steps))
+	for i, step := range p.steps {
+		p.errs[i] = step(q)
+		first = cmp.Or(first, p.errs[i])
 	}
 	if err := br.Close(); err != nil && first == nil {
+		// Every statement answered: the error came after them (the
+		// connection); what they did stands.
 		first = err
 	}
 	return first

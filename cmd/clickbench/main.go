@@ -539,37 +539,45 @@ func benchConversions(n int) error {
 		return err
 	}
 	conv := ingest("http://"+click.addr, f, n, 32)
-	batch := meanBatch("http://" + click.addr)
+	batch, inServer := conversionStats("http://" + click.addr)
 	if _, err := click.stop(); err != nil {
 		return err
 	}
 	var lines int64
 	_ = store.Pool.QueryRow(ctx, "SELECT count(*) FROM commission_lines").Scan(&lines)
-	fmt.Printf("conversions: %d in %s = %.0f/s (%d errors), %d commission lines, %.1f postbacks a batch\n", conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors, lines, batch)
+	fmt.Printf("conversions: %d in %s = %.0f/s (%d errors), %d commission lines; %.1f postbacks a batch, %s in the server, %s at the load generator (means)\n",
+		conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors, lines, batch, inServer.Round(time.Microsecond), (32*conv.elapsed/time.Duration(conv.requests)).Round(time.Microsecond))
 	return nil
 }
 
-// meanBatch reads the server's mean conversion batch size from its metrics.
-func meanBatch(base string) float64 {
+// conversionStats reads from the server's metrics the mean postbacks a batch
+// and the mean time a postback spent in the server.
+func conversionStats(base string) (batch float64, inServer time.Duration) {
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	defer resp.Body.Close()
-	var sum, count float64
+	m := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "partnerops_conversion_batch_size_sum "); ok {
-			sum, _ = strconv.ParseFloat(v, 64)
-		}
-		if v, ok := strings.CutPrefix(sc.Text(), "partnerops_conversion_batch_size_count "); ok {
-			count, _ = strconv.ParseFloat(v, 64)
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		switch name {
+		case "partnerops_conversion_batch_size_sum", "partnerops_conversion_batch_size_count",
+			`partnerops_http_request_duration_seconds_sum{method="POST",route="/v1/conversions"}`,
+			`partnerops_http_request_duration_seconds_count{method="POST",route="/v1/conversions"}`:
+			if ok {
+				m[name], _ = strconv.ParseFloat(v, 64)
+			}
 		}
 	}
-	if count == 0 {
-		return 0
+	if n := m["partnerops_conversion_batch_size_count"]; n > 0 {
+		batch = m["partnerops_conversion_batch_size_sum"] / n
 	}
-	return sum / count
+	if n := m[`partnerops_http_request_duration_seconds_count{method="POST",route="/v1/conversions"}`]; n > 0 {
+		inServer = time.Duration(m[`partnerops_http_request_duration_seconds_sum{method="POST",route="/v1/conversions"}`] / n * 1e9)
+	}
+	return batch, inServer
 }
 
 type benchFixture struct {

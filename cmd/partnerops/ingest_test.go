@@ -222,16 +222,42 @@ func TestRecordBatchDecidesAsRecordAlone(t *testing.T) {
 		// a batch's own sales reach the volume tier from the 11th of a month).
 		var order []int
 		results := map[int]string{}
-		for _, part := range [][]int{{0, 30}, {30, 60}} {
-			var reqs []activities.Conversion
+		parts := [][]int{{0, 30}, {30, 60}}
+		var reqs [2][]activities.Conversion
+		for p, part := range parts {
 			for _, s := range specs[part[0]:part[1]] {
-				reqs = append(reqs, batched.conversion(s))
+				reqs[p] = append(reqs[p], batched.conversion(s))
 			}
-			out, err := in.RecordBatch(ctx, sys.store, reqs)
+		}
+		// Round 0 records each batch with RecordBatch (two round trips); the
+		// others as the API's writer does under load: the first batch's write
+		// and the second's lookups in one round trip, after the first's commit.
+		var next *activities.Batch
+		var deferred []int
+		for p, part := range parts {
+			var out []activities.Recorded
+			var err error
+			switch {
+			case round == 0:
+				out, err = in.RecordBatch(ctx, sys.store, reqs[p])
+			case p == 0:
+				b := in.Read(ctx, sys.store, reqs[0])
+				in.Decide(ctx, sys.store, b)
+				next = in.Write(ctx, sys.store, b, reqs[1])
+				if next == nil {
+					t.Fatal("the second batch was not read with the first's write")
+				}
+				out, err = b.Out, b.Err
+			default:
+				in.Decide(ctx, sys.store, next)
+				if in.Write(ctx, sys.store, next, nil) != nil {
+					t.Fatal("a batch with no following one answers none")
+				}
+				out, err = next.Out, next.Err
+			}
 			if err != nil {
 				t.Fatalf("seed %d: batch: %v", seed, err)
 			}
-			var deferred []int
 			for j, r := range out {
 				i := part[0] + j
 				switch {
@@ -261,8 +287,14 @@ func TestRecordBatchDecidesAsRecordAlone(t *testing.T) {
 					answered++
 				}
 			}
-			for _, i := range deferred {
-				order, results[i] = append(order, i), alone(ctx, in, batched.conversion(specs[i]))
+			// What a batch does not take is recorded alone after it (its handler
+			// does so once answered); when the second batch was read with the
+			// first's write, after both: either is an order one after another.
+			if round == 0 || p == len(parts)-1 {
+				for _, i := range deferred {
+					order, results[i] = append(order, i), alone(ctx, in, batched.conversion(specs[i]))
+				}
+				deferred = nil
 			}
 		}
 		for _, i := range order {
