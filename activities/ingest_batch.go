@@ -331,8 +331,8 @@ func (l *batchLookups) apply(d decision) {
 // the batch's conversions is then recorded alone.
 type pendingWrite struct {
 	from, to int // its statements in the pipeline
-	rows []db.CreateConversionsRow
-	made []db.CreateCommissionLinesRow
+	rows     []db.CreateConversionsRow
+	made     []db.CreateCommissionLinesRow
 }
 
 func queueWrite(ctx context.Context, p *db.Pipeline, b *Batch) *pendingWrite {

@@ -546,7 +546,7 @@ func benchConversions(n int) error {
 	var lines int64
 	_ = store.Pool.QueryRow(ctx, "SELECT count(*) FROM commission_lines").Scan(&lines)
 	fmt.Printf("conversions: %d in %s = %.0f/s (%d errors), %d commission lines; %.1f postbacks a batch, %s in the server, %s at the load generator (means)\n",
-		conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors, lines, batch, inServer.Round(time.Microsecond), (32*conv.elapsed/time.Duration(conv.requests)).Round(time.Microsecond))
+		conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors, lines, batch, inServer.Round(time.Microsecond), (32 * conv.elapsed / time.Duration(conv.requests)).Round(time.Microsecond))
 	return nil
 }
 
