@@ -3,6 +3,7 @@ package activities
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -29,17 +30,87 @@ type Recorded struct {
 // RecordBatch ingests many conversions with the same decisions as Record,
 // conversion by conversion in order, in two round trips to PostgreSQL: one
 // pipeline reads every lookup the batch needs, one writes its conversions,
-// customer bindings and lines (one INSERT per table, one transaction). A later
-// conversion sees what an earlier one of the batch did (a customer bound, an
-// order seen, a month's sales counted).
+// customer bindings and lines (one INSERT per table, one transaction); in one
+// when the batch needs no lookups (Speculate). A later conversion sees what an
+// earlier one of the batch did (a customer bound, an order seen, a month's
+// sales counted).
 //
 // An error returned is the batch's (the database's): nothing was written, and
 // each conversion is to be recorded alone.
 func (g *Ingest) RecordBatch(ctx context.Context, store *db.Store, reqs []Conversion) ([]Recorded, error) {
-	b := g.Read(ctx, store, reqs)
-	g.Decide(ctx, store, b)
+	b := g.Speculate(ctx, store, reqs)
+	if b == nil {
+		b = g.Read(ctx, store, reqs)
+		g.Decide(ctx, store, b)
+	}
 	g.Write(ctx, store, b, nil)
 	return b.Out, b.Err
+}
+
+// errNeedsRead stops a speculative decision: a conversion asked for a lookup.
+var errNeedsRead = errors.New("activities: the batch needs its lookups read")
+
+// Speculate decides a batch without reading anything first, when none of its
+// conversions needs a lookup: attributed by click token or not at all, with no
+// order id, customer, coupon, click id or customer domain, under rules without
+// volume tiers. Such a decision depends on nothing PostgreSQL holds but
+// whether the external id was recorded before, which the insert finds out (a
+// repeat is not inserted, and is recorded alone: answered from the first). The
+// batch is then written in one round trip. It returns nil when a conversion
+// needs a lookup: the batch is to be Read.
+func (g *Ingest) Speculate(ctx context.Context, store *db.Store, reqs []Conversion) *Batch {
+	b := &Batch{reqs: reqs, look: noLookups{}, Out: make([]Recorded, len(reqs))}
+	taken := make(map[programKey]bool, len(reqs))
+	for i, c := range reqs {
+		if c.ClickID != "" || c.CouponCode != "" || c.CustomerRef != "" || c.OrderID != "" || c.CustomerDomain != "" {
+			return nil
+		}
+		k := programKey{c.ProgramID, c.ExternalID}
+		if Alone(c) || taken[k] {
+			b.Out[i].Deferred = true
+		}
+		taken[k] = true
+	}
+	g.Decide(ctx, store, b)
+	if errors.Is(b.Err, errNeedsRead) {
+		return nil
+	}
+	return b
+}
+
+// noLookups is a speculative batch's: every lookup stops the speculation.
+type noLookups struct{}
+
+func (noLookups) protectedDeal(context.Context, uuid.UUID, string, time.Time) (uuid.UUID, bool, error) {
+	return uuid.Nil, false, errNeedsRead
+}
+func (noLookups) click(context.Context, uuid.UUID) (db.Click, bool, error) {
+	return db.Click{}, false, errNeedsRead
+}
+func (noLookups) coupon(context.Context, uuid.UUID, string) (db.Coupon, bool, error) {
+	return db.Coupon{}, false, errNeedsRead
+}
+func (noLookups) binding(context.Context, uuid.UUID, string) (db.CustomerBinding, bool, error) {
+	return db.CustomerBinding{}, false, errNeedsRead
+}
+func (noLookups) monthSales(context.Context, uuid.UUID, time.Time) (int64, error) {
+	return 0, errNeedsRead
+}
+func (noLookups) orderSeen(context.Context, uuid.UUID, string) (bool, error) {
+	return false, errNeedsRead
+}
+func (noLookups) apply(decision) {} // nothing a later conversion could look up
+
+// Merge appends o, decided, to b, decided, to be written with it in one
+// transaction: o's conversions follow b's in Out.
+func (b *Batch) Merge(o *Batch) {
+	n := len(b.reqs)
+	b.reqs = append(b.reqs, o.reqs...)
+	b.Out = append(b.Out, o.Out...)
+	b.decisions = append(b.decisions, o.decisions...)
+	for _, i := range o.decided {
+		b.decided = append(b.decided, n+i)
+	}
 }
 
 // Batch is a batch of conversions on its way: read (Read, or Write of the
@@ -50,7 +121,7 @@ func (g *Ingest) RecordBatch(ctx context.Context, store *db.Store, reqs []Conver
 // after the other.
 type Batch struct {
 	reqs      []Conversion
-	look      *batchLookups
+	look      batchLook
 	decisions []decision
 	decided   []int
 	// Out is what became of each conversion, once written.
@@ -100,6 +171,12 @@ func (g *Ingest) Decide(ctx context.Context, store *db.Store, b *Batch) {
 		b.decisions[i] = d
 		b.decided = append(b.decided, i)
 	}
+}
+
+// batchLook answers a batch's lookups and shows each decision to the later ones.
+type batchLook interface {
+	lookups
+	apply(decision)
 }
 
 // fail marks the whole batch for recording alone.
@@ -325,20 +402,18 @@ func (l *batchLookups) apply(d decision) {
 	}
 }
 
-// pendingWrite is a decided batch's conversions, customer bindings and lines,
-// one INSERT each in one transaction, queued in a pipeline. An external id a
-// concurrent request recorded meanwhile fails it (unique violation): each of
-// the batch's conversions is then recorded alone.
+// pendingWrite is a decided batch's conversions with their lines (one
+// statement), and customer bindings, in one transaction, queued in a pipeline. A conversion whose
+// external id was recorded meanwhile is not inserted, nor is its line: it is
+// recorded alone (see answer).
 type pendingWrite struct {
-	from, to int // its statements in the pipeline
-	rows     []db.CreateConversionsRow
-	made     []db.CreateCommissionLinesRow
+	from, to int                       // its statements in the pipeline
+	rows     []db.CreateConversionsRow // the conversions and lines inserted
 }
 
 func queueWrite(ctx context.Context, p *db.Pipeline, b *Batch) *pendingWrite {
 	var cv db.CreateConversionsParams
 	var bind db.BindCustomersParams
-	var ln db.CreateCommissionLinesParams
 	for _, i := range b.decided {
 		c := b.decisions[i].conv
 		cv.Ids = append(cv.Ids, c.ID)
@@ -365,17 +440,17 @@ func queueWrite(ctx context.Context, p *db.Pipeline, b *Batch) *pendingWrite {
 			bind.FirstAts = append(bind.FirstAts, bd.FirstAt)
 		}
 		if l := b.decisions[i].line; l != nil {
-			ln.Ids = append(ln.Ids, l.ID)
-			ln.ProgramIds = append(ln.ProgramIds, l.ProgramID)
-			ln.PartnerIds = append(ln.PartnerIds, l.PartnerID)
-			ln.SourceIds = append(ln.SourceIds, l.SourceID)
-			ln.Amounts = append(ln.Amounts, l.Amount.String())
-			ln.Currencies = append(ln.Currencies, l.Currency)
-			ln.Statuses = append(ln.Statuses, l.Status)
-			ln.Descriptions = append(ln.Descriptions, l.Description)
-			ln.OccurredAts = append(ln.OccurredAts, l.OccurredAt)
-			ln.DedupeKeys = append(ln.DedupeKeys, l.DedupeKey)
-			ln.HoldUntils = append(ln.HoldUntils, *l.HoldUntil)
+			cv.LineIds = append(cv.LineIds, l.ID)
+			cv.LineProgramIds = append(cv.LineProgramIds, l.ProgramID)
+			cv.LinePartnerIds = append(cv.LinePartnerIds, l.PartnerID)
+			cv.LineSourceIds = append(cv.LineSourceIds, l.SourceID)
+			cv.LineAmounts = append(cv.LineAmounts, l.Amount.String())
+			cv.LineCurrencies = append(cv.LineCurrencies, l.Currency)
+			cv.LineStatuses = append(cv.LineStatuses, l.Status)
+			cv.LineDescriptions = append(cv.LineDescriptions, l.Description)
+			cv.LineOccurredAts = append(cv.LineOccurredAts, l.OccurredAt)
+			cv.LineDedupeKeys = append(cv.LineDedupeKeys, l.DedupeKey)
+			cv.LineHoldUntils = append(cv.LineHoldUntils, *l.HoldUntil)
 		}
 	}
 	w := &pendingWrite{from: p.Len()}
@@ -385,9 +460,6 @@ func queueWrite(ctx context.Context, p *db.Pipeline, b *Batch) *pendingWrite {
 	if len(bind.CustomerRefs) > 0 {
 		p.Add(func(q *db.Queries) error { return q.BindCustomers(ctx, bind) })
 	}
-	if len(ln.Ids) > 0 {
-		p.Add(func(q *db.Queries) (err error) { w.made, err = q.CreateCommissionLines(ctx, ln); return })
-	}
 	p.Commit()
 	w.to = p.Len()
 	return w
@@ -396,16 +468,18 @@ func queueWrite(ctx context.Context, p *db.Pipeline, b *Batch) *pendingWrite {
 // answer fills the batch's Out from what was sent: the statements return only
 // what PostgreSQL made (created_at); a row not returned was not inserted.
 func (w *pendingWrite) answer(b *Batch) {
-	created := make(map[uuid.UUID]time.Time, len(w.rows)+len(w.made))
+	created := make(map[uuid.UUID]time.Time, len(w.rows))
 	for _, r := range w.rows {
-		created[r.ID] = r.CreatedAt
-	}
-	for _, r := range w.made {
 		created[r.ID] = r.CreatedAt
 	}
 	for _, i := range b.decided {
 		d := b.decisions[i]
-		b.Out[i].Conversion = conversionRow(d.conv, created[d.conv.ID])
+		at, ok := created[d.conv.ID]
+		if !ok { // its external id was recorded before: a repeat, or a conflict
+			b.Out[i].Deferred = true
+			continue
+		}
+		b.Out[i].Conversion = conversionRow(d.conv, at)
 		b.Out[i].Lines = []db.CommissionLine{}
 		if l := d.line; l != nil {
 			if at, ok := created[l.ID]; ok {
@@ -425,7 +499,7 @@ func conversionRow(c db.CreateConversionParams, createdAt time.Time) db.Conversi
 		ReviewStatus: c.ReviewStatus, CreatedAt: createdAt}
 }
 
-// lineRow is the commission line CreateCommissionLines stores for l.
+// lineRow is the commission line CreateConversions stores for l.
 func lineRow(l db.CreateLineParams, createdAt time.Time) db.CommissionLine {
 	hold := columnTime(*l.HoldUntil)
 	return db.CommissionLine{ID: l.ID, ProgramID: l.ProgramID, PartnerID: l.PartnerID, Kind: "commission", SourceType: "conversion",

@@ -11,10 +11,10 @@ import (
 	"github.com/partnerops/partnerops/db"
 )
 
-// conversionQueue records postbacks in batches (activities.Ingest.RecordBatch):
+// conversionQueue records postbacks in batches (activities.Ingest.Batch):
 // a few writers each take what is waiting, up to maxBatch, and record it in one
-// transaction with one statement per table. Alone, a postback is a batch of
-// one and waits for nothing; under load the batches grow by themselves, and the
+// transaction with a statement or two. Alone, a postback is a batch of one and
+// waits for nothing; under load the batches grow by themselves, and the
 // database does a handful of statements per batch instead of five per postback.
 // A postback is answered only after its batch has committed.
 type conversionQueue struct {
@@ -70,34 +70,46 @@ func (cq *conversionQueue) record(ctx context.Context, req activities.Conversion
 // write runs for the life of the process: the queue is shared by every request
 // and has nothing to release but its goroutines, which wait on an empty channel.
 //
-// A batch is read and decided, then written; the postbacks that arrived
-// meanwhile are taken as the next batch, whose lookups go in the same round
-// trip as the first's write, after its commit. Under load a writer so makes one
-// round trip a batch; alone, a postback is read, then written, and waits for
-// nothing else.
+// A batch is decided, then written. Postbacks that need lookups (a click id,
+// an order, a customer, a coupon) are read first: those that arrive while a
+// batch is written are taken as the next batch, and their lookups go in the
+// same round trip, after the first's commit. Postbacks that need none (a click
+// token) are decided at once (Speculate) and written with the batch in flight.
+// Under load a writer so makes one round trip a batch; alone, a postback waits
+// for nothing else.
 func (cq *conversionQueue) write() {
-	var ready, next []conversionJob // the batch to write, the one to read with it
+	var ready, next []conversionJob // the batch to write, the postbacks waiting meanwhile
 	var batch *activities.Batch
 	for {
 		if batch == nil {
 			ready = cq.take(ready[:0], <-cq.jobs)
 			ctx, cancel := context.WithTimeout(context.Background(), cq.timeout)
-			batch = cq.ingest.Read(ctx, cq.store, requests(ready))
-			cq.ingest.Decide(ctx, cq.store, batch)
+			if batch = cq.ingest.Speculate(ctx, cq.store, requests(ready)); batch == nil {
+				batch = cq.ingest.Read(ctx, cq.store, requests(ready))
+				cq.ingest.Decide(ctx, cq.store, batch)
+			}
 			cancel()
 		}
-		next = cq.waiting(next[:0])
 		ctx, cancel := context.WithTimeout(context.Background(), cq.timeout)
-		following := cq.ingest.Write(ctx, cq.store, batch, requests(next))
+		var toRead []activities.Conversion
+		if next = cq.waiting(next[:0]); len(next) > 0 {
+			if b := cq.ingest.Speculate(ctx, cq.store, requests(next)); b != nil && batch.Err == nil {
+				batch.Merge(b)
+				ready, next = append(ready, next...), next[:0]
+			} else {
+				toRead = requests(next)
+			}
+		}
+		read := cq.ingest.Write(ctx, cq.store, batch, toRead)
 		cq.sizes.Observe(float64(len(ready)))
 		for i, j := range ready {
 			j.done <- batch.Out[i]
 		}
-		if following != nil {
-			cq.ingest.Decide(ctx, cq.store, following)
+		if read != nil {
+			cq.ingest.Decide(ctx, cq.store, read)
 		}
 		cancel()
-		batch, ready, next = following, next, ready
+		batch, ready, next = read, next, ready
 	}
 }
 

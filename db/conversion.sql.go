@@ -142,7 +142,6 @@ func (q *Queries) BindCustomer(ctx context.Context, arg BindCustomerParams) erro
 }
 
 const bindCustomers = `-- name: BindCustomers :exec
-
 INSERT INTO customer_bindings (program_id, customer_ref, partner_id, first_at)
 SELECT unnest($1::uuid[]), unnest($2::text[]), unnest($3::uuid[]), unnest($4::timestamptz[])
 ON CONFLICT DO NOTHING
@@ -155,7 +154,6 @@ type BindCustomersParams struct {
 	FirstAts     []time.Time `json:"first_ats"`
 }
 
-// the rest is what was sent (activities.conversionRow)
 func (q *Queries) BindCustomers(ctx context.Context, arg BindCustomersParams) error {
 	_, err := q.db.Exec(ctx, bindCustomers,
 		arg.ProgramIds,
@@ -197,71 +195,6 @@ func (q *Queries) CommissionLinesOf(ctx context.Context, sourceID uuid.UUID) ([]
 			&i.RelatedLineID,
 			&i.CloseID,
 		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const createCommissionLines = `-- name: CreateCommissionLines :many
-INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at,
-    dedupe_key, hold_until)
-SELECT t.id, t.program_id, t.partner_id, 'commission', 'conversion', t.source_id, t.amount::numeric, t.currency, t.status, t.description,
-    t.occurred_at, t.dedupe_key, t.hold_until
-FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::uuid[]) AS program_id, unnest($3::uuid[]) AS partner_id,
-        unnest($4::uuid[]) AS source_id, unnest($5::text[]) AS amount, unnest($6::text[]) AS currency,
-        unnest($7::text[]) AS status, unnest($8::text[]) AS description,
-        unnest($9::timestamptz[]) AS occurred_at, unnest($10::text[]) AS dedupe_key,
-        unnest($11::timestamptz[]) AS hold_until) AS t
-ON CONFLICT (dedupe_key) DO NOTHING
-RETURNING id, created_at
-`
-
-type CreateCommissionLinesParams struct {
-	Ids          []uuid.UUID `json:"ids"`
-	ProgramIds   []uuid.UUID `json:"program_ids"`
-	PartnerIds   []uuid.UUID `json:"partner_ids"`
-	SourceIds    []uuid.UUID `json:"source_ids"`
-	Amounts      []string    `json:"amounts"`
-	Currencies   []string    `json:"currencies"`
-	Statuses     []string    `json:"statuses"`
-	Descriptions []string    `json:"descriptions"`
-	OccurredAts  []time.Time `json:"occurred_ats"`
-	DedupeKeys   []string    `json:"dedupe_keys"`
-	HoldUntils   []time.Time `json:"hold_untils"`
-}
-
-type CreateCommissionLinesRow struct {
-	ID        uuid.UUID `json:"id"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-func (q *Queries) CreateCommissionLines(ctx context.Context, arg CreateCommissionLinesParams) ([]CreateCommissionLinesRow, error) {
-	rows, err := q.db.Query(ctx, createCommissionLines,
-		arg.Ids,
-		arg.ProgramIds,
-		arg.PartnerIds,
-		arg.SourceIds,
-		arg.Amounts,
-		arg.Currencies,
-		arg.Statuses,
-		arg.Descriptions,
-		arg.OccurredAts,
-		arg.DedupeKeys,
-		arg.HoldUntils,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []CreateCommissionLinesRow{}
-	for rows.Next() {
-		var i CreateCommissionLinesRow
-		if err := rows.Scan(&i.ID, &i.CreatedAt); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -353,20 +286,37 @@ func (q *Queries) CreateConversion(ctx context.Context, arg CreateConversionPara
 }
 
 const createConversions = `-- name: CreateConversions :many
-INSERT INTO conversions (id, program_id, external_id, request_hash, kind, amount, currency, order_id, customer_ref, customer_email,
-    customer_domain, occurred_at, partner_id, link_id, click_id, attribution_method, unattributed_reason)
-SELECT t.id, t.program_id, t.external_id, t.request_hash, t.kind, t.amount::numeric, t.currency, t.order_id, t.customer_ref, t.customer_email,
-    t.customer_domain, t.occurred_at, nullif(t.partner_id, '00000000-0000-0000-0000-000000000000'::uuid),
-    nullif(t.link_id, '00000000-0000-0000-0000-000000000000'::uuid), nullif(t.click_id, '00000000-0000-0000-0000-000000000000'::uuid),
-    nullif(t.attribution_method, ''), nullif(t.unattributed_reason, '')
-FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::uuid[]) AS program_id, unnest($3::text[]) AS external_id,
-        unnest($4::bytea[]) AS request_hash, unnest($5::text[]) AS kind, unnest($6::text[]) AS amount,
-        unnest($7::text[]) AS currency, unnest($8::text[]) AS order_id, unnest($9::text[]) AS customer_ref,
-        unnest($10::text[]) AS customer_email, unnest($11::text[]) AS customer_domain,
-        unnest($12::timestamptz[]) AS occurred_at, unnest($13::uuid[]) AS partner_id,
-        unnest($14::uuid[]) AS link_id, unnest($15::uuid[]) AS click_id,
-        unnest($16::text[]) AS attribution_method, unnest($17::text[]) AS unattributed_reason) AS t
-RETURNING id, created_at
+WITH c AS (
+    INSERT INTO conversions (id, program_id, external_id, request_hash, kind, amount, currency, order_id, customer_ref, customer_email,
+        customer_domain, occurred_at, partner_id, link_id, click_id, attribution_method, unattributed_reason)
+    SELECT t.id, t.program_id, t.external_id, t.request_hash, t.kind, t.amount::numeric, t.currency, t.order_id, t.customer_ref, t.customer_email,
+        t.customer_domain, t.occurred_at, nullif(t.partner_id, '00000000-0000-0000-0000-000000000000'::uuid),
+        nullif(t.link_id, '00000000-0000-0000-0000-000000000000'::uuid), nullif(t.click_id, '00000000-0000-0000-0000-000000000000'::uuid),
+        nullif(t.attribution_method, ''), nullif(t.unattributed_reason, '')
+    FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::uuid[]) AS program_id, unnest($3::text[]) AS external_id,
+            unnest($4::bytea[]) AS request_hash, unnest($5::text[]) AS kind, unnest($6::text[]) AS amount,
+            unnest($7::text[]) AS currency, unnest($8::text[]) AS order_id, unnest($9::text[]) AS customer_ref,
+            unnest($10::text[]) AS customer_email, unnest($11::text[]) AS customer_domain,
+            unnest($12::timestamptz[]) AS occurred_at, unnest($13::uuid[]) AS partner_id,
+            unnest($14::uuid[]) AS link_id, unnest($15::uuid[]) AS click_id,
+            unnest($16::text[]) AS attribution_method, unnest($17::text[]) AS unattributed_reason) AS t
+    ON CONFLICT (program_id, external_id) DO NOTHING
+    RETURNING id, created_at
+), l AS (
+    INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at,
+        dedupe_key, hold_until)
+    SELECT t.id, t.program_id, t.partner_id, 'commission', 'conversion', t.source_id, t.amount::numeric, t.currency, t.status, t.description,
+        t.occurred_at, t.dedupe_key, t.hold_until
+    FROM (SELECT unnest($18::uuid[]) AS id, unnest($19::uuid[]) AS program_id, unnest($20::uuid[]) AS partner_id,
+            unnest($21::uuid[]) AS source_id, unnest($22::text[]) AS amount, unnest($23::text[]) AS currency,
+            unnest($24::text[]) AS status, unnest($25::text[]) AS description,
+            unnest($26::timestamptz[]) AS occurred_at, unnest($27::text[]) AS dedupe_key,
+            unnest($28::timestamptz[]) AS hold_until) AS t
+    JOIN c ON c.id = t.source_id
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id, created_at
+)
+SELECT c.id, c.created_at FROM c UNION ALL SELECT l.id, l.created_at FROM l
 `
 
 type CreateConversionsParams struct {
@@ -387,6 +337,17 @@ type CreateConversionsParams struct {
 	ClickIds            []uuid.UUID `json:"click_ids"`
 	AttributionMethods  []string    `json:"attribution_methods"`
 	UnattributedReasons []string    `json:"unattributed_reasons"`
+	LineIds             []uuid.UUID `json:"line_ids"`
+	LineProgramIds      []uuid.UUID `json:"line_program_ids"`
+	LinePartnerIds      []uuid.UUID `json:"line_partner_ids"`
+	LineSourceIds       []uuid.UUID `json:"line_source_ids"`
+	LineAmounts         []string    `json:"line_amounts"`
+	LineCurrencies      []string    `json:"line_currencies"`
+	LineStatuses        []string    `json:"line_statuses"`
+	LineDescriptions    []string    `json:"line_descriptions"`
+	LineOccurredAts     []time.Time `json:"line_occurred_ats"`
+	LineDedupeKeys      []string    `json:"line_dedupe_keys"`
+	LineHoldUntils      []time.Time `json:"line_hold_untils"`
 }
 
 type CreateConversionsRow struct {
@@ -394,8 +355,13 @@ type CreateConversionsRow struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// A batch's conversions and their commission lines, in one statement.
 // Amounts travel as text and are cast by PostgreSQL: exact, never a float.
 // A zero UUID or an empty text is SQL NULL (an unattributed conversion).
+// An external id recorded meanwhile (or, for a batch decided without reading,
+// before) is not inserted, nor is its line: not returned, it is recorded alone
+// and answered from the first. Only id and created_at come back: the rest is
+// what was sent (activities.conversionRow, lineRow).
 func (q *Queries) CreateConversions(ctx context.Context, arg CreateConversionsParams) ([]CreateConversionsRow, error) {
 	rows, err := q.db.Query(ctx, createConversions,
 		arg.Ids,
@@ -415,6 +381,17 @@ func (q *Queries) CreateConversions(ctx context.Context, arg CreateConversionsPa
 		arg.ClickIds,
 		arg.AttributionMethods,
 		arg.UnattributedReasons,
+		arg.LineIds,
+		arg.LineProgramIds,
+		arg.LinePartnerIds,
+		arg.LineSourceIds,
+		arg.LineAmounts,
+		arg.LineCurrencies,
+		arg.LineStatuses,
+		arg.LineDescriptions,
+		arg.LineOccurredAts,
+		arg.LineDedupeKeys,
+		arg.LineHoldUntils,
 	)
 	if err != nil {
 		return nil, err

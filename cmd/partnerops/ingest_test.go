@@ -379,15 +379,17 @@ func TestPipelineIsAllOrNothing(t *testing.T) {
 	q.Begin()
 	q.Add(func(q *db.Queries) error { _, err := q.CreateConversions(ctx, conversions("p4-"+run)); return err })
 	q.Add(func(q *db.Queries) error {
-		_, err := q.CreateConversions(ctx, conversions("p5-"+run, "p1-"+run))
+		bad := conversions("p5-"+run, "p6-"+run)
+		bad.Kinds[1] = "gift"
+		_, err := q.CreateConversions(ctx, bad)
 		return err
 	})
 	q.Commit()
 	err = sys.store.Send(ctx, &q)
-	if !strings.Contains(fmt.Sprint(err), "conversions_program_id_external_id_key") {
-		t.Fatalf("a repeated external id fails the pipeline: %v", err)
+	if !strings.Contains(fmt.Sprint(err), "conversions_kind_check") {
+		t.Fatalf("a refused row fails the pipeline: %v", err)
 	}
-	if n := countWhere(t, "conversions", "external_id IN ('p4-"+run+"', 'p5-"+run+"')"); n != 0 {
+	if n := countWhere(t, "conversions", "external_id IN ('p4-"+run+"', 'p5-"+run+"', 'p6-"+run+"')"); n != 0 {
 		t.Fatalf("%d conversions of the failed pipeline kept", n)
 	}
 	// The connection left in a failed transaction is not handed out again:
@@ -396,5 +398,168 @@ func TestPipelineIsAllOrNothing(t *testing.T) {
 		if _, err := sys.store.GetProgram(ctx, programID); err != nil {
 			t.Fatalf("after a failed pipeline: %v", err)
 		}
+	}
+}
+
+// tokenProgram is an affiliate program whose rules have no volume tiers (20% of
+// sales, 5.00 a lead), with an active affiliate: its postbacks by click token
+// need no lookups, so a batch of them is decided without reading (Speculate).
+func tokenProgram(t *testing.T) batchProgram {
+	t.Helper()
+	f := affiliateFixture{fixture: newProgram(t)}
+	expect(t, do(t, call{method: "PUT", path: "/v1/programs/" + f.programID + "/affiliate", key: f.admin,
+		body: map[string]any{"allowed_domains": []string{"shop.example"}, "holding_days": 30}}), http.StatusOK)
+	from := time.Now().AddDate(0, -2, 0).UTC().Format(time.RFC3339)
+	for _, rule := range []map[string]any{{"event": "sale", "kind": "percent", "rate": "0.20"}, {"event": "lead", "kind": "flat", "amount": "5.00"}} {
+		rule["program_id"], rule["effective_from"] = f.programID, from
+		expect(t, do(t, call{method: "POST", path: "/v1/commission-rules", key: f.admin, body: rule}), http.StatusCreated)
+	}
+	f.partnerID, f.partnerKey = activePartner(t, f.fixture, "affiliate")
+	p := batchProgram{affiliateFixture: f, id: uuid.MustParse(f.programID), clickedAt: time.Now().Add(-2 * time.Hour)}
+	p.partnerEmail = expect(t, do(t, call{method: "GET", path: "/v1/partners/" + f.partnerID, key: f.manager}), http.StatusOK).str("email")
+	return p
+}
+
+// A batch decided without reading (postbacks by click token) records what
+// Record alone would, in the order the batch carried them out: repeats of an
+// external id (in the batch, in an earlier batch, or with another body) are
+// not inserted, nor are their lines, and are left to be recorded alone; so are
+// refunds and self-referrals (flagged). Random sequences, two programs, as
+// TestRecordBatchDecidesAsRecordAlone; the batches go two by two into one
+// transaction (Merge), as the API's writer writes the postbacks that arrived
+// while a batch was in flight.
+func TestSpeculativeBatchDecidesAsRecordAlone(t *testing.T) {
+	ctx := context.Background()
+	key := []byte("token-key")
+	in := &activities.Ingest{TokenKey: key, StartReview: func(context.Context, db.Conversion, db.Program) error { return nil }}
+	repeats, answered := 0, 0
+	for range 3 {
+		seed := time.Now().UnixNano()
+		rng := rand.New(rand.NewSource(seed))
+		batched, single := tokenProgram(t), tokenProgram(t)
+		type tspec struct {
+			ext, kind, amount, token, refundOf string
+			selfReferral                       bool
+			minute, nanos                      int
+		}
+		conversion := func(p batchProgram, s tspec) activities.Conversion {
+			c := activities.Conversion{ProgramID: p.id, ExternalID: s.ext, Kind: s.kind, Amount: decimal.RequireFromString(s.amount), Currency: "EUR",
+				OccurredAt: p.clickedAt.Add(time.Hour + time.Duration(s.minute)*time.Second + time.Duration(s.nanos)), RefundOf: s.refundOf,
+				RequestHash: []byte(s.ext + s.kind + s.amount + s.token)}
+			switch s.token {
+			case "valid":
+				c.ClickToken = domain.ClickToken{ClickID: uuid.Must(uuid.NewV7()), LinkID: uuid.Must(uuid.NewV7()), PartnerID: uuid.MustParse(p.partnerID),
+					ProgramID: p.id, ClickedAt: p.clickedAt}.Sign(key)
+			case "forged":
+				c.ClickToken = "v1.forged"
+			}
+			if s.selfReferral {
+				c.CustomerEmail = p.partnerEmail
+			}
+			return c
+		}
+		pick := func(options ...string) string { return options[rng.Intn(len(options))] }
+		var specs []tspec
+		for i := range 60 {
+			s := tspec{ext: fmt.Sprintf("ext-%d", rng.Intn(40)), kind: pick("sale", "sale", "sale", "lead"), amount: fmt.Sprintf("%d.%02d", 10+rng.Intn(190), rng.Intn(100)),
+				token: pick("valid", "valid", "valid", "", "forged"), selfReferral: rng.Intn(10) == 0, minute: i, nanos: rng.Intn(1000)}
+			if rng.Intn(3) == 0 {
+				s.amount = fmt.Sprint(10 + rng.Intn(190))
+			}
+			if rng.Intn(10) == 0 {
+				s.kind, s.refundOf, s.amount, s.token = domain.KindRefund, fmt.Sprintf("ext-%d", rng.Intn(40)), fmt.Sprintf("%d.00", 1+rng.Intn(60)), ""
+			}
+			specs = append(specs, s)
+		}
+		// Four batches of 15, merged two by two: a merged pair is one transaction.
+		var order, deferred []int
+		results := map[int]string{}
+		for pair := 0; pair < 60; pair += 30 {
+			var merged *activities.Batch
+			for part := pair; part < pair+30; part += 15 {
+				var reqs []activities.Conversion
+				for _, s := range specs[part : part+15] {
+					reqs = append(reqs, conversion(batched, s))
+				}
+				b := in.Speculate(ctx, sys.store, reqs)
+				if b == nil {
+					t.Fatalf("seed %d: postbacks by click token need no lookups, yet the batch was not decided", seed)
+				}
+				if merged == nil {
+					merged = b
+				} else {
+					merged.Merge(b)
+				}
+			}
+			if in.Write(ctx, sys.store, merged, nil) != nil || merged.Err != nil {
+				t.Fatalf("seed %d: write: %v", seed, merged.Err)
+			}
+			for j, r := range merged.Out {
+				i := pair + j
+				switch {
+				case r.Deferred:
+					deferred = append(deferred, i)
+				case r.Err != nil:
+					order, results[i] = append(order, i), outcome(r.Err)
+				default:
+					order, results[i] = append(order, i), "recorded"
+					stored, err := sys.store.GetConversion(ctx, r.Conversion.ID)
+					if err != nil || stored.ExternalID != specs[i].ext {
+						t.Fatalf("seed %d: answer %d is not a stored conversion of its own: %+v %v", seed, i, r.Conversion, err)
+					}
+					lines, err := sys.store.ListCommissionLinesBySource(ctx, db.ListCommissionLinesBySourceParams{SourceType: "conversion", SourceID: stored.ID})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, _ := json.Marshal(api.ConversionView{Conversion: r.Conversion, Lines: r.Lines})
+					want, _ := json.Marshal(api.ConversionView{Conversion: stored, Lines: lines})
+					if string(got) != string(want) {
+						t.Fatalf("seed %d: answer %d is not the stored conversion:\nanswer: %s\nstored: %s", seed, i, got, want)
+					}
+					answered++
+				}
+			}
+			for _, i := range deferred {
+				order, results[i] = append(order, i), alone(ctx, in, conversion(batched, specs[i]))
+				if results[i] == "repeat" {
+					repeats++
+				}
+			}
+			deferred = nil
+		}
+		for _, i := range order {
+			if got := alone(ctx, in, conversion(single, specs[i])); got != results[i] {
+				t.Fatalf("seed %d: conversion %d %+v: batch %s, alone %s", seed, i, specs[i], results[i], got)
+			}
+		}
+		b, s := batched.state(t), single.state(t)
+		if len(b) == 0 || len(b) != len(s) {
+			t.Fatalf("seed %d: %d conversions batched, %d alone", seed, len(b), len(s))
+		}
+		for k, v := range s {
+			if b[k] != v {
+				t.Fatalf("seed %d: %s\nbatched: %s\nalone:   %s", seed, k, b[k], v)
+			}
+		}
+		if n := countWhere(t, "commission_lines", "program_id = '"+batched.id.String()+"' AND NOT EXISTS (SELECT 1 FROM conversions c WHERE c.id = source_id)"); n != 0 {
+			t.Fatalf("seed %d: %d lines of conversions not inserted", seed, n)
+		}
+	}
+	if repeats == 0 || answered == 0 {
+		t.Fatalf("the sequences repeated %d external ids and answered %d from a batch: they test too little", repeats, answered)
+	}
+
+	// What needs a lookup is read first: an order id, or a rule with volume tiers.
+	p := tokenProgram(t)
+	sale := activities.Conversion{ProgramID: p.id, ExternalID: "o", Kind: "sale", Amount: decimal.RequireFromString("10"), Currency: "EUR", OccurredAt: time.Now(), OrderID: "o-1"}
+	if in.Speculate(ctx, sys.store, []activities.Conversion{sale}) != nil {
+		t.Fatal("a postback with an order id was decided without reading whether the order was seen")
+	}
+	tiered := newBatchProgram(t)
+	sale = activities.Conversion{ProgramID: tiered.id, ExternalID: "t", Kind: "sale", Amount: decimal.RequireFromString("10"), Currency: "EUR", OccurredAt: time.Now(),
+		ClickToken: domain.ClickToken{ClickID: uuid.Must(uuid.NewV7()), LinkID: uuid.Must(uuid.NewV7()), PartnerID: uuid.MustParse(tiered.partnerID),
+			ProgramID: tiered.id, ClickedAt: time.Now().Add(-time.Hour)}.Sign(key)}
+	if in.Speculate(ctx, sys.store, []activities.Conversion{sale}) != nil {
+		t.Fatal("a sale under a rule with volume tiers was decided without reading the month's sales")
 	}
 }

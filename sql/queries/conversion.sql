@@ -135,37 +135,47 @@ WHERE program_id = ANY (@program_ids::uuid[]) AND order_id = ANY (@order_ids::te
 SELECT * FROM customer_bindings WHERE program_id = ANY (@program_ids::uuid[]) AND customer_ref = ANY (@customer_refs::text[]);
 
 -- name: CreateConversions :many
+-- A batch's conversions and their commission lines, in one statement.
 -- Amounts travel as text and are cast by PostgreSQL: exact, never a float.
 -- A zero UUID or an empty text is SQL NULL (an unattributed conversion).
-INSERT INTO conversions (id, program_id, external_id, request_hash, kind, amount, currency, order_id, customer_ref, customer_email,
-    customer_domain, occurred_at, partner_id, link_id, click_id, attribution_method, unattributed_reason)
-SELECT t.id, t.program_id, t.external_id, t.request_hash, t.kind, t.amount::numeric, t.currency, t.order_id, t.customer_ref, t.customer_email,
-    t.customer_domain, t.occurred_at, nullif(t.partner_id, '00000000-0000-0000-0000-000000000000'::uuid),
-    nullif(t.link_id, '00000000-0000-0000-0000-000000000000'::uuid), nullif(t.click_id, '00000000-0000-0000-0000-000000000000'::uuid),
-    nullif(t.attribution_method, ''), nullif(t.unattributed_reason, '')
-FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@program_ids::uuid[]) AS program_id, unnest(@external_ids::text[]) AS external_id,
-        unnest(@request_hashes::bytea[]) AS request_hash, unnest(@kinds::text[]) AS kind, unnest(@amounts::text[]) AS amount,
-        unnest(@currencies::text[]) AS currency, unnest(@order_ids::text[]) AS order_id, unnest(@customer_refs::text[]) AS customer_ref,
-        unnest(@customer_emails::text[]) AS customer_email, unnest(@customer_domains::text[]) AS customer_domain,
-        unnest(@occurred_ats::timestamptz[]) AS occurred_at, unnest(@partner_ids::uuid[]) AS partner_id,
-        unnest(@link_ids::uuid[]) AS link_id, unnest(@click_ids::uuid[]) AS click_id,
-        unnest(@attribution_methods::text[]) AS attribution_method, unnest(@unattributed_reasons::text[]) AS unattributed_reason) AS t
-RETURNING id, created_at; -- the rest is what was sent (activities.conversionRow)
+-- An external id recorded meanwhile (or, for a batch decided without reading,
+-- before) is not inserted, nor is its line: not returned, it is recorded alone
+-- and answered from the first. Only id and created_at come back: the rest is
+-- what was sent (activities.conversionRow, lineRow).
+WITH c AS (
+    INSERT INTO conversions (id, program_id, external_id, request_hash, kind, amount, currency, order_id, customer_ref, customer_email,
+        customer_domain, occurred_at, partner_id, link_id, click_id, attribution_method, unattributed_reason)
+    SELECT t.id, t.program_id, t.external_id, t.request_hash, t.kind, t.amount::numeric, t.currency, t.order_id, t.customer_ref, t.customer_email,
+        t.customer_domain, t.occurred_at, nullif(t.partner_id, '00000000-0000-0000-0000-000000000000'::uuid),
+        nullif(t.link_id, '00000000-0000-0000-0000-000000000000'::uuid), nullif(t.click_id, '00000000-0000-0000-0000-000000000000'::uuid),
+        nullif(t.attribution_method, ''), nullif(t.unattributed_reason, '')
+    FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@program_ids::uuid[]) AS program_id, unnest(@external_ids::text[]) AS external_id,
+            unnest(@request_hashes::bytea[]) AS request_hash, unnest(@kinds::text[]) AS kind, unnest(@amounts::text[]) AS amount,
+            unnest(@currencies::text[]) AS currency, unnest(@order_ids::text[]) AS order_id, unnest(@customer_refs::text[]) AS customer_ref,
+            unnest(@customer_emails::text[]) AS customer_email, unnest(@customer_domains::text[]) AS customer_domain,
+            unnest(@occurred_ats::timestamptz[]) AS occurred_at, unnest(@partner_ids::uuid[]) AS partner_id,
+            unnest(@link_ids::uuid[]) AS link_id, unnest(@click_ids::uuid[]) AS click_id,
+            unnest(@attribution_methods::text[]) AS attribution_method, unnest(@unattributed_reasons::text[]) AS unattributed_reason) AS t
+    ON CONFLICT (program_id, external_id) DO NOTHING
+    RETURNING id, created_at
+), l AS (
+    INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at,
+        dedupe_key, hold_until)
+    SELECT t.id, t.program_id, t.partner_id, 'commission', 'conversion', t.source_id, t.amount::numeric, t.currency, t.status, t.description,
+        t.occurred_at, t.dedupe_key, t.hold_until
+    FROM (SELECT unnest(@line_ids::uuid[]) AS id, unnest(@line_program_ids::uuid[]) AS program_id, unnest(@line_partner_ids::uuid[]) AS partner_id,
+            unnest(@line_source_ids::uuid[]) AS source_id, unnest(@line_amounts::text[]) AS amount, unnest(@line_currencies::text[]) AS currency,
+            unnest(@line_statuses::text[]) AS status, unnest(@line_descriptions::text[]) AS description,
+            unnest(@line_occurred_ats::timestamptz[]) AS occurred_at, unnest(@line_dedupe_keys::text[]) AS dedupe_key,
+            unnest(@line_hold_untils::timestamptz[]) AS hold_until) AS t
+    JOIN c ON c.id = t.source_id
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id, created_at
+)
+SELECT c.id, c.created_at FROM c UNION ALL SELECT l.id, l.created_at FROM l;
 
 -- name: BindCustomers :exec
 INSERT INTO customer_bindings (program_id, customer_ref, partner_id, first_at)
 SELECT unnest(@program_ids::uuid[]), unnest(@customer_refs::text[]), unnest(@partner_ids::uuid[]), unnest(@first_ats::timestamptz[])
 ON CONFLICT DO NOTHING;
 
--- name: CreateCommissionLines :many
-INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at,
-    dedupe_key, hold_until)
-SELECT t.id, t.program_id, t.partner_id, 'commission', 'conversion', t.source_id, t.amount::numeric, t.currency, t.status, t.description,
-    t.occurred_at, t.dedupe_key, t.hold_until
-FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@program_ids::uuid[]) AS program_id, unnest(@partner_ids::uuid[]) AS partner_id,
-        unnest(@source_ids::uuid[]) AS source_id, unnest(@amounts::text[]) AS amount, unnest(@currencies::text[]) AS currency,
-        unnest(@statuses::text[]) AS status, unnest(@descriptions::text[]) AS description,
-        unnest(@occurred_ats::timestamptz[]) AS occurred_at, unnest(@dedupe_keys::text[]) AS dedupe_key,
-        unnest(@hold_untils::timestamptz[]) AS hold_until) AS t
-ON CONFLICT (dedupe_key) DO NOTHING
-RETURNING id, created_at; -- the rest is what was sent (activities.lineRow)
