@@ -479,8 +479,11 @@ func bench(d time.Duration, conns, conversions int) error {
 	// Conversions through the API on the same server, attributed by click token;
 	// then by the click ids of clicks just stored, with order ids.
 	var conv, byClick result
+	var convBatch float64
+	var convInServer time.Duration
 	if conversions > 0 { // -only clicks skips them
 		conv = ingest("http://"+click.addr, f, conversions, 32)
+		convBatch, convInServer = conversionStats("http://" + click.addr)
 		rows, err := pool.Query(ctx, "SELECT id FROM clicks LIMIT $1", conversions/5)
 		if err != nil {
 			return err
@@ -515,7 +518,8 @@ func bench(d time.Duration, conns, conversions int) error {
 	fmt.Printf("\nclicks: %d answered with 302 (%d seen complete by the load generators), %.0f dropped, %d stored in PostgreSQL after a graceful stop (stored = answered: %v)\n",
 		served, answered, counts["dropped"], stored, stored == served)
 	if conversions > 0 {
-		fmt.Printf("conversions by click token: %d in %s = %.0f/s (%d errors)\n", conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors)
+		fmt.Printf("conversions by click token: %d in %s = %.0f/s (%d errors); %.1f postbacks a batch, %s in the server, %s at the load generator (means)\n",
+			conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors, convBatch, convInServer.Round(time.Microsecond), (32 * conv.elapsed / time.Duration(conv.requests)).Round(time.Microsecond))
 		fmt.Printf("conversions by click id and order id (the tracking snippet's postback): %d in %s = %.0f/s (%d errors); %d commission lines in all\n",
 			byClick.requests, byClick.elapsed.Round(time.Millisecond), byClick.rps(), byClick.errors, lines)
 	}
