@@ -563,3 +563,30 @@ func TestSpeculativeBatchDecidesAsRecordAlone(t *testing.T) {
 		t.Fatal("a sale under a rule with volume tiers was decided without reading the month's sales")
 	}
 }
+
+// A conversion or a commission line names a partner of its own program: the
+// composite foreign key refuses another program's partner, whatever writes it.
+func TestMoneyRowsNameAPartnerOfTheirProgram(t *testing.T) {
+	ctx := context.Background()
+	a, b := tokenProgram(t), tokenProgram(t)
+	other := uuid.MustParse(a.partnerID)
+	conv := db.CreateConversionsParams{Ids: []uuid.UUID{uuid.Must(uuid.NewV7())}, ProgramIds: []uuid.UUID{b.id}, ExternalIds: []string{"cross"},
+		RequestHashes: [][]byte{{1}}, Kinds: []string{"sale"}, Amounts: []string{"10.00"}, Currencies: []string{"EUR"}, OrderIds: []string{""},
+		CustomerRefs: []string{""}, CustomerEmails: []string{""}, CustomerDomains: []string{""}, OccurredAts: []time.Time{time.Now()},
+		PartnerIds: []uuid.UUID{other}, LinkIds: []uuid.UUID{uuid.Nil}, ClickIds: []uuid.UUID{uuid.Nil}, AttributionMethods: []string{"click_token"},
+		UnattributedReasons: []string{""}}
+	if _, err := sys.store.CreateConversions(ctx, conv); !strings.Contains(fmt.Sprint(err), "conversions_partner_fkey") {
+		t.Fatalf("a conversion of program B earned by program A's partner: %v", err)
+	}
+	hold := time.Now()
+	line := db.CreateLineParams{ID: uuid.Must(uuid.NewV7()), ProgramID: b.id, PartnerID: other, Kind: "adjustment", SourceID: uuid.Must(uuid.NewV7()),
+		Amount: domain.NewNumeric(decimal.RequireFromString("1.00")), Currency: "EUR", Status: "pending", OccurredAt: time.Now(),
+		DedupeKey: "test/" + uuid.NewString(), HoldUntil: &hold}
+	if _, err := sys.store.CreateLine(ctx, line); !strings.Contains(fmt.Sprint(err), "commission_lines_partner_fkey") {
+		t.Fatalf("a line of program B for program A's partner: %v", err)
+	}
+	line.ProgramID = a.id // its own program: taken
+	if _, err := sys.store.CreateLine(ctx, line); err != nil {
+		t.Fatalf("a line for a partner of its program: %v", err)
+	}
+}
