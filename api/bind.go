@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -182,38 +183,68 @@ func checkValues(v reflect.Value, path string) error {
 			}
 		}
 	case reflect.Struct:
-		switch a := v.Interface().(type) {
-		case Amount:
-			return checkBound(a.Decimal, moneyBound, path)
-		case Rate:
-			return checkBound(a.Decimal, rateBound, path)
-		case decimal.Decimal, time.Time:
+		switch v.Type() {
+		case amountType:
+			return checkBound(v.Interface().(Amount).Decimal, moneyBound, path)
+		case rateType:
+			return checkBound(v.Interface().(Rate).Decimal, rateBound, path)
+		case decimalType, timeType:
 			return nil
 		}
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "" {
-				name = f.Name
-			}
-			if f.Anonymous {
-				name = ""
-			}
+		for _, f := range checkedFields(v.Type()) {
+			name := f.name
 			if path != "" && name != "" {
 				name = path + "." + name
 			} else if name == "" {
 				name = path
 			}
-			if err := checkValues(v.Field(i), name); err != nil {
+			if err := checkValues(v.Field(f.index), name); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+var (
+	amountType  = reflect.TypeFor[Amount]()
+	rateType    = reflect.TypeFor[Rate]()
+	decimalType = reflect.TypeFor[decimal.Decimal]()
+	timeType    = reflect.TypeFor[time.Time]()
+)
+
+// checkedField is a struct field checkValues walks: exported, with its JSON
+// name ("" for an embedded struct, whose fields are its parent's).
+type checkedField struct {
+	index int
+	name  string
+}
+
+// checkedFieldsOf caches each request type's fields: reading struct tags on
+// every request cost more than the checks.
+var checkedFieldsOf sync.Map // reflect.Type → []checkedField
+
+func checkedFields(t reflect.Type) []checkedField {
+	if fs, ok := checkedFieldsOf.Load(t); ok {
+		return fs.([]checkedField)
+	}
+	var fs []checkedField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		if f.Anonymous {
+			name = ""
+		}
+		fs = append(fs, checkedField{index: i, name: name})
+	}
+	checkedFieldsOf.Store(t, fs)
+	return fs
 }
 
 // bound is a numeric column's reach: below 10^digits in absolute value, at most
