@@ -47,6 +47,24 @@ func (g *Ingest) RecordBatch(ctx context.Context, store *db.Store, reqs []Conver
 	return b.Out, b.Err
 }
 
+// Batch is a batch of conversions on its way: decided without reading
+// (Speculate), or read (Read, or Write of the batch before it) and decided
+// (Decide); then written (Write). A writer that always has the next batch
+// waiting writes one and reads the next in one round trip: the next batch's
+// lookups run after the first's commit, on the same connection, so it is
+// decided exactly as if the two had been recorded one after the other.
+type Batch struct {
+	reqs      []Conversion
+	look      batchLook
+	decisions []decision
+	decided   []int
+	// Out is what became of each conversion, once written.
+	Out []Recorded
+	// Err is the batch's (the database's): nothing of it was written, and each
+	// of its conversions is to be recorded alone (Out says Deferred).
+	Err error
+}
+
 // errNeedsRead stops a speculative decision: a conversion asked for a lookup.
 var errNeedsRead = errors.New("activities: the batch needs its lookups read")
 
@@ -111,24 +129,6 @@ func (b *Batch) Merge(o *Batch) {
 	for _, i := range o.decided {
 		b.decided = append(b.decided, n+i)
 	}
-}
-
-// Batch is a batch of conversions on its way: read (Read, or Write of the
-// batch before it), decided (Decide), written (Write). A writer that always has
-// the next batch waiting writes one and reads the next in one round trip:
-// the next batch's lookups run after the first's commit, on the same
-// connection, so it is decided exactly as if the two had been recorded one
-// after the other.
-type Batch struct {
-	reqs      []Conversion
-	look      batchLook
-	decisions []decision
-	decided   []int
-	// Out is what became of each conversion, once written.
-	Out []Recorded
-	// Err is the batch's (the database's): nothing of it was written, and each
-	// of its conversions is to be recorded alone (Out says Deferred).
-	Err error
 }
 
 // Read reads the lookups of a batch in one round trip.

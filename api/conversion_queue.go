@@ -11,7 +11,7 @@ import (
 	"github.com/partnerops/partnerops/db"
 )
 
-// conversionQueue records postbacks in batches (activities.Ingest.Batch):
+// conversionQueue records postbacks in batches (activities.Batch):
 // a few writers each take what is waiting, up to maxBatch, and record it in one
 // transaction with a statement or two. Alone, a postback is a batch of one and
 // waits for nothing; under load the batches grow by themselves, and the
