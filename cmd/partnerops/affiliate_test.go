@@ -36,12 +36,22 @@ type affiliateFixture struct {
 // the 11th sale of a month) and 5.00 per lead, and an active affiliate.
 func affiliateProgram(t *testing.T) affiliateFixture {
 	t.Helper()
+	return affiliateProgramTiered(t, []map[string]any{{"from_count": 11, "rate": "0.25"}})
+}
+
+// affiliateProgramTiered is affiliateProgram with the sale rule's volume tiers
+// given (none: 20% of every sale).
+func affiliateProgramTiered(t *testing.T, volumeTiers []map[string]any) affiliateFixture {
+	t.Helper()
 	f := affiliateFixture{fixture: newProgram(t)}
 	expect(t, do(t, call{method: "PUT", path: "/v1/programs/" + f.programID + "/affiliate", key: f.admin,
 		body: map[string]any{"allowed_domains": []string{"shop.example"}, "holding_days": 30}}), http.StatusOK)
 	from := time.Now().AddDate(0, -2, 0).UTC().Format(time.RFC3339)
-	expect(t, do(t, call{method: "POST", path: "/v1/commission-rules", key: f.admin, body: map[string]any{"program_id": f.programID, "event": "sale",
-		"kind": "percent", "rate": "0.20", "volume_tiers": []map[string]any{{"from_count": 11, "rate": "0.25"}}, "effective_from": from}}), http.StatusCreated)
+	sale := map[string]any{"program_id": f.programID, "event": "sale", "kind": "percent", "rate": "0.20", "effective_from": from}
+	if len(volumeTiers) > 0 {
+		sale["volume_tiers"] = volumeTiers
+	}
+	expect(t, do(t, call{method: "POST", path: "/v1/commission-rules", key: f.admin, body: sale}), http.StatusCreated)
 	expect(t, do(t, call{method: "POST", path: "/v1/commission-rules", key: f.admin, body: map[string]any{"program_id": f.programID, "event": "lead",
 		"kind": "flat", "amount": "5.00", "effective_from": from}}), http.StatusCreated)
 	f.partnerID, f.partnerKey = activePartner(t, f.fixture, "affiliate")

@@ -97,6 +97,27 @@ func newBatchProgram(t *testing.T) batchProgram {
 	return p
 }
 
+// answerIsStored checks a batch's answer for the conversion with external id ext
+// against the rows stored: the answer is built from what the batch sent, and
+// must read as a read of them does.
+func answerIsStored(t *testing.T, seed int64, ext string, r activities.Recorded) {
+	t.Helper()
+	ctx := context.Background()
+	stored, err := sys.store.GetConversion(ctx, r.Conversion.ID)
+	if err != nil || stored.ExternalID != ext {
+		t.Fatalf("seed %d: the answer for %s is not a stored conversion of its own: %+v %v", seed, ext, r.Conversion, err)
+	}
+	lines, err := sys.store.ListCommissionLinesBySource(ctx, db.ListCommissionLinesBySourceParams{SourceType: "conversion", SourceID: stored.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(api.ConversionView{Conversion: r.Conversion, Lines: r.Lines})
+	want, _ := json.Marshal(api.ConversionView{Conversion: stored, Lines: lines})
+	if string(got) != string(want) {
+		t.Fatalf("seed %d: the answer for %s is not the stored conversion:\nanswer: %s\nstored: %s", seed, ext, got, want)
+	}
+}
+
 // spec is a random conversion in terms both programs understand.
 type spec struct {
 	ext, kind, amount, refundOf    string
@@ -267,23 +288,7 @@ func TestRecordBatchDecidesAsRecordAlone(t *testing.T) {
 					order, results[i] = append(order, i), outcome(r.Err)
 				default:
 					order, results[i] = append(order, i), "recorded"
-					if r.Conversion.ExternalID != specs[i].ext || r.Conversion.ID == uuid.Nil {
-						t.Fatalf("seed %d: answer %d is another conversion's: %+v", seed, i, r.Conversion)
-					}
-					// The answer is built from what the batch sent: it reads as the stored rows do.
-					stored, err := sys.store.GetConversion(ctx, r.Conversion.ID)
-					if err != nil {
-						t.Fatal(err)
-					}
-					lines, err := sys.store.ListCommissionLinesBySource(ctx, db.ListCommissionLinesBySourceParams{SourceType: "conversion", SourceID: stored.ID})
-					if err != nil {
-						t.Fatal(err)
-					}
-					got, _ := json.Marshal(api.ConversionView{Conversion: r.Conversion, Lines: r.Lines})
-					want, _ := json.Marshal(api.ConversionView{Conversion: stored, Lines: lines})
-					if string(got) != string(want) {
-						t.Fatalf("seed %d: answer %d is not the stored conversion:\nanswer: %s\nstored: %s", seed, i, got, want)
-					}
+					answerIsStored(t, seed, specs[i].ext, r)
 					answered++
 				}
 			}
@@ -406,15 +411,7 @@ func TestPipelineIsAllOrNothing(t *testing.T) {
 // need no lookups, so a batch of them is decided without reading (Speculate).
 func tokenProgram(t *testing.T) batchProgram {
 	t.Helper()
-	f := affiliateFixture{fixture: newProgram(t)}
-	expect(t, do(t, call{method: "PUT", path: "/v1/programs/" + f.programID + "/affiliate", key: f.admin,
-		body: map[string]any{"allowed_domains": []string{"shop.example"}, "holding_days": 30}}), http.StatusOK)
-	from := time.Now().AddDate(0, -2, 0).UTC().Format(time.RFC3339)
-	for _, rule := range []map[string]any{{"event": "sale", "kind": "percent", "rate": "0.20"}, {"event": "lead", "kind": "flat", "amount": "5.00"}} {
-		rule["program_id"], rule["effective_from"] = f.programID, from
-		expect(t, do(t, call{method: "POST", path: "/v1/commission-rules", key: f.admin, body: rule}), http.StatusCreated)
-	}
-	f.partnerID, f.partnerKey = activePartner(t, f.fixture, "affiliate")
+	f := affiliateProgramTiered(t, nil)
 	p := batchProgram{affiliateFixture: f, id: uuid.MustParse(f.programID), clickedAt: time.Now().Add(-2 * time.Hour)}
 	p.partnerEmail = expect(t, do(t, call{method: "GET", path: "/v1/partners/" + f.partnerID, key: f.manager}), http.StatusOK).str("email")
 	return p
@@ -503,19 +500,7 @@ func TestSpeculativeBatchDecidesAsRecordAlone(t *testing.T) {
 					order, results[i] = append(order, i), outcome(r.Err)
 				default:
 					order, results[i] = append(order, i), "recorded"
-					stored, err := sys.store.GetConversion(ctx, r.Conversion.ID)
-					if err != nil || stored.ExternalID != specs[i].ext {
-						t.Fatalf("seed %d: answer %d is not a stored conversion of its own: %+v %v", seed, i, r.Conversion, err)
-					}
-					lines, err := sys.store.ListCommissionLinesBySource(ctx, db.ListCommissionLinesBySourceParams{SourceType: "conversion", SourceID: stored.ID})
-					if err != nil {
-						t.Fatal(err)
-					}
-					got, _ := json.Marshal(api.ConversionView{Conversion: r.Conversion, Lines: r.Lines})
-					want, _ := json.Marshal(api.ConversionView{Conversion: stored, Lines: lines})
-					if string(got) != string(want) {
-						t.Fatalf("seed %d: answer %d is not the stored conversion:\nanswer: %s\nstored: %s", seed, i, got, want)
-					}
+					answerIsStored(t, seed, specs[i].ext, r)
 					answered++
 				}
 			}
