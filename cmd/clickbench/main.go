@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"runtime/pprof"
 	"slices"
@@ -37,6 +38,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"github.com/partnerops/partnerops/activities"
@@ -306,6 +308,7 @@ type wrkResult struct {
 	rps      float64
 	p50, p99 time.Duration
 	cpu      time.Duration // wrk's own CPU time
+	non2xx   int64         // answers other than 2xx and 3xx
 }
 
 var (
@@ -313,16 +316,74 @@ var (
 	wrkRPS      = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
 	wrkP50      = regexp.MustCompile(`\s50%\s+([\d.]+)(us|ms|s)`)
 	wrkP99      = regexp.MustCompile(`\s99%\s+([\d.]+)(us|ms|s)`)
+	wrkNon2xx   = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
 )
 
-func wrkRound(target string, conns int, d time.Duration) (wrkResult, error) {
-	cmd := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", max(1, int(d.Round(time.Second).Seconds()))), "--latency",
-		"-H", "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", target)
+// wrkConversions posts sales through the API with wrk for d (32 connections, as
+// the Go generator's 32 workers), each with an external id of its own and a
+// click token, and counts what PostgreSQL recorded of them: the same path as
+// ingest, measured by a generator that does not share Go's costs.
+func wrkConversions(ctx context.Context, base string, f benchFixture, pool *pgxpool.Pool, d time.Duration) error {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		fmt.Println("conversions by click token with wrk: wrk is not installed (sudo apt-get install wrk)")
+		return nil
+	}
+	clickedAt := time.Now().Add(-time.Hour)
+	run := fmt.Sprintf("wrk%d-", time.Now().UnixNano())
+	var script strings.Builder
+	fmt.Fprintf(&script, "local head = %q\nlocal tail = '\",\"click_token\":\"'\nlocal tokens = {\n", fmt.Sprintf(
+		`{"program_id":%q,"kind":"sale","amount":"49.90","currency":"USD","occurred_at":%q,"external_id":"%s`,
+		f.programID, clickedAt.Add(10*time.Minute).UTC().Format(time.RFC3339Nano), run))
+	for range 100 {
+		tok := domain.ClickToken{ClickID: uuid.Must(uuid.NewV7()), LinkID: f.linkID, PartnerID: f.partnerID, ProgramID: f.programID, ClickedAt: clickedAt}
+		fmt.Fprintf(&script, "  %q,\n", tok.Sign(tokenKey))
+	}
+	fmt.Fprintf(&script, `}
+local headers = { ["Authorization"] = %q, ["Content-Type"] = "application/json" }
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format("POST", "/v1/conversions", headers, head .. tid .. "-" .. n .. tail .. tokens[n %% #tokens + 1] .. '"}')
+end
+`, "Bearer "+f.integrationKey)
+	path := filepath.Join(os.TempDir(), run+"conversions.lua")
+	if err := os.WriteFile(path, []byte(script.String()), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	r, err := wrkRound(base+"/v1/conversions", 32, d, "-s", path)
+	if err != nil {
+		return err
+	}
+	var recorded int64
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM conversions WHERE external_id LIKE $1", run+"%").Scan(&recorded); err != nil {
+		return err
+	}
+	fmt.Printf("conversions by click token with wrk -t2 -c32 for %s: %.0f/s, p50 %s, p99 %s (%d answered, %d not 201; %d recorded)\n",
+		d, r.rps, r.p50, r.p99, r.requests, r.non2xx, recorded)
+	if r.non2xx > 0 || recorded < r.requests-r.non2xx {
+		return fmt.Errorf("wrk's conversions: %d answered, %d refused, %d recorded", r.requests, r.non2xx, recorded)
+	}
+	return nil
+}
+
+func wrkRound(target string, conns int, d time.Duration, args ...string) (wrkResult, error) {
+	args = append([]string{"-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", max(1, int(d.Round(time.Second).Seconds()))), "--latency",
+		"-H", "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}, args...)
+	cmd := exec.Command("wrk", append(args, target)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk: %v: %s", err, out)
 	}
 	r := wrkResult{cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	if m := wrkNon2xx.FindSubmatch(out); m != nil {
+		fmt.Sscan(string(m[1]), &r.non2xx)
+	}
 	m1, m2, m3, m4 := wrkRequests.FindSubmatch(out), wrkRPS.FindSubmatch(out), wrkP50.FindSubmatch(out), wrkP99.FindSubmatch(out)
 	if m1 == nil || m2 == nil || m3 == nil || m4 == nil {
 		return r, fmt.Errorf("wrk's output: %s", out)
@@ -484,6 +545,9 @@ func bench(d time.Duration, conns, conversions int) error {
 	if conversions > 0 { // -only clicks skips them
 		conv = ingest("http://"+click.addr, f, conversions, 32)
 		convBatch, convInServer = conversionStats("http://" + click.addr)
+		if err := wrkConversions(ctx, "http://"+click.addr, f, pool, 10*time.Second); err != nil {
+			return err
+		}
 		rows, err := pool.Query(ctx, "SELECT id FROM clicks LIMIT $1", conversions/5)
 		if err != nil {
 			return err
@@ -544,14 +608,15 @@ func benchConversions(n int) error {
 	}
 	conv := ingest("http://"+click.addr, f, n, 32)
 	batch, inServer := conversionStats("http://" + click.addr)
-	if _, err := click.stop(); err != nil {
-		return err
-	}
 	var lines int64
 	_ = store.Pool.QueryRow(ctx, "SELECT count(*) FROM commission_lines").Scan(&lines)
 	fmt.Printf("conversions: %d in %s = %.0f/s (%d errors), %d commission lines; %.1f postbacks a batch, %s in the server, %s at the load generator (means)\n",
 		conv.requests, conv.elapsed.Round(time.Millisecond), conv.rps(), conv.errors, lines, batch, inServer.Round(time.Microsecond), (32 * conv.elapsed / time.Duration(conv.requests)).Round(time.Microsecond))
-	return nil
+	werr := wrkConversions(ctx, "http://"+click.addr, f, store.Pool, 10*time.Second)
+	if _, err := click.stop(); err != nil {
+		return err
+	}
+	return werr
 }
 
 // conversionStats reads from the server's metrics the mean postbacks a batch
