@@ -51,8 +51,9 @@ func (a *Activities) computeClose(ctx context.Context, closeID uuid.UUID) (Close
 }
 
 // ComputeStatements (re)derives a close's statements from its frozen lines and
-// the previous close's carry-over. The API uses it too: after an adjustment, and
-// read-only to show that a recomputation gives the stored numbers.
+// the previous close's carry-over, with payout details as they stand now, and
+// records what it read them at. The API uses it too: after an adjustment, a
+// refund netted into an open close, or a change or confirmation of payout details.
 func ComputeStatements(ctx context.Context, q *db.Queries, c db.Close) error {
 	prog, err := q.GetProgram(ctx, c.ProgramID)
 	if err != nil {
@@ -67,11 +68,30 @@ func ComputeStatements(ctx context.Context, q *db.Queries, c db.Close) error {
 	if _, err := q.RecordStatementLines(ctx, db.RecordStatementLinesParams{CloseID: c.ID, ProgramID: c.ProgramID, Month: c.Month}); err != nil {
 		return fmt.Errorf("record statement lines: %w", err)
 	}
-	_, err = q.ComputeStatements(ctx, db.ComputeStatementsParams{CloseID: c.ID, Currency: prog.Currency, RequireDetails: true, Minimum: prog.PayoutMinimum})
-	if err != nil {
+	if _, err = q.ComputeStatements(ctx, db.ComputeStatementsParams{CloseID: c.ID, Currency: prog.Currency, Minimum: prog.PayoutMinimum}); err != nil {
 		return fmt.Errorf("compute statements: %w", err)
 	}
-	return nil
+	return q.SetCloseComputed(ctx, db.SetCloseComputedParams{ID: c.ID, PayoutMinimum: domain.NewNullNumeric(&prog.PayoutMinimum.Decimal)})
+}
+
+// AuditStatements derives a close's statements again from what the close held:
+// the lines it recorded (its own and the carried ones, whatever became of them
+// since), the payout minimum it used and payout details as they stood when it
+// was computed. Callers roll it back and compare: stored = recomputed.
+func AuditStatements(ctx context.Context, q *db.Queries, c db.Close) error {
+	prog, err := q.GetProgram(ctx, c.ProgramID)
+	if err != nil {
+		return err
+	}
+	minimum := prog.PayoutMinimum
+	if c.PayoutMinimum.Valid {
+		minimum = domain.Numeric{Decimal: c.PayoutMinimum.Decimal}
+	}
+	if err := q.DeleteStatements(ctx, c.ID); err != nil {
+		return err
+	}
+	_, err = q.ComputeStatements(ctx, db.ComputeStatementsParams{CloseID: c.ID, Currency: prog.Currency, Minimum: minimum, AsOf: c.ComputedAt})
+	return err
 }
 
 // PayoutRef is a payout the close starts a workflow for.

@@ -391,6 +391,13 @@ func (g *Ingest) recordRefund(ctx context.Context, q *db.Queries, prog db.Progra
 		return db.Conversion{}, nil, err
 	}
 	full := refunded.Equal(orig.Amount.Decimal)
+	// What earlier refunds took back from each line (their clawbacks name it).
+	clawed := map[uuid.UUID]decimal.Decimal{}
+	for _, l := range lines {
+		if l.Kind == "clawback" && l.Status != "void" && l.RelatedLineID.Valid {
+			clawed[l.RelatedLineID.UUID] = clawed[l.RelatedLineID.UUID].Sub(l.Amount.Decimal)
+		}
+	}
 	for _, l := range lines {
 		if l.Kind != "commission" || l.Status == "void" {
 			continue
@@ -398,7 +405,7 @@ func (g *Ingest) recordRefund(ctx context.Context, q *db.Queries, prog db.Progra
 		if domain.LineFrozen(l.Status, l.CloseID.Valid) {
 			// Frozen (in a close, carried or paid): never changed again; the refund is a
 			// clawback that the open close holding the line nets, or else the next one.
-			back := domain.ProRate(l.Amount.Decimal, conv.Amount.Decimal, orig.Amount.Decimal, prog.Currency)
+			back := domain.ClawbackDue(l.Amount.Decimal, clawed[l.ID], refunded, orig.Amount.Decimal, prog.Currency)
 			if back.IsZero() {
 				continue
 			}
@@ -419,7 +426,7 @@ func (g *Ingest) recordRefund(ctx context.Context, q *db.Queries, prog db.Progra
 			}
 			continue
 		}
-		back := domain.ProRate(l.Amount.Decimal, conv.Amount.Decimal, orig.Amount.Decimal, prog.Currency)
+		back := domain.ClawbackDue(l.Amount.Decimal, clawed[l.ID], refunded, orig.Amount.Decimal, prog.Currency)
 		if back.IsZero() {
 			continue
 		}

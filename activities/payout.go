@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerops/partnerops/db"
@@ -35,6 +37,34 @@ type ProviderResult struct {
 	Status string `json:"status"` // submitted (waiting for confirmation), paid, failed
 	Ref    string `json:"ref"`    // the provider's transfer ID, or the batch file
 	Reason string `json:"reason,omitempty"`
+}
+
+// PayoutPrepared says whether a payout may be sent, and which version of the
+// partner's payout details it pays.
+type PayoutPrepared struct {
+	Held        bool   `json:"held"`
+	Reason      string `json:"reason,omitempty"`
+	Version     int32  `json:"version"`
+	Destination string `json:"destination,omitempty"` // masked, for the history
+}
+
+// PreparePayout pins the payout to the partner's latest payout details when
+// finance has confirmed them, or holds it (status held, with the reason) while
+// they wait for confirmation. Run before the ledger entry, on every attempt.
+func (a *Activities) PreparePayout(ctx context.Context, payoutID uuid.UUID) (PayoutPrepared, error) {
+	p, err := a.Store.PreparePayout(ctx, payoutID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return PayoutPrepared{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("payout %s cannot be prepared: it was sent already, or its partner has no payout details", payoutID), "invalid", nil)
+	}
+	if err != nil {
+		return PayoutPrepared{}, err
+	}
+	if p.Status == domain.PayoutHeld {
+		d, err := a.Store.LatestPayoutDetails(ctx, p.PartnerID)
+		return PayoutPrepared{Held: true, Reason: deref(p.HeldReason), Version: d.Version}, err
+	}
+	d, err := a.Store.PayoutDestination(ctx, p.ID)
+	return PayoutPrepared{Version: d.Version, Destination: d.Method + " " + domain.MaskDestination(d.Destination)}, err
 }
 
 // PostPayoutEntry writes the payout's balanced ledger entry — commission payable →
@@ -84,16 +114,26 @@ func (a *Activities) SendPayout(ctx context.Context, payoutID uuid.UUID, attempt
 	return r, err
 }
 
+// payoutDestination is the version of payout details the payout was pinned to,
+// never the partner's latest; a payout without a confirmed one is never sent.
+func (a *Activities) payoutDestination(ctx context.Context, payoutID uuid.UUID) (db.PayoutDestinationRow, error) {
+	d, err := a.Store.PayoutDestination(ctx, payoutID)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && d.ConfirmedAt == nil) {
+		return d, temporal.NewNonRetryableApplicationError(fmt.Sprintf("payout %s names no confirmed payout details: not sent", payoutID), "invalid", nil)
+	}
+	return d, err
+}
+
 func (a *Activities) send(ctx context.Context, p db.Payout, c db.Close, attempt int) (ProviderResult, error) {
 	switch p.Provider {
 	case "file":
 		return a.writeBatchFile(ctx, c)
 	case "http":
-		partner, err := a.Store.PayoutPartner(ctx, p.PartnerID)
+		d, err := a.payoutDestination(ctx, p.ID)
 		if err != nil {
 			return ProviderResult{}, err
 		}
-		body, _ := json.Marshal(map[string]string{"amount": p.Amount.String(), "currency": p.Currency, "destination": deref(partner.PayoutDestination),
+		body, _ := json.Marshal(map[string]string{"amount": p.Amount.String(), "currency": p.Currency, "destination": d.Destination,
 			"reference": p.ID.String()})
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.Payments.URL+"/v1/transfers", bytes.NewReader(body))
 		if err != nil {
@@ -148,7 +188,8 @@ func (a *Activities) callProvider(req *http.Request) (ProviderResult, error) {
 // writeBatchFile writes the close's payout batch as CSV for a bank portal; it is
 // rewritten whole each time, so writing it again is harmless.
 func (a *Activities) writeBatchFile(ctx context.Context, c db.Close) (ProviderResult, error) {
-	payouts, err := a.Store.ListPayouts(ctx, c.ID)
+	// Only payouts pinned to confirmed details (a held one joins once confirmed).
+	payouts, err := a.Store.PayoutBatch(ctx, c.ID)
 	if err != nil {
 		return ProviderResult{}, err
 	}
@@ -156,12 +197,8 @@ func (a *Activities) writeBatchFile(ctx context.Context, c db.Close) (ProviderRe
 	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{"payout_id", "partner_id", "company", "email", "amount", "currency", "method", "holder", "destination"})
 	for _, p := range payouts {
-		partner, err := a.Store.PayoutPartner(ctx, p.PartnerID)
-		if err != nil {
-			return ProviderResult{}, err
-		}
-		_ = w.Write([]string{p.ID.String(), p.PartnerID.String(), domain.CSVText(partner.Company), domain.CSVText(partner.Email), p.Amount.String(), p.Currency,
-			deref(partner.PayoutMethod), domain.CSVText(deref(partner.PayoutHolder)), domain.CSVText(deref(partner.PayoutDestination))})
+		_ = w.Write([]string{p.ID.String(), p.PartnerID.String(), domain.CSVText(p.Company), domain.CSVText(p.Email), p.Amount.String(), p.Currency,
+			p.Method, domain.CSVText(p.Holder), domain.CSVText(p.Destination)})
 	}
 	w.Flush()
 	path := filepath.Join(a.Payments.FileDir, "payouts", "close-"+c.ID.String()+".csv")

@@ -51,9 +51,9 @@ var (
 	errNoKey    = newHTTPError(http.StatusUnauthorized, "unauthenticated", "send an API key as 'Authorization: Bearer <key>'", "")
 	errBadKey   = newHTTPError(http.StatusUnauthorized, "unauthenticated", "the API key is unknown or revoked", "")
 	errRateHigh = newHTTPError(http.StatusTooManyRequests, "rate_limited", "too many requests for this API key; slow down", "")
-	// errTooManyFailures: this address sent too many bad keys; it waits Retry-After.
+	// errTooManyFailures: this address (or key id) failed too often; it waits Retry-After.
 	errTooManyFailures = newHTTPError(http.StatusTooManyRequests, "too_many_failed_authentications",
-		"too many requests with unknown or revoked keys from this address; wait and retry with a valid key", "")
+		"too many failed authentications from this address or for this key; wait and retry with a valid key", "")
 )
 
 // authenticate is the middleware every non-public route gets: the API key, then
@@ -68,15 +68,13 @@ func (s *Server) authenticate(roles []string) gin.HandlerFunc {
 
 // identify checks the request's API key and role; on failure it has answered
 // (401, 403 or 429) and returns false. On success the caller is on the context.
+//
+// Failed attempts are throttled, never valid credentials: unknown or malformed
+// keys count per client address, wrong secrets and revoked keys per key id.
+// Past the burst a failing attempt is answered 429 (Retry-After) instead of
+// 401, while a valid key is served whoever else failed from its address (behind
+// a proxy without TRUSTED_PROXIES every caller shares one address).
 func (s *Server) identify(c *gin.Context, roles []string) bool {
-	// An address that keeps sending bad keys is refused before any lookup: no free
-	// brute force, and no free load on the database.
-	ip := c.ClientIP()
-	if blocked, wait := s.authFailures.blocked("fail:" + ip); blocked {
-		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-		s.abort(c, errTooManyFailures)
-		return false
-	}
 	raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || raw == "" {
 		s.abort(c, errNoKey)
@@ -84,18 +82,19 @@ func (s *Server) identify(c *gin.Context, roles []string) bool {
 	}
 	prefix, hash, ok := domain.ParseAPIKey(strings.TrimSpace(raw))
 	if !ok {
-		s.authFailures.take("fail:" + ip)
-		s.abort(c, errBadKey)
+		s.authFailed(c, "ip:"+c.ClientIP())
 		return false
 	}
 	key, err := s.keys.get(prefix, func() (db.APIKey, error) { return s.store.GetAPIKeyByPrefix(c.Request.Context(), prefix) })
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (key.RevokedAt != nil || key.ActivatedAt == nil || !domain.HashesEqual(key.SecretHash, hash))) {
-		s.authFailures.take("fail:" + ip)
-		s.abort(c, errBadKey)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		s.authFailed(c, "ip:"+c.ClientIP())
 		return false
-	}
-	if err != nil {
+	case err != nil:
 		s.abort(c, err)
+		return false
+	case key.RevokedAt != nil || key.ActivatedAt == nil || !domain.HashesEqual(key.SecretHash, hash):
+		s.authFailed(c, "key:"+prefix)
 		return false
 	}
 	q := s.limiter.take(prefix)
@@ -110,6 +109,18 @@ func (s *Server) identify(c *gin.Context, roles []string) bool {
 	}
 	c.Set(callerKey, Caller{KeyID: key.ID, Prefix: key.Prefix, Label: key.Label, Role: key.Role, PartnerID: key.PartnerID.UUID})
 	return true
+}
+
+// authFailed answers a failed authentication: 401, or 429 once the failures
+// counted under who (an address, or a key id) exceed their burst.
+func (s *Server) authFailed(c *gin.Context, who string) {
+	q := s.authFailures.take(who)
+	if !q.ok {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(q.retryAfter.Seconds())))))
+		s.abort(c, errTooManyFailures)
+		return
+	}
+	s.abort(c, errBadKey)
 }
 
 // limiter keeps one token bucket per API key (or client address for public routes).
@@ -161,25 +172,6 @@ func (l *limiter) take(key string) quota {
 		q.retryAfter = time.Duration((1 - tokens) / float64(l.perSec) * float64(time.Second))
 	}
 	return q
-}
-
-// blocked reports, without counting anything, whether key has no request left
-// and how long until it has one.
-func (l *limiter) blocked(key string) (bool, time.Duration) {
-	if l.perSec <= 0 {
-		return false, 0
-	}
-	l.mu.Lock()
-	b, ok := l.buckets[key]
-	l.mu.Unlock()
-	if !ok {
-		return false, 0
-	}
-	tokens := b.TokensAt(time.Now())
-	if tokens >= 1 {
-		return false, 0
-	}
-	return true, time.Duration((1 - tokens) / float64(l.perSec) * float64(time.Second))
 }
 
 // setQuota writes the RateLimit headers (IETF draft-ietf-httpapi-ratelimit-headers)

@@ -149,6 +149,16 @@ func (s *Server) readJSON(c *gin.Context, dst any) ([]byte, error) {
 	return body, decode(body, dst)
 }
 
+// readOptionalJSON is readJSON for a body that may be left out (an action whose
+// fields are all optional): an empty body decodes as {}.
+func (s *Server) readOptionalJSON(c *gin.Context, dst any) ([]byte, error) {
+	body, err := s.readBody(c)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return body, err
+	}
+	return body, decode(body, dst)
+}
+
 // checkValues walks a decoded request and refuses what no column could hold:
 // text with a NUL byte or invalid UTF-8 (PostgreSQL refuses both), and amounts
 // beyond their column's precision and scale. path names the field for the error.

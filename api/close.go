@@ -37,6 +37,20 @@ type CloseView struct {
 	Totals     db.CloseTotalsRow      `json:"totals"`
 	Statements []db.ListStatementsRow `json:"statements"`
 	Payouts    []db.Payout            `json:"payouts"`
+	// HeldForDetails: partners whose payout waits for finance to confirm changed
+	// payout details (POST /v1/partners/{id}/payout-details/confirm with the version).
+	HeldForDetails []HeldForDetails `json:"held_for_details"`
+}
+
+// HeldForDetails is a partner whose payout waits for its changed details.
+type HeldForDetails struct {
+	PartnerID   uuid.UUID     `json:"partner_id"`
+	Company     string        `json:"company"`
+	Version     int32         `json:"version"`
+	Method      string        `json:"method"`
+	Destination string        `json:"destination"` // masked
+	ChangedAt   time.Time     `json:"changed_at"`
+	PayoutID    uuid.NullUUID `json:"payout_id"` // none while the statement holds it (review)
 }
 
 // startClose starts the close for a program and month, or returns the one that
@@ -106,7 +120,15 @@ func closeView(ctx context.Context, q *db.Queries, id uuid.UUID) (CloseView, err
 	if v.Statements, err = q.ListStatements(ctx, id); err != nil {
 		return v, err
 	}
-	v.Payouts, err = q.ListPayouts(ctx, id)
+	if v.Payouts, err = q.ListPayouts(ctx, id); err != nil {
+		return v, err
+	}
+	held, err := q.CloseHeldForDetails(ctx, id)
+	v.HeldForDetails = make([]HeldForDetails, len(held))
+	for i, h := range held {
+		v.HeldForDetails[i] = HeldForDetails{PartnerID: h.PartnerID, Company: h.Company, Version: h.Version, Method: h.Method,
+			Destination: domain.MaskDestination(h.Destination), ChangedAt: h.ChangedAt, PayoutID: h.PayoutID}
+	}
 	return v, err
 }
 
@@ -225,7 +247,7 @@ func (s *Server) recomputeClose(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		if err := activities.ComputeStatements(ctx, q, cl); err != nil {
+		if err := activities.AuditStatements(ctx, q, cl); err != nil {
 			return err
 		}
 		if fresh, err = q.ListStatements(ctx, id); err != nil {
@@ -241,7 +263,7 @@ func (s *Server) recomputeClose(c *gin.Context) {
 		return
 	}
 	key := func(r db.ListStatementsRow) string {
-		return fmt.Sprintf("%s %s %s %s %s %s %s %s %s %s %d", r.PartnerID, r.CarriedIn, r.Commissions, r.DealMargins, r.MDF, r.Clawbacks, r.Adjustments, r.Total, r.Payable, r.CarriedOut, r.Lines)
+		return fmt.Sprintf("%s %s %s %s %s %s %s %s %s %s %d %q", r.PartnerID, r.CarriedIn, r.Commissions, r.DealMargins, r.MDF, r.Clawbacks, r.Adjustments, r.Total, r.Payable, r.CarriedOut, r.Lines, r.CarriedReason)
 	}
 	diffs := []string{}
 	seen := map[string]bool{}

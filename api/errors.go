@@ -3,9 +3,14 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"strings"
+	"syscall"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/partnerops/partnerops/domain"
@@ -55,6 +60,9 @@ func (s *Server) abort(c *gin.Context, err error) {
 		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.FullPath(), "error", err, "request_id", requestID(c))
 	}
 	detail.RequestID = requestID(c)
+	if status == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
+		c.Header("Retry-After", "2")
+	}
 	if status == http.StatusUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="partnerops"`)
 	}
@@ -83,5 +91,31 @@ func (s *Server) classify(err error) (int, ErrorDetail) {
 	if errors.As(err, &unavailable) {
 		return http.StatusServiceUnavailable, ErrorDetail{Code: "unavailable", Message: "the workflow service is unavailable; retry later"}
 	}
+	if transientDB(err) {
+		return http.StatusServiceUnavailable, ErrorDetail{Code: "unavailable", Message: "the database is unavailable for a moment; retry with the same Idempotency-Key"}
+	}
 	return http.StatusInternalServerError, ErrorDetail{Code: "internal", Message: "internal error"}
+}
+
+// transientDB reports a database error that a retry may not meet: a lost,
+// refused or terminated connection, a server shutting down or out of
+// connections, a serialization failure or deadlock. Its transaction rolled back,
+// so the client's retry (with its Idempotency-Key) is safe.
+func transientDB(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // admin, crash shutdown, cannot connect now
+			pgErr.Code == "53300",                       // too many connections
+			pgErr.Code == "40001", pgErr.Code == "40P01": // serialization failure, deadlock
+			return true
+		}
+		return false
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "closed pool")
 }

@@ -448,7 +448,7 @@ func (s *Server) readProofFiles(headers []*multipart.FileHeader) ([]proofFile, e
 			return nil, domain.Invalid("files", "unsupported_type", "%s is %s; proof may be PDF, PNG, JPEG, WebP or plain text (CSV)", h.Filename, ct)
 		}
 		sum := sha256.Sum256(data)
-		name := h.Filename
+		name := domain.BaseFileName(h.Filename) // the client's directories are none of ours
 		if len(name) > 200 {
 			name = name[:200]
 		}
@@ -482,7 +482,7 @@ func (s *Server) downloadMDFFile(c *gin.Context) {
 		return
 	}
 	defer rc.Close()
-	c.Header("Content-Disposition", fmt.Sprintf("attachment; filename=%q", f.Name))
+	c.Header("Content-Disposition", domain.ContentDisposition(f.Name))
 	c.Header("X-Content-SHA256", f.Sha256)
 	c.DataFromReader(http.StatusOK, f.SizeBytes, f.ContentType, rc, nil)
 }

@@ -148,9 +148,6 @@ func (s *Server) listPartnersWith(c *gin.Context, status *string) {
 		s.abort(c, err)
 		return
 	}
-	for i := range rows {
-		rows[i] = maskPartner(rows[i])
-	}
 	c.JSON(http.StatusOK, page(rows, limit, func(p db.Partner) uuid.UUID { return p.ID }))
 }
 
@@ -220,7 +217,7 @@ func (s *Server) partnerView(ctx context.Context, p db.Partner) (PartnerView, er
 	if err != nil {
 		return PartnerView{}, err
 	}
-	return PartnerView{Partner: maskPartner(p), Tier: TierRef{tier.ID, tier.Name}, Certifications: certs}, nil
+	return PartnerView{Partner: p, Tier: TierRef{tier.ID, tier.Name}, Certifications: certs}, nil
 }
 
 // partnerDecision sends one onboarding decision to the partner's workflow.

@@ -31,38 +31,48 @@ type PayoutDetailsRequest struct {
 	AccountID string `json:"account_id" validate:"max=80"`
 }
 
-// PayoutDetailsView shows payout details masked: nobody reads a full account
-// number back, not even its owner.
+// PayoutDetailsView shows a version of payout details masked: nobody reads a
+// full account number back, not even its owner.
 type PayoutDetailsView struct {
-	PartnerID        uuid.UUID `json:"partner_id"`
-	Method           *string   `json:"method"`
-	Holder           *string   `json:"holder"`
-	Destination      string    `json:"destination"` // masked
-	HeldForReview    bool      `json:"held_for_review"`
-	ChangedAt        any       `json:"changed_at"`
-	ConfirmedAt      any       `json:"confirmed_at"`
-	ConfirmByFinance string    `json:"confirm_by_finance,omitempty"`
+	PartnerID        uuid.UUID  `json:"partner_id"`
+	Version          int32      `json:"version,omitempty"` // 0: none given yet
+	Method           *string    `json:"method"`
+	Holder           *string    `json:"holder"`
+	Destination      string     `json:"destination"` // masked
+	HeldForReview    bool       `json:"held_for_review"`
+	ChangedAt        *time.Time `json:"changed_at"` // when a change (version 2 on) was made
+	ConfirmedAt      *time.Time `json:"confirmed_at"`
+	ConfirmedBy      *string    `json:"confirmed_by"`
+	ConfirmByFinance string     `json:"confirm_by_finance,omitempty"`
 }
 
-func payoutDetailsView(p db.Partner) PayoutDetailsView {
-	v := PayoutDetailsView{PartnerID: p.ID, Method: p.PayoutMethod, Holder: p.PayoutHolder, ChangedAt: p.PayoutDetailsChangedAt, ConfirmedAt: p.PayoutDetailsConfirmedAt}
-	if p.PayoutDestination != nil {
-		v.Destination = domain.MaskDestination(*p.PayoutDestination)
+func payoutDetailsView(partnerID uuid.UUID, d *db.PayoutDetail) PayoutDetailsView {
+	v := PayoutDetailsView{PartnerID: partnerID}
+	if d == nil {
+		return v
 	}
-	v.HeldForReview = p.PayoutDetailsChangedAt != nil && (p.PayoutDetailsConfirmedAt == nil || p.PayoutDetailsConfirmedAt.Before(*p.PayoutDetailsChangedAt))
+	dest := domain.MaskDestination(d.Destination)
+	v.Version, v.Method, v.Holder, v.Destination, v.ConfirmedAt, v.ConfirmedBy = d.Version, &d.Method, &d.Holder, dest, d.ConfirmedAt, d.ConfirmedBy
+	if d.Version > 1 {
+		v.ChangedAt = &d.CreatedAt
+	}
+	v.HeldForReview = d.ConfirmedAt == nil
 	if v.HeldForReview {
-		v.ConfirmByFinance = "the details changed: the next payout waits until finance confirms them (POST /v1/partners/" + p.ID.String() + "/payout-details/confirm)"
+		v.ConfirmByFinance = fmt.Sprintf("the details changed: payouts wait until finance confirms version %d (POST /v1/partners/%s/payout-details/confirm)", d.Version, partnerID)
 	}
 	return v
 }
 
-// maskPartner hides where a partner is paid in every answer that shows a partner.
-func maskPartner(p db.Partner) db.Partner {
-	if p.PayoutDestination != nil {
-		m := domain.MaskDestination(*p.PayoutDestination)
-		p.PayoutDestination = &m
+// latestPayoutDetails answers nil when the partner has given none.
+func latestPayoutDetails(ctx context.Context, q *db.Queries, partnerID uuid.UUID) (*db.PayoutDetail, error) {
+	d, err := q.LatestPayoutDetails(ctx, partnerID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
 	}
-	return p
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
 }
 
 func validatePayoutDetails(req *PayoutDetailsRequest) (holder, destination string, err error) {
@@ -98,9 +108,10 @@ func validatePayoutDetails(req *PayoutDetailsRequest) (holder, destination strin
 	return holder, destination, nil
 }
 
-// setPayoutDetails: the partner says where it is paid. A change of existing
-// details is an audit event, tells the partner, and holds the next payout until
-// finance confirms the new details.
+// setPayoutDetails: the partner says where it is paid. Each change is a new
+// version; a change of existing details is an audit event, tells the partner,
+// recomputes the program's open closes (their statements hold the partner's
+// payout until finance confirms) and holds any payout not yet sent.
 func (s *Server) setPayoutDetails(c *gin.Context) {
 	var req PayoutDetailsRequest
 	body, err := s.readJSON(c, &req)
@@ -114,17 +125,40 @@ func (s *Server) setPayoutDetails(c *gin.Context) {
 	}
 	partnerID := caller(c).PartnerID
 	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-		p, err := q.SetPayoutDetails(ctx, db.SetPayoutDetailsParams{ID: partnerID, Method: &req.Method, Holder: &holder, Destination: &destination})
+		p, err := q.LockPartnerForPayoutDetails(ctx, partnerID)
 		if err != nil {
 			return answer{}, err
 		}
-		v := payoutDetailsView(p)
-		if err := audit(ctx, c, q, "partner.set_payout_details", "partner", p.ID, "", gin.H{"method": req.Method, "destination": v.Destination, "held_for_review": v.HeldForReview}); err != nil {
+		prev, err := latestPayoutDetails(ctx, q, p.ID)
+		if err != nil {
 			return answer{}, err
+		}
+		if prev != nil && prev.Method == req.Method && prev.Holder == holder && prev.Destination == destination {
+			return answer{Status: http.StatusOK, Body: payoutDetailsView(p.ID, prev)}, nil // the same details again: no new version
+		}
+		// Open closes first (the lock order of computing a close), so none computes
+		// its statements between this version and their recomputation.
+		closes, err := lockOpenCloses(ctx, q, p.ProgramID)
+		if err != nil {
+			return answer{}, err
+		}
+		d, err := q.AddPayoutDetails(ctx, db.AddPayoutDetailsParams{ID: uuid.Must(uuid.NewV7()), PartnerID: p.ID, Method: req.Method, Holder: holder,
+			Destination: destination, CreatedBy: caller(c).Actor()})
+		if err != nil {
+			return answer{}, err
+		}
+		v := payoutDetailsView(p.ID, &d)
+		if err := audit(ctx, c, q, "partner.set_payout_details", "partner", p.ID, "", gin.H{"version": d.Version, "method": req.Method, "destination": v.Destination, "held_for_review": v.HeldForReview}); err != nil {
+			return answer{}, err
+		}
+		if v.HeldForReview {
+			if err := recomputeCloses(ctx, q, closes); err != nil {
+				return answer{}, err
+			}
 		}
 		msg := fmt.Sprintf("Your payout details were set: %s %s.", req.Method, v.Destination)
 		if v.HeldForReview {
-			msg = fmt.Sprintf("Your payout details were changed to %s %s. If this was not you, contact us at once: the next payout waits until we confirm the change.", req.Method, v.Destination)
+			msg = fmt.Sprintf("Your payout details were changed to %s %s. If this was not you, contact us at once: payouts wait until we confirm the change.", req.Method, v.Destination)
 		}
 		if err := q.CreateNotification(ctx, db.CreateNotificationParams{DedupeKey: "payout-details/" + p.ID.String() + "/" + uuid.NewString(),
 			Kind: "payout_details_changed", Recipient: p.ID.String(), SubjectType: "partner", SubjectID: p.ID, Message: msg}); err != nil {
@@ -134,50 +168,106 @@ func (s *Server) setPayoutDetails(c *gin.Context) {
 	})
 }
 
+// lockOpenCloses locks the program's closes whose statements may still change
+// (computing or in review), oldest first.
+func lockOpenCloses(ctx context.Context, q *db.Queries, programID uuid.UUID) ([]db.Close, error) {
+	closes, err := q.OpenClosesOfProgram(ctx, programID)
+	for i := range closes {
+		if err != nil {
+			break
+		}
+		closes[i], err = q.LockClose(ctx, closes[i].ID)
+	}
+	return closes, err
+}
+
+// recomputeCloses recomputes the statements of the locked closes still open.
+// A close still computing has no statements until its compute (which waits for
+// this lock) writes them; recomputing it now is harmless.
+func recomputeCloses(ctx context.Context, q *db.Queries, closes []db.Close) error {
+	for _, cl := range closes {
+		if cl.Status == domain.CloseComputing || cl.Status == domain.CloseReview {
+			if err := activities.ComputeStatements(ctx, q, cl); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (s *Server) getPayoutDetails(c *gin.Context) {
-	p, err := s.loadPartner(c.Request.Context(), caller(c).PartnerID)
+	ctx := c.Request.Context()
+	partnerID := caller(c).PartnerID
+	d, err := latestPayoutDetails(ctx, s.store.Queries, partnerID)
 	if err != nil {
 		s.abort(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, payoutDetailsView(p))
+	c.JSON(http.StatusOK, payoutDetailsView(partnerID, d))
+}
+
+// ConfirmPayoutDetailsRequest names the version finance checked with the
+// partner; a newer change since is not confirmed by mistake (409).
+type ConfirmPayoutDetailsRequest struct {
+	Version int32 `json:"version" validate:"omitempty,min=1"`
 }
 
 // confirmPayoutDetails: finance confirms changed details (having checked with the
-// partner out of band); an open close of the program is recomputed at once.
+// partner out of band). The program's open closes are recomputed at once, and
+// the partner's held payouts are told to go on, after the commit.
 func (s *Server) confirmPayoutDetails(c *gin.Context) {
 	p, err := s.partnerFor(c)
-	if err == nil && p.PayoutMethod == nil {
-		err = domain.Conflict("no_payout_details", "the partner has no payout details to confirm")
+	var req ConfirmPayoutDetailsRequest
+	var body []byte
+	if err == nil {
+		body, err = s.readOptionalJSON(c, &req)
 	}
 	if err != nil {
 		s.abort(c, err)
 		return
 	}
-	s.write(c, []byte(p.ID.String()), func(ctx context.Context, q *db.Queries) (answer, error) {
-		fresh, err := q.ConfirmPayoutDetails(ctx, p.ID)
+	var held []db.Payout
+	s.write(c, append([]byte(p.ID.String()), body...), func(ctx context.Context, q *db.Queries) (answer, error) {
+		if _, err := q.LockPartnerForPayoutDetails(ctx, p.ID); err != nil {
+			return answer{}, err
+		}
+		closes, err := lockOpenCloses(ctx, q, p.ProgramID)
 		if err != nil {
 			return answer{}, err
 		}
-		if err := audit(ctx, c, q, "partner.confirm_payout_details", "partner", p.ID, "", nil); err != nil {
+		d, err := latestPayoutDetails(ctx, q, p.ID)
+		switch {
+		case err != nil:
 			return answer{}, err
+		case d == nil:
+			return answer{}, domain.Conflict("no_payout_details", "the partner has no payout details to confirm")
+		case req.Version != 0 && req.Version != d.Version:
+			return answer{}, domain.Conflict("stale_version", "version %d is not the partner's latest: version %d was given since; check it with the partner", req.Version, d.Version)
+		case d.ConfirmedAt != nil:
+			return answer{Status: http.StatusOK, Body: payoutDetailsView(p.ID, d)}, nil
 		}
-		closes, err := q.OpenClosesOfProgram(ctx, p.ProgramID)
+		confirmed, err := q.ConfirmPayoutDetails(ctx, db.ConfirmPayoutDetailsParams{ID: d.ID, Actor: ptr(caller(c).Actor())})
 		if err != nil {
 			return answer{}, err
 		}
-		for _, cl := range closes {
-			if cl, err = q.LockClose(ctx, cl.ID); err != nil {
-				return answer{}, err
-			}
-			if cl.Status == domain.CloseReview {
-				if err := activities.ComputeStatements(ctx, q, cl); err != nil {
-					return answer{}, err
-				}
-			}
+		if err := audit(ctx, c, q, "partner.confirm_payout_details", "partner", p.ID, "", gin.H{"version": confirmed.Version}); err != nil {
+			return answer{}, err
 		}
-		return answer{Status: http.StatusOK, Body: payoutDetailsView(fresh)}, nil
+		if err := recomputeCloses(ctx, q, closes); err != nil {
+			return answer{}, err
+		}
+		if held, err = q.HeldPayoutsOfPartner(ctx, p.ID); err != nil {
+			return answer{}, err
+		}
+		return answer{Status: http.StatusOK, Body: payoutDetailsView(p.ID, &confirmed)}, nil
 	})
+	// After the commit: each held payout's workflow prepares it again (a lost
+	// signal is caught by the workflow's own periodic check).
+	for _, h := range held {
+		if err := s.temporal.SignalWorkflow(context.WithoutCancel(c.Request.Context()), h.WorkflowID, "", workflows.PayoutDetailsConfirmed, nil); err != nil {
+			s.logger.Warn("payout details confirmed: signal held payout", "payout", h.ID, "error", err)
+		}
+	}
 }
 
 func (s *Server) payoutFor(c *gin.Context) (db.Payout, error) {
@@ -284,3 +374,5 @@ func (s *Server) paymentsWebhook(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"received": true})
 }
+
+func ptr[T any](v T) *T { return &v }

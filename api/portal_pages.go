@@ -108,6 +108,7 @@ func (s *Server) registerPortal() {
 	s.page(http.MethodGet, "/closes/:id/statements.csv", financeAndAdmin, s.closeCSV)
 	s.formAction("/closes/:id/approve", "/v1/closes/:id/approve", "/closes/:id", "Close signed off: payouts are starting", text("reason"))
 	s.formAction("/closes/:id/adjustments", "/v1/closes/:id/adjustments", "/closes/:id", "Adjustment added", text("partner_id"), decimalField("amount"), text("reason"))
+	s.formAction("/partners/:id/payout-details/confirm", "/v1/partners/:id/payout-details/confirm", "/payouts", "Payout details confirmed: held payouts go on", intField("version"))
 	s.page(http.MethodGet, "/payouts", financeOnly, s.payoutsPage)
 	s.formAction("/payouts/:id/retry", "/v1/payouts/:id/retry", "/payouts", "Payout retried", none())
 	s.formAction("/payouts/:id/mark-paid", "/v1/payouts/:id/mark-paid", "/payouts", "Payout marked paid", text("reason"))
@@ -171,6 +172,9 @@ func (s *Server) formAction(path, apiRoute, back, done string, fields ...field) 
 			}
 		}
 		to := back
+		if b := form.Get("back"); strings.HasPrefix(b, "/") && !strings.HasPrefix(b, "//") && !strings.Contains(b, `\`) {
+			to = b // the page the form is on (a local path only)
+		}
 		var params gin.Params
 		for _, p := range c.Params {
 			to = strings.Replace(to, ":"+p.Key, p.Value, 1)

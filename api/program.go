@@ -100,6 +100,9 @@ func (s *Server) createProgram(c *gin.Context) {
 }
 
 func validateProgram(req *CreateProgramRequest) error {
+	if err := domain.CheckProgramCurrency(req.Currency); err != nil {
+		return err
+	}
 	ranks := map[int32]bool{}
 	names := map[string]bool{}
 	for _, t := range req.Tiers {

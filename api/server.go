@@ -39,8 +39,9 @@ type Config struct {
 	ConversionBatch   int
 	RateLimit         float64 // requests per second per API key (or client address); 0 disables
 	RateBurst         int
-	// AuthFailuresPerMinute: bad keys an address may send (a burst of as many)
-	// before it is refused with 429 until it may try again; 0 disables.
+	// AuthFailuresPerMinute: failed authentications allowed (a burst of as many)
+	// per address for unknown keys and per key id for wrong secrets, before
+	// further failures are answered 429; a valid key always passes. 0 disables.
 	AuthFailuresPerMinute int
 	// WebhookAllowPrivate accepts http and private addresses as webhook endpoints
 	// (make run's demo mode, tests).
@@ -72,7 +73,7 @@ type Server struct {
 	temporal client.Client
 	logger   *slog.Logger
 	limiter  *limiter
-	// authFailures counts bad keys per client address (AuthFailuresPerMinute).
+	// authFailures counts failed authentications per address and per key id (AuthFailuresPerMinute).
 	authFailures *limiter
 	engine       *gin.Engine
 	routes       []Route

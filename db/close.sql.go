@@ -91,17 +91,20 @@ WITH lines AS (
 ), totals AS (
     SELECT s.partner_id, s.carried_in, s.commissions, s.deal_margins, s.mdf, s.clawbacks, s.adjustments, s.lines, coalesce(s.carried_in, 0) + coalesce(s.commissions, 0) + coalesce(s.deal_margins, 0) + coalesce(s.mdf, 0)
              + coalesce(s.clawbacks, 0) + coalesce(s.adjustments, 0) AS total,
-           (p.payout_method IS NOT NULL OR NOT $3::boolean) AS has_details,
+           d.id IS NOT NULL AS has_details,
            -- A change of existing details (a classic fraud path) holds the payout until finance confirms it.
-           (p.payout_details_changed_at IS NOT NULL AND (p.payout_details_confirmed_at IS NULL OR p.payout_details_confirmed_at < p.payout_details_changed_at)) AS details_unconfirmed,
-           p.payout_details_changed_at
-    FROM sums s JOIN partners p ON p.id = s.partner_id
+           (d.id IS NOT NULL AND (d.confirmed_at IS NULL OR d.confirmed_at > coalesce($3::timestamptz, now()))) AS details_unconfirmed,
+           d.created_at AS details_changed_at
+    FROM sums s LEFT JOIN LATERAL (
+        SELECT pd.id, pd.created_at, pd.confirmed_at FROM payout_details pd
+        WHERE pd.partner_id = s.partner_id AND pd.created_at <= coalesce($3::timestamptz, now())
+        ORDER BY pd.version DESC LIMIT 1) d ON true
 ), decided AS (
-    SELECT t.partner_id, t.carried_in, t.commissions, t.deal_margins, t.mdf, t.clawbacks, t.adjustments, t.lines, t.total, t.has_details, t.details_unconfirmed, t.payout_details_changed_at, CASE
+    SELECT t.partner_id, t.carried_in, t.commissions, t.deal_margins, t.mdf, t.clawbacks, t.adjustments, t.lines, t.total, t.has_details, t.details_unconfirmed, t.details_changed_at, CASE
         WHEN t.total <= 0 THEN CASE WHEN t.total < 0 THEN 'the partner owes this; netted against later earnings' ELSE 'nothing to pay' END
         WHEN t.total < $4::numeric THEN 'below the payout minimum of ' || ($4::numeric(14, 2))::text
         WHEN NOT t.has_details THEN 'no payout details: the partner has not said where to be paid'
-        WHEN t.details_unconfirmed THEN 'payout details changed on ' || to_char(t.payout_details_changed_at, 'YYYY-MM-DD') || ': held until finance confirms them'
+        WHEN t.details_unconfirmed THEN 'payout details changed on ' || to_char(t.details_changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ': held until finance confirms them'
         ELSE '' END AS reason
     FROM totals t
 )
@@ -115,20 +118,23 @@ FROM decided d
 `
 
 type ComputeStatementsParams struct {
-	CloseID        uuid.UUID      `json:"close_id"`
-	Currency       string         `json:"currency"`
-	RequireDetails bool           `json:"require_details"`
-	Minimum        domain.Numeric `json:"minimum"`
+	CloseID  uuid.UUID      `json:"close_id"`
+	Currency string         `json:"currency"`
+	AsOf     *time.Time     `json:"as_of"`
+	Minimum  domain.Numeric `json:"minimum"`
 }
 
-// One statement per partner with lines (RecordStatementLines first); the payout
-// minimum decides what is paid now, and a partner with no payout details is not
-// paid to nowhere: its balance is carried, with the reason.
+// One statement per partner with lines (RecordStatementLines first). Payout
+// details are read as they stood at as_of (versions are never edited, so an
+// audit recomputes a close as it was computed): the payout minimum decides what
+// is paid now; a partner with no payout details is not paid to nowhere, and one
+// whose latest details finance has not confirmed is held — both carried, with
+// the reason.
 func (q *Queries) ComputeStatements(ctx context.Context, arg ComputeStatementsParams) (int64, error) {
 	result, err := q.db.Exec(ctx, computeStatements,
 		arg.CloseID,
 		arg.Currency,
-		arg.RequireDetails,
+		arg.AsOf,
 		arg.Minimum,
 	)
 	if err != nil {
@@ -259,7 +265,7 @@ func (q *Queries) FreezeLines(ctx context.Context, arg FreezeLinesParams) (int64
 }
 
 const getClose = `-- name: GetClose :one
-SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at FROM closes WHERE id = $1
+SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at, computed_at, payout_minimum FROM closes WHERE id = $1
 `
 
 func (q *Queries) GetClose(ctx context.Context, id uuid.UUID) (Close, error) {
@@ -276,12 +282,14 @@ func (q *Queries) GetClose(ctx context.Context, id uuid.UUID) (Close, error) {
 		&i.ApprovedAt,
 		&i.CompletedAt,
 		&i.CreatedAt,
+		&i.ComputedAt,
+		&i.PayoutMinimum,
 	)
 	return i, err
 }
 
 const getCloseByPeriod = `-- name: GetCloseByPeriod :one
-SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at FROM closes WHERE program_id = $1 AND month = $2
+SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at, computed_at, payout_minimum FROM closes WHERE program_id = $1 AND month = $2
 `
 
 type GetCloseByPeriodParams struct {
@@ -303,12 +311,14 @@ func (q *Queries) GetCloseByPeriod(ctx context.Context, arg GetCloseByPeriodPara
 		&i.ApprovedAt,
 		&i.CompletedAt,
 		&i.CreatedAt,
+		&i.ComputedAt,
+		&i.PayoutMinimum,
 	)
 	return i, err
 }
 
 const getPayout = `-- name: GetPayout :one
-SELECT id, close_id, partner_id, amount, currency, provider, status, provider_ref, attempts, last_error, workflow_id, paid_at, created_at, updated_at FROM payouts WHERE id = $1
+SELECT id, close_id, partner_id, amount, currency, provider, status, provider_ref, attempts, last_error, workflow_id, paid_at, created_at, updated_at, payout_details_id, held_reason FROM payouts WHERE id = $1
 `
 
 func (q *Queries) GetPayout(ctx context.Context, id uuid.UUID) (Payout, error) {
@@ -329,6 +339,8 @@ func (q *Queries) GetPayout(ctx context.Context, id uuid.UUID) (Payout, error) {
 		&i.PaidAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PayoutDetailsID,
+		&i.HeldReason,
 	)
 	return i, err
 }
@@ -337,7 +349,7 @@ const insertClose = `-- name: InsertClose :one
 INSERT INTO closes (id, program_id, month, period_end, status, workflow_id)
 VALUES ($1, $2, $3, $4, 'computing', $5)
 ON CONFLICT DO NOTHING
-RETURNING id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at
+RETURNING id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at, computed_at, payout_minimum
 `
 
 type InsertCloseParams struct {
@@ -370,12 +382,14 @@ func (q *Queries) InsertClose(ctx context.Context, arg InsertCloseParams) (Close
 		&i.ApprovedAt,
 		&i.CompletedAt,
 		&i.CreatedAt,
+		&i.ComputedAt,
+		&i.PayoutMinimum,
 	)
 	return i, err
 }
 
 const laterClose = `-- name: LaterClose :one
-SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at FROM closes WHERE program_id = $1 AND month > $2 ORDER BY month DESC LIMIT 1
+SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at, computed_at, payout_minimum FROM closes WHERE program_id = $1 AND month > $2 ORDER BY month DESC LIMIT 1
 `
 
 type LaterCloseParams struct {
@@ -398,12 +412,14 @@ func (q *Queries) LaterClose(ctx context.Context, arg LaterCloseParams) (Close, 
 		&i.ApprovedAt,
 		&i.CompletedAt,
 		&i.CreatedAt,
+		&i.ComputedAt,
+		&i.PayoutMinimum,
 	)
 	return i, err
 }
 
 const listPayouts = `-- name: ListPayouts :many
-SELECT id, close_id, partner_id, amount, currency, provider, status, provider_ref, attempts, last_error, workflow_id, paid_at, created_at, updated_at FROM payouts WHERE close_id = $1 ORDER BY partner_id
+SELECT id, close_id, partner_id, amount, currency, provider, status, provider_ref, attempts, last_error, workflow_id, paid_at, created_at, updated_at, payout_details_id, held_reason FROM payouts WHERE close_id = $1 ORDER BY partner_id
 `
 
 func (q *Queries) ListPayouts(ctx context.Context, closeID uuid.UUID) ([]Payout, error) {
@@ -430,6 +446,8 @@ func (q *Queries) ListPayouts(ctx context.Context, closeID uuid.UUID) ([]Payout,
 			&i.PaidAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PayoutDetailsID,
+			&i.HeldReason,
 		); err != nil {
 			return nil, err
 		}
@@ -505,7 +523,7 @@ func (q *Queries) ListStatements(ctx context.Context, closeID uuid.UUID) ([]List
 }
 
 const lockClose = `-- name: LockClose :one
-SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at FROM closes WHERE id = $1 FOR UPDATE
+SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at, computed_at, payout_minimum FROM closes WHERE id = $1 FOR UPDATE
 `
 
 // Serialises everything that (re)computes a close's statements or moves it on:
@@ -524,6 +542,8 @@ func (q *Queries) LockClose(ctx context.Context, id uuid.UUID) (Close, error) {
 		&i.ApprovedAt,
 		&i.CompletedAt,
 		&i.CreatedAt,
+		&i.ComputedAt,
+		&i.PayoutMinimum,
 	)
 	return i, err
 }
@@ -575,7 +595,7 @@ func (q *Queries) MarkLinesPaid(ctx context.Context, arg MarkLinesPaidParams) ([
 }
 
 const openCloseHolding = `-- name: OpenCloseHolding :one
-SELECT c.id, c.program_id, c.month, c.period_end, c.status, c.workflow_id, c.approved_by, c.approved_at, c.completed_at, c.created_at FROM closes c
+SELECT c.id, c.program_id, c.month, c.period_end, c.status, c.workflow_id, c.approved_by, c.approved_at, c.completed_at, c.created_at, c.computed_at, c.payout_minimum FROM closes c
 WHERE c.status IN ('computing', 'review')
   AND (c.id = $1 OR c.id IN (SELECT sl.close_id FROM statement_lines sl WHERE sl.line_id = $2))
 ORDER BY c.month DESC LIMIT 1
@@ -601,6 +621,8 @@ func (q *Queries) OpenCloseHolding(ctx context.Context, arg OpenCloseHoldingPara
 		&i.ApprovedAt,
 		&i.CompletedAt,
 		&i.CreatedAt,
+		&i.ComputedAt,
+		&i.PayoutMinimum,
 	)
 	return i, err
 }
@@ -703,33 +725,6 @@ func (q *Queries) PayoutCountsByStatus(ctx context.Context) ([]PayoutCountsBySta
 	return items, nil
 }
 
-const payoutPartner = `-- name: PayoutPartner :one
-SELECT p.id, p.company, p.email, p.payout_method, p.payout_holder, p.payout_destination FROM partners p WHERE p.id = $1
-`
-
-type PayoutPartnerRow struct {
-	ID                uuid.UUID `json:"id"`
-	Company           string    `json:"company"`
-	Email             string    `json:"email"`
-	PayoutMethod      *string   `json:"payout_method"`
-	PayoutHolder      *string   `json:"payout_holder"`
-	PayoutDestination *string   `json:"payout_destination"`
-}
-
-func (q *Queries) PayoutPartner(ctx context.Context, id uuid.UUID) (PayoutPartnerRow, error) {
-	row := q.db.QueryRow(ctx, payoutPartner, id)
-	var i PayoutPartnerRow
-	err := row.Scan(
-		&i.ID,
-		&i.Company,
-		&i.Email,
-		&i.PayoutMethod,
-		&i.PayoutHolder,
-		&i.PayoutDestination,
-	)
-	return i, err
-}
-
 const programsClosingOn = `-- name: ProgramsClosingOn :many
 SELECT id FROM programs WHERE close_day = $1 ORDER BY id
 `
@@ -779,6 +774,22 @@ func (q *Queries) RecordStatementLines(ctx context.Context, arg RecordStatementL
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const setCloseComputed = `-- name: SetCloseComputed :exec
+UPDATE closes SET computed_at = now(), payout_minimum = $1 WHERE id = $2
+`
+
+type SetCloseComputedParams struct {
+	PayoutMinimum domain.NullNumeric `json:"payout_minimum"`
+	ID            uuid.UUID          `json:"id"`
+}
+
+// What the statements were computed from: the time payout details were read at
+// (the transaction's, as ComputeStatements read them), and the minimum.
+func (q *Queries) SetCloseComputed(ctx context.Context, arg SetCloseComputedParams) error {
+	_, err := q.db.Exec(ctx, setCloseComputed, arg.PayoutMinimum, arg.ID)
+	return err
 }
 
 const setCloseStatus = `-- name: SetCloseStatus :exec

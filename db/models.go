@@ -89,16 +89,18 @@ type ClicksDefault struct {
 }
 
 type Close struct {
-	ID          uuid.UUID   `json:"id"`
-	ProgramID   uuid.UUID   `json:"program_id"`
-	Month       domain.Date `json:"month"`
-	PeriodEnd   time.Time   `json:"period_end"`
-	Status      string      `json:"status"`
-	WorkflowID  string      `json:"workflow_id"`
-	ApprovedBy  *string     `json:"approved_by"`
-	ApprovedAt  *time.Time  `json:"approved_at"`
-	CompletedAt *time.Time  `json:"completed_at"`
-	CreatedAt   time.Time   `json:"created_at"`
+	ID            uuid.UUID          `json:"id"`
+	ProgramID     uuid.UUID          `json:"program_id"`
+	Month         domain.Date        `json:"month"`
+	PeriodEnd     time.Time          `json:"period_end"`
+	Status        string             `json:"status"`
+	WorkflowID    string             `json:"workflow_id"`
+	ApprovedBy    *string            `json:"approved_by"`
+	ApprovedAt    *time.Time         `json:"approved_at"`
+	CompletedAt   *time.Time         `json:"completed_at"`
+	CreatedAt     time.Time          `json:"created_at"`
+	ComputedAt    *time.Time         `json:"computed_at"`
+	PayoutMinimum domain.NullNumeric `json:"payout_minimum"`
 }
 
 type CommissionLine struct {
@@ -340,31 +342,26 @@ type Notification struct {
 }
 
 type Partner struct {
-	ID                       uuid.UUID  `json:"id"`
-	ProgramID                uuid.UUID  `json:"program_id"`
-	TierID                   uuid.UUID  `json:"tier_id"`
-	Name                     string     `json:"name"`
-	Email                    string     `json:"email"`
-	Company                  string     `json:"company"`
-	WebsiteDomain            string     `json:"website_domain"`
-	PartnerType              string     `json:"partner_type"`
-	Status                   string     `json:"status"`
-	WorkflowID               string     `json:"workflow_id"`
-	AgreementVersion         *string    `json:"agreement_version"`
-	AgreementAcceptedAt      *time.Time `json:"agreement_accepted_at"`
-	DecidedBy                *string    `json:"decided_by"`
-	DecidedAt                *time.Time `json:"decided_at"`
-	RejectReason             *string    `json:"reject_reason"`
-	ActivatedAt              *time.Time `json:"activated_at"`
-	CreatedAt                time.Time  `json:"created_at"`
-	UpdatedAt                time.Time  `json:"updated_at"`
-	LastIPHash               []byte     `json:"-"`
-	PayoutMethod             *string    `json:"payout_method"`
-	PayoutDestination        *string    `json:"payout_destination"`
-	PayoutHolder             *string    `json:"payout_holder"`
-	PayoutDetailsChangedAt   *time.Time `json:"payout_details_changed_at"`
-	PayoutDetailsConfirmedAt *time.Time `json:"payout_details_confirmed_at"`
-	EmailMuted               []string   `json:"email_muted"`
+	ID                  uuid.UUID  `json:"id"`
+	ProgramID           uuid.UUID  `json:"program_id"`
+	TierID              uuid.UUID  `json:"tier_id"`
+	Name                string     `json:"name"`
+	Email               string     `json:"email"`
+	Company             string     `json:"company"`
+	WebsiteDomain       string     `json:"website_domain"`
+	PartnerType         string     `json:"partner_type"`
+	Status              string     `json:"status"`
+	WorkflowID          string     `json:"workflow_id"`
+	AgreementVersion    *string    `json:"agreement_version"`
+	AgreementAcceptedAt *time.Time `json:"agreement_accepted_at"`
+	DecidedBy           *string    `json:"decided_by"`
+	DecidedAt           *time.Time `json:"decided_at"`
+	RejectReason        *string    `json:"reject_reason"`
+	ActivatedAt         *time.Time `json:"activated_at"`
+	CreatedAt           time.Time  `json:"created_at"`
+	UpdatedAt           time.Time  `json:"updated_at"`
+	LastIPHash          []byte     `json:"-"`
+	EmailMuted          []string   `json:"email_muted"`
 }
 
 type PartnerEvent struct {
@@ -378,20 +375,35 @@ type PartnerEvent struct {
 }
 
 type Payout struct {
-	ID          uuid.UUID      `json:"id"`
-	CloseID     uuid.UUID      `json:"close_id"`
-	PartnerID   uuid.UUID      `json:"partner_id"`
-	Amount      domain.Numeric `json:"amount"`
-	Currency    string         `json:"currency"`
-	Provider    string         `json:"provider"`
-	Status      string         `json:"status"`
-	ProviderRef *string        `json:"provider_ref"`
-	Attempts    int32          `json:"attempts"`
-	LastError   *string        `json:"last_error"`
-	WorkflowID  string         `json:"workflow_id"`
-	PaidAt      *time.Time     `json:"paid_at"`
-	CreatedAt   time.Time      `json:"created_at"`
-	UpdatedAt   time.Time      `json:"updated_at"`
+	ID              uuid.UUID      `json:"id"`
+	CloseID         uuid.UUID      `json:"close_id"`
+	PartnerID       uuid.UUID      `json:"partner_id"`
+	Amount          domain.Numeric `json:"amount"`
+	Currency        string         `json:"currency"`
+	Provider        string         `json:"provider"`
+	Status          string         `json:"status"`
+	ProviderRef     *string        `json:"provider_ref"`
+	Attempts        int32          `json:"attempts"`
+	LastError       *string        `json:"last_error"`
+	WorkflowID      string         `json:"workflow_id"`
+	PaidAt          *time.Time     `json:"paid_at"`
+	CreatedAt       time.Time      `json:"created_at"`
+	UpdatedAt       time.Time      `json:"updated_at"`
+	PayoutDetailsID uuid.NullUUID  `json:"payout_details_id"`
+	HeldReason      *string        `json:"held_reason"`
+}
+
+type PayoutDetail struct {
+	ID          uuid.UUID  `json:"id"`
+	PartnerID   uuid.UUID  `json:"partner_id"`
+	Version     int32      `json:"version"`
+	Method      string     `json:"method"`
+	Holder      string     `json:"holder"`
+	Destination string     `json:"-"`
+	CreatedBy   string     `json:"created_by"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ConfirmedBy *string    `json:"confirmed_by"`
+	ConfirmedAt *time.Time `json:"confirmed_at"`
 }
 
 type Program struct {

@@ -13,47 +13,10 @@ import (
 	"github.com/partnerops/partnerops/domain"
 )
 
-const confirmPayoutDetails = `-- name: ConfirmPayoutDetails :one
-UPDATE partners SET payout_details_confirmed_at = now(), updated_at = now() WHERE id = $1 RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at, email_muted
-`
-
-func (q *Queries) ConfirmPayoutDetails(ctx context.Context, id uuid.UUID) (Partner, error) {
-	row := q.db.QueryRow(ctx, confirmPayoutDetails, id)
-	var i Partner
-	err := row.Scan(
-		&i.ID,
-		&i.ProgramID,
-		&i.TierID,
-		&i.Name,
-		&i.Email,
-		&i.Company,
-		&i.WebsiteDomain,
-		&i.PartnerType,
-		&i.Status,
-		&i.WorkflowID,
-		&i.AgreementVersion,
-		&i.AgreementAcceptedAt,
-		&i.DecidedBy,
-		&i.DecidedAt,
-		&i.RejectReason,
-		&i.ActivatedAt,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.LastIPHash,
-		&i.PayoutMethod,
-		&i.PayoutDestination,
-		&i.PayoutHolder,
-		&i.PayoutDetailsChangedAt,
-		&i.PayoutDetailsConfirmedAt,
-		&i.EmailMuted,
-	)
-	return i, err
-}
-
 const createPartner = `-- name: CreatePartner :one
 INSERT INTO partners (id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending_review', $9)
-RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at, email_muted
+RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, email_muted
 `
 
 type CreatePartnerParams struct {
@@ -101,18 +64,13 @@ func (q *Queries) CreatePartner(ctx context.Context, arg CreatePartnerParams) (P
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastIPHash,
-		&i.PayoutMethod,
-		&i.PayoutDestination,
-		&i.PayoutHolder,
-		&i.PayoutDetailsChangedAt,
-		&i.PayoutDetailsConfirmedAt,
 		&i.EmailMuted,
 	)
 	return i, err
 }
 
 const getPartner = `-- name: GetPartner :one
-SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at, email_muted FROM partners WHERE id = $1
+SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, email_muted FROM partners WHERE id = $1
 `
 
 func (q *Queries) GetPartner(ctx context.Context, id uuid.UUID) (Partner, error) {
@@ -138,11 +96,6 @@ func (q *Queries) GetPartner(ctx context.Context, id uuid.UUID) (Partner, error)
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastIPHash,
-		&i.PayoutMethod,
-		&i.PayoutDestination,
-		&i.PayoutHolder,
-		&i.PayoutDetailsChangedAt,
-		&i.PayoutDetailsConfirmedAt,
 		&i.EmailMuted,
 	)
 	return i, err
@@ -213,7 +166,7 @@ func (q *Queries) ListPartnerEvents(ctx context.Context, partnerID uuid.UUID) ([
 }
 
 const listPartners = `-- name: ListPartners :many
-SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at, email_muted FROM partners
+SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, email_muted FROM partners
 WHERE ($2::text IS NULL OR status = $2::text)
   AND ($3::uuid IS NULL OR program_id = $3::uuid)
   AND ($4::uuid IS NULL OR tier_id = $4::uuid)
@@ -265,11 +218,6 @@ func (q *Queries) ListPartners(ctx context.Context, arg ListPartnersParams) ([]P
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.LastIPHash,
-			&i.PayoutMethod,
-			&i.PayoutDestination,
-			&i.PayoutHolder,
-			&i.PayoutDetailsChangedAt,
-			&i.PayoutDetailsConfirmedAt,
 			&i.EmailMuted,
 		); err != nil {
 			return nil, err
@@ -283,7 +231,7 @@ func (q *Queries) ListPartners(ctx context.Context, arg ListPartnersParams) ([]P
 }
 
 const openClosesOfProgram = `-- name: OpenClosesOfProgram :many
-SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at FROM closes WHERE program_id = $1 AND status IN ('computing', 'review') ORDER BY month
+SELECT id, program_id, month, period_end, status, workflow_id, approved_by, approved_at, completed_at, created_at, computed_at, payout_minimum FROM closes WHERE program_id = $1 AND status IN ('computing', 'review') ORDER BY month
 `
 
 func (q *Queries) OpenClosesOfProgram(ctx context.Context, programID uuid.UUID) ([]Close, error) {
@@ -306,6 +254,8 @@ func (q *Queries) OpenClosesOfProgram(ctx context.Context, programID uuid.UUID) 
 			&i.ApprovedAt,
 			&i.CompletedAt,
 			&i.CreatedAt,
+			&i.ComputedAt,
+			&i.PayoutMinimum,
 		); err != nil {
 			return nil, err
 		}
@@ -481,58 +431,4 @@ func (q *Queries) SetPartnerTier(ctx context.Context, arg SetPartnerTierParams) 
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const setPayoutDetails = `-- name: SetPayoutDetails :one
-UPDATE partners SET payout_method = $1, payout_holder = $2, payout_destination = $3,
-    payout_details_changed_at = CASE WHEN payout_method IS NULL THEN NULL ELSE now() END,
-    updated_at = now()
-WHERE id = $4
-RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at, email_muted
-`
-
-type SetPayoutDetailsParams struct {
-	Method      *string   `json:"method"`
-	Holder      *string   `json:"holder"`
-	Destination *string   `json:"destination"`
-	ID          uuid.UUID `json:"id"`
-}
-
-// The first details need no confirmation; a change of existing ones does.
-func (q *Queries) SetPayoutDetails(ctx context.Context, arg SetPayoutDetailsParams) (Partner, error) {
-	row := q.db.QueryRow(ctx, setPayoutDetails,
-		arg.Method,
-		arg.Holder,
-		arg.Destination,
-		arg.ID,
-	)
-	var i Partner
-	err := row.Scan(
-		&i.ID,
-		&i.ProgramID,
-		&i.TierID,
-		&i.Name,
-		&i.Email,
-		&i.Company,
-		&i.WebsiteDomain,
-		&i.PartnerType,
-		&i.Status,
-		&i.WorkflowID,
-		&i.AgreementVersion,
-		&i.AgreementAcceptedAt,
-		&i.DecidedBy,
-		&i.DecidedAt,
-		&i.RejectReason,
-		&i.ActivatedAt,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.LastIPHash,
-		&i.PayoutMethod,
-		&i.PayoutDestination,
-		&i.PayoutHolder,
-		&i.PayoutDetailsChangedAt,
-		&i.PayoutDetailsConfirmedAt,
-		&i.EmailMuted,
-	)
-	return i, err
 }

@@ -144,7 +144,7 @@ func (q *Queries) ExpireSessionsOfUser(ctx context.Context, userID uuid.UUID) er
 }
 
 const findPartnerContact = `-- name: FindPartnerContact :one
-SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, payout_method, payout_destination, payout_holder, payout_details_changed_at, payout_details_confirmed_at, email_muted FROM partners
+SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, email_muted FROM partners
 WHERE lower(email) = $1::text AND status <> 'rejected'
 ORDER BY created_at
 LIMIT 1
@@ -174,11 +174,6 @@ func (q *Queries) FindPartnerContact(ctx context.Context, email string) (Partner
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastIPHash,
-		&i.PayoutMethod,
-		&i.PayoutDestination,
-		&i.PayoutHolder,
-		&i.PayoutDetailsChangedAt,
-		&i.PayoutDetailsConfirmedAt,
 		&i.EmailMuted,
 	)
 	return i, err
@@ -260,10 +255,10 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 }
 
 const listAllPayouts = `-- name: ListAllPayouts :many
-SELECT po.id, po.close_id, po.partner_id, po.amount, po.currency, po.provider, po.status, po.provider_ref, po.attempts, po.last_error, po.workflow_id, po.paid_at, po.created_at, po.updated_at, p.company AS partner_company, c.month
+SELECT po.id, po.close_id, po.partner_id, po.amount, po.currency, po.provider, po.status, po.provider_ref, po.attempts, po.last_error, po.workflow_id, po.paid_at, po.created_at, po.updated_at, po.payout_details_id, po.held_reason, p.company AS partner_company, c.month
 FROM payouts po JOIN partners p ON p.id = po.partner_id JOIN closes c ON c.id = po.close_id
 WHERE $1::text IS NULL OR po.status = $1::text
-ORDER BY (po.status = 'failed') DESC, po.created_at DESC, po.id
+ORDER BY (po.status IN ('failed', 'held')) DESC, po.created_at DESC, po.id
 LIMIT $3 OFFSET $2
 `
 
@@ -274,22 +269,24 @@ type ListAllPayoutsParams struct {
 }
 
 type ListAllPayoutsRow struct {
-	ID             uuid.UUID      `json:"id"`
-	CloseID        uuid.UUID      `json:"close_id"`
-	PartnerID      uuid.UUID      `json:"partner_id"`
-	Amount         domain.Numeric `json:"amount"`
-	Currency       string         `json:"currency"`
-	Provider       string         `json:"provider"`
-	Status         string         `json:"status"`
-	ProviderRef    *string        `json:"provider_ref"`
-	Attempts       int32          `json:"attempts"`
-	LastError      *string        `json:"last_error"`
-	WorkflowID     string         `json:"workflow_id"`
-	PaidAt         *time.Time     `json:"paid_at"`
-	CreatedAt      time.Time      `json:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at"`
-	PartnerCompany string         `json:"partner_company"`
-	Month          domain.Date    `json:"month"`
+	ID              uuid.UUID      `json:"id"`
+	CloseID         uuid.UUID      `json:"close_id"`
+	PartnerID       uuid.UUID      `json:"partner_id"`
+	Amount          domain.Numeric `json:"amount"`
+	Currency        string         `json:"currency"`
+	Provider        string         `json:"provider"`
+	Status          string         `json:"status"`
+	ProviderRef     *string        `json:"provider_ref"`
+	Attempts        int32          `json:"attempts"`
+	LastError       *string        `json:"last_error"`
+	WorkflowID      string         `json:"workflow_id"`
+	PaidAt          *time.Time     `json:"paid_at"`
+	CreatedAt       time.Time      `json:"created_at"`
+	UpdatedAt       time.Time      `json:"updated_at"`
+	PayoutDetailsID uuid.NullUUID  `json:"payout_details_id"`
+	HeldReason      *string        `json:"held_reason"`
+	PartnerCompany  string         `json:"partner_company"`
+	Month           domain.Date    `json:"month"`
 }
 
 func (q *Queries) ListAllPayouts(ctx context.Context, arg ListAllPayoutsParams) ([]ListAllPayoutsRow, error) {
@@ -316,6 +313,8 @@ func (q *Queries) ListAllPayouts(ctx context.Context, arg ListAllPayoutsParams) 
 			&i.PaidAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PayoutDetailsID,
+			&i.HeldReason,
 			&i.PartnerCompany,
 			&i.Month,
 		); err != nil {
@@ -330,7 +329,7 @@ func (q *Queries) ListAllPayouts(ctx context.Context, arg ListAllPayoutsParams) 
 }
 
 const listCloses = `-- name: ListCloses :many
-SELECT c.id, c.program_id, c.month, c.period_end, c.status, c.workflow_id, c.approved_by, c.approved_at, c.completed_at, c.created_at, pr.name AS program_name,
+SELECT c.id, c.program_id, c.month, c.period_end, c.status, c.workflow_id, c.approved_by, c.approved_at, c.completed_at, c.created_at, c.computed_at, c.payout_minimum, pr.name AS program_name,
        (SELECT count(*) FROM statements s WHERE s.close_id = c.id)::bigint AS statements,
        (SELECT count(*) FROM payouts po WHERE po.close_id = c.id AND po.status = 'failed')::bigint AS failed_payouts
 FROM closes c JOIN programs pr ON pr.id = c.program_id
@@ -344,19 +343,21 @@ type ListClosesParams struct {
 }
 
 type ListClosesRow struct {
-	ID            uuid.UUID   `json:"id"`
-	ProgramID     uuid.UUID   `json:"program_id"`
-	Month         domain.Date `json:"month"`
-	PeriodEnd     time.Time   `json:"period_end"`
-	Status        string      `json:"status"`
-	WorkflowID    string      `json:"workflow_id"`
-	ApprovedBy    *string     `json:"approved_by"`
-	ApprovedAt    *time.Time  `json:"approved_at"`
-	CompletedAt   *time.Time  `json:"completed_at"`
-	CreatedAt     time.Time   `json:"created_at"`
-	ProgramName   string      `json:"program_name"`
-	Statements    int64       `json:"statements"`
-	FailedPayouts int64       `json:"failed_payouts"`
+	ID            uuid.UUID          `json:"id"`
+	ProgramID     uuid.UUID          `json:"program_id"`
+	Month         domain.Date        `json:"month"`
+	PeriodEnd     time.Time          `json:"period_end"`
+	Status        string             `json:"status"`
+	WorkflowID    string             `json:"workflow_id"`
+	ApprovedBy    *string            `json:"approved_by"`
+	ApprovedAt    *time.Time         `json:"approved_at"`
+	CompletedAt   *time.Time         `json:"completed_at"`
+	CreatedAt     time.Time          `json:"created_at"`
+	ComputedAt    *time.Time         `json:"computed_at"`
+	PayoutMinimum domain.NullNumeric `json:"payout_minimum"`
+	ProgramName   string             `json:"program_name"`
+	Statements    int64              `json:"statements"`
+	FailedPayouts int64              `json:"failed_payouts"`
 }
 
 func (q *Queries) ListCloses(ctx context.Context, arg ListClosesParams) ([]ListClosesRow, error) {
@@ -379,6 +380,8 @@ func (q *Queries) ListCloses(ctx context.Context, arg ListClosesParams) ([]ListC
 			&i.ApprovedAt,
 			&i.CompletedAt,
 			&i.CreatedAt,
+			&i.ComputedAt,
+			&i.PayoutMinimum,
 			&i.ProgramName,
 			&i.Statements,
 			&i.FailedPayouts,

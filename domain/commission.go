@@ -124,6 +124,19 @@ func ProRate(commission, refunded, saleAmount decimal.Decimal, currency string) 
 	return RoundMoney(commission.Mul(refunded).Div(saleAmount), currency)
 }
 
+// ClawbackDue is what a refund takes back from a commission line, pro-rated
+// cumulatively: afterwards the line's clawbacks add up to round(line × refunded
+// so far ÷ sale), the whole line once the whole sale is refunded. Pro-rating each
+// part on its own would leave or take a cent (two halves of 2.53 are 1.26 each).
+// clawedSoFar is what earlier refunds took back (positive).
+func ClawbackDue(line, clawedSoFar, refundedSoFar, saleAmount decimal.Decimal, currency string) decimal.Decimal {
+	due := ProRate(line, refundedSoFar, saleAmount, currency).Sub(clawedSoFar)
+	if due.IsNegative() {
+		return decimal.Zero
+	}
+	return due
+}
+
 // LineFrozen reports whether a money line is beyond change: a close has frozen it
 // (it may be awaiting sign-off, carried over, or paid). A correction of a frozen
 // line is a new line (a clawback), never a change of this one.

@@ -1,6 +1,12 @@
 package domain
 
-import "github.com/shopspring/decimal"
+import (
+	"github.com/shopspring/decimal"
+	"golang.org/x/text/currency"
+)
+
+// StoredDecimals is the scale of every money column (numeric(14, 2)).
+const StoredDecimals = 2
 
 // minorUnits lists currencies whose minor unit is not the usual cent (ISO 4217).
 var minorUnits = map[string]int32{
@@ -26,4 +32,18 @@ func RoundMoney(amount decimal.Decimal, currency string) decimal.Decimal {
 // the currency allows.
 func ValidAmount(amount decimal.Decimal, currency string) bool {
 	return amount.IsPositive() && amount.Equal(amount.Truncate(MinorUnits(currency)))
+}
+
+// CheckProgramCurrency refuses a program currency that is not an ISO 4217 code,
+// or whose minor unit the money columns cannot hold: amounts are rounded once,
+// to the currency's minor unit, and must then be stored as they are (JPY's 0 and
+// USD's 2 decimals fit; BHD's 3 would be rounded a second time by the column).
+func CheckProgramCurrency(code string) error {
+	if _, err := currency.ParseISO(code); err != nil || len(code) != 3 {
+		return Invalid("currency", "unknown_currency", "%q is not an ISO 4217 currency code such as EUR, USD or JPY", code)
+	}
+	if n := MinorUnits(code); n > StoredDecimals {
+		return Invalid("currency", "unsupported_currency", "%s amounts have %d decimals; partnerops stores money with at most %d, so programs in %s are not supported", code, n, StoredDecimals, code)
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ const (
 	CloseCompleted = "completed" // every payout settled (paid or failed)
 
 	PayoutPending   = "pending"   // created; the ledger entry and the provider call follow
+	PayoutHeld      = "held"      // the partner's payout details changed: waits for finance to confirm them
 	PayoutSubmitted = "submitted" // with the provider (or in the bank file), not confirmed yet
 	PayoutPaid      = "paid"
 	PayoutFailed    = "failed" // retryable by finance

@@ -33,6 +33,7 @@ func TestCloseSignOffReminderAndPayouts(t *testing.T) {
 	})
 	payouts := []activities.PayoutRef{{ID: uuid.New(), WorkflowID: "p1", Provider: "http"}, {ID: uuid.New(), WorkflowID: "p2", Provider: "http"}, {ID: uuid.New(), WorkflowID: "p3", Provider: "http"}}
 	env.OnActivity(a.CreatePayouts, mock.Anything, mock.Anything).Return(payouts, nil)
+	env.OnActivity(a.PreparePayout, mock.Anything, mock.Anything).Return(activities.PayoutPrepared{Version: 1}, nil)
 	env.OnActivity(a.PostPayoutEntry, mock.Anything, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(a.SendPayout, mock.Anything, payouts[2].ID, mock.Anything).Return(activities.ProviderResult{Status: "failed", Reason: "declined"}, nil)
 	env.OnActivity(a.SendPayout, mock.Anything, mock.Anything, mock.Anything).Return(activities.ProviderResult{Status: "paid", Ref: "tr_1"}, nil)

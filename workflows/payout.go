@@ -6,9 +6,15 @@ package workflows
 // after a crash, or a timeout after the provider acted — cannot pay twice. The
 // HTTP provider confirms by callback (a Signal; a second one changes nothing) or
 // by polling; a file payout is marked paid by finance.
+//
+// It pays one version of the partner's payout details, pinned before the ledger
+// entry: the latest, once finance has confirmed it. A change nobody confirmed
+// holds the payout (status held) until finance does (the details-confirmed
+// Signal, or the check every few hours); it never pays unconfirmed details.
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,7 +30,10 @@ const (
 	PayoutMarkPaid       = "mark-paid"       // finance, for file payouts
 	PayoutMarkFailed     = "mark-failed"
 	PayoutStatusQuery    = "status"
-	payoutPollEvery      = 30 * time.Second
+	// PayoutDetailsConfirmed: finance confirmed the partner's changed details (sent by the API).
+	PayoutDetailsConfirmed = "details-confirmed"
+	payoutPollEvery        = 30 * time.Second
+	payoutHeldRecheck      = 6 * time.Hour // in case a confirmation's Signal was lost
 )
 
 type PayoutInput struct {
@@ -39,7 +48,7 @@ type PayoutDecision struct {
 }
 
 type PayoutState struct {
-	Status string `json:"status"` // submitted, paid, failed
+	Status string `json:"status"` // pending, held, submitted, paid, failed
 	Ref    string `json:"ref,omitempty"`
 	Reason string `json:"reason,omitempty"`
 }
@@ -82,6 +91,11 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 	})
 	var a *activities.Activities
+	if workflow.GetVersion(ctx, "payout-details-versions", workflow.DefaultVersion, 1) == 1 {
+		if err := awaitConfirmedDetails(ctx, in, &st); err != nil {
+			return st, err
+		}
+	}
 	if err := workflow.ExecuteActivity(summarized(ctx, "ledger: commission payable → cash"), a.PostPayoutEntry, in.PayoutID, in.Attempt).Get(ctx, nil); err != nil {
 		return st, err
 	}
@@ -131,6 +145,43 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 	}
 	ib.close(messageError(domain.Conflict("not_awaiting", "the payout is %s", st.Status)))
 	return st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
+// awaitConfirmedDetails pins the payout to the details it pays, holding it while
+// the partner's latest details wait for finance's confirmation.
+func awaitConfirmedDetails(ctx workflow.Context, in PayoutInput, st *PayoutState) error {
+	var a *activities.Activities
+	confirmations := 0
+	ch := workflow.GetSignalChannel(ctx, PayoutDetailsConfirmed)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			ch.Receive(ctx, nil)
+			confirmations++
+		}
+	})
+	for {
+		seen := confirmations
+		var p activities.PayoutPrepared
+		if err := workflow.ExecuteActivity(summarized(ctx, "pin the payout details it pays"), a.PreparePayout, in.PayoutID).Get(ctx, &p); err != nil {
+			return err
+		}
+		if !p.Held {
+			if st.Status == domain.PayoutHeld {
+				st.Status, st.Reason = domain.PayoutPending, ""
+				setPayoutStatus(ctx, st.Status)
+			}
+			return nil
+		}
+		if st.Status != domain.PayoutHeld {
+			st.Status, st.Reason = domain.PayoutHeld, p.Reason
+			setPayoutStatus(ctx, st.Status)
+			_ = workflow.ExecuteActivity(summarized(ctx, "payout_held to finance"), a.Notify, activities.Notification{
+				DedupeKey: fmt.Sprintf("payout/%s/held/%d/%d", in.PayoutID, in.Attempt, p.Version), Kind: "payout_held", Recipient: "finance",
+				SubjectType: "payout", SubjectID: in.PayoutID, Message: "A payout is held: " + p.Reason,
+			}).Get(ctx, nil)
+		}
+		_, _ = awaitUntil(ctx, payoutHeldRecheck, "wait for finance to confirm the changed payout details", func() bool { return confirmations > seen })
+	}
 }
 
 // payoutSearchAttributes let operators filter payouts: Kind = "payout" AND Status = "failed".

@@ -878,10 +878,12 @@ func benchClose(n, p int) error {
 	t0 := time.Now()
 	steps := []string{
 		// Every partner says where to be paid (a partner without payout details is carried, not paid).
-		fmt.Sprintf(`INSERT INTO partners (id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, payout_method, payout_destination)
+		fmt.Sprintf(`INSERT INTO partners (id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id)
 			SELECT gen_random_uuid(), '%s', (SELECT tier_id FROM partners WHERE id = '%s'), 'P' || i, 'p' || i || '@bench.example', 'Company ' || i,
-			       'p' || i || '.example', 'affiliate', 'active', 'partner-bench-' || i, 'provider', 'acct_bench' || i
+			       'p' || i || '.example', 'affiliate', 'active', 'partner-bench-' || i
 			FROM generate_series(1, %d) i`, f.programID, f.partnerID, p),
+		`INSERT INTO payout_details (id, partner_id, version, method, destination, created_by, confirmed_by, confirmed_at)
+			SELECT gen_random_uuid(), id, 1, 'provider', 'acct_bench' || row_number() OVER (ORDER BY id), 'bench', 'first details', now() FROM partners`,
 		`CREATE TEMP TABLE bench_partners AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM partners`,
 		fmt.Sprintf(`INSERT INTO commission_lines (id, program_id, partner_id, kind, source_type, source_id, amount, currency, status, description, occurred_at, dedupe_key)
 			SELECT gen_random_uuid(), '%s', bp.id,

@@ -425,8 +425,8 @@ func TestScheduledClose(t *testing.T) {
 // does; these partners have no key of their own).
 func payoutDetails(t *testing.T, partnerID string) {
 	t.Helper()
-	if _, err := sys.store.Pool.Exec(context.Background(), `UPDATE partners SET payout_method = 'provider', payout_destination = 'acct_test' || substr(md5(id::text), 1, 12)
-		WHERE id = $1`, partnerID); err != nil {
+	if _, err := sys.store.Pool.Exec(context.Background(), `INSERT INTO payout_details (id, partner_id, version, method, destination, created_by, confirmed_by, confirmed_at)
+		VALUES (gen_random_uuid(), $1::uuid, 1, 'provider', 'acct_test' || substr(md5($1::uuid::text), 1, 12), 'test', 'first details', now())`, partnerID); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,8 +13,9 @@ import (
 	"github.com/partnerops/partnerops/api"
 )
 
-// Bad keys are throttled per client address, before any lookup; a good key from
-// another address is still served; every answer says what is left of its quota.
+// Failed authentications are throttled, valid keys never: unknown keys per client
+// address, wrong secrets per key id. A good key from the failing address is
+// served; every answer says what is left of its quota.
 func TestFailedAuthenticationIsThrottled(t *testing.T) {
 	cfg := testAPIConfig()
 	cfg.Click.TokenKey = nil
@@ -38,12 +40,28 @@ func TestFailedAuthenticationIsThrottled(t *testing.T) {
 	if blocked.status != http.StatusTooManyRequests || blocked.str("error", "code") != "too_many_failed_authentications" || wait < 1 || wait > 12 {
 		t.Fatalf("sixth bad key: %d Retry-After %q %s", blocked.status, blocked.header.Get("Retry-After"), blocked.raw)
 	}
-	// Even a good key waits at that address; another address is served.
-	expect(t, doAt(t, srv.URL, call{method: "GET", path: "/v1/partners", key: f.manager, headers: attacker}), http.StatusTooManyRequests)
-	ok := expect(t, doAt(t, srv.URL, call{method: "GET", path: "/v1/partners", key: f.manager, headers: map[string]string{"X-Forwarded-For": "198.51.100.9"}}), http.StatusOK)
+	// 30 bad keys in all, then a valid key from the same address: served.
+	for i := 6; i < 30; i++ {
+		expect(t, doAt(t, srv.URL, call{method: "GET", path: "/v1/partners", key: "po_manager_guessing_" + strconv.Itoa(i) + "aaaaaaaaaaaaaaaaaaaaaaaaa", headers: attacker}), http.StatusTooManyRequests)
+	}
+	ok := expect(t, doAt(t, srv.URL, call{method: "GET", path: "/v1/partners", key: f.manager, headers: attacker}), http.StatusOK)
 	if ok.header.Get("RateLimit-Limit") != "100" || ok.header.Get("RateLimit-Remaining") != "99" || ok.header.Get("RateLimit-Reset") == "" {
 		t.Fatalf("quota headers: %v", ok.header)
 	}
+	// Another address sending an unknown key is not slowed by the first one's failures.
+	expect(t, doAt(t, srv.URL, call{method: "GET", path: "/v1/partners", key: "po_manager_guessing_xaaaaaaaaaaaaaaaaaaaaaaaaa", headers: map[string]string{"X-Forwarded-For": "198.51.100.9"}}), http.StatusUnauthorized)
+
+	// Wrong secrets for a real key id are counted against that key id, from any
+	// address; the key's owner, with the right secret, is still served.
+	prefix := f.finance[:strings.LastIndex(f.finance, "_")+1]
+	wrong := prefix + strings.Repeat("x", len(f.finance)-len(prefix))
+	for i := range 8 {
+		r := doAt(t, srv.URL, call{method: "GET", path: "/v1/partners", key: wrong, headers: map[string]string{"X-Forwarded-For": "192.0.2." + strconv.Itoa(10+i)}})
+		if want := map[bool]int{true: http.StatusUnauthorized, false: http.StatusTooManyRequests}[i < 5]; r.status != want {
+			t.Fatalf("wrong secret %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	expect(t, doAt(t, srv.URL, call{method: "GET", path: "/v1/partners", key: f.finance, headers: map[string]string{"X-Forwarded-For": "192.0.2.10"}}), http.StatusOK)
 	// A missing key is a 401 that says how to authenticate.
 	if r := doAt(t, srv.URL, call{method: "GET", path: "/v1/deals"}); r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") == "" {
 		t.Fatalf("no key: %d %v", r.status, r.header)

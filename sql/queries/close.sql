@@ -52,9 +52,12 @@ WHERE s.close_id = (SELECT c.id FROM closes c WHERE c.program_id = sqlc.arg(prog
   AND s.payable = 0;
 
 -- name: ComputeStatements :execrows
--- One statement per partner with lines (RecordStatementLines first); the payout
--- minimum decides what is paid now, and a partner with no payout details is not
--- paid to nowhere: its balance is carried, with the reason.
+-- One statement per partner with lines (RecordStatementLines first). Payout
+-- details are read as they stood at as_of (versions are never edited, so an
+-- audit recomputes a close as it was computed): the payout minimum decides what
+-- is paid now; a partner with no payout details is not paid to nowhere, and one
+-- whose latest details finance has not confirmed is held — both carried, with
+-- the reason.
 WITH lines AS (
     -- The close's own lines straight from their index, the carried ones through statement_lines.
     SELECT l.partner_id, l.kind, l.amount, false AS carried FROM commission_lines l WHERE l.close_id = sqlc.arg(close_id)
@@ -74,17 +77,20 @@ WITH lines AS (
 ), totals AS (
     SELECT s.*, coalesce(s.carried_in, 0) + coalesce(s.commissions, 0) + coalesce(s.deal_margins, 0) + coalesce(s.mdf, 0)
              + coalesce(s.clawbacks, 0) + coalesce(s.adjustments, 0) AS total,
-           (p.payout_method IS NOT NULL OR NOT sqlc.arg(require_details)::boolean) AS has_details,
+           d.id IS NOT NULL AS has_details,
            -- A change of existing details (a classic fraud path) holds the payout until finance confirms it.
-           (p.payout_details_changed_at IS NOT NULL AND (p.payout_details_confirmed_at IS NULL OR p.payout_details_confirmed_at < p.payout_details_changed_at)) AS details_unconfirmed,
-           p.payout_details_changed_at
-    FROM sums s JOIN partners p ON p.id = s.partner_id
+           (d.id IS NOT NULL AND (d.confirmed_at IS NULL OR d.confirmed_at > coalesce(sqlc.narg(as_of)::timestamptz, now()))) AS details_unconfirmed,
+           d.created_at AS details_changed_at
+    FROM sums s LEFT JOIN LATERAL (
+        SELECT pd.id, pd.created_at, pd.confirmed_at FROM payout_details pd
+        WHERE pd.partner_id = s.partner_id AND pd.created_at <= coalesce(sqlc.narg(as_of)::timestamptz, now())
+        ORDER BY pd.version DESC LIMIT 1) d ON true
 ), decided AS (
     SELECT t.*, CASE
         WHEN t.total <= 0 THEN CASE WHEN t.total < 0 THEN 'the partner owes this; netted against later earnings' ELSE 'nothing to pay' END
         WHEN t.total < sqlc.arg(minimum)::numeric THEN 'below the payout minimum of ' || (sqlc.arg(minimum)::numeric(14, 2))::text
         WHEN NOT t.has_details THEN 'no payout details: the partner has not said where to be paid'
-        WHEN t.details_unconfirmed THEN 'payout details changed on ' || to_char(t.payout_details_changed_at, 'YYYY-MM-DD') || ': held until finance confirms them'
+        WHEN t.details_unconfirmed THEN 'payout details changed on ' || to_char(t.details_changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ': held until finance confirms them'
         ELSE '' END AS reason
     FROM totals t
 )
@@ -95,6 +101,11 @@ SELECT gen_random_uuid(), sqlc.arg(close_id), d.partner_id, sqlc.arg(currency), 
        CASE WHEN d.reason = '' THEN 0 ELSE d.total END,
        d.lines, d.reason
 FROM decided d;
+
+-- name: SetCloseComputed :exec
+-- What the statements were computed from: the time payout details were read at
+-- (the transaction's, as ComputeStatements read them), and the minimum.
+UPDATE closes SET computed_at = now(), payout_minimum = @payout_minimum WHERE id = @id;
 
 -- name: ListStatements :many
 SELECT s.*, p.company, p.name AS partner_name FROM statements s JOIN partners p ON p.id = s.partner_id
@@ -155,9 +166,6 @@ ORDER BY c.month DESC LIMIT 1;
 -- name: LaterClose :one
 -- The latest close of the program after a month, if any: closes run in order.
 SELECT * FROM closes WHERE program_id = $1 AND month > $2 ORDER BY month DESC LIMIT 1;
-
--- name: PayoutPartner :one
-SELECT p.id, p.company, p.email, p.payout_method, p.payout_holder, p.payout_destination FROM partners p WHERE p.id = $1;
 
 -- name: ProgramsClosingOn :many
 SELECT id FROM programs WHERE close_day = $1 ORDER BY id;

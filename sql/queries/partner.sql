@@ -49,17 +49,6 @@ ON CONFLICT (event_key) DO NOTHING;
 -- name: ListPartnerEvents :many
 SELECT * FROM partner_events WHERE partner_id = $1 ORDER BY id;
 
--- name: SetPayoutDetails :one
--- The first details need no confirmation; a change of existing ones does.
-UPDATE partners SET payout_method = @method, payout_holder = @holder, payout_destination = @destination,
-    payout_details_changed_at = CASE WHEN payout_method IS NULL THEN NULL ELSE now() END,
-    updated_at = now()
-WHERE id = @id
-RETURNING *;
-
--- name: ConfirmPayoutDetails :one
-UPDATE partners SET payout_details_confirmed_at = now(), updated_at = now() WHERE id = $1 RETURNING *;
-
 -- name: OpenClosesOfProgram :many
 SELECT * FROM closes WHERE program_id = $1 AND status IN ('computing', 'review') ORDER BY month;
 

@@ -110,7 +110,7 @@ LIMIT sqlc.arg('lim') OFFSET sqlc.arg('off');
 SELECT po.*, p.company AS partner_company, c.month
 FROM payouts po JOIN partners p ON p.id = po.partner_id JOIN closes c ON c.id = po.close_id
 WHERE sqlc.narg('status')::text IS NULL OR po.status = sqlc.narg('status')::text
-ORDER BY (po.status = 'failed') DESC, po.created_at DESC, po.id
+ORDER BY (po.status IN ('failed', 'held')) DESC, po.created_at DESC, po.id
 LIMIT sqlc.arg('lim') OFFSET sqlc.arg('off');
 
 -- name: PartnerEarnings :one
