@@ -107,7 +107,7 @@ func transientDB(err error) bool {
 		switch {
 		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
 			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // admin, crash shutdown, cannot connect now
-			pgErr.Code == "53300",                       // too many connections
+			pgErr.Code == "53300",                        // too many connections
 			pgErr.Code == "40001", pgErr.Code == "40P01": // serialization failure, deadlock
 			return true
 		}
