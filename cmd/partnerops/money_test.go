@@ -328,6 +328,13 @@ func TestThreeMonthsOfMoney(t *testing.T) {
 			t.Fatalf("B was paid to %q", tr.Destination)
 		}
 	}
+	// The audit of each completed close gives what it stored, after the later
+	// closes carried and paid its lines and finance confirmed B's new details.
+	for _, id := range []string{close1, close2, close3} {
+		if rc := expect(t, do(t, call{method: "GET", path: "/v1/closes/" + id + "/recompute", key: f.finance}), http.StatusOK); rc.body["matches"] != true {
+			t.Fatalf("recompute of a completed close after later ones: %s", rc.raw)
+		}
+	}
 	// Closes run in order: month 1 again is the same close; a month before it cannot be closed now.
 	expect(t, do(t, call{method: "POST", path: "/v1/closes", key: f.finance, body: map[string]any{"program_id": f.programID, "month": m1.Format("2006-01")}}), http.StatusOK)
 	late := expect(t, do(t, call{method: "POST", path: "/v1/closes", key: f.finance, body: map[string]any{"program_id": f.programID, "month": m1.AddDate(0, -1, 0).Format("2006-01")}}), http.StatusConflict)
