@@ -595,27 +595,54 @@ type AuditEventList struct {
 
 // Close defines model for Close.
 type Close struct {
-	ApprovedAt  *time.Time         `json:"approved_at"`
-	ApprovedBy  *string            `json:"approved_by"`
-	CompletedAt *time.Time         `json:"completed_at"`
-	CreatedAt   time.Time          `json:"created_at"`
-	Id          openapi_types.UUID `json:"id"`
-	Month       openapi_types.Date `json:"month"`
-	Payouts     []struct {
-		Amount      string             `json:"amount"`
-		Attempts    int                `json:"attempts"`
-		CloseId     openapi_types.UUID `json:"close_id"`
-		CreatedAt   time.Time          `json:"created_at"`
-		Currency    string             `json:"currency"`
-		Id          openapi_types.UUID `json:"id"`
-		LastError   *string            `json:"last_error"`
-		PaidAt      *time.Time         `json:"paid_at"`
-		PartnerId   openapi_types.UUID `json:"partner_id"`
-		Provider    string             `json:"provider"`
-		ProviderRef *string            `json:"provider_ref"`
-		Status      string             `json:"status"`
-		UpdatedAt   time.Time          `json:"updated_at"`
-		WorkflowId  string             `json:"workflow_id"`
+	ApprovedAt  *time.Time `json:"approved_at"`
+	ApprovedBy  *string    `json:"approved_by"`
+	CompletedAt *time.Time `json:"completed_at"`
+
+	// ComputedAt when the statements were last computed (payout details are read as of then, also by the recompute audit)
+	ComputedAt *time.Time `json:"computed_at,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+
+	// HeldForDetails partners whose payout waits for finance to confirm changed payout details
+	HeldForDetails *[]struct {
+		ChangedAt *time.Time `json:"changed_at,omitempty"`
+		Company   *string    `json:"company,omitempty"`
+
+		// Destination masked
+		Destination *string             `json:"destination,omitempty"`
+		Method      *string             `json:"method,omitempty"`
+		PartnerId   *openapi_types.UUID `json:"partner_id,omitempty"`
+
+		// PayoutId the held payout (null while the statement in review holds it)
+		PayoutId *openapi_types.UUID `json:"payout_id,omitempty"`
+		Version  *int                `json:"version,omitempty"`
+	} `json:"held_for_details,omitempty"`
+	Id    openapi_types.UUID `json:"id"`
+	Month openapi_types.Date `json:"month"`
+
+	// PayoutMinimum the payout minimum the statements were computed with
+	PayoutMinimum *string `json:"payout_minimum,omitempty"`
+	Payouts       []struct {
+		Amount    string             `json:"amount"`
+		Attempts  int                `json:"attempts"`
+		CloseId   openapi_types.UUID `json:"close_id"`
+		CreatedAt time.Time          `json:"created_at"`
+		Currency  string             `json:"currency"`
+
+		// HeldReason why a held payout waits (changed payout details finance has not confirmed)
+		HeldReason *string            `json:"held_reason,omitempty"`
+		Id         openapi_types.UUID `json:"id"`
+		LastError  *string            `json:"last_error"`
+		PaidAt     *time.Time         `json:"paid_at"`
+		PartnerId  openapi_types.UUID `json:"partner_id"`
+
+		// PayoutDetailsId the version of payout details it pays, pinned before it is sent
+		PayoutDetailsId *openapi_types.UUID `json:"payout_details_id,omitempty"`
+		Provider        string              `json:"provider"`
+		ProviderRef     *string             `json:"provider_ref"`
+		Status          string              `json:"status"`
+		UpdatedAt       time.Time           `json:"updated_at"`
+		WorkflowId      string              `json:"workflow_id"`
 	} `json:"payouts"`
 	PeriodEnd  time.Time          `json:"period_end"`
 	ProgramId  openapi_types.UUID `json:"program_id"`
@@ -1234,17 +1261,23 @@ type Payout struct {
 	CloseId   openapi_types.UUID `json:"close_id"`
 	CreatedAt time.Time          `json:"created_at"`
 	Currency  string             `json:"currency"`
-	Id        openapi_types.UUID `json:"id"`
-	LastError *string            `json:"last_error"`
+
+	// HeldReason why a held payout waits (changed payout details finance has not confirmed)
+	HeldReason *string            `json:"held_reason,omitempty"`
+	Id         openapi_types.UUID `json:"id"`
+	LastError  *string            `json:"last_error"`
 
 	// PaidAt when the provider confirmed it (null until paid)
-	PaidAt      *time.Time         `json:"paid_at"`
-	PartnerId   openapi_types.UUID `json:"partner_id"`
-	Provider    string             `json:"provider"`
-	ProviderRef *string            `json:"provider_ref"`
-	Status      string             `json:"status"`
-	UpdatedAt   time.Time          `json:"updated_at"`
-	WorkflowId  string             `json:"workflow_id"`
+	PaidAt    *time.Time         `json:"paid_at"`
+	PartnerId openapi_types.UUID `json:"partner_id"`
+
+	// PayoutDetailsId the version of payout details it pays, pinned before it is sent
+	PayoutDetailsId *openapi_types.UUID `json:"payout_details_id,omitempty"`
+	Provider        string              `json:"provider"`
+	ProviderRef     *string             `json:"provider_ref"`
+	Status          string              `json:"status"`
+	UpdatedAt       time.Time           `json:"updated_at"`
+	WorkflowId      string              `json:"workflow_id"`
 }
 
 // PayoutDetails defines model for PayoutDetails.
@@ -1253,12 +1286,18 @@ type PayoutDetails struct {
 	ConfirmByFinance *string    `json:"confirm_by_finance,omitempty"`
 	ConfirmedAt      *time.Time `json:"confirmed_at"`
 
+	// ConfirmedBy who confirmed this version (finance, or "first details")
+	ConfirmedBy *string `json:"confirmed_by,omitempty"`
+
 	// Destination masked
 	Destination   string             `json:"destination"`
 	HeldForReview bool               `json:"held_for_review"`
 	Holder        *string            `json:"holder"`
 	Method        *string            `json:"method"`
 	PartnerId     openapi_types.UUID `json:"partner_id"`
+
+	// Version every change is a new version; 0 when none was given
+	Version *int `json:"version,omitempty"`
 }
 
 // PayoutRetry defines model for PayoutRetry.
@@ -2168,6 +2207,12 @@ type RecordCertificationParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ConfirmPayoutDetailsJSONBody defines parameters for ConfirmPayoutDetails.
+type ConfirmPayoutDetailsJSONBody struct {
+	// Version the version finance checked; a newer change since is refused (409 stale_version)
+	Version *int `json:"version,omitempty"`
+}
+
 // ConfirmPayoutDetailsParams defines parameters for ConfirmPayoutDetails.
 type ConfirmPayoutDetailsParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
@@ -2577,6 +2622,9 @@ type ApprovePartnerJSONRequestBody = Decision
 
 // RecordCertificationJSONRequestBody defines body for RecordCertification for application/json ContentType.
 type RecordCertificationJSONRequestBody RecordCertificationJSONBody
+
+// ConfirmPayoutDetailsJSONRequestBody defines body for ConfirmPayoutDetails for application/json ContentType.
+type ConfirmPayoutDetailsJSONRequestBody ConfirmPayoutDetailsJSONBody
 
 // RejectPartnerJSONRequestBody defines body for RejectPartner for application/json ContentType.
 type RejectPartnerJSONRequestBody = Decision
@@ -3078,14 +3126,14 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/deals/{id}/stage (the `SetDealStage` operationId).
 	SetDealStage(ctx context.Context, id Id, params *SetDealStageParams, body SetDealStageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ReportDealWonWithBody close as won with the final amount; books the partner's margin line
+	// ReportDealWonWithBody report the deal won at the final amount; a partner's report waits for a manager to confirm it (won/confirm), a manager's own report, or one within the program's won_auto_confirm_percent of the estimate, is confirmed at once; the margin line is booked on confirmation
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/deals/{id}/won (the `ReportDealWon` operationId).
 	ReportDealWonWithBody(ctx context.Context, id Id, params *ReportDealWonParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ReportDealWon close as won with the final amount; books the partner's margin line
+	// ReportDealWon report the deal won at the final amount; a partner's report waits for a manager to confirm it (won/confirm), a manager's own report, or one within the program's won_auto_confirm_percent of the estimate, is confirmed at once; the margin line is booked on confirmation
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3421,10 +3469,19 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/partners/{id}/certifications (the `RecordCertification` operationId).
 	RecordCertification(ctx context.Context, id Id, params *RecordCertificationParams, body RecordCertificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ConfirmPayoutDetails confirm a partner's changed payout details (finance); an open close is recomputed
+	// ConfirmPayoutDetailsWithBody confirm a partner's changed payout details (finance), naming the version checked with the partner; the program's open closes are recomputed and payouts held for the change go on
+	//
+	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/partners/{id}/payout-details/confirm (the `ConfirmPayoutDetails` operationId).
-	ConfirmPayoutDetails(ctx context.Context, id Id, params *ConfirmPayoutDetailsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ConfirmPayoutDetailsWithBody(ctx context.Context, id Id, params *ConfirmPayoutDetailsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConfirmPayoutDetails confirm a partner's changed payout details (finance), naming the version checked with the partner; the program's open closes are recomputed and payouts held for the change go on
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/partners/{id}/payout-details/confirm (the `ConfirmPayoutDetails` operationId).
+	ConfirmPayoutDetails(ctx context.Context, id Id, params *ConfirmPayoutDetailsParams, body ConfirmPayoutDetailsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RejectPartnerWithBody reject an application with a reason (manager)
 	//
@@ -4594,7 +4651,7 @@ func (c *Client) SetDealStage(ctx context.Context, id Id, params *SetDealStagePa
 	return c.Client.Do(req)
 }
 
-// ReportDealWonWithBody close as won with the final amount; books the partner's margin line
+// ReportDealWonWithBody report the deal won at the final amount; a partner's report waits for a manager to confirm it (won/confirm), a manager's own report, or one within the program's won_auto_confirm_percent of the estimate, is confirmed at once; the margin line is booked on confirmation
 //
 // Takes any type of body and a specified content type.
 //
@@ -4611,7 +4668,7 @@ func (c *Client) ReportDealWonWithBody(ctx context.Context, id Id, params *Repor
 	return c.Client.Do(req)
 }
 
-// ReportDealWon close as won with the final amount; books the partner's margin line
+// ReportDealWon report the deal won at the final amount; a partner's report waits for a manager to confirm it (won/confirm), a manager's own report, or one within the program's won_auto_confirm_percent of the estimate, is confirmed at once; the margin line is booked on confirmation
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5467,11 +5524,30 @@ func (c *Client) RecordCertification(ctx context.Context, id Id, params *RecordC
 	return c.Client.Do(req)
 }
 
-// ConfirmPayoutDetails confirm a partner's changed payout details (finance); an open close is recomputed
+// ConfirmPayoutDetailsWithBody confirm a partner's changed payout details (finance), naming the version checked with the partner; the program's open closes are recomputed and payouts held for the change go on
+//
+// Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/partners/{id}/payout-details/confirm (the `ConfirmPayoutDetails` operationId).
-func (c *Client) ConfirmPayoutDetails(ctx context.Context, id Id, params *ConfirmPayoutDetailsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewConfirmPayoutDetailsRequest(c.Server, id, params)
+func (c *Client) ConfirmPayoutDetailsWithBody(ctx context.Context, id Id, params *ConfirmPayoutDetailsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConfirmPayoutDetailsRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConfirmPayoutDetails confirm a partner's changed payout details (finance), naming the version checked with the partner; the program's open closes are recomputed and payouts held for the change go on
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/partners/{id}/payout-details/confirm (the `ConfirmPayoutDetails` operationId).
+func (c *Client) ConfirmPayoutDetails(ctx context.Context, id Id, params *ConfirmPayoutDetailsParams, body ConfirmPayoutDetailsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConfirmPayoutDetailsRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -10028,8 +10104,19 @@ func NewRecordCertificationRequestWithBody(server string, id Id, params *RecordC
 	return req, nil
 }
 
-// NewConfirmPayoutDetailsRequest constructs an http.Request for the ConfirmPayoutDetails method
-func NewConfirmPayoutDetailsRequest(server string, id Id, params *ConfirmPayoutDetailsParams) (*http.Request, error) {
+// NewConfirmPayoutDetailsRequest calls the generic ConfirmPayoutDetails builder with application/json body
+func NewConfirmPayoutDetailsRequest(server string, id Id, params *ConfirmPayoutDetailsParams, body ConfirmPayoutDetailsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewConfirmPayoutDetailsRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewConfirmPayoutDetailsRequestWithBody constructs an http.Request for the ConfirmPayoutDetails method, with any body, and a specified content type
+func NewConfirmPayoutDetailsRequestWithBody(server string, id Id, params *ConfirmPayoutDetailsParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -10054,10 +10141,12 @@ func NewConfirmPayoutDetailsRequest(server string, id Id, params *ConfirmPayoutD
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	if params != nil {
 
@@ -12206,14 +12295,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/deals/{id}/stage (the `SetDealStage` operationId).
 	SetDealStageWithResponse(ctx context.Context, id Id, params *SetDealStageParams, body SetDealStageJSONRequestBody, reqEditors ...RequestEditorFn) (*SetDealStageResponse, error)
 
-	// ReportDealWonWithBodyWithResponse close as won with the final amount; books the partner's margin line
+	// ReportDealWonWithBodyWithResponse report the deal won at the final amount; a partner's report waits for a manager to confirm it (won/confirm), a manager's own report, or one within the program's won_auto_confirm_percent of the estimate, is confirmed at once; the margin line is booked on confirmation
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/deals/{id}/won (the `ReportDealWon` operationId).
 	ReportDealWonWithBodyWithResponse(ctx context.Context, id Id, params *ReportDealWonParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportDealWonResponse, error)
 
-	// ReportDealWonWithResponse close as won with the final amount; books the partner's margin line
+	// ReportDealWonWithResponse report the deal won at the final amount; a partner's report waits for a manager to confirm it (won/confirm), a manager's own report, or one within the program's won_auto_confirm_percent of the estimate, is confirmed at once; the margin line is booked on confirmation
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12577,12 +12666,19 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/partners/{id}/certifications (the `RecordCertification` operationId).
 	RecordCertificationWithResponse(ctx context.Context, id Id, params *RecordCertificationParams, body RecordCertificationJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordCertificationResponse, error)
 
-	// ConfirmPayoutDetailsWithResponse confirm a partner's changed payout details (finance); an open close is recomputed
+	// ConfirmPayoutDetailsWithBodyWithResponse confirm a partner's changed payout details (finance), naming the version checked with the partner; the program's open closes are recomputed and payouts held for the change go on
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/partners/{id}/payout-details/confirm (the `ConfirmPayoutDetails` operationId).
-	ConfirmPayoutDetailsWithResponse(ctx context.Context, id Id, params *ConfirmPayoutDetailsParams, reqEditors ...RequestEditorFn) (*ConfirmPayoutDetailsResponse, error)
+	ConfirmPayoutDetailsWithBodyWithResponse(ctx context.Context, id Id, params *ConfirmPayoutDetailsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ConfirmPayoutDetailsResponse, error)
+
+	// ConfirmPayoutDetailsWithResponse confirm a partner's changed payout details (finance), naming the version checked with the partner; the program's open closes are recomputed and payouts held for the change go on
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/partners/{id}/payout-details/confirm (the `ConfirmPayoutDetails` operationId).
+	ConfirmPayoutDetailsWithResponse(ctx context.Context, id Id, params *ConfirmPayoutDetailsParams, body ConfirmPayoutDetailsJSONRequestBody, reqEditors ...RequestEditorFn) (*ConfirmPayoutDetailsResponse, error)
 
 	// RejectPartnerWithBodyWithResponse reject an application with a reason (manager)
 	//
@@ -23923,7 +24019,7 @@ func (c *ClientWithResponses) SetDealStageWithResponse(ctx context.Context, id I
 	return ParseSetDealStageResponse(rsp)
 }
 
-// ReportDealWonWithBodyWithResponse close as won with the final amount; books the partner's margin line
+// ReportDealWonWithBodyWithResponse report the deal won at the final amount; a partner's report waits for a manager to confirm it (won/confirm), a manager's own report, or one within the program's won_auto_confirm_percent of the estimate, is confirmed at once; the margin line is booked on confirmation
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23936,7 +24032,7 @@ func (c *ClientWithResponses) ReportDealWonWithBodyWithResponse(ctx context.Cont
 	return ParseReportDealWonResponse(rsp)
 }
 
-// ReportDealWonWithResponse close as won with the final amount; books the partner's margin line
+// ReportDealWonWithResponse report the deal won at the final amount; a partner's report waits for a manager to confirm it (won/confirm), a manager's own report, or one within the program's won_auto_confirm_percent of the estimate, is confirmed at once; the margin line is booked on confirmation
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24612,13 +24708,26 @@ func (c *ClientWithResponses) RecordCertificationWithResponse(ctx context.Contex
 	return ParseRecordCertificationResponse(rsp)
 }
 
-// ConfirmPayoutDetailsWithResponse confirm a partner's changed payout details (finance); an open close is recomputed
+// ConfirmPayoutDetailsWithBodyWithResponse confirm a partner's changed payout details (finance), naming the version checked with the partner; the program's open closes are recomputed and payouts held for the change go on
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/partners/{id}/payout-details/confirm (the `ConfirmPayoutDetails` operationId).
-func (c *ClientWithResponses) ConfirmPayoutDetailsWithResponse(ctx context.Context, id Id, params *ConfirmPayoutDetailsParams, reqEditors ...RequestEditorFn) (*ConfirmPayoutDetailsResponse, error) {
-	rsp, err := c.ConfirmPayoutDetails(ctx, id, params, reqEditors...)
+func (c *ClientWithResponses) ConfirmPayoutDetailsWithBodyWithResponse(ctx context.Context, id Id, params *ConfirmPayoutDetailsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ConfirmPayoutDetailsResponse, error) {
+	rsp, err := c.ConfirmPayoutDetailsWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfirmPayoutDetailsResponse(rsp)
+}
+
+// ConfirmPayoutDetailsWithResponse confirm a partner's changed payout details (finance), naming the version checked with the partner; the program's open closes are recomputed and payouts held for the change go on
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/partners/{id}/payout-details/confirm (the `ConfirmPayoutDetails` operationId).
+func (c *ClientWithResponses) ConfirmPayoutDetailsWithResponse(ctx context.Context, id Id, params *ConfirmPayoutDetailsParams, body ConfirmPayoutDetailsJSONRequestBody, reqEditors ...RequestEditorFn) (*ConfirmPayoutDetailsResponse, error) {
+	rsp, err := c.ConfirmPayoutDetails(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/partnerops/partnerops/activities"
 	"github.com/partnerops/partnerops/api"
+	"github.com/partnerops/partnerops/db"
 )
 
 // Failed authentications are throttled, valid keys never: unknown keys per client
@@ -151,4 +154,67 @@ func TestPendingListsByProgram(t *testing.T) {
 	}
 	expect(t, do(t, call{method: "GET", path: "/v1/mdf/requests?program_id=" + f.programID, key: f.manager}), http.StatusOK)
 	expect(t, do(t, call{method: "GET", path: "/v1/deals?program_id=nope", key: f.manager}), http.StatusBadRequest)
+}
+
+// A lost or refused database connection is transient: 503 with Retry-After (never
+// a 500), nothing written, and the client's retry with the same Idempotency-Key
+// succeeds once the database answers again.
+func TestLostDatabaseConnectionAnswers503(t *testing.T) {
+	f := newMoneyFixture(t, "A")
+	ctx := context.Background()
+	// The partner's row is locked by another transaction; the API's connection,
+	// waiting for it, is terminated by the server.
+	tx, err := sys.store.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM partners WHERE id = $1 FOR UPDATE", f.ids["A"]); err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{"method": "provider", "account_id": "acct_lost000001"}
+	key := map[string]string{"Idempotency-Key": "lost-" + f.ids["A"]}
+	answer := make(chan response, 1)
+	go func() {
+		answer <- do(t, call{method: "PUT", path: "/v1/me/payout-details", key: f.keys["A"], body: body, headers: key})
+	}()
+	eventually(t, "the request to wait for the row lock", func() bool {
+		var n int
+		_ = tx.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%' AND pid <> pg_backend_pid() AND datname = current_database()`).Scan(&n)
+		return n > 0
+	})
+	r := <-answer
+	if r.status != http.StatusServiceUnavailable || r.str("error", "code") != "unavailable" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("terminated connection: %d %v %s", r.status, r.header, r.raw)
+	}
+	_ = tx.Rollback(ctx)
+	var versions int
+	_ = sys.store.Pool.QueryRow(ctx, "SELECT count(*) FROM payout_details WHERE partner_id = $1", f.ids["A"]).Scan(&versions)
+	if versions != 0 {
+		t.Fatalf("%d versions written by the failed request", versions)
+	}
+	retried := expect(t, do(t, call{method: "PUT", path: "/v1/me/payout-details", key: f.keys["A"], body: body, headers: key}), http.StatusOK)
+	if retried.body["version"] != float64(1) {
+		t.Fatalf("the retry: %s", retried.raw)
+	}
+
+	// A database that refuses connections: 503 too.
+	pool, err := pgxpool.New(ctx, "postgres://postgres@127.0.0.1:1/partnerops?connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	cfg := testAPIConfig()
+	cfg.Click.TokenKey = nil
+	s, err := api.New(cfg, db.NewStore(pool), sys.temporal, sys.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	r = doAt(t, srv.URL, call{method: "POST", path: "/v1/applications", body: application(f.fixture, "affiliate")})
+	if r.status != http.StatusServiceUnavailable || r.str("error", "code") != "unavailable" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("refused connection: %d %v %s", r.status, r.header, r.raw)
+	}
 }

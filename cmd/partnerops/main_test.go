@@ -297,11 +297,14 @@ type fixture struct {
 }
 
 // newProgram makes a channel program whose resellers need sales-fundamentals.
-func newProgram(t *testing.T) fixture {
+func newProgram(t *testing.T) fixture { t.Helper(); return newProgramIn(t, "EUR") }
+
+// newProgramIn is newProgram with its money in another currency.
+func newProgramIn(t *testing.T, currency string) fixture {
 	t.Helper()
 	f := fixture{admin: newKey(t, domain.RoleAdmin, uuid.Nil), manager: newKey(t, domain.RoleManager, uuid.Nil), finance: newKey(t, domain.RoleFinance, uuid.Nil)}
 	r := expect(t, do(t, call{method: "POST", path: "/v1/programs", key: f.admin, body: map[string]any{
-		"name": "Program " + uuid.NewString()[:8], "kind": "hybrid", "currency": "EUR", "agreement_version": "2026-01",
+		"name": "Program " + uuid.NewString()[:8], "kind": "hybrid", "currency": currency, "agreement_version": "2026-01",
 		"tiers": []map[string]any{
 			{"name": "Registered", "rank": 0},
 			{"name": "Gold", "rank": 2, "deal_protection_days": 120, "mdf_quarterly_allocation": "10000.00", "default_margin": "0.20", "required_certifications": []string{"gold-technical"}},

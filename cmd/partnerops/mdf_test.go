@@ -129,7 +129,7 @@ func TestMDFEndToEnd(t *testing.T) {
 	expect(t, do(t, call{method: "POST", path: "/v1/mdf/requests/" + id + "/claim/request-proof", key: f.manager, body: map[string]any{"reason": "attendee list missing"}}), http.StatusOK)
 	attendees := []byte("name,company\nJana Weber,Globex\nOle Berg,Initech\n")
 	expect(t, claimForm(t, key, id, map[string]string{"amount": "3600.00", "results": `{"leads": 40, "attendees": 120}`},
-		map[string][]byte{"invoice.pdf": pdf, "attendees.csv": attendees}, nil), http.StatusOK)
+		map[string][]byte{"invoice.pdf": pdf, `..\..\..\windows\attendees.csv`: attendees}, nil), http.StatusOK) // kept as its base name
 	done := expect(t, do(t, call{method: "POST", path: "/v1/mdf/requests/" + id + "/claim/approve", key: f.manager, body: map[string]any{"amount": "3000.00"}}), http.StatusOK)
 	if done.str("status") != "reimbursable" || done.str("reimbursed_amount") != "3000.00" || done.str("claimed_amount") != "3600.00" {
 		t.Fatalf("claim approved: %s", done.raw)
@@ -168,6 +168,9 @@ func TestMDFEndToEnd(t *testing.T) {
 	sum := sha256.Sum256(dl.raw)
 	if !bytes.Equal(dl.raw, attendees) || hex.EncodeToString(sum[:]) != csv["sha256"] || csv["content_type"] != "text/plain; charset=utf-8" {
 		t.Fatalf("download: %q %v", dl.raw, csv)
+	}
+	if cd := dl.header.Get("Content-Disposition"); cd != `attachment; filename="attendees.csv"; filename*=UTF-8''attendees.csv` {
+		t.Fatalf("Content-Disposition: %s", cd)
 	}
 	checkLedger(t)
 

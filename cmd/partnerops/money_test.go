@@ -25,6 +25,7 @@ import (
 // 50.00 minimum, over the HTTP payments provider.
 type moneyFixture struct {
 	fixture
+	currency    string
 	integration string
 	keys        map[string]string // partner name → key
 	ids         map[string]string // partner name → id
@@ -33,7 +34,13 @@ type moneyFixture struct {
 
 func newMoneyFixture(t *testing.T, affiliates ...string) moneyFixture {
 	t.Helper()
-	f := moneyFixture{fixture: newProgram(t), integration: newKey(t, "integration", uuid.Nil), keys: map[string]string{}, ids: map[string]string{}, coupons: map[string]string{}}
+	return newMoneyFixtureIn(t, "EUR", affiliates...)
+}
+
+// newMoneyFixtureIn is newMoneyFixture with its money in another currency.
+func newMoneyFixtureIn(t *testing.T, currency string, affiliates ...string) moneyFixture {
+	t.Helper()
+	f := moneyFixture{fixture: newProgramIn(t, currency), currency: currency, integration: newKey(t, "integration", uuid.Nil), keys: map[string]string{}, ids: map[string]string{}, coupons: map[string]string{}}
 	expect(t, do(t, call{method: "PUT", path: "/v1/programs/" + f.programID + "/affiliate", key: f.admin,
 		body: map[string]any{"allowed_domains": []string{"shop.example"}, "holding_days": 0}}), http.StatusOK)
 	expect(t, do(t, call{method: "POST", path: "/v1/commission-rules", key: f.admin, body: map[string]any{"program_id": f.programID, "event": "sale",
@@ -54,7 +61,7 @@ func (f moneyFixture) payTo(t *testing.T, name, account string) response {
 
 func (f moneyFixture) sale(t *testing.T, name, ext, amount string, at time.Time) {
 	t.Helper()
-	r := expect(t, do(t, call{method: "POST", path: "/v1/conversions", key: f.integration, body: map[string]any{"program_id": f.programID, "currency": "EUR",
+	r := expect(t, do(t, call{method: "POST", path: "/v1/conversions", key: f.integration, body: map[string]any{"program_id": f.programID, "currency": f.currency,
 		"external_id": ext, "kind": "sale", "amount": amount, "coupon_code": f.coupons[name], "occurred_at": at.Format(time.RFC3339)}}), http.StatusCreated)
 	if r.str("partner_id") != f.ids[name] || len(r.body["fraud_flags"].([]any)) != 0 {
 		t.Fatalf("sale %s: %s", ext, r.raw)
@@ -63,7 +70,7 @@ func (f moneyFixture) sale(t *testing.T, name, ext, amount string, at time.Time)
 
 func (f moneyFixture) refund(t *testing.T, of, amount string, at time.Time) {
 	t.Helper()
-	expect(t, do(t, call{method: "POST", path: "/v1/conversions", key: f.integration, body: map[string]any{"program_id": f.programID, "currency": "EUR",
+	expect(t, do(t, call{method: "POST", path: "/v1/conversions", key: f.integration, body: map[string]any{"program_id": f.programID, "currency": f.currency,
 		"external_id": "refund-" + uuid.NewString()[:8], "kind": "refund", "refund_of": of, "amount": amount, "occurred_at": at.Format(time.RFC3339)}}), http.StatusCreated)
 }
 

@@ -123,3 +123,42 @@ func TestPartialRefundsNetExactly(t *testing.T) {
 		t.Fatalf("recompute: %s", rc.raw)
 	}
 }
+
+// One rule for every currency: an amount is rounded once, to its currency's
+// minor unit, and the money columns (two decimals) hold it as it is. JPY has no
+// decimals, USD two; BHD's three the columns cannot hold, so a program in BHD is
+// refused (never rounded a second time by the column).
+func TestMoneyIsRoundedOnceInItsCurrency(t *testing.T) {
+	admin := newKey(t, "admin", uuid.Nil)
+	for code, want := range map[string]string{"BHD": "unsupported_currency", "KWD": "unsupported_currency", "TND": "unsupported_currency", "ABC": "unknown_currency"} {
+		r := do(t, call{method: "POST", path: "/v1/programs", key: admin, body: map[string]any{"name": "Program " + uuid.NewString()[:8], "kind": "affiliate", "currency": code}})
+		if r.status != http.StatusUnprocessableEntity || r.str("error", "code") != want || r.str("error", "field") != "currency" {
+			t.Fatalf("a program in %s: %d %s", code, r.status, r.raw)
+		}
+	}
+	for _, tt := range []struct {
+		currency, sale, line, half, clawback, fraction string
+	}{
+		{"JPY", "1001", "125.00", "500", "-62.00", "1000.5"}, // 125.125 → 125; 125 × 500 ÷ 1001 = 62.44 → 62
+		{"USD", "20.24", "2.53", "10.12", "-1.26", "20.245"}, // 2.53 × 10.12 ÷ 20.24 = 1.265 → 1.26 (half to even)
+	} {
+		f := newMoneyFixtureIn(t, tt.currency, "A")
+		expect(t, do(t, call{method: "POST", path: "/v1/commission-rules", key: f.admin, body: map[string]any{"program_id": f.programID, "partner_id": f.ids["A"],
+			"event": "sale", "kind": "percent", "rate": "0.125", "effective_from": time.Now().AddDate(0, -8, 0).UTC().Format(time.RFC3339)}}), http.StatusCreated)
+		bad := do(t, call{method: "POST", path: "/v1/conversions", key: f.integration, body: map[string]any{"program_id": f.programID, "currency": tt.currency,
+			"external_id": "frac", "kind": "sale", "amount": tt.fraction, "coupon_code": f.coupons["A"], "occurred_at": time.Now().UTC().Format(time.RFC3339)}})
+		if bad.status != http.StatusUnprocessableEntity || bad.str("error", "field") != "amount" {
+			t.Fatalf("%s %s: %d %s", tt.currency, tt.fraction, bad.status, bad.raw)
+		}
+		r := expect(t, do(t, call{method: "POST", path: "/v1/conversions", key: f.integration, body: map[string]any{"program_id": f.programID, "currency": tt.currency,
+			"external_id": "s1", "kind": "sale", "amount": tt.sale, "coupon_code": f.coupons["A"], "occurred_at": time.Now().UTC().Format(time.RFC3339)}}), http.StatusCreated)
+		if got := r.body["commission_lines"].([]any)[0].(map[string]any)["amount"]; got != tt.line {
+			t.Fatalf("%s: the line of %s is %v, want %s", tt.currency, tt.sale, got, tt.line)
+		}
+		f.refund(t, "s1", tt.half, time.Now().UTC())
+		var claw string
+		if err := sys.store.Pool.QueryRow(context.Background(), `SELECT amount::text FROM commission_lines WHERE program_id = $1 AND kind = 'clawback'`, f.programID).Scan(&claw); err != nil || claw != tt.clawback {
+			t.Fatalf("%s: the clawback of half is %s (%v), want %s", tt.currency, claw, err, tt.clawback)
+		}
+	}
+}
