@@ -356,10 +356,16 @@ func TestPortalPartnerAndManagerJourneys(t *testing.T) {
 	}
 }
 
-// Finance starts a close, signs it off, and retries the payout that failed.
+// Finance starts a close, confirms a partner's changed payout details from it,
+// signs it off, and retries the payout that failed.
 func TestPortalFinanceJourney(t *testing.T) {
 	f := closeProgram(t, "http")
 	line(t, f.programID, f.a, "commission", "120.00", time.Date(2026, 9, 10, 0, 0, 0, 0, time.UTC), "payable")
+	// The partner changed where it is paid (version 2, not confirmed): the close holds it.
+	if _, err := sys.store.Pool.Exec(context.Background(), `INSERT INTO payout_details (id, partner_id, version, method, destination, created_by)
+		VALUES (gen_random_uuid(), $1, 2, 'provider', 'acct_portalchange01', 'partner:test')`, f.a); err != nil {
+		t.Fatal(err)
+	}
 	financeEmail := portalUser(t, f.admin, "finance")
 	managerEmail := portalUser(t, f.admin, "manager")
 
@@ -382,7 +388,14 @@ func TestPortalFinanceJourney(t *testing.T) {
 	if !strings.Contains(txt, "120.00") {
 		t.Fatalf("the close's statements:\n%s", txt)
 	}
+	if !strings.Contains(txt, "Held: payout details changed") || !strings.Contains(txt, "provider "+domainMask("acct_portalchange01")+" (version 2)") {
+		t.Fatalf("the held partner on the close:\n%s", txt)
+	}
 	screenshot(t, fin, "finance-close-review")
+	submit(t, fin, "#held-for-details button.confirm-details", "Payout details confirmed")
+	if txt := pageText(t, fin); strings.Contains(txt, "Held: payout details changed") || !strings.Contains(txt, "Sign off and pay") {
+		t.Fatalf("the close after the confirmation:\n%s", txt)
+	}
 
 	// Drill down: the partner's statement with its lines; the partner's own CSV of them.
 	if err := chromedp.Do(fin, chromedp.Click(chromedp.CSS(`#statements a[href^="/statements?partner_id=`+f.a+`"]`)), chromedp.WaitVisible(chromedp.CSS("table.lines"))); err != nil {
@@ -439,6 +452,9 @@ func TestPortalFinanceJourney(t *testing.T) {
 	screenshot(t, fin, "finance-failed-payouts")
 	submit(t, fin, "#payout-"+pid+" button.retry", "Payout retried")
 	eventually(t, "the retried payout to be paid", func() bool { return payoutOf(t, f, closeID)["status"] == "paid" })
+	if trs := sys.pay.Transfers(); trs[len(trs)-1].Reference != pid || trs[len(trs)-1].Destination != "acct_portalchange01" {
+		t.Fatalf("the retried payout went to %+v, not to the confirmed version 2", trs[len(trs)-1])
+	}
 	if st := queryStatus(t, p["workflow_id"].(string)); st != "paid" {
 		t.Fatalf("the payout workflow says %q", st)
 	}
