@@ -180,7 +180,8 @@ func TestLostDatabaseConnectionAnswers503(t *testing.T) {
 	}()
 	eventually(t, "the request to wait for the row lock", func() bool {
 		var n int
-		_ = tx.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		// Outside the locking transaction: statistics views are a snapshot per transaction.
+		_ = sys.store.Pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 			WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%' AND pid <> pg_backend_pid() AND datname = current_database()`).Scan(&n)
 		return n > 0
 	})
