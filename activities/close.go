@@ -101,6 +101,7 @@ type PayoutRef struct {
 	Provider   string    `json:"provider"`
 	PartnerID  uuid.UUID `json:"partner_id"`
 	ProgramID  uuid.UUID `json:"program_id"`
+	Summary    string    `json:"summary,omitempty"` // its workflow's, in the Temporal UI
 }
 
 // CreatePayouts makes one payout per partner with something to pay (once).
@@ -122,9 +123,10 @@ func (a *Activities) createPayouts(ctx context.Context, closeID uuid.UUID) ([]Pa
 		if _, err := q.CreatePayouts(ctx, db.CreatePayoutsParams{CloseID: c.ID, Provider: prog.PayoutProvider, WorkflowPrefix: ids.PayoutPrefix}); err != nil {
 			return err
 		}
-		rows, err := q.ListPayouts(ctx, c.ID)
+		rows, err := q.ListPayoutRefs(ctx, c.ID)
 		for _, p := range rows {
-			refs = append(refs, PayoutRef{ID: p.ID, WorkflowID: p.WorkflowID, Provider: p.Provider, PartnerID: p.PartnerID, ProgramID: c.ProgramID})
+			refs = append(refs, PayoutRef{ID: p.ID, WorkflowID: p.WorkflowID, Provider: p.Provider, PartnerID: p.PartnerID, ProgramID: c.ProgramID,
+				Summary: domain.PayoutSummary(p.Amount.Decimal, p.Currency, p.Company)})
 		}
 		return err
 	})
@@ -152,6 +154,7 @@ type DueClose struct {
 	ProgramID  uuid.UUID `json:"program_id"`
 	Month      time.Time `json:"month"`
 	WorkflowID string    `json:"workflow_id"`
+	Summary    string    `json:"summary,omitempty"` // its workflow's, in the Temporal UI
 }
 
 // DueCloses creates the closes due today — programs whose close day it is, for
@@ -165,13 +168,13 @@ func (a *Activities) DueCloses(ctx context.Context, today time.Time) ([]DueClose
 	month := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)
 	var due []DueClose
 	for _, p := range programs {
-		wfID := ids.Close(p, month)
-		row, created, err := a.Store.OpenClose(ctx, db.InsertCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: p, Month: domain.NewDate(month), PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: wfID})
+		wfID := ids.Close(p.ID, month)
+		row, created, err := a.Store.OpenClose(ctx, db.InsertCloseParams{ID: uuid.Must(uuid.NewV7()), ProgramID: p.ID, Month: domain.NewDate(month), PeriodEnd: month.AddDate(0, 1, 0), WorkflowID: wfID})
 		if err != nil {
 			return nil, err
 		}
 		if created {
-			due = append(due, DueClose{CloseID: row.ID, ProgramID: p, Month: month, WorkflowID: wfID})
+			due = append(due, DueClose{CloseID: row.ID, ProgramID: p.ID, Month: month, WorkflowID: wfID, Summary: domain.CloseSummary(p.Name, month)})
 		}
 	}
 	return due, nil

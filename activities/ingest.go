@@ -47,7 +47,7 @@ type Ingest struct {
 	RefundStats func(ctx context.Context, q *db.Queries, partnerID uuid.UUID, at time.Time) (db.PartnerRefundStatsRow, error)
 	TokenKey    []byte
 	IPHash      func(ip string) []byte
-	StartReview func(ctx context.Context, conv db.Conversion, prog db.Program) error
+	StartReview func(ctx context.Context, q *db.Queries, conv db.Conversion, prog db.Program) error
 }
 
 func (g *Ingest) program(ctx context.Context, q *db.Queries, id uuid.UUID) (db.Program, error) {
@@ -117,7 +117,7 @@ func (g *Ingest) Record(ctx context.Context, q *db.Queries, req Conversion) (db.
 		lines = append(lines, line)
 	}
 	if d.flagged() {
-		if err := g.StartReview(ctx, row, prog); err != nil {
+		if err := g.StartReview(ctx, q, row, prog); err != nil {
 			return db.Conversion{}, nil, err
 		}
 	}

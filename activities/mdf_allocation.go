@@ -19,6 +19,7 @@ type Allocation struct {
 	Quarter    string    `json:"quarter"`
 	GraceDays  int       `json:"grace_days"`
 	WorkflowID string    `json:"workflow_id"`
+	Summary    string    `json:"summary,omitempty"` // its workflow's, in the Temporal UI
 }
 
 // AllocateFunds posts an allocation entry (once per key) to a partner's quarter,
@@ -63,7 +64,7 @@ func (a *Activities) ApplyTierDefaults(ctx context.Context, quarter string, prog
 			}
 			if created {
 				out = append(out, Allocation{PartnerID: r.PartnerID, ProgramID: r.ProgramID, Quarter: quarter, GraceDays: int(r.MDFGraceDays),
-					WorkflowID: ids.MDFAllocation(r.PartnerID, quarter)})
+					WorkflowID: ids.MDFAllocation(r.PartnerID, quarter), Summary: domain.MDFAllocationSummary(r.Company, quarter)})
 			}
 		}
 		return nil

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/db"
+	"github.com/partnerops/partnerops/domain"
 )
 
 // Notification is a row in the outbox: a reminder or escalation for a role or a
@@ -63,6 +64,7 @@ func (a *Activities) Notify(ctx context.Context, n Notification) error {
 		// One e-mail per notification: the workflow id is the notification's key.
 		sum := sha256.Sum256([]byte(n.DedupeKey))
 		_, err := a.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "email-" + hex.EncodeToString(sum[:12]), TaskQueue: a.TaskQueue,
+			StaticSummary:            domain.EmailSummary(email.Kind, email.To),
 			WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING, WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE},
 			EmailDeliveryWorkflow, *email)
 		var started *serviceerror.WorkflowExecutionAlreadyStarted

@@ -89,7 +89,7 @@ func (a *Activities) inTxWithEvents(ctx context.Context, fn func(q *db.Queries, 
 	}
 	for _, id := range ev.deliveries {
 		if err := a.startDelivery(ctx, id); err != nil && a.Logger != nil {
-			a.Logger.Warn("webhook delivery not started (the sweep will)", "delivery", id, "error", err)
+			a.Logger.WarnContext(ctx, "webhook delivery not started (the sweep will)", "delivery", id, "error", err)
 		}
 	}
 	return nil
@@ -108,13 +108,14 @@ func (a *Activities) startDelivery(ctx context.Context, id uuid.UUID) error {
 // an event, the sweep, the API's replay): it numbers the run in PostgreSQL, then
 // starts webhook-<delivery>-<run>. It answers the run.
 func StartWebhookRun(ctx context.Context, store *db.Store, c client.Client, taskQueue string, id uuid.UUID) (int32, error) {
-	run, err := store.StartWebhookRun(ctx, id)
+	r, err := store.StartWebhookRun(ctx, id)
 	if err != nil {
 		return 0, err
 	}
-	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids.WebhookDelivery(id, run), TaskQueue: taskQueue},
-		WebhookDeliveryWorkflow, WebhookRun{DeliveryID: id, Run: run})
-	return run, err
+	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids.WebhookDelivery(id, r.Runs), TaskQueue: taskQueue,
+		StaticSummary: domain.WebhookSummary(r.EventType, r.URL, r.Runs)},
+		WebhookDeliveryWorkflow, WebhookRun{DeliveryID: id, Run: r.Runs})
+	return r.Runs, err
 }
 
 // SweepWebhookDeliveries starts deliveries whose workflow did not start when

@@ -69,14 +69,15 @@ func (s *Server) startClose(c *gin.Context) {
 	}
 	programID := uuid.MustParse(req.ProgramID)
 	s.write(c, body, func(ctx context.Context, q *db.Queries) (answer, error) {
-		if _, err := q.GetProgram(ctx, programID); errors.Is(err, pgx.ErrNoRows) {
+		prog, err := q.GetProgram(ctx, programID)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return answer{}, domain.Invalid("program_id", "unknown_program", "no program with that id")
 		} else if err != nil {
 			return answer{}, err
 		}
 		// Closes run in order: a statement carries what the previous one left, so a
 		// month before the latest close can no longer be closed.
-		_, err := q.GetCloseByPeriod(ctx, db.GetCloseByPeriodParams{ProgramID: programID, Month: domain.NewDate(month)})
+		_, err = q.GetCloseByPeriod(ctx, db.GetCloseByPeriodParams{ProgramID: programID, Month: domain.NewDate(month)})
 		if !errors.Is(err, pgx.ErrNoRows) {
 			// The month's close exists (answered below) or the database failed.
 			if err != nil {
@@ -96,7 +97,7 @@ func (s *Server) startClose(c *gin.Context) {
 		status := http.StatusOK
 		if created {
 			status = http.StatusCreated
-			if err := workflows.StartClose(ctx, s.temporal, workflows.CloseInput{CloseID: row.ID, ProgramID: programID, Month: month}); err != nil {
+			if err := workflows.StartClose(ctx, s.temporal, workflows.CloseInput{CloseID: row.ID, ProgramID: programID, Month: month}, domain.CloseSummary(prog.Name, month)); err != nil {
 				return answer{}, err
 			}
 		}

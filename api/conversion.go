@@ -238,9 +238,14 @@ func (s *Server) newIngest() *activities.Ingest {
 	return in
 }
 
-func (s *Server) startReview(ctx context.Context, conv db.Conversion, prog db.Program) error {
+func (s *Server) startReview(ctx context.Context, q *db.Queries, conv db.Conversion, prog db.Program) error {
+	partner, err := q.GetPartner(ctx, conv.PartnerID.UUID)
+	if err != nil {
+		return err
+	}
 	return workflows.StartConversionReview(ctx, s.temporal, workflows.ReviewInput{ConversionID: conv.ID, PartnerID: conv.PartnerID.UUID,
-		SLA: time.Duration(prog.ConversionReviewSLAHours) * time.Hour, Flags: conv.FraudFlags}, prog.ID)
+		SLA: time.Duration(prog.ConversionReviewSLAHours) * time.Hour, Flags: conv.FraudFlags}, prog.ID,
+		domain.ReviewSummary(conv.ExternalID, conv.Amount.Decimal, conv.Currency, partner.Company, conv.FraudFlags))
 }
 
 func (s *Server) listConversions(c *gin.Context) {

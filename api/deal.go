@@ -120,7 +120,12 @@ func (s *Server) createDeal(c *gin.Context) {
 		if err != nil {
 			return answer{}, err
 		}
-		if err := workflows.StartDeal(ctx, s.temporal, workflows.DealInput{DealID: id, PartnerID: p.ID, ProgramID: p.ProgramID}); err != nil {
+		tier, err := q.GetTier(ctx, p.TierID)
+		if err != nil {
+			return answer{}, err
+		}
+		if err := workflows.StartDeal(ctx, s.temporal, workflows.DealInput{DealID: id, PartnerID: p.ID, ProgramID: p.ProgramID},
+			domain.DealSummary(req.CustomerName, req.EstimatedValue.Decimal, req.Currency, p.Company, tier.Name)); err != nil {
 			return answer{}, err
 		}
 		return answer{Status: http.StatusCreated, Body: DealView{Deal: d}}, nil

@@ -36,7 +36,8 @@ func (s *Server) allocate(ctx context.Context, q *db.Queries, p db.Partner, prog
 	if err != nil || !created {
 		return posted, err
 	}
-	err = workflows.StartMDFAllocation(ctx, s.temporal, workflows.MDFAllocationInput{PartnerID: p.ID, Quarter: quarter, GraceDays: int(prog.MDFGraceDays)}, p.ProgramID)
+	err = workflows.StartMDFAllocation(ctx, s.temporal, workflows.MDFAllocationInput{PartnerID: p.ID, Quarter: quarter, GraceDays: int(prog.MDFGraceDays)}, p.ProgramID,
+		domain.MDFAllocationSummary(p.Company, quarter))
 	return posted, err
 }
 

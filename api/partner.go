@@ -93,7 +93,12 @@ func (s *Server) createApplication(c *gin.Context) {
 		}
 		// Started inside the transaction: if the start fails nothing is stored; if the
 		// commit fails after it, the workflow finds no partner and ends (LoadPartnerPolicy).
-		if err := workflows.StartPartner(ctx, s.temporal, workflows.PartnerInput{PartnerID: id, ProgramID: programID, PartnerType: req.PartnerType}); err != nil {
+		prog, err := q.GetProgram(ctx, programID)
+		if err != nil {
+			return answer{}, err
+		}
+		if err := workflows.StartPartner(ctx, s.temporal, workflows.PartnerInput{PartnerID: id, ProgramID: programID, PartnerType: req.PartnerType},
+			domain.PartnerSummary(req.Company, req.PartnerType, prog.Name)); err != nil {
 			return answer{}, err
 		}
 		return answer{Status: http.StatusCreated, Body: PartnerView{Partner: p, Tier: TierRef{tier.ID, tier.Name}, Step: workflows.StepReview, Certifications: []db.Certification{}}}, nil

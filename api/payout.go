@@ -290,7 +290,12 @@ func (s *Server) retryPayout(c *gin.Context) {
 		if err != nil {
 			return answer{}, err
 		}
-		err = workflows.RetryPayout(ctx, s.temporal, p.WorkflowID, workflows.PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: int(p.Attempts) + 1}, p.PartnerID, cl.ProgramID)
+		partner, err := q.GetPartner(ctx, p.PartnerID)
+		if err != nil {
+			return answer{}, err
+		}
+		err = workflows.RetryPayout(ctx, s.temporal, p.WorkflowID, workflows.PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: int(p.Attempts) + 1}, p.PartnerID, cl.ProgramID,
+			domain.PayoutSummary(p.Amount.Decimal, p.Currency, partner.Company)+fmt.Sprintf(", attempt %d", p.Attempts+1))
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
 			return answer{}, domain.Conflict("in_progress", "the payout is being retried already")

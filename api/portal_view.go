@@ -41,16 +41,7 @@ func formatMoney(v any) string {
 		}
 	}
 	neg := d.IsNegative()
-	s := d.Abs().StringFixed(2)
-	intPart, frac, _ := strings.Cut(s, ".")
-	var b strings.Builder
-	for i, r := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	out := b.String() + "." + frac
+	out := domain.GroupThousands(d.Abs().StringFixed(2))
 	if neg {
 		out = "−" + out
 	}

@@ -331,12 +331,19 @@ func (s *Server) cleanParams(c *gin.Context) {
 	c.Next()
 }
 
+// logRequests writes one line a request: the route template (not the path, which
+// carries ids), the status and its level, the duration in milliseconds; the
+// trace and span id come from the context (ContextHandler).
 func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	s.logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
-		slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
-		slog.Int("status", c.Writer.Status()), slog.Duration("duration", time.Since(start)),
+	route, status := c.FullPath(), c.Writer.Status()
+	if route == "" {
+		route = "unmatched"
+	}
+	s.logger.LogAttrs(c.Request.Context(), requestLevel(status), "request",
+		slog.String("method", c.Request.Method), slog.String("route", route),
+		slog.Int("status", status), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		slog.String("client", c.ClientIP()), slog.String("request_id", requestID(c)))
 }
 

@@ -418,6 +418,50 @@ func (q *Queries) LaterClose(ctx context.Context, arg LaterCloseParams) (Close, 
 	return i, err
 }
 
+const listPayoutRefs = `-- name: ListPayoutRefs :many
+SELECT po.id, po.workflow_id, po.provider, po.partner_id, po.amount, po.currency, p.company
+FROM payouts po JOIN partners p ON p.id = po.partner_id WHERE po.close_id = $1 ORDER BY po.partner_id
+`
+
+type ListPayoutRefsRow struct {
+	ID         uuid.UUID      `json:"id"`
+	WorkflowID string         `json:"workflow_id"`
+	Provider   string         `json:"provider"`
+	PartnerID  uuid.UUID      `json:"partner_id"`
+	Amount     domain.Numeric `json:"amount"`
+	Currency   string         `json:"currency"`
+	Company    string         `json:"company"`
+}
+
+// A close's payouts with their partner's company, for the payout workflows' summaries.
+func (q *Queries) ListPayoutRefs(ctx context.Context, closeID uuid.UUID) ([]ListPayoutRefsRow, error) {
+	rows, err := q.db.Query(ctx, listPayoutRefs, closeID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListPayoutRefsRow{}
+	for rows.Next() {
+		var i ListPayoutRefsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.WorkflowID,
+			&i.Provider,
+			&i.PartnerID,
+			&i.Amount,
+			&i.Currency,
+			&i.Company,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listPayouts = `-- name: ListPayouts :many
 SELECT id, close_id, partner_id, amount, currency, provider, status, provider_ref, attempts, last_error, workflow_id, paid_at, created_at, updated_at, payout_details_id, held_reason FROM payouts WHERE close_id = $1 ORDER BY partner_id
 `
@@ -726,22 +770,27 @@ func (q *Queries) PayoutCountsByStatus(ctx context.Context) ([]PayoutCountsBySta
 }
 
 const programsClosingOn = `-- name: ProgramsClosingOn :many
-SELECT id FROM programs WHERE close_day = $1 ORDER BY id
+SELECT id, name FROM programs WHERE close_day = $1 ORDER BY id
 `
 
-func (q *Queries) ProgramsClosingOn(ctx context.Context, closeDay int32) ([]uuid.UUID, error) {
+type ProgramsClosingOnRow struct {
+	ID   uuid.UUID `json:"id"`
+	Name string    `json:"name"`
+}
+
+func (q *Queries) ProgramsClosingOn(ctx context.Context, closeDay int32) ([]ProgramsClosingOnRow, error) {
 	rows, err := q.db.Query(ctx, programsClosingOn, closeDay)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []uuid.UUID{}
+	items := []ProgramsClosingOnRow{}
 	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
+		var i ProgramsClosingOnRow
+		if err := rows.Scan(&i.ID, &i.Name); err != nil {
 			return nil, err
 		}
-		items = append(items, id)
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -638,7 +638,7 @@ func (q *Queries) RecordMDFEvent(ctx context.Context, arg RecordMDFEventParams) 
 }
 
 const tierDefaultCandidates = `-- name: TierDefaultCandidates :many
-SELECT p.id AS partner_id, p.program_id, pr.currency, pr.mdf_grace_days, t.name AS tier, t.mdf_quarterly_allocation
+SELECT p.id AS partner_id, p.program_id, p.company, pr.currency, pr.mdf_grace_days, t.name AS tier, t.mdf_quarterly_allocation
 FROM partners p JOIN tiers t ON t.id = p.tier_id JOIN programs pr ON pr.id = p.program_id
 WHERE p.status = 'active' AND t.mdf_quarterly_allocation > 0
   AND ($1::uuid IS NULL OR p.program_id = $1::uuid)
@@ -648,6 +648,7 @@ ORDER BY p.id
 type TierDefaultCandidatesRow struct {
 	PartnerID              uuid.UUID      `json:"partner_id"`
 	ProgramID              uuid.UUID      `json:"program_id"`
+	Company                string         `json:"company"`
 	Currency               string         `json:"currency"`
 	MDFGraceDays           int32          `json:"mdf_grace_days"`
 	Tier                   string         `json:"tier"`
@@ -667,6 +668,7 @@ func (q *Queries) TierDefaultCandidates(ctx context.Context, programID uuid.Null
 		if err := rows.Scan(
 			&i.PartnerID,
 			&i.ProgramID,
+			&i.Company,
 			&i.Currency,
 			&i.MDFGraceDays,
 			&i.Tier,

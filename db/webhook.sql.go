@@ -417,17 +417,25 @@ func (q *Queries) RotateWebhookSecret(ctx context.Context, arg RotateWebhookSecr
 }
 
 const startWebhookRun = `-- name: StartWebhookRun :one
-UPDATE webhook_deliveries SET runs = runs + 1, started_at = now(), status = 'pending'
-WHERE id = $1
-RETURNING runs
+UPDATE webhook_deliveries d SET runs = d.runs + 1, started_at = now(), status = 'pending'
+FROM webhook_endpoints e
+WHERE d.id = $1 AND e.id = d.endpoint_id
+RETURNING d.runs, d.event_type, e.url
 `
 
-// A new run of the delivery (the first, or a replay): pending again.
-func (q *Queries) StartWebhookRun(ctx context.Context, id uuid.UUID) (int32, error) {
+type StartWebhookRunRow struct {
+	Runs      int32  `json:"runs"`
+	EventType string `json:"event_type"`
+	URL       string `json:"url"`
+}
+
+// A new run of the delivery (the first, or a replay): pending again. Answers the
+// run, and the event type and endpoint for the workflow's summary.
+func (q *Queries) StartWebhookRun(ctx context.Context, id uuid.UUID) (StartWebhookRunRow, error) {
 	row := q.db.QueryRow(ctx, startWebhookRun, id)
-	var runs int32
-	err := row.Scan(&runs)
-	return runs, err
+	var i StartWebhookRunRow
+	err := row.Scan(&i.Runs, &i.EventType, &i.URL)
+	return i, err
 }
 
 const unstartedWebhookDeliveries = `-- name: UnstartedWebhookDeliveries :many

@@ -88,12 +88,12 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
 
 	// Finance reviews (adjustments recompute the statements through the API) and signs off.
-	if ok, _ := awaitUntil(ctx, closeReviewSLA, "3 days for finance to sign off: remind if not", ib.pending); !ok {
+	if ok, _ := awaitUntil(ctx, closeReviewSLA, "finance to review and sign off", "3 days for finance to sign off: remind if not", ib.pending); !ok {
 		_ = workflow.ExecuteActivity(summarized(ctx, "close_signoff_reminder to finance"), a.Notify, activities.Notification{
 			DedupeKey: ids.Close(in.ProgramID, in.Month) + "/reminder", Kind: "close_signoff_reminder", Recipient: "finance",
 			SubjectType: "close", SubjectID: in.CloseID, Message: "The close for " + in.Month.Format("2006-01") + " waits for sign-off",
 		}).Get(ctx, nil)
-		_ = workflow.Await(ctx, ib.pending)
+		_ = await(ctx, "finance to sign off (reminded)", ib.pending)
 	}
 	m := ib.pop()
 	st.SignedBy, st.Status = m.payload.(CloseDecision).Actor, domain.ClosePaying
@@ -115,7 +115,7 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 		slots.Send(ctx, struct{}{})
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: p.WorkflowID,
-				WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY, StaticSummary: "payout " + p.ID.String(),
+				WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY, StaticSummary: orDefault(p.Summary, "payout "+p.ID.String()),
 				TypedSearchAttributes: payoutSearchAttributes(p.PartnerID, p.ProgramID)})
 			var res PayoutState
 			err := workflow.ExecuteChildWorkflow(cctx, PayoutWorkflow, PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: 1}).Get(ctx, &res)
@@ -123,6 +123,7 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 			done.Send(ctx, err == nil && res.Status == domain.PayoutPaid)
 		})
 	}
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("paying: %d payouts, waiting for each to settle (a payout held for changed payout details waits for finance)", len(payouts)))
 	for range payouts {
 		var paid bool
 		done.Receive(ctx, &paid)
@@ -135,6 +136,7 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 	st.Status = domain.CloseCompleted
 	_ = workflow.ExecuteActivity(summarized(ctx, fmt.Sprintf("completed: %d paid, %d failed", st.Paid, st.Failed)), a.SetCloseStatus, in.CloseID, domain.CloseCompleted, "").Get(ctx, nil)
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
+	finished(ctx, fmt.Sprintf("completed: %d paid, %d failed", st.Paid, st.Failed))
 	ib.close(messageError(domain.Conflict("not_in_review", "the close is completed")))
 	return st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }
@@ -151,7 +153,7 @@ func CloseSchedulerWorkflow(ctx workflow.Context) (int, error) {
 	}
 	for _, d := range due {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: d.WorkflowID, ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
-			StaticSummary: "close " + d.Month.Format("2006-01"), TypedSearchAttributes: temporal.NewSearchAttributes(SAProgramID.ValueSet(d.ProgramID.String()),
+			StaticSummary: orDefault(d.Summary, "close "+d.Month.Format("2006-01")), TypedSearchAttributes: temporal.NewSearchAttributes(SAProgramID.ValueSet(d.ProgramID.String()),
 				SAKind.ValueSet("close"), SAStatus.ValueSet(domain.CloseComputing))})
 		child := workflow.ExecuteChildWorkflow(cctx, CloseWorkflow, CloseInput{CloseID: d.CloseID, ProgramID: d.ProgramID, Month: d.Month})
 		if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil { // started; it runs on by itself

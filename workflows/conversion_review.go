@@ -68,12 +68,12 @@ func ConversionReviewWorkflow(ctx workflow.Context, in ReviewInput) (ReviewState
 	}
 	ctx = workflow.WithActivityOptions(ctx, defaultActivityOptions)
 	var a *activities.Activities
-	if ok, _ := awaitUntil(ctx, in.SLA, "review SLA: remind managers if still undecided", ib.pending); !ok {
+	if ok, _ := awaitUntil(ctx, in.SLA, "a manager's decision on the flagged conversion", "review SLA: remind managers if still undecided", ib.pending); !ok {
 		_ = workflow.ExecuteActivity(summarized(ctx, "conversion_review_reminder to manager"), a.Notify, activities.Notification{
 			DedupeKey: ids.ConversionReview(in.ConversionID) + "/reminder", Kind: "conversion_review_reminder", Recipient: "manager",
 			SubjectType: "conversion", SubjectID: in.ConversionID, Message: "A flagged conversion waits for review",
 		}).Get(ctx, nil)
-		_ = workflow.Await(ctx, ib.pending)
+		_ = await(ctx, "a manager's decision on the flagged conversion (reminded)", ib.pending)
 	}
 	m := ib.pop()
 	d := m.payload.(ReviewDecision)
@@ -87,6 +87,7 @@ func ConversionReviewWorkflow(ctx workflow.Context, in ReviewInput) (ReviewState
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
 	ib.done(m, nil)
 	ib.close(messageError(domain.Conflict("already_decided", "the conversion was already reviewed (%s)", st.Status)))
+	finished(ctx, summary)
 	if err != nil {
 		return st, err
 	}

@@ -171,7 +171,7 @@ func (w *dealWorkflow) run(ctx workflow.Context) (DealState, error) {
 		if w.state.Status == domain.DealWonReported {
 			// Still protected, no expiry, until a manager confirms or rejects the win.
 			key := fmt.Sprintf("deal_won_confirmation_reminder_%d", w.state.EventSeq)
-			if messages, _ := awaitUntil(ctx, w.state.Policy.ApprovalSLA, "confirm the reported win: remind managers if undecided", w.inbox.pending); !messages && !slices.Contains(w.state.RemindersSent, key) {
+			if messages, _ := awaitUntil(ctx, w.state.Policy.ApprovalSLA, "a manager to confirm the reported win", "confirm the reported win: remind managers if undecided", w.inbox.pending); !messages && !slices.Contains(w.state.RemindersSent, key) {
 				w.state.RemindersSent = append(w.state.RemindersSent, key)
 				w.notify(ctx, key, "manager", "A won deal waits for confirmation: "+w.state.ReportedWon.FinalAmount.StringFixed(domain.MinorUnits(w.state.Policy.Currency))+" "+w.state.Policy.Currency)
 			}
@@ -179,7 +179,7 @@ func (w *dealWorkflow) run(ctx workflow.Context) (DealState, error) {
 		}
 		now := workflow.Now(ctx)
 		next, summary, reminder := w.nextDeadline(now)
-		if messages, _ := awaitUntil(ctx, next.Sub(now), summary, w.inbox.pending); messages {
+		if messages, _ := awaitUntil(ctx, next.Sub(now), "the partner's next move while protected (stage, extension, won or lost)", summary, w.inbox.pending); messages {
 			continue
 		}
 		if reminder != "" {
@@ -220,11 +220,11 @@ func (w *dealWorkflow) awaitApproval(ctx workflow.Context) bool {
 		if decided() {
 			break
 		}
-		if ok, _ := awaitUntil(ctx, sla, s.summary, decided); !ok {
+		if ok, _ := awaitUntil(ctx, sla, "a manager's decision", s.summary, decided); !ok {
 			s.act()
 		}
 	}
-	_ = workflow.Await(ctx, decided)
+	_ = await(ctx, "a manager's decision (reminded and escalated)", decided)
 	return w.processInbox(ctx)
 }
 
@@ -537,6 +537,7 @@ func (w *dealWorkflow) notifyPartner(ctx workflow.Context, key, message string) 
 
 // finish answers every waiting Update before the workflow ends.
 func (w *dealWorkflow) finish(ctx workflow.Context) (DealState, error) {
+	finished(ctx, w.state.Status)
 	w.inbox.close(messageError(domain.Conflict("deal_closed", "the deal is %s", w.state.Status)))
 	return w.state, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }

@@ -19,8 +19,12 @@ func EmailDelivery(ctx workflow.Context, e activities.Email) (string, error) {
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 30 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Hour, MaximumAttempts: 200,
 			NonRetryableErrorTypes: []string{activities.ErrPermanent}},
 		Summary: "send the " + e.Kind + " e-mail to " + e.To})
+	workflow.SetCurrentDetails(ctx, "sending the "+e.Kind+" e-mail to "+e.To+", retried while the mail server is away until "+
+		workflow.Now(ctx).Add(72*time.Hour).UTC().Format("2006-01-02 15:04 UTC"))
 	if err := workflow.ExecuteActivity(ctx, a.SendEmail, e).Get(ctx, nil); err != nil {
+		finished(ctx, "failed: "+err.Error())
 		return "failed", err
 	}
+	finished(ctx, "sent")
 	return "sent", nil
 }

@@ -132,9 +132,9 @@ func (w *mdfWorkflow) run(ctx workflow.Context) (MDFState, error) {
 	// Pre-approval within the SLA: a reminder at the SLA, an escalation at twice it.
 	sla := w.state.Policy.ApprovalSLA
 	decided := func() bool { return w.inbox.pending() }
-	if ok, _ := awaitUntil(ctx, sla, "MDF approval SLA: remind managers if still undecided", decided); !ok {
+	if ok, _ := awaitUntil(ctx, sla, "a manager's pre-approval", "MDF approval SLA: remind managers if still undecided", decided); !ok {
 		w.notify(ctx, "mdf_approval_reminder", "manager", "MDF request waiting for pre-approval for "+sla.String())
-		if ok, _ := awaitUntil(ctx, sla, "twice the MDF approval SLA: escalate if still undecided", decided); !ok {
+		if ok, _ := awaitUntil(ctx, sla, "a manager's pre-approval (reminded)", "twice the MDF approval SLA: escalate if still undecided", decided); !ok {
 			w.notify(ctx, "mdf_approval_escalation", "admin", "MDF request undecided after "+(2*sla).String())
 		}
 	}
@@ -146,10 +146,10 @@ func (w *mdfWorkflow) run(ctx workflow.Context) (MDFState, error) {
 		// (until the proof deadline); a deadline that passes releases the funds.
 		deadline, summary := w.deadline()
 		if deadline == nil {
-			_ = workflow.Await(ctx, w.inbox.pending)
+			_ = await(ctx, mdfWaitingFor(w.state.Status), w.inbox.pending)
 			continue
 		}
-		if ok, _ := awaitUntil(ctx, deadline.Sub(workflow.Now(ctx)), summary, w.inbox.pending); ok {
+		if ok, _ := awaitUntil(ctx, deadline.Sub(workflow.Now(ctx)), mdfWaitingFor(w.state.Status), summary+": funds released if it passes", w.inbox.pending); ok {
 			continue
 		}
 		w.change(ctx, activities.MDFChange{Kind: activities.MDFChangeExpired, Actor: "system", Reason: summary + " passed without a claim",
@@ -157,6 +157,21 @@ func (w *mdfWorkflow) run(ctx workflow.Context) (MDFState, error) {
 		w.state.Claimed, w.state.Approved = decimal.Zero, decimal.Zero
 		return w.finish(ctx)
 	}
+}
+
+// mdfWaitingFor says, in business words, what a request in status waits for.
+func mdfWaitingFor(status string) string {
+	switch status {
+	case MDFPendingApproval:
+		return "a manager's pre-approval (reminded and escalated)"
+	case MDFApproved:
+		return "the partner's claim with proof of performance"
+	case MDFClaimed:
+		return "a manager's review of the claim"
+	case MDFPendingProof:
+		return "the partner's further proof"
+	}
+	return "the request's next step (" + status + ")"
 }
 
 func (w *mdfWorkflow) deadline() (*time.Time, string) {
@@ -320,6 +335,7 @@ func (w *mdfWorkflow) notify(ctx workflow.Context, kind, recipient, message stri
 }
 
 func (w *mdfWorkflow) finish(ctx workflow.Context) (MDFState, error) {
+	finished(ctx, w.state.Status)
 	w.inbox.close(messageError(domain.Conflict("request_closed", "the request is %s", w.state.Status)))
 	return w.state, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }

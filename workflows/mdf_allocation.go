@@ -33,6 +33,7 @@ func MDFAllocationWorkflow(ctx workflow.Context, in MDFAllocationInput) (decimal
 	}
 	expireAt := end.AddDate(0, 0, in.GraceDays)
 	summary := fmt.Sprintf("end of %s plus %d grace days (%s): expire unused funds", in.Quarter, in.GraceDays, expireAt.Format(time.DateOnly))
+	workflow.SetCurrentDetails(ctx, "waiting for the end of "+in.Quarter+" and its grace days, until "+expireAt.UTC().Format("2006-01-02 15:04 UTC")+": then the unused funds expire")
 	if err := workflow.NewTimerWithOptions(ctx, expireAt.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: summary}).Get(ctx, nil); err != nil {
 		return decimal.Zero, err
 	}
@@ -41,6 +42,7 @@ func MDFAllocationWorkflow(ctx workflow.Context, in MDFAllocationInput) (decimal
 	var expired decimal.Decimal
 	err := workflow.ExecuteActivity(summarized(ctx, "expire the unused funds of "+in.Quarter), a.ExpireAllocation, in.PartnerID, in.Quarter, expireAt).Get(ctx, &expired)
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet("expired"))
+	finished(ctx, "expired "+expired.String()+" unused")
 	return expired, err
 }
 
@@ -56,7 +58,7 @@ func MDFQuarterStartWorkflow(ctx workflow.Context) (int, error) {
 		return 0, err
 	}
 	for _, al := range created {
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: al.WorkflowID, ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: al.WorkflowID, ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON, StaticSummary: al.Summary,
 			TypedSearchAttributes: temporal.NewSearchAttributes(SAPartnerID.ValueSet(al.PartnerID.String()), SAProgramID.ValueSet(al.ProgramID.String()),
 				SAKind.ValueSet("mdf_allocation"), SAQuarter.ValueSet(al.Quarter), SAStatus.ValueSet("open"))})
 		child := workflow.ExecuteChildWorkflow(cctx, MDFAllocationWorkflow, MDFAllocationInput{PartnerID: al.PartnerID, Quarter: al.Quarter, GraceDays: al.GraceDays})

@@ -162,11 +162,11 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 	// escalation at twice the SLA, then the application keeps waiting.
 	if w.state.Status == domain.StatusPendingReview {
 		sla := w.state.Policy.ReviewSLA
-		if ok, _ := awaitUntil(ctx, sla, "review SLA: remind managers if still undecided", w.inbox.pending); !ok {
+		if ok, _ := awaitUntil(ctx, sla, "a manager's review of the application", "review SLA: remind managers if still undecided", w.inbox.pending); !ok {
 			w.notify(ctx, "review_reminder", "manager", fmt.Sprintf("Partner application waiting for review for %s", sla))
-			if ok, _ := awaitUntil(ctx, sla, "twice the review SLA: escalate if still undecided", w.inbox.pending); !ok {
+			if ok, _ := awaitUntil(ctx, sla, "a manager's review of the application (reminded)", "twice the review SLA: escalate if still undecided", w.inbox.pending); !ok {
 				w.notify(ctx, "review_escalation", "admin", fmt.Sprintf("Partner application undecided after %s (twice the review SLA)", 2*sla))
-				_ = workflow.Await(ctx, w.inbox.pending)
+				_ = await(ctx, "a manager's review of the application (reminded and escalated)", w.inbox.pending)
 			}
 		}
 		m := w.inbox.pop()
@@ -176,6 +176,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 			w.state.Decision = &d
 			w.inbox.done(m, nil)
 			w.inbox.close(messageError(domain.Conflict("process_ended", "the application was rejected")))
+			finished(ctx, "rejected")
 			return w.state, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 		}
 		w.state.Decision, w.state.Approved = &d, true
@@ -187,7 +188,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 	// Agreement: the partner accepts the program's current terms version.
 	var waiting []message // answered once the loop below has settled the partner's standing
 	if w.state.Status == domain.StatusAwaitingAgreement {
-		_ = workflow.Await(ctx, w.inbox.pending)
+		_ = await(ctx, "the partner to accept the terms (agreement "+w.state.Policy.AgreementVersion+")", w.inbox.pending)
 		m := w.inbox.pop()
 		acc := m.payload.(AgreementAcceptance)
 		w.state.AcceptedAgreement = acc.Version
@@ -273,10 +274,14 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 				wake, why = next, "certification expiry warning on "+next.Format(time.DateOnly)
 			}
 		}
+		what := "certifications, tier moves and other changes (" + w.state.Status + ")"
+		if w.state.Status == domain.StatusAwaitingCertification {
+			what = "the required certifications: " + strings.Join(w.state.MissingCertifications, ", ")
+		}
 		if wake.IsZero() {
-			_ = workflow.Await(ctx, w.inbox.pending)
+			_ = await(ctx, what, w.inbox.pending)
 		} else {
-			_, _ = awaitUntil(ctx, wake.Sub(now), why, w.inbox.pending)
+			_, _ = awaitUntil(ctx, wake.Sub(now), what, why, w.inbox.pending)
 		}
 	}
 }

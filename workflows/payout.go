@@ -112,7 +112,7 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 	var decision *message // finance's mark-paid/mark-failed, answered once settled
 	for result == nil {
 		if in.Provider == "file" { // a finance decision, after the bank confirms
-			_ = workflow.Await(ctx, func() bool { return ib.pending() })
+			_ = await(ctx, "finance to mark the bank-file payout paid or failed", func() bool { return ib.pending() })
 			m := ib.pop()
 			d := m.payload.(PayoutDecision)
 			r := activities.ProviderResult{Status: map[bool]string{true: "paid", false: "failed"}[m.name == PayoutMarkPaid], Ref: sent.Ref, Reason: d.Reason}
@@ -120,7 +120,7 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 			break
 		}
 		// HTTP: wait for the callback, polling now and then in case it never comes.
-		if ok, _ := awaitUntil(ctx, payoutPollEvery, "wait for the provider's confirmation (then poll)", func() bool { return result != nil }); ok {
+		if ok, _ := awaitUntil(ctx, payoutPollEvery, "the provider's confirmation", "wait for the provider's confirmation (then poll)", func() bool { return result != nil }); ok {
 			break
 		}
 		var polled activities.ProviderResult
@@ -137,6 +137,7 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 	}
 	st.Status, st.Reason = result.Status, result.Reason
 	setPayoutStatus(ctx, st.Status)
+	finished(ctx, summary)
 	if result.Ref != "" {
 		st.Ref = result.Ref
 	}
@@ -166,6 +167,7 @@ func awaitConfirmedDetails(ctx workflow.Context, in PayoutInput, st *PayoutState
 			return err
 		}
 		if !p.Held {
+			workflow.SetCurrentDetails(ctx, fmt.Sprintf("paying payout details version %d: %s", p.Version, p.Destination))
 			if st.Status == domain.PayoutHeld {
 				st.Status, st.Reason = domain.PayoutPending, ""
 				setPayoutStatus(ctx, st.Status)
@@ -180,7 +182,7 @@ func awaitConfirmedDetails(ctx workflow.Context, in PayoutInput, st *PayoutState
 				SubjectType: "payout", SubjectID: in.PayoutID, Message: "A payout is held: " + p.Reason,
 			}).Get(ctx, nil)
 		}
-		_, _ = awaitUntil(ctx, payoutHeldRecheck, "wait for finance to confirm the changed payout details", func() bool { return confirmations > seen })
+		_, _ = awaitUntil(ctx, payoutHeldRecheck, "finance to confirm the partner's changed payout details (held: "+p.Reason+")", "check again whether finance confirmed the changed payout details", func() bool { return confirmations > seen })
 	}
 }
 

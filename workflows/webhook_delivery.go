@@ -24,10 +24,13 @@ const WebhookDeliveryWindow = 72 * time.Hour
 // last failure); every attempt is also kept in webhook_attempts.
 func WebhookDelivery(ctx workflow.Context, r activities.WebhookRun) (string, error) {
 	var a *activities.Activities
+	workflow.SetCurrentDetails(ctx, "delivering: each attempt is the activity below (its last failure is the endpoint's answer), retried with backoff until "+
+		workflow.Now(ctx).Add(WebhookDeliveryWindow).UTC().Format("2006-01-02 15:04 UTC"))
 	attempt := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
 		ScheduleToCloseTimeout: WebhookDeliveryWindow, RetryPolicy: WebhookDeliveryRetry, Summary: "POST the signed event to the endpoint"})
 	err := workflow.ExecuteActivity(attempt, a.DeliverWebhook, r).Get(ctx, nil)
 	if err == nil {
+		finished(ctx, "delivered")
 		return "delivered", nil
 	}
 	workflow.GetLogger(ctx).Warn("webhook delivery gave up", "delivery", r.DeliveryID, "error", err)
@@ -35,5 +38,6 @@ func WebhookDelivery(ctx workflow.Context, r activities.WebhookRun) (string, err
 	if err := workflow.ExecuteActivity(summarized(done, "mark it failed; disable an endpoint failing for 3 days"), a.WebhookGaveUp, r).Get(ctx, nil); err != nil {
 		return "", err
 	}
+	finished(ctx, "gave up after 3 days of retries")
 	return "failed", nil
 }

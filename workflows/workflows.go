@@ -19,17 +19,19 @@ import (
 // TaskQueue is where every partnerops workflow and activity runs.
 const TaskQueue = "partnerops"
 
-// Search attributes an operator filters by in the Temporal UI. The dev server
-// registers them at start (SearchAttributes lists them for that).
+// Search attributes an operator filters by in the Temporal UI, prefixed with
+// Partnerops so they never collide with another application's in a shared
+// namespace. The dev server registers them at start, migrate and the worker on a
+// real server (SearchAttributes lists them for that).
 var (
-	SAPartnerID   = temporal.NewSearchAttributeKeyKeyword("PartnerId")
-	SAProgramID   = temporal.NewSearchAttributeKeyKeyword("ProgramId")
-	SAPartnerType = temporal.NewSearchAttributeKeyKeyword("PartnerType")
-	SAKind        = temporal.NewSearchAttributeKeyKeyword("Kind")
-	SAStatus      = temporal.NewSearchAttributeKeyKeyword("Status")
-	SADealID      = temporal.NewSearchAttributeKeyKeyword("DealId")
-	SAExpiresAt   = temporal.NewSearchAttributeKeyTime("ExpiresAt")
-	SAQuarter     = temporal.NewSearchAttributeKeyKeyword("Quarter")
+	SAPartnerID   = temporal.NewSearchAttributeKeyKeyword("PartneropsPartnerId")
+	SAProgramID   = temporal.NewSearchAttributeKeyKeyword("PartneropsProgramId")
+	SAPartnerType = temporal.NewSearchAttributeKeyKeyword("PartneropsPartnerType")
+	SAKind        = temporal.NewSearchAttributeKeyKeyword("PartneropsKind")
+	SAStatus      = temporal.NewSearchAttributeKeyKeyword("PartneropsStatus")
+	SADealID      = temporal.NewSearchAttributeKeyKeyword("PartneropsDealId")
+	SAExpiresAt   = temporal.NewSearchAttributeKeyTime("PartneropsExpiresAt")
+	SAQuarter     = temporal.NewSearchAttributeKeyKeyword("PartneropsQuarter")
 )
 
 // SearchAttributes names every custom search attribute and its type.
@@ -124,9 +126,46 @@ func summarized(ctx workflow.Context, summary string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, opts)
 }
 
-// awaitUntil waits for cond or until d has passed, on a timer the UI shows with summary.
-func awaitUntil(ctx workflow.Context, d time.Duration, summary string, cond func() bool) (bool, error) {
-	return workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary}}, cond)
+// awaitUntil waits for cond — what it waits for, in business words ("a
+// manager's decision") — or until d has passed, on a timer the UI shows with
+// summary. The workflow's current details say what it waits for and until when,
+// and the timer is cancelled when cond comes first (histories recorded before
+// cancel-wait-timers replay the way they ran).
+func awaitUntil(ctx workflow.Context, d time.Duration, what, summary string, cond func() bool) (bool, error) {
+	until := workflow.Now(ctx).Add(d)
+	workflow.SetCurrentDetails(ctx, "waiting for "+what+", until "+until.UTC().Format("2006-01-02 15:04 UTC")+" ("+summary+")")
+	if workflow.GetVersion(ctx, "cancel-wait-timers", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary}}, cond)
+	}
+	if cond() {
+		return true, nil
+	}
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel() // a wait that ended early leaves no timer running in the history
+	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: summary})
+	if err := workflow.Await(ctx, func() bool { return cond() || timer.IsReady() }); err != nil {
+		return false, err
+	}
+	return cond(), nil
+}
+
+// orDefault is s, or def when s is empty (an activity result recorded before s was added).
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// await waits for cond with no deadline; the current details say what for.
+func await(ctx workflow.Context, what string, cond func() bool) error {
+	workflow.SetCurrentDetails(ctx, "waiting for "+what)
+	return workflow.Await(ctx, cond)
+}
+
+// finished ends the workflow's current details with its outcome.
+func finished(ctx workflow.Context, outcome string) {
+	workflow.SetCurrentDetails(ctx, "done: "+outcome)
 }
 
 // recordFailure turns an activity that failed for good (the database refused the

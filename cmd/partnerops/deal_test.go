@@ -101,7 +101,7 @@ func TestDealEndToEnd(t *testing.T) {
 
 	// An operator finds it in the Temporal UI: approved deals expiring within 100 days.
 	eventually(t, "the deal to be searchable by expiry", func() bool {
-		q := fmt.Sprintf("Kind = 'deal' AND DealId = '%s' AND `Status` = 'approved' AND ExpiresAt < '%s'", id, time.Now().AddDate(0, 0, 100).UTC().Format(time.RFC3339))
+		q := fmt.Sprintf("PartneropsKind = 'deal' AND PartneropsDealId = '%s' AND PartneropsStatus = 'approved' AND PartneropsExpiresAt < '%s'", id, time.Now().AddDate(0, 0, 100).UTC().Format(time.RFC3339))
 		resp, err := sys.temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: q})
 		return err == nil && len(resp.Executions) == 1
 	})

@@ -220,7 +220,7 @@ func (p batchProgram) state(t *testing.T) map[string]string {
 func TestRecordBatchDecidesAsRecordAlone(t *testing.T) {
 	ctx := context.Background()
 	reviews, tiered, byClick, answered := 0, 0, 0, 0
-	in := &activities.Ingest{TokenKey: []byte("unused"), StartReview: func(context.Context, db.Conversion, db.Program) error { reviews++; return nil }}
+	in := &activities.Ingest{TokenKey: []byte("unused"), StartReview: func(context.Context, *db.Queries, db.Conversion, db.Program) error { reviews++; return nil }}
 	for round := range 3 {
 		seed := time.Now().UnixNano()
 		rng := rand.New(rand.NewSource(seed))
@@ -428,7 +428,7 @@ func tokenProgram(t *testing.T) batchProgram {
 func TestSpeculativeBatchDecidesAsRecordAlone(t *testing.T) {
 	ctx := context.Background()
 	key := []byte("token-key")
-	in := &activities.Ingest{TokenKey: key, StartReview: func(context.Context, db.Conversion, db.Program) error { return nil }}
+	in := &activities.Ingest{TokenKey: key, StartReview: func(context.Context, *db.Queries, db.Conversion, db.Program) error { return nil }}
 	repeats, answered := 0, 0
 	for range 3 {
 		seed := time.Now().UnixNano()

@@ -48,7 +48,7 @@ func TestMetrics(t *testing.T) {
 	}
 	// The Temporal SDK's own: workflow task and activity execution, requests to the server.
 	for _, re := range []string{`(?m)^temporal_workflow_task_execution_latency_seconds_bucket\{`, `(?m)^temporal_activity_execution_latency_seconds_bucket\{`,
-		`(?m)^temporal_workflow_task_schedule_to_start_latency_seconds_bucket\{`, `(?m)^temporal_request\{`, `(?m)^temporal_num_pollers\{`} {
+		`(?m)^temporal_workflow_task_schedule_to_start_latency_seconds_bucket\{`, `(?m)^temporal_request_total\{`, `(?m)^temporal_num_pollers\{`} {
 		if !regexp.MustCompile(re).MatchString(body) {
 			t.Errorf("/metrics lacks a Temporal SDK metric matching %s", re)
 		}
@@ -80,12 +80,12 @@ func TestDashboardAndAlertsNameServedMetrics(t *testing.T) {
 	}
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	served := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\w+) `).FindAllStringSubmatch(string(raw), -1) {
-		served[m[1]] = true
+	served := map[string]string{} // name → type
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\w+) (\w+)`).FindAllStringSubmatch(string(raw), -1) {
+		served[m[1]] = m[2]
 	}
-	// Emitted only once something failed: the SDK registers them on first failure.
-	onFailure := map[string]bool{"temporal_workflow_task_execution_failed": true, "temporal_activity_execution_failed": true}
+	// Emitted only once something failed: the SDK registers them on first failure (counters).
+	onFailure := map[string]string{"temporal_workflow_task_execution_failed_total": "counter", "temporal_activity_execution_failed_total": "counter"}
 
 	var exprs []string
 	alerts, err := os.ReadFile("../../docs/ops/prometheus-alerts.yml")
@@ -130,9 +130,30 @@ func TestDashboardAndAlertsNameServedMetrics(t *testing.T) {
 	for _, e := range exprs {
 		for _, n := range names.FindAllString(e, -1) {
 			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_sum"), "_count")
-			if !served[base] && !onFailure[base] {
+			if served[base] == "" && onFailure[base] == "" {
 				t.Errorf("%s (in %q) is not served by /metrics", n, e)
 			}
+		}
+	}
+	// Each function gets the type it is meant for: increase() and rate() a counter
+	// (or a histogram's series), delta() a gauge.
+	typed := regexp.MustCompile(`\b(increase|rate|delta)\(((?:partnerops|temporal)_[a-z_]+)`)
+	for _, e := range exprs {
+		for _, m := range typed.FindAllStringSubmatch(e, -1) {
+			fn, n := m[1], m[2]
+			typ := served[n] + onFailure[n]
+			if base := strings.TrimSuffix(n, "_bucket"); base != n && served[base] == "histogram" {
+				typ = "counter" // a histogram's buckets are counters
+			}
+			if want := map[string]string{"increase": "counter", "rate": "counter", "delta": "gauge"}[fn]; typ != want {
+				t.Errorf("%s(%s) in %q: %s is a %s, not a %s", fn, n, e, n, typ, want)
+			}
+		}
+	}
+	// The Temporal SDK's counters are counters, with help text.
+	for _, n := range []string{"temporal_request_total", "temporal_workflow_completed_total"} {
+		if served[n] != "counter" || !regexp.MustCompile(`(?m)^# HELP `+n+` Temporal SDK: \S`).Match(raw) {
+			t.Errorf("%s: type %q, help %v", n, served[n], regexp.MustCompile(`(?m)^# HELP `+n+` .*`).Find(raw))
 		}
 	}
 }

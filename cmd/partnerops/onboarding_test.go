@@ -67,7 +67,7 @@ func TestOnboardingEndToEnd(t *testing.T) {
 
 	// Operators find the partner by its search attributes in the Temporal UI.
 	eventually(t, "the workflow to be listed as active", func() bool {
-		resp, err := sys.temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: "PartnerId = '" + id + "' AND `Status` = 'active' AND PartnerType = 'reseller'"})
+		resp, err := sys.temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: "PartneropsPartnerId = '" + id + "' AND PartneropsStatus = 'active' AND PartneropsPartnerType = 'reseller'"})
 		return err == nil && len(resp.Executions) == 1
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,12 +39,25 @@ func newRegistry() (*prometheus.Registry, client.MetricsHandler, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("metrics exporter: %w", err)
 	}
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter), sdkmetric.WithView(sdkHelp))
 	handler := temporalotel.NewMetricsHandler(temporalotel.MetricsHandlerOptions{
 		Meter:   provider.Meter("temporal-sdk-go"),
 		OnError: func(err error) { slog.Default().Warn("temporal sdk metric", "error", err) },
+		// Counters as counters (Prometheus "counter", *_total): increase() and
+		// rate() in the alert rules need them monotonic, not gauges.
+		UseMonotonicCounters: true,
 	})
 	return reg, handler, nil
+}
+
+// sdkHelp gives the Temporal SDK's instruments, which carry no description, a
+// HELP line that says where they come from and what they count.
+func sdkHelp(i sdkmetric.Instrument) (sdkmetric.Stream, bool) {
+	if i.Scope.Name != "temporal-sdk-go" || i.Description != "" {
+		return sdkmetric.Stream{}, false
+	}
+	what := strings.ReplaceAll(strings.TrimPrefix(i.Name, "temporal_"), "_", " ")
+	return sdkmetric.Stream{Name: i.Name, Description: "Temporal SDK: " + what + " (see docs.temporal.io/references/sdk-metrics)", Unit: i.Unit}, true
 }
 
 // serveMetrics serves the registry on addr (the worker's own /metrics) until ctx ends.

@@ -142,6 +142,11 @@ ON CONFLICT (close_id, partner_id) DO NOTHING;
 -- name: ListPayouts :many
 SELECT * FROM payouts WHERE close_id = $1 ORDER BY partner_id;
 
+-- name: ListPayoutRefs :many
+-- A close's payouts with their partner's company, for the payout workflows' summaries.
+SELECT po.id, po.workflow_id, po.provider, po.partner_id, po.amount, po.currency, p.company
+FROM payouts po JOIN partners p ON p.id = po.partner_id WHERE po.close_id = $1 ORDER BY po.partner_id;
+
 -- name: GetPayout :one
 SELECT * FROM payouts WHERE id = $1;
 
@@ -168,7 +173,7 @@ ORDER BY c.month DESC LIMIT 1;
 SELECT * FROM closes WHERE program_id = $1 AND month > $2 ORDER BY month DESC LIMIT 1;
 
 -- name: ProgramsClosingOn :many
-SELECT id FROM programs WHERE close_day = $1 ORDER BY id;
+SELECT id, name FROM programs WHERE close_day = $1 ORDER BY id;
 
 -- name: PayoutCountsByStatus :many
 SELECT status, count(*)::bigint AS n FROM payouts GROUP BY status ORDER BY status;

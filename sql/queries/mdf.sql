@@ -115,7 +115,7 @@ ORDER BY t.name, pa.company;
 
 -- name: TierDefaultCandidates :many
 -- Active partners whose tier allocates MDF each quarter.
-SELECT p.id AS partner_id, p.program_id, pr.currency, pr.mdf_grace_days, t.name AS tier, t.mdf_quarterly_allocation
+SELECT p.id AS partner_id, p.program_id, p.company, pr.currency, pr.mdf_grace_days, t.name AS tier, t.mdf_quarterly_allocation
 FROM partners p JOIN tiers t ON t.id = p.tier_id JOIN programs pr ON pr.id = p.program_id
 WHERE p.status = 'active' AND t.mdf_quarterly_allocation > 0
   AND (sqlc.narg('program_id')::uuid IS NULL OR p.program_id = sqlc.narg('program_id')::uuid)

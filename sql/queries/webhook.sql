@@ -36,10 +36,12 @@ FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
 WHERE d.id = $1;
 
 -- name: StartWebhookRun :one
--- A new run of the delivery (the first, or a replay): pending again.
-UPDATE webhook_deliveries SET runs = runs + 1, started_at = now(), status = 'pending'
-WHERE id = $1
-RETURNING runs;
+-- A new run of the delivery (the first, or a replay): pending again. Answers the
+-- run, and the event type and endpoint for the workflow's summary.
+UPDATE webhook_deliveries d SET runs = d.runs + 1, started_at = now(), status = 'pending'
+FROM webhook_endpoints e
+WHERE d.id = $1 AND e.id = d.endpoint_id
+RETURNING d.runs, d.event_type, e.url;
 
 -- name: RecordWebhookAttempt :exec
 WITH a AS (
