@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerops/partnerops/db"
@@ -162,6 +163,10 @@ func (a *Activities) callProvider(req *http.Request) (ProviderResult, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
+	// otelhttp: a client span per call, and the trace context in its headers.
+	traced := *client
+	traced.Transport = otelhttp.NewTransport(client.Transport)
+	client = &traced
 	resp, err := client.Do(req)
 	if err != nil {
 		return ProviderResult{}, fmt.Errorf("payments API: %w", err) // retried: the key makes it safe

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -249,7 +250,8 @@ func (a *Activities) webhookClient() *http.Client {
 				return nil
 			}
 		}
-		a.hookClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 4},
+		// otelhttp: a client span per attempt, and the trace context in its headers.
+		a.hookClient = &http.Client{Timeout: 10 * time.Second, Transport: otelhttp.NewTransport(&http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 4}),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	})
 	return a.hookClient

@@ -33,14 +33,18 @@ func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error {
 }
 
 // Open connects a pool of at most maxConns connections to the database at url
-// (pgx's default, the larger of 4 and the CPU count, is never relied on).
-func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+// (pgx's default, the larger of 4 and the CPU count, is never relied on). A
+// tracer, when given, sees every query (a span each, when tracing is on).
+func Open(ctx context.Context, url string, maxConns int32, tracer ...pgx.QueryTracer) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
+	}
+	if len(tracer) > 0 && tracer[0] != nil {
+		cfg.ConnConfig.Tracer = tracer[0]
 	}
 	// google/uuid values encode and decode as binary uuid directly; without this
 	// pgx takes them through driver.Valuer (a string, a failed plan and an

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/enums/v1"
 	namespacepb "go.temporal.io/api/namespace/v1"
@@ -44,7 +46,11 @@ func openStore(ctx context.Context, url string, maxConns int) (*db.Store, error)
 	if err := db.EnsureDatabase(ctx, url); err != nil {
 		return nil, err
 	}
-	pool, err := db.Open(ctx, url, int32(maxConns))
+	var tracer pgx.QueryTracer
+	if tracingOn() { // otherwise no tracer at all: not even a no-op span per query on the hot paths
+		tracer = queryTracer(otel.GetTracerProvider())
+	}
+	pool, err := db.Open(ctx, url, int32(maxConns), tracer)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exaring/otelpgx"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -87,8 +89,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 // It returns the API's tracer, the Temporal client's interceptors (which carry
 // the trace into workflows and activities) and a shutdown that flushes.
 func tracing(ctx context.Context) (trace.Tracer, []interceptor.ClientInterceptor, func(), error) {
-	on := os.Getenv("OTEL_TRACES_EXPORTER") == "otlp" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
-	if !on || os.Getenv("OTEL_SDK_DISABLED") == "true" {
+	if !tracingOn() {
 		return nil, nil, func() {}, nil
 	}
 	exporter, err := otlptracehttp.New(ctx)
@@ -112,6 +113,31 @@ func tracing(ctx context.Context) (trace.Tracer, []interceptor.ClientInterceptor
 		defer cancel()
 		_ = tp.Shutdown(sctx)
 	}, nil
+}
+
+// tracingOn: the standard environment asks for traces.
+func tracingOn() bool {
+	on := os.Getenv("OTEL_TRACES_EXPORTER") == "otlp" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	return on && os.Getenv("OTEL_SDK_DISABLED") != "true"
+}
+
+// queryTracer makes a span of every database query, named after its sqlc query
+// ("db GetPartner"), with the statement (never its arguments) as db.statement.
+// The global provider delegates to the one tracing sets up, whenever that is.
+func queryTracer(tp trace.TracerProvider) pgx.QueryTracer {
+	return otelpgx.NewTracer(otelpgx.WithTracerProvider(tp), otelpgx.WithTrimSQLInSpanName(), otelpgx.WithDisableQuerySpanNamePrefix(), otelpgx.WithSpanNameFunc(querySpanName))
+}
+
+// querySpanName is "db <sqlc name>" for a generated query, else "db" and the
+// statement's first word (SELECT, COPY, BEGIN).
+func querySpanName(stmt string) string {
+	if rest, ok := strings.CutPrefix(stmt, "-- name: "); ok {
+		if name, _, ok := strings.Cut(rest, " "); ok {
+			return "db " + name
+		}
+	}
+	verb, _, _ := strings.Cut(strings.TrimSpace(stmt), " ")
+	return "db " + strings.ToUpper(verb)
 }
 
 // temporalTracing is the SDK's OpenTelemetry interceptor on tp: client calls
