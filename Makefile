@@ -16,7 +16,7 @@ PARTNEROPS    := $(BIN)/partnerops
 # are still decoded by encoding/json (api/bind.go: its errors are the API's).
 TAGS          := -tags=go_json
 
-.PHONY: bench-make-run wrk screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
+.PHONY: check-alerts bench-make-run wrk screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
 .DEFAULT_GOAL := help
 
 help:
@@ -78,13 +78,23 @@ lint: $(WORKFLOWCHECK)
 # Integration tests start their own Temporal dev server (from the CLI built here)
 # and create a private database on TEST_DATABASE_URL's server, so they never share
 # state with `make run`.
-test: lint check-generated $(TEMPORAL) browser
+test: lint check-generated check-alerts $(TEMPORAL) browser
 	TEMPORAL_CLI=$(TEMPORAL) $(GO) test $(TAGS) -count=1 -timeout 12m ./...
 	$(MAKE) compose-check walkthroughs
 
 # The README's portal pictures, taken by the browser tests.
 screenshots: $(TEMPORAL) browser
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots TEMPORAL_CLI=$(TEMPORAL) $(GO) test $(TAGS) -count=1 -run 'TestPortal' ./cmd/partnerops
+
+# The alert rules parse as Prometheus loads them (promtool, from Debian's
+# prometheus package, installed with apt where we can; its service is not
+# started). That each function gets the metric type it needs is checked by
+# TestDashboardAndAlertsNameServedMetrics against a live /metrics.
+check-alerts:
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; \
+	  else echo "check-alerts needs promtool: sudo apt-get install prometheus"; exit 1; fi; }
+	promtool check rules docs/ops/prometheus-alerts.yml
 
 # Debian's Chromium for the browser tests (cmd/partnerops/browser_test.go),
 # installed with apt where we can; the tests fail, never skip, without it.

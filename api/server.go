@@ -176,8 +176,10 @@ func (s *Server) click(c *gin.Context) {
 	s.clicker.Handle(c)
 }
 
-func (s *Server) metrics(c *gin.Context) {
-	promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}).ServeHTTP(c.Writer, c.Request)
+// MetricsHandler serves the registry for Prometheus. It is not on the API's
+// public port: the process serves it on its own listener (METRICS_ADDR).
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 }
 
 // register declares every route with the roles that may call it.
@@ -187,7 +189,6 @@ func (s *Server) register() {
 	s.handle(e, http.MethodGet, "/readyz", anyone, s.readyz)
 	s.handle(e, http.MethodGet, "/openapi.json", anyone, serveOpenAPIJSON)
 	s.handle(e, http.MethodGet, "/openapi.yaml", anyone, serveOpenAPIYAML)
-	s.handle(e, http.MethodGet, "/metrics", anyone, s.metrics)
 	s.handle(e, http.MethodGet, "/t.js", anyone, serveSnippet)
 
 	v1 := e.Group("/v1")

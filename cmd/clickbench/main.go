@@ -160,7 +160,16 @@ func serveClick(dbURL string) error {
 	if err != nil {
 		return err
 	}
-	return listen(s.Handler(), func() {
+	h, metrics := s.Handler(), s.MetricsHandler()
+	// /metrics beside the API here (partnerops serve puts it on its own listener):
+	// one string comparison a request.
+	return listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}), func() {
 		s.Close()
 		accepted, dropped, stored, lost := s.Clicker().Counts()
 		json.NewEncoder(os.Stdout).Encode(map[string]float64{"accepted": accepted, "dropped": dropped, "stored": stored, "lost": lost})

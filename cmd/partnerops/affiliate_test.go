@@ -727,7 +727,9 @@ func TestFullClickQueueStillAnswersAndCounts(t *testing.T) {
 		t.Fatalf("unknown code: %d", resp.StatusCode)
 	}
 	accepted, dropped, _, _ := s.Clicker().Counts()
-	metrics := expect(t, doAt(t, srv.URL, call{method: "GET", path: "/metrics"}), http.StatusOK)
+	ms := httptest.NewServer(s.MetricsHandler())
+	metrics := expect(t, doAt(t, ms.URL, call{method: "GET", path: "/metrics"}), http.StatusOK)
+	ms.Close()
 	_ = tx.Rollback(ctx)
 	srv.Close()
 	s.Close()

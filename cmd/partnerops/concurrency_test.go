@@ -438,7 +438,7 @@ func TestConcurrentPostbacksAreBatched(t *testing.T) {
 	f := affiliateProgram(t)
 	coupon := expect(t, do(t, call{method: "POST", path: "/v1/coupons", key: f.manager, body: map[string]any{"partner_id": f.partnerID}}), http.StatusCreated).str("code")
 	batches := func() (count, single float64) {
-		resp, err := http.Get(sys.api.URL + "/metrics")
+		resp, err := http.Get(sys.metrics.URL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,7 +21,7 @@ type Config struct {
 	TemporalAddress   string
 	TemporalNamespace string
 	HTTPAddr          string
-	MetricsAddr       string // the worker's own /metrics
+	MetricsAddr       string // where /metrics listens (serve, worker and dev), never the API's port
 	LogLevel          string
 	ShutdownTimeout   time.Duration
 	DataDir           string // dev: Temporal's and the private PostgreSQL's state, the bootstrap key

@@ -40,9 +40,15 @@ func TestServeAsAnUnprivilegedUserInAnEmptyDirectory(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := mln.Addr().String()
+	mln.Close()
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = empty
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "DATABASE_URL=" + sys.dbURL, "TEMPORAL_ADDRESS=" + sys.temporalAddress, "HTTP_ADDR=" + addr,
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "DATABASE_URL=" + sys.dbURL, "TEMPORAL_ADDRESS=" + sys.temporalAddress, "HTTP_ADDR=" + addr, "METRICS_ADDR=" + metricsAddr,
 		"CLICK_TOKEN_KEY=container-test-click-token-key-0123456789", "IP_HASH_KEY=container-test-ip-hash-key-0123456789ab"}
 	if os.Getuid() == 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}} // nobody
@@ -68,8 +74,12 @@ func TestServeAsAnUnprivilegedUserInAnEmptyDirectory(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// Its /metrics gathers (one collector per pool, the SDK's metrics beside).
-	resp, err := http.Get("http://" + addr + "/metrics")
+	// Its /metrics gathers (one collector per pool, the SDK's metrics beside), on
+	// its own listener: the public port does not serve it.
+	if resp, err := http.Get("http://" + addr + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/metrics on the public port: %v %v", resp, err)
+	}
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve": {summary: "run the HTTP API", details: "Serves /v1, /c/{code}, /metrics and the health endpoints on HTTP_ADDR until SIGINT/SIGTERM, then drains (SHUTDOWN_TIMEOUT) and writes every accepted click.",
+	"serve": {summary: "run the HTTP API", details: "Serves /v1, /c/{code} and the health endpoints on HTTP_ADDR and /metrics on METRICS_ADDR until SIGINT/SIGTERM, then drains (SHUTDOWN_TIMEOUT) and writes every accepted click.",
 		run: func(ctx context.Context, cfg Config, logger *slog.Logger, _ []string) error {
 			p, err := connect(ctx, cfg, logger, "api")
 			if err != nil {

@@ -44,6 +44,7 @@ var sys struct {
 	temporalAddress string
 	temporal        client.Client
 	api             *httptest.Server
+	metrics         *httptest.Server // the process's /metrics, on its own listener as METRICS_ADDR is
 	logger          *slog.Logger
 	worker          worker.Worker
 	pay             *fakepay.Server
@@ -180,6 +181,8 @@ func runWithSystem(m *testing.M) (int, error) {
 	sys.api.Listener = ln
 	sys.api.Start()
 	sys.pay.CallbackURL, sys.pay.Secret = sys.api.URL+"/v1/webhooks/payments", webhookSecret
+	sys.metrics = httptest.NewServer(s.MetricsHandler())
+	defer sys.metrics.Close()
 	defer s.Close()
 	defer sys.api.Close()
 	return m.Run(), nil

@@ -21,7 +21,7 @@ func TestMetrics(t *testing.T) {
 	expect(t, do(t, call{method: "POST", path: "/v1/partners/" + id + "/approve", key: f.manager, body: map[string]any{}}), http.StatusConflict)
 	do(t, call{method: "GET", path: "/v1/nowhere/" + id, key: f.manager})
 
-	resp, err := http.Get(sys.api.URL + "/metrics")
+	resp, err := http.Get(sys.metrics.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestDashboardAndAlertsNameServedMetrics(t *testing.T) {
 	f := newProgram(t)
 	id := apply(t, f, "affiliate")
 	expect(t, do(t, call{method: "POST", path: "/v1/partners/" + id + "/approve", key: f.manager, body: map[string]any{}}), http.StatusOK)
-	resp, err := http.Get(sys.api.URL + "/metrics")
+	resp, err := http.Get(sys.metrics.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

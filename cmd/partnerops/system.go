@@ -192,6 +192,11 @@ func serveAPI(ctx context.Context, cfg Config, store *db.Store, c client.Client,
 	}
 	hs := api.NewHTTPServer(srv.Handler(), cfg.API.RequestTimeout)
 	logger.Info("API listening", "addr", ln.Addr().String())
+	// /metrics on its own listener, never on the public port.
+	mctx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	merr := make(chan error, 1)
+	go func() { merr <- serveMetrics(mctx, cfg.MetricsAddr, cfg.API.Registry, logger) }()
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -199,6 +204,9 @@ func serveAPI(ctx context.Context, cfg Config, store *db.Store, c client.Client,
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
+		return err
+	case err := <-merr:
+		_ = hs.Close()
 		return err
 	case <-ctx.Done():
 	}
