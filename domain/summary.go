@@ -99,7 +99,11 @@ func WebhookSummary(eventType, endpoint string, run int32) string {
 	return s
 }
 
-// EmailSummary: "deal_won_rejected e-mail → ana@northwind.example".
+// EmailSummary: "deal won rejected e-mail → ana@northwind.example" (a kind's
+// sequence number, deal_won_rejected_3, is left out).
 func EmailSummary(kind, to string) string {
+	if i := strings.LastIndexByte(kind, '_'); i > 0 && strings.Trim(kind[i+1:], "0123456789") == "" && i+1 < len(kind) {
+		kind = kind[:i]
+	}
 	return strings.ReplaceAll(kind, "_", " ") + " e-mail → " + to
 }

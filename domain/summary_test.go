@@ -20,7 +20,8 @@ func TestWorkflowSummaries(t *testing.T) {
 		PayoutSummary(d("110"), "USD", "Cy Media"):                                                         "110.00 USD → Cy Media",
 		WebhookSummary("deal.approved", "https://hooks.example.com/in?token=secret", 3):                    "deal.approved → hooks.example.com, run 3",
 		WebhookSummary("deal.approved", "https://hooks.example.com/in", 1):                                 "deal.approved → hooks.example.com",
-		EmailSummary("deal_won_rejected", "ana@northwind.example"):                                         "deal won rejected e-mail → ana@northwind.example",
+		EmailSummary("deal_won_rejected_3", "ana@northwind.example"):                                       "deal won rejected e-mail → ana@northwind.example",
+		EmailSummary("tier_changed", "ana@northwind.example"):                                              "tier changed e-mail → ana@northwind.example",
 		GroupThousands("-1234.50"):                                                                         "-1,234.50",
 		GroupThousands("999"):                                                                              "999",
 	} {

@@ -97,7 +97,7 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 	}
 	m := ib.pop()
 	st.SignedBy, st.Status = m.payload.(CloseDecision).Actor, domain.ClosePaying
-	if err := workflow.ExecuteActivity(summarized(ctx, "signed off by "+st.SignedBy), a.SetCloseStatus, in.CloseID, domain.ClosePaying, st.SignedBy).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(summarized(m.traced(ctx), "signed off by "+st.SignedBy), a.SetCloseStatus, in.CloseID, domain.ClosePaying, st.SignedBy).Get(ctx, nil); err != nil {
 		return st, err
 	}
 	ib.done(m, nil)

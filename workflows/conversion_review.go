@@ -83,7 +83,7 @@ func ConversionReviewWorkflow(ctx workflow.Context, in ReviewInput) (ReviewState
 	if d.Reason != "" {
 		summary += ": " + d.Reason
 	}
-	err := workflow.ExecuteActivity(summarized(ctx, summary), a.ResolveConversionReview, in.ConversionID, approved).Get(ctx, nil)
+	err := workflow.ExecuteActivity(summarized(m.traced(ctx), summary), a.ResolveConversionReview, in.ConversionID, approved).Get(ctx, nil)
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
 	ib.done(m, nil)
 	ib.close(messageError(domain.Conflict("already_decided", "the conversion was already reviewed (%s)", st.Status)))

@@ -235,7 +235,7 @@ func (w *dealWorkflow) processInbox(ctx workflow.Context) bool {
 	for w.inbox.pending() {
 		m := w.inbox.pop()
 		before := w.state
-		ended, err := w.apply(ctx, m)
+		ended, err := w.apply(m.traced(ctx), m)
 		if failed := recordFailure(err); failed != nil && !ended {
 			// The database refused the change: the deal stays as it was, the failed
 			// activity stays in the history for the operator, and the caller is told.

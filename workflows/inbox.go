@@ -24,13 +24,32 @@ type message struct {
 	n       int
 	name    string
 	payload any
+	span    any // the trace span of the Update that brought it (TraceSpanKey), if traced
 }
+
+// traced is ctx carrying the message's trace span: the activities that carry out
+// a decision run in the decision request's trace, not in the workflow start's.
+func (m message) traced(ctx workflow.Context) workflow.Context {
+	if m.span == nil {
+		return ctx
+	}
+	return workflow.WithValue(ctx, TraceSpanKey, m.span)
+}
+
+type traceSpanKey struct{}
+
+// TraceSpanKey is where the Temporal tracing interceptor keeps a workflow
+// context's span (its TracerOptions.SpanContextKey): the inbox reads an Update
+// handler's span there and gives it to the activities that carry the Update out.
+var TraceSpanKey any = traceSpanKey{}
 
 func newInbox() *inbox { return &inbox{refused: map[int]error{}} }
 
-func (ib *inbox) add(name string, payload any) int {
+func (ib *inbox) add(name string, payload any) int { return ib.addTraced(name, payload, nil) }
+
+func (ib *inbox) addTraced(name string, payload, span any) int {
 	ib.received++
-	ib.msgs = append(ib.msgs, message{n: ib.received, name: name, payload: payload})
+	ib.msgs = append(ib.msgs, message{n: ib.received, name: name, payload: payload, span: span})
 	return ib.received
 }
 
@@ -87,7 +106,7 @@ func (ib *inbox) close(err error) {
 // main loop has carried it out) and as a Signal (validated, or logged and dropped).
 func serve[T, S any](ctx workflow.Context, ib *inbox, name string, validate func(T) error, state func() S) error {
 	err := workflow.SetUpdateHandlerWithOptions(ctx, name, func(ctx workflow.Context, msg T) (S, error) {
-		n := ib.add(name, msg)
+		n := ib.addTraced(name, msg, ctx.Value(TraceSpanKey))
 		if err := workflow.Await(ctx, func() bool { return ib.applied >= n }); err != nil {
 			return state(), err
 		}

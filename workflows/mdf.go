@@ -188,7 +188,7 @@ func (w *mdfWorkflow) deadline() (*time.Time, string) {
 func (w *mdfWorkflow) processInbox(ctx workflow.Context) bool {
 	for w.inbox.pending() {
 		m := w.inbox.pop()
-		ended := w.apply(ctx, m)
+		ended := w.apply(m.traced(ctx), m)
 		w.inbox.done(m, nil)
 		if ended {
 			return true

@@ -172,7 +172,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 		m := w.inbox.pop()
 		d := m.payload.(Decision)
 		if m.name == PartnerReject {
-			w.change(ctx, activities.PartnerChangeRejected, domain.StatusRejected, StepRejected, d.Actor, d.Reason, nil)
+			w.change(m.traced(ctx), activities.PartnerChangeRejected, domain.StatusRejected, StepRejected, d.Actor, d.Reason, nil)
 			w.state.Decision = &d
 			w.inbox.done(m, nil)
 			w.inbox.close(messageError(domain.Conflict("process_ended", "the application was rejected")))
@@ -181,7 +181,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 		}
 		w.state.Decision, w.state.Approved = &d, true
 		// The approval activates the partner's first API key (made by the API) in the same transaction.
-		w.change(ctx, activities.PartnerChangeApproved, domain.StatusAwaitingAgreement, StepAgreement, d.Actor, d.Reason, &activities.PartnerChange{APIKeyID: d.APIKeyID})
+		w.change(m.traced(ctx), activities.PartnerChangeApproved, domain.StatusAwaitingAgreement, StepAgreement, d.Actor, d.Reason, &activities.PartnerChange{APIKeyID: d.APIKeyID})
 		w.inbox.done(m, nil)
 	}
 
@@ -192,7 +192,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 		m := w.inbox.pop()
 		acc := m.payload.(AgreementAcceptance)
 		w.state.AcceptedAgreement = acc.Version
-		w.change(ctx, activities.PartnerChangeAgreementAccepted, domain.StatusAwaitingCertification, StepCertification, acc.Actor, "terms "+acc.Version, &activities.PartnerChange{AgreementVersion: acc.Version})
+		w.change(m.traced(ctx), activities.PartnerChangeAgreementAccepted, domain.StatusAwaitingCertification, StepCertification, acc.Actor, "terms "+acc.Version, &activities.PartnerChange{AgreementVersion: acc.Version})
 		waiting = append(waiting, m) // the loop below may activate at once
 	}
 
@@ -202,7 +202,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 		for w.inbox.pending() {
 			m := w.inbox.pop()
 			if tc, ok := m.payload.(TierChange); ok {
-				err := w.changeTier(ctx, tc)
+				err := w.changeTier(m.traced(ctx), tc)
 				if err == nil {
 					w.state.TierWarning = nil // a manager's move settles any pending demotion
 				}
@@ -210,14 +210,14 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 				continue
 			}
 			if r, ok := m.payload.(activities.TierReview); ok {
-				w.applyTierReview(ctx, r)
+				w.applyTierReview(m.traced(ctx), r)
 				w.inbox.done(m, nil)
 				continue
 			}
 			c := m.payload.(CertificationRecord)
 			w.state.Certifications = append(w.state.Certifications, c.Certification)
 			cert := c.Certification
-			w.record(ctx, activities.PartnerChange{Kind: activities.PartnerChangeCertified, Status: w.state.Status, Actor: c.Actor,
+			w.record(m.traced(ctx), activities.PartnerChange{Kind: activities.PartnerChangeCertified, Status: w.state.Status, Actor: c.Actor,
 				Reason: fmt.Sprintf("%s valid until %s", c.Name, c.ExpiresAt.Format(time.DateOnly)), Certification: &cert})
 			waiting = append(waiting, m)
 		}

@@ -132,7 +132,11 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 	if result.Reason != "" {
 		summary += ": " + result.Reason
 	}
-	if err := workflow.ExecuteActivity(summarized(ctx, "settle: "+summary), a.SettlePayout, in.PayoutID, in.Attempt, *result).Get(ctx, nil); err != nil {
+	sctx := ctx
+	if decision != nil {
+		sctx = decision.traced(ctx) // finance's mark-paid: in its request's trace
+	}
+	if err := workflow.ExecuteActivity(summarized(sctx, "settle: "+summary), a.SettlePayout, in.PayoutID, in.Attempt, *result).Get(ctx, nil); err != nil {
 		return st, err
 	}
 	st.Status, st.Reason = result.Status, result.Reason

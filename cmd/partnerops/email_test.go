@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -38,6 +40,9 @@ func TestNotificationEmails(t *testing.T) {
 		!strings.Contains(m.HTML, "<p style=") || !strings.Contains(m.HTML, "not in our books") || header(t, m.Raw, "X-Partnerops-Notification") != "deal-"+deal+"/deal_won_rejected_3" {
 		t.Fatalf("e-mail: subject %q\ntext %q\nhtml %q\nraw %.1500s", m.Subject, m.Text, m.HTML, m.Raw)
 	}
+	// Its workflow says what it sent, to whom, in the Temporal UI.
+	sum := sha256.Sum256([]byte("deal-" + deal + "/deal_won_rejected_3"))
+	expectTexts(t, "e-mail", "email-"+hex.EncodeToString(sum[:12]), []string{"deal won rejected e-mail → " + address}, "done: sent")
 
 	// The partner mutes won-report rejections: the next one is not mailed (but still listed).
 	bad := do(t, call{method: "PUT", path: "/v1/me/notification-preferences", key: partnerKey, body: map[string]any{"email_muted": []string{"Deal Won"}}})

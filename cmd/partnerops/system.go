@@ -120,6 +120,7 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 		ID:   "commission-payable-sweep",
 		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 15 * time.Minute}}},
 		Action: &client.ScheduleWorkflowAction{ID: "commission-payable-sweep", Workflow: workflows.CommissionPayableWorkflow,
+			StaticSummary: "hourly: commission lines whose holding period passed become payable",
 			TaskQueue: workflows.TaskQueue},
 	})
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
@@ -129,7 +130,8 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 		ID:     "monthly-close",
 		Spec:   client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{{Hour: []client.ScheduleRange{{Start: 2}}}}},
-		Action: &client.ScheduleWorkflowAction{ID: "monthly-close", Workflow: workflows.CloseSchedulerWorkflow, TaskQueue: workflows.TaskQueue},
+		Action: &client.ScheduleWorkflowAction{ID: "monthly-close", Workflow: workflows.CloseSchedulerWorkflow, TaskQueue: workflows.TaskQueue,
+			StaticSummary: "daily: start the monthly close of every program whose close day it is"},
 	})
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("create the close schedule: %w", err)
@@ -138,7 +140,8 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 		ID:     "housekeeping",
 		Spec:   client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Hour}}},
-		Action: &client.ScheduleWorkflowAction{ID: "housekeeping", Workflow: workflows.HousekeepingWorkflow, TaskQueue: workflows.TaskQueue},
+		Action: &client.ScheduleWorkflowAction{ID: "housekeeping", Workflow: workflows.HousekeepingWorkflow, TaskQueue: workflows.TaskQueue,
+			StaticSummary: "housekeeping: expired idempotency keys and sessions, deliveries whose start was missed"},
 	})
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("create the housekeeping schedule: %w", err)
@@ -148,7 +151,8 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 		ID: "mdf-quarter-start",
 		Spec: client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{{Month: []client.ScheduleRange{{Start: 1, End: 10, Step: 3}},
 			DayOfMonth: []client.ScheduleRange{{Start: 1}}, Hour: []client.ScheduleRange{{Start: 0}}, Minute: []client.ScheduleRange{{Start: 30}}}}},
-		Action: &client.ScheduleWorkflowAction{ID: "mdf-quarter-start", Workflow: workflows.MDFQuarterStartWorkflow, TaskQueue: workflows.TaskQueue},
+		Action: &client.ScheduleWorkflowAction{ID: "mdf-quarter-start", Workflow: workflows.MDFQuarterStartWorkflow, TaskQueue: workflows.TaskQueue,
+			StaticSummary: "quarter start: every active partner's tier default MDF allocation"},
 	})
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("create the MDF schedule: %w", err)
@@ -158,7 +162,8 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 		ID: "tier-review",
 		Spec: client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{{Month: []client.ScheduleRange{{Start: 1, End: 10, Step: 3}},
 			DayOfMonth: []client.ScheduleRange{{Start: 1}}, Hour: []client.ScheduleRange{{Start: 0}}, Minute: []client.ScheduleRange{{Start: 5}}}}},
-		Action: &client.ScheduleWorkflowAction{ID: "tier-review", Workflow: workflows.TierReviewWorkflow, TaskQueue: workflows.TaskQueue},
+		Action: &client.ScheduleWorkflowAction{ID: "tier-review", Workflow: workflows.TierReviewWorkflow, TaskQueue: workflows.TaskQueue,
+			StaticSummary: "tier review: promotions, and demotions after a warning and a grace period"},
 	})
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("create the tier review schedule: %w", err)

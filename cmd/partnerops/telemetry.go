@@ -28,6 +28,8 @@ import (
 	"go.temporal.io/sdk/client"
 	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
 	"go.temporal.io/sdk/interceptor"
+
+	"github.com/partnerops/partnerops/workflows"
 )
 
 // newRegistry is the process's metrics: Go runtime and process figures, and the
@@ -144,7 +146,9 @@ func querySpanName(stmt string) string {
 // (start, update, signal) and, on the worker built from the same client, the
 // workflow and activity executions, as spans of one trace.
 func temporalTracing(tp trace.TracerProvider) ([]interceptor.ClientInterceptor, error) {
-	ti, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{Tracer: tp.Tracer("temporal")})
+	// SpanContextKey: the workflows hand an Update's span to the activities that
+	// carry it out (workflows.TraceSpanKey), so a decision's write is in its trace.
+	ti, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{Tracer: tp.Tracer("temporal"), SpanContextKey: workflows.TraceSpanKey})
 	if err != nil {
 		return nil, fmt.Errorf("temporal tracing interceptor: %w", err)
 	}
