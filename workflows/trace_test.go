@@ -26,7 +26,9 @@ func TestDecisionWriteIsInTheDecisionsTrace(t *testing.T) {
 	}
 	h := newDealHarness(t, dealPolicy("none"), noConflicts, nil)
 	h.env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{ti}})
-	h.at(time.Hour, func() { h.send(DealApprove, DealDecision{Actor: "mgr", Margin: ptr(decimal.RequireFromString("0.18"))}) })
+	h.at(time.Hour, func() {
+		h.send(DealApprove, DealDecision{Actor: "mgr", Margin: ptr(decimal.RequireFromString("0.18"))})
+	})
 	h.at(2*time.Hour, func() { h.send(DealLose, DealDecision{Actor: "partner", Reason: "went elsewhere"}) })
 	if st := h.run(); st.Status != domain.DealLost {
 		t.Fatalf("status %s", st.Status)

@@ -121,15 +121,15 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 15 * time.Minute}}},
 		Action: &client.ScheduleWorkflowAction{ID: "commission-payable-sweep", Workflow: workflows.CommissionPayableWorkflow,
 			StaticSummary: "hourly: commission lines whose holding period passed become payable",
-			TaskQueue: workflows.TaskQueue},
+			TaskQueue:     workflows.TaskQueue},
 	})
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("create the commission schedule: %w", err)
 	}
 	// Daily at 02:00 UTC: start the monthly close of programs whose close day it is.
 	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:     "monthly-close",
-		Spec:   client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{{Hour: []client.ScheduleRange{{Start: 2}}}}},
+		ID:   "monthly-close",
+		Spec: client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{{Hour: []client.ScheduleRange{{Start: 2}}}}},
 		Action: &client.ScheduleWorkflowAction{ID: "monthly-close", Workflow: workflows.CloseSchedulerWorkflow, TaskQueue: workflows.TaskQueue,
 			StaticSummary: "daily: start the monthly close of every program whose close day it is"},
 	})
@@ -138,8 +138,8 @@ func ensureSchedules(ctx context.Context, c client.Client) error {
 	}
 	// Hourly: expired Idempotency-Keys swept, click partitions kept three months ahead.
 	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:     "housekeeping",
-		Spec:   client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Hour}}},
+		ID:   "housekeeping",
+		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Hour}}},
 		Action: &client.ScheduleWorkflowAction{ID: "housekeeping", Workflow: workflows.HousekeepingWorkflow, TaskQueue: workflows.TaskQueue,
 			StaticSummary: "housekeeping: expired idempotency keys and sessions, deliveries whose start was missed"},
 	})
