@@ -350,16 +350,23 @@ func TestThreeMonthsOfMoney(t *testing.T) {
 	}
 }
 
-// Random sequences of sales, refunds (partial and full, of open, frozen, carried
-// and paid lines, some while a close waits for sign-off) and closes: after every
-// close the invariants hold, and in the end every partner's lines add up to 10 %
-// of what it sold net of refunds — paid or still owed, never lost nor doubled.
-func TestMoneyInvariantsOverRandomSequences(t *testing.T) {
+// moneySeed is a random sequence's seed: a new one each run, or MONEY_SEED's to
+// reproduce a failure (it is logged).
+func moneySeed(t *testing.T) int64 {
 	seed := time.Now().UnixNano()
 	if s := os.Getenv("MONEY_SEED"); s != "" {
 		fmt.Sscan(s, &seed)
 	}
 	t.Logf("seed %d (MONEY_SEED=%d reproduces it)", seed, seed)
+	return seed
+}
+
+// Random sequences of sales, refunds (partial and full, of open, frozen, carried
+// and paid lines, some while a close waits for sign-off) and closes: after every
+// close the invariants hold, and in the end every partner's lines add up to 10 %
+// of what it sold net of refunds — paid or still owed, never lost nor doubled.
+func TestMoneyInvariantsOverRandomSequences(t *testing.T) {
+	seed := moneySeed(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 7))
 	names := []string{"P1", "P2", "P3"}
 	f := newMoneyFixture(t, names...)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -19,11 +18,7 @@ import (
 // more than the line; once the whole sale is refunded the sale's lines net to
 // exactly zero (2.53 refunded in two halves is 1.26 + 1.27, not 1.26 twice).
 func TestPartialRefundsNetExactly(t *testing.T) {
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("MONEY_SEED"); s != "" {
-		fmt.Sscan(s, &seed)
-	}
-	t.Logf("seed %d (MONEY_SEED=%d reproduces it)", seed, seed)
+	seed := moneySeed(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 25))
 	states := []string{"Open", "Frozen", "Carried", "Paid"}
 	f := newMoneyFixture(t, states...)

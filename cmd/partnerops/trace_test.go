@@ -76,4 +76,23 @@ func TestTraceFromHTTPToActivity(t *testing.T) {
 			t.Errorf("no %q span in the caller's trace: %v", want, names)
 		}
 	}
+
+	// The manager's approval, in a trace of its own: the write that carries it out
+	// (RecordPartnerChange) is in the approval's trace, not in the application's.
+	expect(t, doAt(t, srv.URL, call{method: "POST", path: "/v1/partners/" + r.str("id") + "/approve", key: f.manager, body: map[string]any{},
+		headers: map[string]string{"traceparent": "00-5cf92f3577b34da6a3ce929d0e0e4737-00f067aa0ba902b8-01"}}), http.StatusOK)
+	eventually(t, "the approval's write in its trace", func() bool {
+		names = names[:0]
+		for _, sp := range exporter.GetSpans() {
+			if sp.SpanContext.TraceID().String() == "5cf92f3577b34da6a3ce929d0e0e4737" {
+				names = append(names, sp.Name)
+			}
+		}
+		return slices.Contains(names, "RunActivity:RecordPartnerChange")
+	})
+	for _, want := range []string{"POST /v1/partners/:id/approve", "UpdateWorkflow:approve", "HandleUpdate:approve", "StartActivity:RecordPartnerChange"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("no %q span in the approval's trace: %v", want, names)
+		}
+	}
 }
