@@ -15,13 +15,17 @@ PARTNEROPS    := $(BIN)/partnerops
 # tag): 7 % less CPU per conversion answered (README, "Performance"). Requests
 # are still decoded by encoding/json (api/bind.go: its errors are the API's).
 TAGS          := -tags=go_json
+# The end-to-end suite (cmd/partnerops: real PostgreSQL, Temporal and Chromium)
+# carries the e2e build tag; a plain `go test ./...` is the fast suite that runs
+# on any machine.
+E2E           := -tags=go_json,e2e
 
 .PHONY: check-alerts bench-make-run wrk screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run       start everything (Temporal dev server + UI, migrations, API on :8080, worker)"
-	@echo "make test      lint, check generated code, run every test against real PostgreSQL and Temporal"
+	@echo "make test      lint, check generated code, run every test against real PostgreSQL and Temporal (go test ./... alone is the fast suite)"
 	@echo "make generate  regenerate db/ from sql/ with sqlc"
 	@echo "make migrate   apply migrations to DATABASE_URL"
 	@echo "make lint      gofmt, go vet, go mod tidy -diff, workflowcheck"
@@ -71,7 +75,7 @@ check-generated: $(SQLC) $(OAPICODEGEN)
 lint: $(WORKFLOWCHECK)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.bin/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
-	$(GO) vet $(TAGS) ./...
+	$(GO) vet $(E2E) ./...
 	$(GO) mod tidy -diff
 	$(WORKFLOWCHECK) ./workflows/...
 
@@ -79,12 +83,12 @@ lint: $(WORKFLOWCHECK)
 # and create a private database on TEST_DATABASE_URL's server, so they never share
 # state with `make run`.
 test: lint check-generated check-alerts $(TEMPORAL) browser
-	TEMPORAL_CLI=$(TEMPORAL) $(GO) test $(TAGS) -count=1 -timeout 12m ./...
+	TEMPORAL_CLI=$(TEMPORAL) $(GO) test $(E2E) -count=1 -timeout 12m ./...
 	$(MAKE) compose-check walkthroughs
 
 # The README's portal pictures, taken by the browser tests.
 screenshots: $(TEMPORAL) browser
-	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots TEMPORAL_CLI=$(TEMPORAL) $(GO) test $(TAGS) -count=1 -run 'TestPortal' ./cmd/partnerops
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots TEMPORAL_CLI=$(TEMPORAL) $(GO) test $(E2E) -count=1 -run 'TestPortal' ./cmd/partnerops
 
 # The alert rules parse as Prometheus loads them (promtool, from Debian's
 # prometheus package, installed with apt where we can; its service is not

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 // Bad input never reaches a column it cannot fit: every amount beyond its

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 // Decisions under concurrency, against the real services with the API and the

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 // A worker that dies in the middle of the close's longest step: its heartbeats

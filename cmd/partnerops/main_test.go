@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 // Integration tests: the real API and worker against a real PostgreSQL and a real

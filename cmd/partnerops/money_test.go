@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 // Money that is right, over three consecutive closes computed by hand to the

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 // What an operator reads in the Temporal UI: every workflow the product starts

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 // Payout details that changed are never paid before finance confirms them, at
