@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/partnerops/partnerops/activities"
 )
 
 // Histories recorded from a real server (workflows/testdata, see README) must
@@ -24,6 +27,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflow(ConversionReviewWorkflow)
 			r.RegisterWorkflow(CloseWorkflow)
 			r.RegisterWorkflow(PayoutWorkflow)
+			r.RegisterWorkflowWithOptions(EmailDelivery, workflow.RegisterOptions{Name: activities.EmailDeliveryWorkflow})
+			r.RegisterWorkflowWithOptions(WebhookDelivery, workflow.RegisterOptions{Name: activities.WebhookDeliveryWorkflow})
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}

@@ -45,6 +45,7 @@ func TestNotificationEmails(t *testing.T) {
 	// Its workflow says what it sent, to whom, in the Temporal UI.
 	sum := sha256.Sum256([]byte("deal-" + deal + "/deal_won_rejected_3"))
 	expectTexts(t, "e-mail", "email-"+hex.EncodeToString(sum[:12]), []string{"deal won rejected e-mail → " + address}, "done: sent")
+	recordHistory(t, "email-"+hex.EncodeToString(sum[:12]), "email-sent")
 
 	// The partner mutes won-report rejections: the next one is not mailed (but still listed).
 	bad := do(t, call{method: "PUT", path: "/v1/me/notification-preferences", key: partnerKey, body: map[string]any{"email_muted": []string{"Deal Won"}}})

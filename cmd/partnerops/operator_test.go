@@ -161,4 +161,9 @@ func TestEveryWorkflowSaysWhatItIsAndWhatItWaitsFor(t *testing.T) {
 	})
 	host := strings.TrimPrefix(hook.URL, "http://")
 	expectTexts(t, "webhook delivery", ids.WebhookDelivery(uuid.MustParse(delivery), 1), []string{eventType + " → " + host}, "delivering: each attempt is the activity below")
+
+	recordHistory(t, deal.str("workflow_id"), "deal-approved-timer-cancelled")
+	recordHistory(t, ids.WebhookDelivery(uuid.MustParse(delivery), 1), "webhook-delivery-retrying")
+	recordHistory(t, payoutWF, "payout-waiting-for-provider")
+	recordHistory(t, mdf.str("workflow_id"), "mdf-pending-approval")
 }

@@ -165,6 +165,8 @@ func TestChangedPayoutDetailsAreNeverPaidUnconfirmed(t *testing.T) {
 	if lateDest != "acct_late0002" {
 		t.Fatalf("%s was paid to %q", late, lateDest)
 	}
+	recordHistory(t, fmt.Sprint(f.payoutOfPartner(t, close1, late)["workflow_id"]), "payout-held-then-paid")
+	recordHistory(t, r.str("workflow_id"), "close-with-held-payout")
 	sys.pay.SetMode(fakepay.Mode{})
 
 	// Review's held statement is carried; confirmed after the close, it is paid in the next.
