@@ -12,7 +12,7 @@ WORKFLOWCHECK := $(BIN)/workflowcheck
 OAPICODEGEN   := $(BIN)/oapi-codegen
 PARTNEROPS    := $(BIN)/partnerops
 # Gin renders JSON with goccy/go-json instead of encoding/json (Gin's own build
-# tag): 7 % less CPU per conversion answered (README, "Performance"). Requests
+# tag): 7 % less CPU per conversion answered (docs/performance.md). Requests
 # are still decoded by encoding/json (api/bind.go: its errors are the API's).
 TAGS          := -tags=go_json
 # The end-to-end suite (cmd/partnerops: real PostgreSQL, Temporal and Chromium)
@@ -31,7 +31,7 @@ help:
 	@echo "make lint      gofmt, go vet, go mod tidy -diff, workflowcheck"
 	@echo "make bench     measure the click path and conversion ingest against real PostgreSQL"
 	@echo "make bench-make-run  the click path under partnerops dev (what make run runs) against a bare Gin 302, with wrk"
-	@echo "make walkthroughs  run the README walkthroughs twice against partnerops dev (part of make test)"
+	@echo "make walkthroughs  run the walkthroughs of docs/ twice against partnerops dev (part of make test)"
 
 run: $(TEMPORAL) build
 	$(PARTNEROPS) dev
@@ -86,7 +86,7 @@ test: lint check-generated check-alerts $(TEMPORAL) browser
 	TEMPORAL_CLI=$(TEMPORAL) $(GO) test $(E2E) -count=1 -timeout 12m ./...
 	$(MAKE) compose-check walkthroughs
 
-# The README's portal pictures, taken by the browser tests.
+# The portal pictures of docs/portal.md, taken by the browser tests.
 screenshots: $(TEMPORAL) browser
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots TEMPORAL_CLI=$(TEMPORAL) $(GO) test $(E2E) -count=1 -run 'TestPortal' ./cmd/partnerops
 
@@ -117,7 +117,7 @@ compose-check:
 	docker-compose -f docker-compose.yml config -q; fi
 	@echo "docker-compose.yml is valid"
 
-# The README's walkthroughs, twice in a row, against `partnerops dev` on a fresh
+# The walkthroughs of docs/, twice in a row, against `partnerops dev` on a fresh
 # database (they need the ports make run uses: stop make run first).
 walkthroughs: build $(TEMPORAL) walkthrough-tools
 	PARTNEROPS=$(PARTNEROPS) .ci/walkthroughs

@@ -75,17 +75,17 @@ func wait(cond string) chromedp.Action[chromedp.Void] {
 	}
 }
 
-// readmeBlock returns the first ```lang block of a README section.
-func readmeBlock(t *testing.T, section, lang string) string {
+// docBlock returns the first ```lang block of a section of a document in docs/.
+func docBlock(t *testing.T, doc, section, lang string) string {
 	t.Helper()
-	raw, err := os.ReadFile("../../README.md")
+	raw, err := os.ReadFile("../../docs/" + doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(raw)
 	i := strings.Index(s, "\n"+section+"\n")
 	if i < 0 {
-		t.Fatalf("README has no %q", section)
+		t.Fatalf("docs/%s has no %q", doc, section)
 	}
 	s = s[i:]
 	if j := strings.Index(s[1:], "\n## "); j >= 0 {
@@ -93,12 +93,12 @@ func readmeBlock(t *testing.T, section, lang string) string {
 	}
 	m := regexp.MustCompile("(?s)```" + lang + "\n(.*?)\n```").FindStringSubmatch(s)
 	if m == nil {
-		t.Fatalf("README's %q has no %s block", section, lang)
+		t.Fatalf("docs/%s's %q has no %s block", doc, section, lang)
 	}
 	return m[1]
 }
 
-// The README's merchant integration, verbatim, in a real browser: a click on the
+// The merchant integration of docs/tracking.md, verbatim, in a real browser: a click on the
 // program's tracking domain lands on the shop (another host) with the click id;
 // the snippet keeps it in a first-party cookie and fills the checkout form; the
 // shop's backend posts the sale with it, signed, and it is attributed.
@@ -111,9 +111,9 @@ func TestMerchantSnippetInABrowser(t *testing.T) {
 	expect(t, do(t, call{method: "PUT", path: "/v1/programs/" + f.programID + "/affiliate", key: f.admin,
 		body: map[string]any{"allowed_domains": []string{"shop.test"}, "tracking_domain": trackingHost}}), http.StatusOK)
 
-	// The fake shop: the README's snippet and form on its landing page; its
+	// The fake shop: the documented snippet and form on its landing page; its
 	// backend posts the order back with the click id from the form.
-	snippet := readmeBlock(t, "## Walkthrough: merchant integration", "html")
+	snippet := docBlock(t, "tracking.md", "## Walkthrough: merchant integration", "html")
 	snippet = strings.ReplaceAll(snippet, "https://partnerops.example.com", "http://"+trackingHost+":"+trackerPort)
 	snippet = strings.ReplaceAll(snippet, "shop.example", "shop.test")
 	type order struct {

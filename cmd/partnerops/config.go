@@ -13,7 +13,7 @@ import (
 	"github.com/partnerops/partnerops/api"
 )
 
-// Config is read from the environment; README.md lists every variable with its default.
+// Config is read from the environment; docs/configuration.md lists every variable with its default.
 type Config struct {
 	DatabaseURL       string
 	DatabaseURLSet    bool // false when the default is used (dev may then start a private PostgreSQL)

@@ -37,7 +37,7 @@ commands:
   version                                    print the version
 
 Every command takes -h for its own help. Configuration comes from environment
-variables (DATABASE_URL, TEMPORAL_ADDRESS, HTTP_ADDR, ...); see README.md.
+variables (DATABASE_URL, TEMPORAL_ADDRESS, HTTP_ADDR, ...); see docs/configuration.md.
 `
 
 // version is set at build time (-ldflags "-X main.version=..."); otherwise the
