@@ -51,41 +51,57 @@ type CloseState struct {
 	SignedBy string                 `json:"signed_by,omitempty"`
 }
 
+type closeWorkflow struct {
+	in    CloseInput
+	st    CloseState
+	inbox *inbox
+}
+
 func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
-	st := CloseState{Status: domain.CloseComputing}
-	ib := newInbox()
-	state := func() CloseState { return st }
-	if err := errors.Join(
-		workflow.SetQueryHandler(ctx, CloseStatusQuery, func() (CloseState, error) { return st, nil }),
-		serve(ctx, ib, CloseApprove, func(d CloseDecision) error {
-			if st.Status != domain.CloseReview || ib.has(CloseApprove) {
-				return messageError(domain.Conflict("not_in_review", "the close is %s; sign-off happens during review", st.Status))
+	w := &closeWorkflow{in: in, st: CloseState{Status: domain.CloseComputing}, inbox: newInbox()}
+	if err := w.setup(ctx); err != nil {
+		return w.st, err
+	}
+	return w.run(ctx)
+}
+
+// setup: the status query and finance's sign-off (an Update, also a Signal),
+// accepted only in review.
+func (w *closeWorkflow) setup(ctx workflow.Context) error {
+	state := func() CloseState { return w.st }
+	return errors.Join(
+		workflow.SetQueryHandler(ctx, CloseStatusQuery, func() (CloseState, error) { return w.st, nil }),
+		serve(ctx, w.inbox, CloseApprove, func(d CloseDecision) error {
+			if w.st.Status != domain.CloseReview || w.inbox.has(CloseApprove) {
+				return messageError(domain.Conflict("not_in_review", "the close is %s; sign-off happens during review", w.st.Status))
 			}
 			if d.Actor == "" {
 				return messageError(domain.Invalid("actor", "required", "actor is required"))
 			}
 			return nil
 		}, state),
-	); err != nil {
-		return st, err
-	}
+	)
+}
+
+func (w *closeWorkflow) run(ctx workflow.Context) (CloseState, error) {
 	// The set-based steps may take minutes on a large program; they heartbeat, so a
 	// worker that dies mid-step is noticed in 15 s and the step retried elsewhere.
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 15 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second}})
 	var a *activities.Activities
+	in, ib := w.in, w.inbox
 
 	// Freeze and compute, in one transaction.
-	if err := workflow.ExecuteActivity(summarized(ctx, "freeze the period's payable lines and compute every partner's statement"), a.ComputeClose, in.CloseID).Get(ctx, &st.Totals); err != nil {
-		return st, fmt.Errorf("compute close: %w", err)
+	if err := workflow.ExecuteActivity(summarized(ctx, "freeze the period's payable lines and compute every partner's statement"), a.ComputeClose, in.CloseID).Get(ctx, &w.st.Totals); err != nil {
+		return w.st, fmt.Errorf("compute close: %w", err)
 	}
 	// The workflow moves first, then records it: whoever sees "review" in the
 	// database can sign off at once.
-	st.Status = domain.CloseReview
+	w.st.Status = domain.CloseReview
 	if err := workflow.ExecuteActivity(summarized(ctx, "open for review"), a.SetCloseStatus, in.CloseID, domain.CloseReview, "").Get(ctx, nil); err != nil {
-		return st, err
+		return w.st, err
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(w.st.Status))
 
 	// Finance reviews (adjustments recompute the statements through the API) and signs off.
 	if ok, _ := awaitUntil(ctx, closeReviewSLA, "finance to review and sign off", "3 days for finance to sign off: remind if not", ib.pending); !ok {
@@ -96,19 +112,33 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 		_ = await(ctx, "finance to sign off (reminded)", ib.pending)
 	}
 	m := ib.pop()
-	st.SignedBy, st.Status = m.payload.(CloseDecision).Actor, domain.ClosePaying
-	if err := workflow.ExecuteActivity(summarized(m.traced(ctx), "signed off by "+st.SignedBy), a.SetCloseStatus, in.CloseID, domain.ClosePaying, st.SignedBy).Get(ctx, nil); err != nil {
-		return st, err
+	w.st.SignedBy, w.st.Status = m.payload.(CloseDecision).Actor, domain.ClosePaying
+	if err := workflow.ExecuteActivity(summarized(m.traced(ctx), "signed off by "+w.st.SignedBy), a.SetCloseStatus, in.CloseID, domain.ClosePaying, w.st.SignedBy).Get(ctx, nil); err != nil {
+		return w.st, err
 	}
 	ib.done(m, nil)
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(w.st.Status))
 
-	// One payout per partner, at most payoutParallel at once.
-	var payouts []activities.PayoutRef
-	if err := workflow.ExecuteActivity(summarized(ctx, "create one payout per partner with a positive balance"), a.CreatePayouts, in.CloseID).Get(ctx, &payouts); err != nil {
-		return st, err
+	if err := w.pay(ctx); err != nil {
+		return w.st, err
 	}
-	st.Payouts = len(payouts)
+	w.st.Status = domain.CloseCompleted
+	_ = workflow.ExecuteActivity(summarized(ctx, fmt.Sprintf("completed: %d paid, %d failed", w.st.Paid, w.st.Failed)), a.SetCloseStatus, in.CloseID, domain.CloseCompleted, "").Get(ctx, nil)
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(w.st.Status))
+	finished(ctx, fmt.Sprintf("completed: %d paid, %d failed", w.st.Paid, w.st.Failed))
+	ib.close(messageError(domain.Conflict("not_in_review", "the close is completed")))
+	return w.st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
+// pay runs one payout workflow per partner with something to pay, at most
+// payoutParallel at once, and counts how they settled.
+func (w *closeWorkflow) pay(ctx workflow.Context) error {
+	var a *activities.Activities
+	var payouts []activities.PayoutRef
+	if err := workflow.ExecuteActivity(summarized(ctx, "create one payout per partner with a positive balance"), a.CreatePayouts, w.in.CloseID).Get(ctx, &payouts); err != nil {
+		return err
+	}
+	w.st.Payouts = len(payouts)
 	slots := workflow.NewBufferedChannel(ctx, payoutParallel)
 	done := workflow.NewChannel(ctx)
 	for _, p := range payouts {
@@ -128,17 +158,12 @@ func CloseWorkflow(ctx workflow.Context, in CloseInput) (CloseState, error) {
 		var paid bool
 		done.Receive(ctx, &paid)
 		if paid {
-			st.Paid++
+			w.st.Paid++
 		} else {
-			st.Failed++
+			w.st.Failed++
 		}
 	}
-	st.Status = domain.CloseCompleted
-	_ = workflow.ExecuteActivity(summarized(ctx, fmt.Sprintf("completed: %d paid, %d failed", st.Paid, st.Failed)), a.SetCloseStatus, in.CloseID, domain.CloseCompleted, "").Get(ctx, nil)
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(st.Status))
-	finished(ctx, fmt.Sprintf("completed: %d paid, %d failed", st.Paid, st.Failed))
-	ib.close(messageError(domain.Conflict("not_in_review", "the close is completed")))
-	return st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return nil
 }
 
 // CloseSchedulerWorkflow runs daily from a Temporal Schedule: it starts the close

@@ -53,14 +53,29 @@ type PayoutState struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+type payoutWorkflow struct {
+	in     PayoutInput
+	st     PayoutState
+	inbox  *inbox
+	result *activities.ProviderResult // the provider's (or finance's) word, once known
+}
+
 func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
-	st := PayoutState{Status: domain.PayoutPending}
-	var result *activities.ProviderResult
-	ib := newInbox()
-	state := func() PayoutState { return st }
+	w := &payoutWorkflow{in: in, st: PayoutState{Status: domain.PayoutPending}, inbox: newInbox()}
+	if err := w.setup(ctx); err != nil {
+		return w.st, err
+	}
+	return w.run(ctx)
+}
+
+// setup: the status query, finance's mark-paid/mark-failed for a submitted file
+// payout (Updates, also Signals), and the provider's confirmations (Signals: the
+// first decides, repeats are ignored).
+func (w *payoutWorkflow) setup(ctx workflow.Context) error {
+	state := func() PayoutState { return w.st }
 	decide := func(d PayoutDecision) error {
-		if st.Status != domain.PayoutSubmitted || in.Provider != "file" || ib.busy() {
-			return messageError(domain.Conflict("not_awaiting", "only a submitted file payout is marked by finance (status %s)", st.Status))
+		if w.st.Status != domain.PayoutSubmitted || w.in.Provider != "file" || w.inbox.busy() {
+			return messageError(domain.Conflict("not_awaiting", "only a submitted file payout is marked by finance (status %s)", w.st.Status))
 		}
 		if d.Actor == "" {
 			return messageError(domain.Invalid("actor", "required", "actor is required"))
@@ -68,66 +83,52 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 		return nil
 	}
 	if err := errors.Join(
-		workflow.SetQueryHandler(ctx, PayoutStatusQuery, func() (PayoutState, error) { return st, nil }),
-		serve(ctx, ib, PayoutMarkPaid, decide, state),
-		serve(ctx, ib, PayoutMarkFailed, decide, state),
+		workflow.SetQueryHandler(ctx, PayoutStatusQuery, func() (PayoutState, error) { return w.st, nil }),
+		serve(ctx, w.inbox, PayoutMarkPaid, decide, state),
+		serve(ctx, w.inbox, PayoutMarkFailed, decide, state),
 	); err != nil {
-		return st, err
+		return err
 	}
-	// Provider confirmations arrive as signals; the first decides, repeats are ignored.
 	confirmations := workflow.GetSignalChannel(ctx, PayoutProviderResult)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var r activities.ProviderResult
 			confirmations.Receive(ctx, &r)
-			if result == nil && (r.Status == domain.PayoutPaid || r.Status == domain.PayoutFailed) {
-				result = &r
+			if w.result == nil && (r.Status == domain.PayoutPaid || r.Status == domain.PayoutFailed) {
+				w.result = &r
 			}
 		}
 	})
+	return nil
+}
 
+func (w *payoutWorkflow) run(ctx workflow.Context) (PayoutState, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 	})
 	var a *activities.Activities
+	in, ib := w.in, w.inbox
 	if workflow.GetVersion(ctx, "payout-details-versions", workflow.DefaultVersion, 1) == 1 {
-		if err := awaitConfirmedDetails(ctx, in, &st); err != nil {
-			return st, err
+		if err := awaitConfirmedDetails(ctx, in, &w.st); err != nil {
+			return w.st, err
 		}
 	}
 	if err := workflow.ExecuteActivity(summarized(ctx, "ledger: commission payable → cash"), a.PostPayoutEntry, in.PayoutID, in.Attempt).Get(ctx, nil); err != nil {
-		return st, err
+		return w.st, err
 	}
-	st.Status = domain.PayoutSubmitted // as the row now says; a decision sent meanwhile waits in the queue
-	setPayoutStatus(ctx, st.Status)
+	w.st.Status = domain.PayoutSubmitted // as the row now says; a decision sent meanwhile waits in the queue
+	setPayoutStatus(ctx, w.st.Status)
 	var sent activities.ProviderResult
 	if err := workflow.ExecuteActivity(summarized(ctx, "send to the "+in.Provider+" provider"), a.SendPayout, in.PayoutID, in.Attempt).Get(ctx, &sent); err != nil {
 		sent = activities.ProviderResult{Status: domain.PayoutFailed, Reason: err.Error()}
 	}
-	st.Ref = sent.Ref
-	if sent.Status != domain.PayoutSubmitted && result == nil {
-		result = &sent
+	w.st.Ref = sent.Ref
+	if sent.Status != domain.PayoutSubmitted && w.result == nil {
+		w.result = &sent
 	}
-	var decision *message // finance's mark-paid/mark-failed, answered once settled
-	for result == nil {
-		if in.Provider == "file" { // a finance decision, after the bank confirms
-			_ = await(ctx, "finance to mark the bank-file payout paid or failed", func() bool { return ib.pending() })
-			m := ib.pop()
-			d := m.payload.(PayoutDecision)
-			r := activities.ProviderResult{Status: map[bool]string{true: "paid", false: "failed"}[m.name == PayoutMarkPaid], Ref: sent.Ref, Reason: d.Reason}
-			result, decision = &r, &m
-			break
-		}
-		// HTTP: wait for the callback, polling now and then in case it never comes.
-		if ok, _ := awaitUntil(ctx, payoutPollEvery, "the provider's confirmation", "wait for the provider's confirmation (then poll)", func() bool { return result != nil }); ok {
-			break
-		}
-		var polled activities.ProviderResult
-		if err := workflow.ExecuteActivity(summarized(ctx, "poll the provider"), a.CheckPayout, sent.Ref).Get(ctx, &polled); err == nil && polled.Status != domain.PayoutSubmitted && result == nil {
-			result = &polled
-		}
-	}
+	decision := w.awaitOutcome(ctx, sent)
+	result := w.result
 	summary := result.Status
 	if result.Reason != "" {
 		summary += ": " + result.Reason
@@ -137,19 +138,45 @@ func PayoutWorkflow(ctx workflow.Context, in PayoutInput) (PayoutState, error) {
 		sctx = decision.traced(ctx) // finance's mark-paid: in its request's trace
 	}
 	if err := workflow.ExecuteActivity(summarized(sctx, "settle: "+summary), a.SettlePayout, in.PayoutID, in.Attempt, *result).Get(ctx, nil); err != nil {
-		return st, err
+		return w.st, err
 	}
-	st.Status, st.Reason = result.Status, result.Reason
-	setPayoutStatus(ctx, st.Status)
+	w.st.Status, w.st.Reason = result.Status, result.Reason
+	setPayoutStatus(ctx, w.st.Status)
 	finished(ctx, summary)
 	if result.Ref != "" {
-		st.Ref = result.Ref
+		w.st.Ref = result.Ref
 	}
 	if decision != nil {
 		ib.done(*decision, nil)
 	}
-	ib.close(messageError(domain.Conflict("not_awaiting", "the payout is %s", st.Status)))
-	return st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	ib.close(messageError(domain.Conflict("not_awaiting", "the payout is %s", w.st.Status)))
+	return w.st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
+// awaitOutcome waits for the transfer's outcome: finance's word for a bank file
+// (the message, answered once settled), the provider's callback or its answer
+// to a poll for the HTTP provider.
+func (w *payoutWorkflow) awaitOutcome(ctx workflow.Context, sent activities.ProviderResult) *message {
+	var a *activities.Activities
+	for w.result == nil {
+		if w.in.Provider == "file" { // a finance decision, after the bank confirms
+			_ = await(ctx, "finance to mark the bank-file payout paid or failed", func() bool { return w.inbox.pending() })
+			m := w.inbox.pop()
+			d := m.payload.(PayoutDecision)
+			r := activities.ProviderResult{Status: map[bool]string{true: "paid", false: "failed"}[m.name == PayoutMarkPaid], Ref: sent.Ref, Reason: d.Reason}
+			w.result = &r
+			return &m
+		}
+		// HTTP: wait for the callback, polling now and then in case it never comes.
+		if ok, _ := awaitUntil(ctx, payoutPollEvery, "the provider's confirmation", "wait for the provider's confirmation (then poll)", func() bool { return w.result != nil }); ok {
+			break
+		}
+		var polled activities.ProviderResult
+		if err := workflow.ExecuteActivity(summarized(ctx, "poll the provider"), a.CheckPayout, sent.Ref).Get(ctx, &polled); err == nil && polled.Status != domain.PayoutSubmitted && w.result == nil {
+			w.result = &polled
+		}
+	}
+	return nil
 }
 
 // awaitConfirmedDetails pins the payout to the details it pays, holding it while
