@@ -80,9 +80,7 @@ func (s *Server) decide(c *gin.Context, d decision) {
 		return
 	}
 
-	wctx, cancel := context.WithTimeout(ctx, s.cfg.DecisionWait)
-	defer cancel()
-	settled, err := s.sendUpdate(wctx, d.WorkflowID, cl.updateID, d.Update, arg, d.Result)
+	settled, err := s.sendUpdate(ctx, d.WorkflowID, cl.updateID, d.Update, arg, d.Result)
 	// From here on the outcome is known (or pending) and must reach the caller even
 	// if the request's own deadline is near: store it under a context of its own.
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -165,18 +163,36 @@ func (s *Server) finish(ctx context.Context, cl claimed, ev auditEvent, ans answ
 // errProcessEnded marks an Update sent to a workflow that has completed.
 var errProcessEnded = errors.New("the process has ended")
 
-// sendUpdate delivers a decision to a workflow as an Update and waits for its
-// result until ctx ends. settled is false when the deadline passed first (the
-// Update may still be carried out). A completed workflow answers errProcessEnded.
+// errNotAccepted: Temporal did not accept the Update in time (the server or the
+// workers are away). Nothing happened; the retry with the same key is safe.
+var errNotAccepted = newHTTPError(http.StatusServiceUnavailable, "not_accepted",
+	"the decision could not be handed to its process just now and was not made; retry with the same Idempotency-Key", "")
+
+// sendUpdate delivers a decision to a workflow as an Update in two steps: until
+// Temporal has accepted it (AcceptWait: past it, errNotAccepted — a 503, never a
+// 202 for something that never arrived), then until its result (DecisionWait:
+// past it, settled is false — a 202, the accepted Update may still be carried
+// out). A completed workflow answers errProcessEnded.
 func (s *Server) sendUpdate(ctx context.Context, workflowID, updateID, name string, arg, result any) (settled bool, err error) {
-	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+	actx, acancel := context.WithTimeout(ctx, s.cfg.AcceptWait)
+	h, err := s.temporal.UpdateWorkflow(actx, client.UpdateWorkflowOptions{
 		WorkflowID: workflowID, UpdateName: name, UpdateID: updateID, Args: []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
+		WaitForStage: client.WorkflowUpdateStageAccepted,
 	})
-	if err == nil {
-		err = h.Get(ctx, result)
-	}
+	acancel()
 	var notFound *serviceerror.NotFound
+	var unavailable *serviceerror.Unavailable
+	switch {
+	case errors.As(err, &notFound):
+		return true, errProcessEnded
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), isDeadlineExceeded(err), errors.As(err, &unavailable):
+		return true, errNotAccepted
+	case err != nil:
+		return true, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.DecisionWait)
+	defer cancel()
+	err = h.Get(wctx, result)
 	switch {
 	case errors.As(err, &notFound):
 		return true, errProcessEnded

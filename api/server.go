@@ -31,6 +31,10 @@ type Config struct {
 	// DecisionWait bounds how long a decision waits for its workflow's outcome
 	// before answering 202 (pending); below RequestTimeout.
 	DecisionWait   time.Duration
+	// AcceptWait bounds how long a decision waits for Temporal to accept its
+	// Update (the workflow's validator ran): past it, or when the server cannot be
+	// reached, nothing happened and the answer is 503 with Retry-After.
+	AcceptWait time.Duration
 	MaxPageSize    int
 	RequestTimeout time.Duration
 	// Postbacks are recorded by ConversionWriters writers in batches of at most
@@ -63,7 +67,7 @@ type Config struct {
 }
 
 func DefaultConfig() Config {
-	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, ConversionWriters: 1, ConversionBatch: 128, DecisionWait: 10 * time.Second, RateLimit: 50, RateBurst: 100, AuthFailuresPerMinute: 20,
+	return Config{MaxBodyBytes: 1 << 20, MaxPageSize: 200, RequestTimeout: 15 * time.Second, ConversionWriters: 1, ConversionBatch: 128, DecisionWait: 10 * time.Second, AcceptWait: 4 * time.Second, RateLimit: 50, RateBurst: 100, AuthFailuresPerMinute: 20,
 		FilesDir: ".data/files", MaxFileBytes: 10 << 20, Click: DefaultClickConfig(), Portal: DefaultPortalConfig()}
 }
 

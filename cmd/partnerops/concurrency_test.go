@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/api"
 )
@@ -427,6 +428,40 @@ func TestPendingDecisionRetriedWithItsKey(t *testing.T) {
 	_ = sys.store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM partner_events WHERE partner_id = $1 AND kind = 'approved'", id).Scan(&approvals)
 	if approvals != 1 {
 		t.Fatalf("%d approvals recorded", approvals)
+	}
+}
+
+// A decision Temporal never accepted (its server is away) is not "pending": the
+// answer is 503 with Retry-After, nothing is recorded, the Idempotency-Key stays
+// free, and the same request later, with the key, is carried out once.
+func TestDecisionNotAcceptedAnswers503(t *testing.T) {
+	away, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Namespace: "default", Logger: quietLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer away.Close()
+	cfg := testAPIConfig()
+	cfg.AcceptWait, cfg.Click.TokenKey = 500*time.Millisecond, nil
+	s, err := api.New(cfg, sys.store, away, sys.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+
+	f := newProgram(t)
+	id := apply(t, f, "affiliate")
+	key := map[string]string{"Idempotency-Key": "approve-away-" + id}
+	r := doAt(t, srv.URL, call{method: "POST", path: "/v1/partners/" + id + "/approve", key: f.manager, body: map[string]any{}, headers: key})
+	if r.status != http.StatusServiceUnavailable || r.str("error", "code") != "not_accepted" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("a decision Temporal never saw: %d %v %s", r.status, r.header, r.raw)
+	}
+	if st := expect(t, do(t, call{method: "GET", path: "/v1/partners/" + id, key: f.manager}), http.StatusOK).str("status"); st != "pending_review" {
+		t.Fatalf("the partner is %s", st)
+	}
+	again := expect(t, do(t, call{method: "POST", path: "/v1/partners/" + id + "/approve", key: f.manager, body: map[string]any{}, headers: key}), http.StatusOK)
+	if again.str("status") != "awaiting_agreement" || again.header.Get("Idempotent-Replayed") == "true" {
+		t.Fatalf("the retry: %v %s", again.header, again.raw)
 	}
 }
 

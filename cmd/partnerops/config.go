@@ -79,8 +79,9 @@ func loadConfig() (Config, error) {
 	c.API.MaxPageSize = num("API_MAX_PAGE_SIZE", c.API.MaxPageSize)
 	c.API.RequestTimeout = dur("API_REQUEST_TIMEOUT", c.API.RequestTimeout)
 	c.API.DecisionWait = dur("API_DECISION_WAIT", c.API.DecisionWait)
-	if c.API.DecisionWait >= c.API.RequestTimeout {
-		errs = append(errs, "API_DECISION_WAIT must be shorter than API_REQUEST_TIMEOUT")
+	c.API.AcceptWait = dur("API_ACCEPT_WAIT", c.API.AcceptWait)
+	if c.API.AcceptWait+c.API.DecisionWait >= c.API.RequestTimeout {
+		errs = append(errs, "API_ACCEPT_WAIT plus API_DECISION_WAIT must be shorter than API_REQUEST_TIMEOUT")
 	}
 	c.API.RateLimit = float64(num("API_RATE_LIMIT", int(c.API.RateLimit)))
 	c.API.RateBurst = num("API_RATE_BURST", c.API.RateBurst)
