@@ -30,11 +30,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// DecisionWait bounds how long a decision waits for its workflow's outcome
 	// before answering 202 (pending); below RequestTimeout.
-	DecisionWait   time.Duration
+	DecisionWait time.Duration
 	// AcceptWait bounds how long a decision waits for Temporal to accept its
 	// Update (the workflow's validator ran): past it, or when the server cannot be
 	// reached, nothing happened and the answer is 503 with Retry-After.
-	AcceptWait time.Duration
+	AcceptWait     time.Duration
 	MaxPageSize    int
 	RequestTimeout time.Duration
 	// Postbacks are recorded by ConversionWriters writers in batches of at most

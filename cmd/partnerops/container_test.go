@@ -90,6 +90,13 @@ func TestServeAsAnUnprivilegedUserInAnEmptyDirectory(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `partnerops_db_pool_connections{pool="api",state="max"}`) {
 		t.Fatalf("/metrics: %d %.300s", resp.StatusCode, body)
 	}
+	// The container's health check: the binary's own `health` command.
+	if out, err := exec.Command(bin, "health", "http://"+addr+"/readyz").CombinedOutput(); err != nil {
+		t.Fatalf("health of a ready server: %v %s", err, out)
+	}
+	if out, err := exec.Command(bin, "health", "http://"+addr+"/nowhere").CombinedOutput(); err == nil {
+		t.Fatalf("health of a 404 succeeded: %s", out)
+	}
 	entries, _ := os.ReadDir(empty)
 	if len(entries) != 0 {
 		t.Fatalf("the server wrote into its working directory: %v", entries)

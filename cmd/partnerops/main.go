@@ -14,12 +14,15 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/api"
 	"github.com/partnerops/partnerops/db"
@@ -32,6 +35,7 @@ commands:
   worker                                     run the Temporal worker
   migrate                                    apply database migrations
   dev                                        run everything for development (Temporal dev server, API, worker)
+  health URL                                 exit 0 when URL answers 2xx within 3 s (container health checks)
   keys create --role ROLE [--partner ID] [--label TEXT]
                                              create an API key (roles: admin, manager, finance, partner, integration)
   version                                    print the version
@@ -97,7 +101,13 @@ var commands = map[string]command{
 			}
 			logger.Info("worker running")
 			merr := make(chan error, 1)
-			go func() { merr <- serveMetrics(ctx, cfg.MetricsAddr, reg, logger) }()
+			// /healthz and /readyz beside /metrics: ready while the Temporal server answers.
+			go func() {
+				merr <- serveMetrics(ctx, cfg.MetricsAddr, reg, logger, func(ctx context.Context) error {
+					_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+					return err
+				})
+			}()
 			select {
 			case <-ctx.Done():
 			case err := <-merr:
@@ -161,6 +171,8 @@ func run(args []string) error {
 	case "version", "-version", "--version":
 		fmt.Println("partnerops", versionString())
 		return nil
+	case "health": // the container's health check (the image has no curl); needs no configuration
+		return checkHealth(args[1:])
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -235,5 +247,22 @@ func runKeys(ctx context.Context, cfg Config, args []string) error {
 	}
 	fmt.Printf("%s\n", k.Key)
 	fmt.Fprintf(os.Stderr, "created %s key %s (id %s); it is shown only this once\n", k.Role, k.Prefix, k.ID)
+	return nil
+}
+
+// checkHealth GETs the one URL it is given and succeeds on a 2xx answer.
+func checkHealth(args []string) error {
+	if len(args) != 1 {
+		return usageError{"usage: partnerops health URL"}
+	}
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(args[0])
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%s answered %d", args[0], resp.StatusCode)
+	}
 	return nil
 }

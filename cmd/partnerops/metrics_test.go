@@ -3,14 +3,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
 	"gopkg.in/yaml.v3"
 )
 
@@ -160,5 +165,43 @@ func TestDashboardAndAlertsNameServedMetrics(t *testing.T) {
 		if served[n] != "counter" || !regexp.MustCompile(`(?m)^# HELP `+n+` Temporal SDK: \S`).Match(raw) {
 			t.Errorf("%s: type %q, help %v", n, served[n], regexp.MustCompile(`(?m)^# HELP `+n+` .*`).Find(raw))
 		}
+	}
+}
+
+// A worker's metrics listener also answers /healthz and /readyz: ready while its
+// Temporal server answers, 503 when not.
+func TestWorkerHealthEndpoints(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	for _, tc := range []struct {
+		ready func(context.Context) error
+		want  int
+	}{
+		{func(ctx context.Context) error {
+			_, err := sys.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}, http.StatusOK},
+		{func(context.Context) error { return errors.New("no Temporal") }, http.StatusServiceUnavailable},
+	} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { _ = serveMetrics(ctx, addr, reg, sys.logger, tc.ready) }()
+		eventually(t, "the listener", func() bool {
+			resp, err := http.Get("http://" + addr + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err == nil && resp.StatusCode == http.StatusOK
+		})
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil || resp.StatusCode != tc.want {
+			t.Fatalf("/readyz: %v %v, want %d", resp, err, tc.want)
+		}
+		resp.Body.Close()
+		cancel()
 	}
 }

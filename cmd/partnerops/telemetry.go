@@ -65,13 +65,27 @@ func sdkHelp(i sdkmetric.Instrument) (sdkmetric.Stream, bool) {
 }
 
 // serveMetrics serves the registry on addr (the worker's own /metrics) until ctx ends.
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, logger *slog.Logger) error {
+// A ready function, when given, also serves /healthz (the process answers) and
+// /readyz (ready answers nil: a worker whose Temporal server answers).
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, logger *slog.Logger, ready ...func(context.Context) error) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("metrics listen on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if len(ready) > 0 {
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+		mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+			rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := ready[0](rctx); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write([]byte("ready\n"))
+		})
+	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	logger.Info("metrics listening", "addr", ln.Addr().String())
 	go func() {
