@@ -194,9 +194,10 @@ func (q *Queries) CreateAdjustment(ctx context.Context, arg CreateAdjustmentPara
 }
 
 const createPayouts = `-- name: CreatePayouts :execrows
-INSERT INTO payouts (id, close_id, partner_id, amount, currency, provider, status, workflow_id)
+INSERT INTO payouts (id, close_id, partner_id, amount, currency, provider, status, workflow_id, payout_details_id)
 SELECT gen_random_uuid(), s.close_id, s.partner_id, s.payable, s.currency, $1, 'pending',
-       $2::text || s.partner_id || '-' || s.close_id
+       $2::text || s.partner_id || '-' || s.close_id,
+       (SELECT d.id FROM payout_details d WHERE d.partner_id = s.partner_id AND d.confirmed_at IS NOT NULL ORDER BY d.version DESC LIMIT 1)
 FROM statements s WHERE s.close_id = $3 AND s.payable > 0
 ON CONFLICT (close_id, partner_id) DO NOTHING
 `
@@ -208,6 +209,8 @@ type CreatePayoutsParams struct {
 }
 
 // One payout per partner with something to pay; a re-run creates none twice.
+// Each names, from its creation, the partner's latest payout details finance has
+// confirmed (the payout workflow holds it if a newer version waits).
 func (q *Queries) CreatePayouts(ctx context.Context, arg CreatePayoutsParams) (int64, error) {
 	result, err := q.db.Exec(ctx, createPayouts, arg.Provider, arg.WorkflowPrefix, arg.CloseID)
 	if err != nil {

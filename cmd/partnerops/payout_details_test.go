@@ -165,6 +165,13 @@ func TestChangedPayoutDetailsAreNeverPaidUnconfirmed(t *testing.T) {
 	if lateDest != "acct_late0002" {
 		t.Fatalf("%s was paid to %q", late, lateDest)
 	}
+	// Every payout names the version it paid, and paid that one.
+	var unpinned, mismatched int
+	if err := sys.store.Pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE payout_details_id IS NULL),
+		count(*) FILTER (WHERE payout_details_id IS NOT NULL AND payout_details_id <> (SELECT d.id FROM payout_details d WHERE d.partner_id = payouts.partner_id AND d.confirmed_at IS NOT NULL ORDER BY d.version DESC LIMIT 1))
+		FROM payouts WHERE close_id = $1`, close1).Scan(&unpinned, &mismatched); err != nil || unpinned != 0 || mismatched != 0 {
+		t.Fatalf("payouts without their version: %d, not on the confirmed one: %d (%v)", unpinned, mismatched, err)
+	}
 	recordHistory(t, fmt.Sprint(f.payoutOfPartner(t, close1, late)["workflow_id"]), "payout-held-then-paid")
 	recordHistory(t, r.str("workflow_id"), "close-with-held-payout")
 	sys.pay.SetMode(fakepay.Mode{})

@@ -133,9 +133,12 @@ RETURNING *;
 
 -- name: CreatePayouts :execrows
 -- One payout per partner with something to pay; a re-run creates none twice.
-INSERT INTO payouts (id, close_id, partner_id, amount, currency, provider, status, workflow_id)
+-- Each names, from its creation, the partner's latest payout details finance has
+-- confirmed (the payout workflow holds it if a newer version waits).
+INSERT INTO payouts (id, close_id, partner_id, amount, currency, provider, status, workflow_id, payout_details_id)
 SELECT gen_random_uuid(), s.close_id, s.partner_id, s.payable, s.currency, sqlc.arg(provider), 'pending',
-       sqlc.arg(workflow_prefix)::text || s.partner_id || '-' || s.close_id
+       sqlc.arg(workflow_prefix)::text || s.partner_id || '-' || s.close_id,
+       (SELECT d.id FROM payout_details d WHERE d.partner_id = s.partner_id AND d.confirmed_at IS NOT NULL ORDER BY d.version DESC LIMIT 1)
 FROM statements s WHERE s.close_id = sqlc.arg(close_id) AND s.payable > 0
 ON CONFLICT (close_id, partner_id) DO NOTHING;
 

@@ -46,10 +46,12 @@ FROM payouts po JOIN partners p ON p.id = po.partner_id JOIN payout_details d ON
 WHERE po.id = $1;
 
 -- name: PayoutBatch :many
--- A close's payouts that have been prepared for sending, with the version each pays.
+-- A close's payouts that have been sent (their ledger entry posted, their
+-- version pinned by PreparePayout), with the version each pays: a payout still
+-- pending may yet be held, and is written into the file when it is sent itself.
 SELECT po.id, po.partner_id, po.amount, po.currency, p.company, p.email, d.method, d.holder, d.destination
 FROM payouts po JOIN partners p ON p.id = po.partner_id JOIN payout_details d ON d.id = po.payout_details_id
-WHERE po.close_id = $1 AND po.status <> 'held'
+WHERE po.close_id = $1 AND po.status IN ('submitted', 'paid')
 ORDER BY po.partner_id;
 
 -- name: CloseHeldForDetails :many
