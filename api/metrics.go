@@ -109,7 +109,7 @@ func (b businessCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	// Every status is reported, zero included, so alerts and dashboards see a series.
 	if rows, err := b.store.PayoutCountsByStatus(ctx); err == nil {
-		n := map[string]int64{domain.PayoutPending: 0, domain.PayoutSubmitted: 0, domain.PayoutPaid: 0, domain.PayoutFailed: 0}
+		n := map[string]int64{domain.PayoutPending: 0, domain.PayoutHeld: 0, domain.PayoutSubmitted: 0, domain.PayoutPaid: 0, domain.PayoutFailed: 0}
 		for _, r := range rows {
 			n[r.Status] = r.N
 		}

@@ -46,6 +46,7 @@ func TestMetrics(t *testing.T) {
 		`partnerops_db_pool_connections{pool="worker",state="max"} 4`,
 		`partnerops_db_pool_acquires_total{pool="worker"}`,
 		`partnerops_closes{`,
+		`partnerops_payouts{status="held"}`,
 		`partnerops_notifications_pending`,
 		`partnerops_clicks_accepted_total`,
 	} {
