@@ -136,8 +136,8 @@ func (s *Server) setPayoutDetails(c *gin.Context) {
 		if prev != nil && prev.Method == req.Method && prev.Holder == holder && prev.Destination == destination {
 			return answer{Status: http.StatusOK, Body: payoutDetailsView(p.ID, prev)}, nil // the same details again: no new version
 		}
-		// Open closes first (the lock order of computing a close), so none computes
-		// its statements between this version and their recomputation.
+		// The program's open closes are locked before the version is written, so none
+		// computes its statements between this version and their recomputation.
 		closes, err := lockOpenCloses(ctx, q, p.ProgramID)
 		if err != nil {
 			return answer{}, err

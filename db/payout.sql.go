@@ -199,43 +199,8 @@ func (q *Queries) LatestPayoutDetails(ctx context.Context, partnerID uuid.UUID) 
 	return i, err
 }
 
-const listPayoutDetails = `-- name: ListPayoutDetails :many
-SELECT id, partner_id, version, method, holder, destination, created_by, created_at, confirmed_by, confirmed_at FROM payout_details WHERE partner_id = $1 ORDER BY version DESC
-`
-
-func (q *Queries) ListPayoutDetails(ctx context.Context, partnerID uuid.UUID) ([]PayoutDetail, error) {
-	rows, err := q.db.Query(ctx, listPayoutDetails, partnerID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []PayoutDetail{}
-	for rows.Next() {
-		var i PayoutDetail
-		if err := rows.Scan(
-			&i.ID,
-			&i.PartnerID,
-			&i.Version,
-			&i.Method,
-			&i.Holder,
-			&i.Destination,
-			&i.CreatedBy,
-			&i.CreatedAt,
-			&i.ConfirmedBy,
-			&i.ConfirmedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const lockPartnerForPayoutDetails = `-- name: LockPartnerForPayoutDetails :one
-SELECT id, program_id FROM partners WHERE id = $1 FOR UPDATE
+SELECT id, program_id FROM partners WHERE id = $1 FOR NO KEY UPDATE
 `
 
 type LockPartnerForPayoutDetailsRow struct {
@@ -244,6 +209,10 @@ type LockPartnerForPayoutDetailsRow struct {
 }
 
 // Serialises a partner's changes of payout details (versions are numbered).
+// NO KEY UPDATE, not UPDATE: rows that name the partner (a close's statements,
+// an adjustment's line) take KEY SHARE on it while holding their close, and a
+// change of details then waits for that close: with UPDATE the two would wait on
+// each other in a circle.
 func (q *Queries) LockPartnerForPayoutDetails(ctx context.Context, id uuid.UUID) (LockPartnerForPayoutDetailsRow, error) {
 	row := q.db.QueryRow(ctx, lockPartnerForPayoutDetails, id)
 	var i LockPartnerForPayoutDetailsRow

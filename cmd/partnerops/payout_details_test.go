@@ -226,3 +226,32 @@ func TestChangedPayoutDetailsAreNeverPaidUnconfirmed(t *testing.T) {
 		t.Fatalf("details read back: %s", d.raw)
 	}
 }
+
+// A change of payout details and finance's confirmation race the close's own
+// writes for the same partner (adjustments, which insert a line naming the
+// partner while holding the close): none waits on the other in a circle, so
+// every answer is a success, never a deadlock's 503.
+func TestPayoutDetailChangesRaceTheCloseWithoutDeadlock(t *testing.T) {
+	f := newMoneyFixture(t, "A")
+	f.payTo(t, "A", "acct_racer000000")
+	thisMonth := time.Date(time.Now().UTC().Year(), time.Now().UTC().Month(), 1, 0, 0, 0, 0, time.UTC)
+	m1 := thisMonth.AddDate(0, -1, 0)
+	f.sale(t, "A", "race-1", "1000.00", m1.AddDate(0, 0, 9))
+	closeID, _ := f.closeMonth(t, m1)
+	var calls []call
+	for i := range 12 {
+		calls = append(calls,
+			call{method: "PUT", path: "/v1/me/payout-details", key: f.keys["A"], body: map[string]any{"method": "provider", "account_id": fmt.Sprintf("acct_racer%06d", i+1)}},
+			call{method: "POST", path: "/v1/closes/" + closeID + "/adjustments", key: f.finance, body: map[string]any{"partner_id": f.ids["A"], "amount": "1.00", "reason": "race"}},
+			call{method: "POST", path: "/v1/partners/" + f.ids["A"] + "/payout-details/confirm", key: f.finance, body: map[string]any{}})
+	}
+	for i, r := range burst(calls) {
+		if r.err != nil || r.status >= 300 {
+			t.Fatalf("request %d (%s %s): %v %d %s", i, calls[i].method, calls[i].path, r.err, r.status, r.raw)
+		}
+	}
+	// The close's statements still add up to its lines after all that.
+	if rc := expect(t, do(t, call{method: "GET", path: "/v1/closes/" + closeID + "/recompute", key: f.finance}), http.StatusOK); rc.body["matches"] != true {
+		t.Fatalf("recompute: %s", rc.raw)
+	}
+}

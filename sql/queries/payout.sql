@@ -1,12 +1,13 @@
 -- name: LockPartnerForPayoutDetails :one
 -- Serialises a partner's changes of payout details (versions are numbered).
-SELECT id, program_id FROM partners WHERE id = $1 FOR UPDATE;
+-- NO KEY UPDATE, not UPDATE: rows that name the partner (a close's statements,
+-- an adjustment's line) take KEY SHARE on it while holding their close, and a
+-- change of details then waits for that close: with UPDATE the two would wait on
+-- each other in a circle.
+SELECT id, program_id FROM partners WHERE id = $1 FOR NO KEY UPDATE;
 
 -- name: LatestPayoutDetails :one
 SELECT * FROM payout_details WHERE partner_id = $1 ORDER BY version DESC LIMIT 1;
-
--- name: ListPayoutDetails :many
-SELECT * FROM payout_details WHERE partner_id = $1 ORDER BY version DESC;
 
 -- name: AddPayoutDetails :one
 -- A new version. The first a partner gives is confirmed as given (it redirects
