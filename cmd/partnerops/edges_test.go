@@ -184,7 +184,7 @@ func TestLostDatabaseConnectionAnswers503(t *testing.T) {
 		var n int
 		// Outside the locking transaction: statistics views are a snapshot per transaction.
 		_ = sys.store.Pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%' AND pid <> pg_backend_pid() AND datname = current_database()`).Scan(&n)
+			WHERE wait_event_type = 'Lock' AND query LIKE '%LockPartnerForPayoutDetails%' AND pid <> pg_backend_pid() AND datname = current_database()`).Scan(&n)
 		return n > 0
 	})
 	r := <-answer
