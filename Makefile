@@ -7,6 +7,11 @@ GO    ?= go
 export GOTOOLCHAIN := local
 
 TEMPORAL      := $(BIN)/temporal
+# make cluster: a real Temporal server, its schema tool and its Web UI, pinned
+# in the same module as the CLI (they share its build cache).
+TEMPORAL_SERVER := $(BIN)/temporal-server
+TEMPORAL_SQL    := $(BIN)/temporal-sql-tool
+TEMPORAL_UI     := $(BIN)/temporal-ui-server
 SQLC          := $(BIN)/sqlc
 WORKFLOWCHECK := $(BIN)/workflowcheck
 OAPICODEGEN   := $(BIN)/oapi-codegen
@@ -19,13 +24,18 @@ TAGS          := -tags=go_json
 # carries the e2e build tag; a plain `go test ./...` is the fast suite that runs
 # on any machine.
 E2E           := -tags=go_json,e2e
+# The checks across replicas (cmd/partnerops/cluster_test.go) carry their own
+# tag: make test-cluster runs them against partnerops cluster.
+CLUSTER_TAGS  := -tags=go_json,cluster
 
-.PHONY: check-alerts bench-make-run wrk screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
+.PHONY: cluster cluster-tools haproxy test-cluster check-alerts bench-make-run wrk screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run       start everything (Temporal dev server + UI, migrations, API on :8080, worker)"
+	@echo "make cluster   the production topology: Temporal server on PostgreSQL, 2 API replicas, 2 workers, HAProxy"
 	@echo "make test      lint, check generated code, run every test against real PostgreSQL and Temporal (go test ./... alone is the fast suite)"
+	@echo "make test-cluster  the checks across replicas against make cluster's topology (CI runs it)"
 	@echo "make generate  regenerate db/ from sql/ with sqlc"
 	@echo "make migrate   apply migrations to DATABASE_URL"
 	@echo "make lint      gofmt, go vet, go mod tidy -diff, workflowcheck"
@@ -35,6 +45,11 @@ help:
 
 run: $(TEMPORAL) build
 	$(PARTNEROPS) dev
+
+# The production topology on this machine: a Temporal server on PostgreSQL,
+# two API replicas and two workers behind HAProxy (docs/production.md).
+cluster: build cluster-tools
+	TEMPORAL_CLI=$(TEMPORAL) $(PARTNEROPS) cluster
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -50,6 +65,24 @@ tools: $(TEMPORAL) $(SQLC) $(WORKFLOWCHECK) $(OAPICODEGEN)
 $(TEMPORAL): tools/temporal/go.mod
 	@echo "building the Temporal CLI (first time: several minutes)…"
 	cd tools/temporal && $(GO) build -o $@ github.com/temporalio/cli/cmd/temporal
+
+$(TEMPORAL_SERVER): tools/temporal/go.mod
+	@echo "building the Temporal server (first time: several minutes)…"
+	cd tools/temporal && $(GO) build -o $@ go.temporal.io/server/cmd/server
+
+$(TEMPORAL_SQL): tools/temporal/go.mod
+	cd tools/temporal && $(GO) build -o $@ go.temporal.io/server/cmd/tools/sql
+
+$(TEMPORAL_UI): tools/temporal/go.mod
+	cd tools/temporal && $(GO) build -o $@ github.com/temporalio/ui-server/v2/cmd/server
+
+cluster-tools: $(TEMPORAL_SERVER) $(TEMPORAL_SQL) $(TEMPORAL_UI) haproxy
+
+# HAProxy, the cluster's balancer, from Debian's packages where we can.
+haproxy:
+	@command -v haproxy >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -qq haproxy >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq haproxy >/dev/null; }; \
+	  else echo "make cluster needs HAProxy: sudo apt-get install haproxy"; exit 1; fi; }
 
 $(SQLC): tools/sqlc/go.mod
 	cd tools/sqlc && $(GO) build -o $@ github.com/sqlc-dev/sqlc/cmd/sqlc
@@ -76,6 +109,7 @@ lint: $(WORKFLOWCHECK)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.bin/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet $(E2E) ./...
+	$(GO) vet $(CLUSTER_TAGS) ./cmd/partnerops
 	$(GO) mod tidy -diff
 	$(WORKFLOWCHECK) ./workflows/...
 
@@ -85,6 +119,13 @@ lint: $(WORKFLOWCHECK)
 test: lint check-generated check-alerts $(TEMPORAL) browser
 	TEMPORAL_CLI=$(TEMPORAL) $(GO) test $(E2E) -count=1 -timeout 12m ./...
 	$(MAKE) compose-check walkthroughs
+
+# The checks that matter across replicas — throttles, rate limits, volume
+# tiers, link changes, concurrent decisions, a rolling restart under load —
+# against partnerops cluster on a private database (needs make cluster's ports:
+# stop make run and make cluster first). CI runs it after make test.
+test-cluster: build cluster-tools $(TEMPORAL)
+	PARTNEROPS=$(PARTNEROPS) $(GO) test $(CLUSTER_TAGS) -count=1 -timeout 15m -run TestCluster -v ./cmd/partnerops
 
 # The portal pictures of docs/portal.md, taken by the browser tests.
 screenshots: $(TEMPORAL) browser

@@ -12,11 +12,15 @@ type Housekeeping struct {
 }
 
 // SweepIdempotencyKeys deletes Idempotency-Keys older than 24 hours (the API
-// already treats them as unknown).
+// already treats them as unknown), and with them the API's other short memory
+// in PostgreSQL: failed-authentication counts older than an hour.
 func (a *Activities) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
 	n, err := a.Store.SweepIdempotencyKeys(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sweep idempotency keys: %w", err)
+	}
+	if _, err := a.Store.SweepAuthFailures(ctx); err != nil {
+		return n, fmt.Errorf("sweep failed-authentication counts: %w", err)
 	}
 	return n, nil
 }

@@ -351,7 +351,13 @@ func (l rowLookups) binding(ctx context.Context, programID uuid.UUID, customerRe
 	return found(l.q.GetCustomerBinding(ctx, db.GetCustomerBindingParams{ProgramID: programID, CustomerRef: customerRef}))
 }
 
+// monthSales counts the partner's sales of the month under a lock held until
+// the transaction ends, so two replicas recording the partner's 10th and 11th
+// sale at once count them one after the other (volume tiers pay each once).
 func (l rowLookups) monthSales(ctx context.Context, partnerID uuid.UUID, month time.Time) (int64, error) {
+	if err := l.q.LockPartnerMonth(ctx, "month-sales/"+partnerID.String()+"/"+month.Format("2006-01")); err != nil {
+		return 0, err
+	}
 	return l.q.PartnerMonthSales(ctx, db.PartnerMonthSalesParams{PartnerID: uuid.NullUUID{UUID: partnerID, Valid: true}, MonthStart: month, MonthEnd: month.AddDate(0, 1, 0)})
 }
 

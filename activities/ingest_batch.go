@@ -68,6 +68,11 @@ type Batch struct {
 // errNeedsRead stops a speculative decision: a conversion asked for a lookup.
 var errNeedsRead = errors.New("activities: the batch needs its lookups read")
 
+// errCountAlone defers a conversion to be recorded alone: it counts a month's
+// sales (volume tiers), which only a lock in its own transaction keeps exact
+// across replicas.
+var errCountAlone = errors.New("activities: a month's sales are counted alone")
+
 // Speculate decides a batch without reading anything first, when none of its
 // conversions needs a lookup: attributed by click token or not at all, with no
 // order id, customer, coupon, click id or customer domain, under rules without
@@ -157,6 +162,10 @@ func (g *Ingest) Decide(ctx context.Context, store *db.Store, b *Batch) {
 		}
 		if _, own := domain.AsError(err); own {
 			b.Out[i].Err = err
+			continue
+		}
+		if errors.Is(err, errCountAlone) {
+			b.Out[i].Deferred = true
 			continue
 		}
 		if err != nil {
@@ -254,12 +263,6 @@ type batchLookups struct {
 	coupons  map[programKey]db.Coupon
 	bindings map[programKey]db.CustomerBinding
 	orders   map[programKey]bool
-	months   map[programKey]int64 // partner and month → sales in PostgreSQL
-	added    map[programKey]int64 // partner and month → sales decided by the batch
-}
-
-func monthKey(partnerID uuid.UUID, month time.Time) programKey {
-	return programKey{partnerID, month.Format("2006-01")}
 }
 
 // pendingRead is the lookups of a batch queued in a pipeline: every external id
@@ -327,7 +330,7 @@ func (r *pendingRead) batch(store *db.Store, p *db.Pipeline, reqs []Conversion, 
 		return b
 	}
 	l := &batchLookups{rowLookups: rowLookups{store.Queries}, clicks: map[uuid.UUID]db.Click{}, coupons: map[programKey]db.Coupon{},
-		bindings: map[programKey]db.CustomerBinding{}, orders: map[programKey]bool{}, months: map[programKey]int64{}, added: map[programKey]int64{}}
+		bindings: map[programKey]db.CustomerBinding{}, orders: map[programKey]bool{}}
 	taken := make(map[programKey]bool, len(reqs)+len(r.before))
 	for _, row := range r.before {
 		taken[programKey{row.ProgramID, row.ExternalID}] = true
@@ -374,17 +377,11 @@ func (l *batchLookups) orderSeen(_ context.Context, programID uuid.UUID, orderID
 	return l.orders[programKey{programID, orderID}], nil
 }
 
-func (l *batchLookups) monthSales(ctx context.Context, partnerID uuid.UUID, month time.Time) (int64, error) {
-	k := monthKey(partnerID, month)
-	n, ok := l.months[k]
-	if !ok {
-		var err error
-		if n, err = l.rowLookups.monthSales(ctx, partnerID, month); err != nil {
-			return 0, err
-		}
-		l.months[k] = n
-	}
-	return n + l.added[k], nil
+// monthSales sends the conversion to be recorded alone: a month's count is
+// taken under a lock in the transaction that writes the sale (rowLookups), which
+// a batch read before its write transaction cannot hold.
+func (l *batchLookups) monthSales(context.Context, uuid.UUID, time.Time) (int64, error) {
+	return 0, errCountAlone
 }
 
 // apply makes what a decision does visible to the batch's later conversions,
@@ -396,9 +393,6 @@ func (l *batchLookups) apply(d decision) {
 	}
 	if b := d.bind; b != nil {
 		l.bindings[programKey{b.ProgramID, b.CustomerRef}] = db.CustomerBinding{ProgramID: b.ProgramID, CustomerRef: b.CustomerRef, PartnerID: b.PartnerID, FirstAt: b.FirstAt}
-	}
-	if c.PartnerID.Valid && (c.Kind == domain.KindSale || c.Kind == domain.KindSubscription) {
-		l.added[monthKey(c.PartnerID.UUID, monthOf(c.OccurredAt))]++
 	}
 }
 

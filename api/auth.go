@@ -113,8 +113,16 @@ func (s *Server) identify(c *gin.Context, roles []string) bool {
 
 // authFailed answers a failed authentication: 401, or 429 once the failures
 // counted under who (an address, or a key id) exceed their burst.
+//
+// Failures are counted in PostgreSQL, so the throttle holds across every API
+// replica; this process's own bucket is asked first, so a flood of failures
+// is refused without a write each (and the local count stands in when the
+// database does not answer).
 func (s *Server) authFailed(c *gin.Context, who string) {
 	q := s.authFailures.take(who)
+	if q.ok && s.cfg.AuthFailuresPerMinute > 0 {
+		q = s.sharedFailures(c.Request.Context(), who, q)
+	}
 	if !q.ok {
 		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(q.retryAfter.Seconds())))))
 		s.abort(c, errTooManyFailures)
@@ -219,4 +227,24 @@ func loadOwned[T any](c *gin.Context, what string, get func(context.Context, uui
 		return zero, domain.NotFound(what)
 	}
 	return v, nil
+}
+
+// sharedFailures counts a failed authentication of who for every replica (one
+// row per caller and minute) and refuses it once the sliding-minute estimate
+// (the previous minute's failures weighted by how much of it is still in the
+// last 60 s, plus this minute's) passes AuthFailuresPerMinute.
+func (s *Server) sharedFailures(ctx context.Context, who string, local quota) quota {
+	now := time.Now()
+	window := now.Truncate(time.Minute)
+	row, err := s.store.CountAuthFailure(ctx, db.CountAuthFailureParams{Who: who, WindowStart: window, PreviousStart: window.Add(-time.Minute)})
+	if err != nil {
+		s.logger.Warn("failed-authentication count not shared (counted by this replica only)", "error", err)
+		return local
+	}
+	elapsed := now.Sub(window)
+	estimate := float64(row.PreviousFailures)*(1-elapsed.Seconds()/60) + float64(row.CurrentFailures)
+	if estimate <= float64(s.cfg.AuthFailuresPerMinute) {
+		return local
+	}
+	return quota{ok: false, retryAfter: time.Minute - elapsed}
 }

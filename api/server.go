@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -97,7 +98,14 @@ type Server struct {
 	rules    *ttlCache[uuid.UUID, []domain.CommissionRule]
 	partners *ttlCache[uuid.UUID, db.Partner]
 	keys     *ttlCache[string, db.APIKey] // by prefix; a revocation shows within 10 s
+	// draining: the process is stopping; /readyz answers 503 so the balancer
+	// sends nothing new while requests in flight finish.
+	draining atomic.Bool
 }
+
+// Drain makes /readyz answer 503 from now on; the process keeps serving what
+// still arrives (a balancer notices after its next checks).
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // New builds the API. With a store and a click token key it also starts the
 // click path (link cache and click writer); Close stops it.
@@ -368,6 +376,10 @@ func (s *Server) readyz(c *gin.Context) {
 	defer cancel()
 	checks := gin.H{"postgres": "ok", "temporal": "ok"}
 	status := http.StatusOK
+	if s.draining.Load() {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "draining", "checks": gin.H{"process": "stopping"}})
+		return
+	}
 	if err := s.store.Pool.Ping(ctx); err != nil {
 		checks["postgres"], status = err.Error(), http.StatusServiceUnavailable
 	}

@@ -38,6 +38,12 @@ type AuditEvent struct {
 	OccurredAt time.Time       `json:"occurred_at"`
 }
 
+type AuthFailure struct {
+	Who         string    `json:"who"`
+	WindowStart time.Time `json:"window_start"`
+	Failures    int32     `json:"failures"`
+}
+
 type Certification struct {
 	ID         uuid.UUID   `json:"id"`
 	PartnerID  uuid.UUID   `json:"partner_id"`

@@ -24,8 +24,9 @@ type Config struct {
 	MetricsAddr       string // where /metrics listens (serve, worker and dev), never the API's port
 	LogLevel          string
 	ShutdownTimeout   time.Duration
-	DataDir           string // dev: Temporal's and the private PostgreSQL's state, the bootstrap key
-	TemporalCLI       string // dev: the Temporal CLI binary
+	DrainDelay        time.Duration // serve: how long /readyz answers 503 before the listener closes
+	DataDir           string        // dev: Temporal's and the private PostgreSQL's state, the bootstrap key
+	TemporalCLI       string        // dev: the Temporal CLI binary
 	TemporalUIPort    int
 	API               api.Config
 	Payments          activities.Payments
@@ -75,6 +76,13 @@ func loadConfig() (Config, error) {
 		errs = append(errs, "DATABASE_MAX_CONNS must be at least 2")
 	}
 	c.ShutdownTimeout = dur("SHUTDOWN_TIMEOUT", 20*time.Second)
+	if v := os.Getenv("DRAIN_DELAY"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			c.DrainDelay = d
+		} else if v != "0" {
+			errs = append(errs, "DRAIN_DELAY must be a duration such as 3s (0 for none)")
+		}
+	}
 	c.API.MaxBodyBytes = int64(num("API_MAX_BODY_BYTES", int(c.API.MaxBodyBytes)))
 	c.API.MaxPageSize = num("API_MAX_PAGE_SIZE", c.API.MaxPageSize)
 	c.API.RequestTimeout = dur("API_REQUEST_TIMEOUT", c.API.RequestTimeout)

@@ -35,6 +35,8 @@ commands:
   worker                                     run the Temporal worker
   migrate                                    apply database migrations
   dev                                        run everything for development (Temporal dev server, API, worker)
+  cluster                                    run the production topology on this machine (Temporal server on
+                                             PostgreSQL, API replicas and workers behind HAProxy)
   health URL                                 exit 0 when URL answers 2xx within 3 s (container health checks)
   keys create --role ROLE [--partner ID] [--label TEXT]
                                              create an API key (roles: admin, manager, finance, partner, integration)
@@ -134,6 +136,10 @@ var commands = map[string]command{
 		run: func(ctx context.Context, cfg Config, logger *slog.Logger, _ []string) error {
 			return runDev(ctx, cfg, logger)
 		}},
+	"cluster": {summary: "run the production topology on this machine", details: "Starts a Temporal server on PostgreSQL (schemas, namespace, search attributes) with its Web UI, CLUSTER_APIS API replicas (2) and CLUSTER_WORKERS workers (2) as separate processes, HAProxy in front (HTTP :8080, TLS :8443), the fake payments API and the mail catcher: what make cluster runs (docs/production.md).",
+		run: func(ctx context.Context, cfg Config, logger *slog.Logger, _ []string) error {
+			return runCluster(ctx, cfg, logger)
+		}},
 	"keys": {summary: "create an API key", details: "keys create --role ROLE [--partner ID] [--label TEXT] prints a new key once (only its hash is stored).",
 		run: func(ctx context.Context, cfg Config, _ *slog.Logger, args []string) error {
 			return runKeys(ctx, cfg, args)
@@ -196,7 +202,7 @@ func run(args []string) error {
 		fmt.Printf("usage: partnerops keys create --role ROLE [--partner ID] [--label TEXT]\n\n%s\n", cmd.details)
 		return nil
 	}
-	if args[0] == "dev" && os.Getenv("WEBHOOKS_ALLOW_PRIVATE") == "" {
+	if (args[0] == "dev" || args[0] == "cluster") && os.Getenv("WEBHOOKS_ALLOW_PRIVATE") == "" {
 		os.Setenv("WEBHOOKS_ALLOW_PRIVATE", "1") // demo mode: webhooks may reach this machine over http
 	}
 	cfg, err := loadConfig()

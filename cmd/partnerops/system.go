@@ -215,6 +215,11 @@ func serveAPI(ctx context.Context, cfg Config, store *db.Store, c client.Client,
 		return err
 	case <-ctx.Done():
 	}
+	if cfg.DrainDelay > 0 { // behind a balancer: fail readiness, let it notice, then stop
+		srv.Drain()
+		logger.Info("draining: /readyz answers 503", "for", cfg.DrainDelay)
+		time.Sleep(cfg.DrainDelay)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
