@@ -40,8 +40,8 @@ const ErrAlreadyProtected = "already_protected"
 
 func (a *Activities) LoadDealPolicy(ctx context.Context, dealID uuid.UUID) (DealPolicy, error) {
 	d, err := a.Store.GetDeal(ctx, dealID)
-	if errors.Is(err, pgx.ErrNoRows) { // the API's transaction may not have committed yet
-		return DealPolicy{}, fmt.Errorf("deal %s not found (yet)", dealID)
+	if errors.Is(err, pgx.ErrNoRows) { // started after its row commits: it never appears later
+		return DealPolicy{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("deal %s does not exist", dealID), "not_found", err)
 	}
 	if err != nil {
 		return DealPolicy{}, fmt.Errorf("load deal %s: %w", dealID, err)

@@ -29,8 +29,8 @@ type MDFPolicy struct {
 
 func (a *Activities) LoadMDFPolicy(ctx context.Context, requestID uuid.UUID) (MDFPolicy, error) {
 	r, err := a.Store.GetMDFRequest(ctx, requestID)
-	if errors.Is(err, pgx.ErrNoRows) { // the API's transaction may not have committed yet
-		return MDFPolicy{}, fmt.Errorf("MDF request %s not found (yet)", requestID)
+	if errors.Is(err, pgx.ErrNoRows) { // started after its row commits: it never appears later
+		return MDFPolicy{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("MDF request %s does not exist", requestID), "not_found", err)
 	}
 	if err != nil {
 		return MDFPolicy{}, err

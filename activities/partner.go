@@ -26,9 +26,9 @@ type PartnerPolicy struct {
 func (a *Activities) LoadPartnerPolicy(ctx context.Context, partnerID uuid.UUID) (PartnerPolicy, error) {
 	p, err := a.Store.GetPartner(ctx, partnerID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		// The API starts the workflow inside the transaction that inserts the partner,
-		// so the row may not be committed yet: retryable, within the workflow's bound.
-		return PartnerPolicy{}, fmt.Errorf("partner %s not found (yet)", partnerID)
+		// The workflow is started after the partner's row commits (package
+		// starts): a missing row never appears later.
+		return PartnerPolicy{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("partner %s does not exist", partnerID), "not_found", err)
 	}
 	if err != nil {
 		return PartnerPolicy{}, fmt.Errorf("load partner %s: %w", partnerID, err)

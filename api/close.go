@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/partnerops/partnerops/starts"
 	"net/http"
 	"time"
 
@@ -97,7 +98,7 @@ func (s *Server) startClose(c *gin.Context) {
 		status := http.StatusOK
 		if created {
 			status = http.StatusCreated
-			if err := workflows.StartClose(ctx, s.temporal, workflows.CloseInput{CloseID: row.ID, ProgramID: programID, Month: month}, domain.CloseSummary(prog.Name, month)); err != nil {
+			if err := starts.Record(ctx, q, workflows.CloseStart(workflows.CloseInput{CloseID: row.ID, ProgramID: programID, Month: month}, domain.CloseSummary(prog.Name, month))); err != nil {
 				return answer{}, err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"github.com/partnerops/partnerops/starts"
 	"net/http"
 	"strings"
 	"time"
@@ -103,7 +104,7 @@ func (s *Server) createConversion(c *gin.Context) {
 func (s *Server) recordAlone(ctx context.Context, conv activities.Conversion) (ConversionView, int, error) {
 	var view ConversionView
 	status := http.StatusCreated
-	record := func(q *db.Queries) error {
+	record := func(ctx context.Context, q *db.Queries) error {
 		prev, err := q.GetConversionByExternalID(ctx, db.GetConversionByExternalIDParams{ProgramID: conv.ProgramID, ExternalID: conv.ExternalID})
 		if err == nil {
 			if string(prev.RequestHash) != string(conv.RequestHash) {
@@ -120,11 +121,11 @@ func (s *Server) recordAlone(ctx context.Context, conv activities.Conversion) (C
 		view = ConversionView{Conversion: row, Lines: lines}
 		return err
 	}
-	err := s.store.InTx(ctx, record)
+	err := s.tx(ctx, record)
 	if isUniqueViolation(err, "conversions_program_id_external_id_key") {
 		// Lost a race with the same postback: its insert waited for the winner to
 		// commit, so the winner's conversion is there to answer with now.
-		err = s.store.InTx(ctx, record)
+		err = s.tx(ctx, record)
 	}
 	return view, status, err
 }
@@ -243,9 +244,9 @@ func (s *Server) startReview(ctx context.Context, q *db.Queries, conv db.Convers
 	if err != nil {
 		return err
 	}
-	return workflows.StartConversionReview(ctx, s.temporal, workflows.ReviewInput{ConversionID: conv.ID, PartnerID: conv.PartnerID.UUID,
+	return starts.Record(ctx, q, workflows.ConversionReviewStart(workflows.ReviewInput{ConversionID: conv.ID, PartnerID: conv.PartnerID.UUID,
 		SLA: time.Duration(prog.ConversionReviewSLAHours) * time.Hour, Flags: conv.FraudFlags}, prog.ID,
-		domain.ReviewSummary(conv.ExternalID, conv.Amount.Decimal, conv.Currency, partner.Company, conv.FraudFlags))
+		domain.ReviewSummary(conv.ExternalID, conv.Amount.Decimal, conv.Currency, partner.Company, conv.FraudFlags)))
 }
 
 func (s *Server) listConversions(c *gin.Context) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/partnerops/partnerops/starts"
 	"net/http"
 	"strconv"
 	"strings"
@@ -124,8 +125,8 @@ func (s *Server) createDeal(c *gin.Context) {
 		if err != nil {
 			return answer{}, err
 		}
-		if err := workflows.StartDeal(ctx, s.temporal, workflows.DealInput{DealID: id, PartnerID: p.ID, ProgramID: p.ProgramID},
-			domain.DealSummary(req.CustomerName, req.EstimatedValue.Decimal, req.Currency, p.Company, tier.Name)); err != nil {
+		if err := starts.Record(ctx, q, workflows.DealStart(workflows.DealInput{DealID: id, PartnerID: p.ID, ProgramID: p.ProgramID},
+			domain.DealSummary(req.CustomerName, req.EstimatedValue.Decimal, req.Currency, p.Company, tier.Name))); err != nil {
 			return answer{}, err
 		}
 		return answer{Status: http.StatusCreated, Body: DealView{Deal: d}}, nil

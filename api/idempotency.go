@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"github.com/partnerops/partnerops/starts"
 	"net/http"
 	"time"
 
@@ -33,6 +34,12 @@ var errKeyReused = newHTTPError(http.StatusUnprocessableEntity, "idempotency_key
 // replay the first answer, the same key with another request is a 422, and a
 // failed write stores nothing (so the caller may retry with the same key). A
 // concurrent request with the same key waits on the claim until the first commits.
+// tx runs fn in a transaction and makes the workflow starts it recorded
+// (starts.Record) once it has committed, never inside it.
+func (s *Server) tx(ctx context.Context, fn func(ctx context.Context, q *db.Queries) error) error {
+	return starts.Tx(ctx, s.store, s.temporal, s.logger, fn)
+}
+
 func (s *Server) write(c *gin.Context, body []byte, fn func(ctx context.Context, q *db.Queries) (answer, error)) {
 	ctx := c.Request.Context()
 	key := c.GetHeader("Idempotency-Key")
@@ -44,7 +51,7 @@ func (s *Server) write(c *gin.Context, body []byte, fn func(ctx context.Context,
 		out      answer
 		replayed *db.IdempotencyKey
 	)
-	err := s.store.InTx(ctx, func(q *db.Queries) error {
+	err := s.tx(ctx, func(ctx context.Context, q *db.Queries) error {
 		var scope string
 		hash := requestHash(c, body)
 		if key != "" {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/partnerops/partnerops/starts"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -185,8 +186,8 @@ func (s *Server) createMDFRequest(c *gin.Context) {
 			RequestID: uuid.NullUUID{UUID: id, Valid: true}, Currency: prog.Currency, Memo: "reserved for " + req.ActivityType, At: time.Now()}, entry); err != nil {
 			return answer{}, err
 		}
-		if err := workflows.StartMDF(ctx, s.temporal, workflows.MDFInput{RequestID: id, PartnerID: p.ID, Requested: req.Amount.Decimal, Currency: prog.Currency}, p.ProgramID, quarter,
-			domain.MDFSummary(req.ActivityType, req.Amount.Decimal, prog.Currency, p.Company, quarter)); err != nil {
+		if err := starts.Record(ctx, q, workflows.MDFStart(workflows.MDFInput{RequestID: id, PartnerID: p.ID, Requested: req.Amount.Decimal, Currency: prog.Currency}, p.ProgramID, quarter,
+			domain.MDFSummary(req.ActivityType, req.Amount.Decimal, prog.Currency, p.Company, quarter))); err != nil {
 			return answer{}, err
 		}
 		return answer{Status: http.StatusCreated, Body: MDFView{MDFRequest: r, Files: []db.MDFFile{}, Timeline: []db.MDFEvent{}}}, nil

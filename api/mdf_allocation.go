@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"github.com/partnerops/partnerops/starts"
 	"net/http"
 	"slices"
 
@@ -36,8 +37,8 @@ func (s *Server) allocate(ctx context.Context, q *db.Queries, p db.Partner, prog
 	if err != nil || !created {
 		return posted, err
 	}
-	err = workflows.StartMDFAllocation(ctx, s.temporal, workflows.MDFAllocationInput{PartnerID: p.ID, Quarter: quarter, GraceDays: int(prog.MDFGraceDays)}, p.ProgramID,
-		domain.MDFAllocationSummary(p.Company, quarter))
+	err = starts.Record(ctx, q, workflows.MDFAllocationStart(workflows.MDFAllocationInput{PartnerID: p.ID, Quarter: quarter, GraceDays: int(prog.MDFGraceDays)}, p.ProgramID,
+		domain.MDFAllocationSummary(p.Company, quarter)))
 	return posted, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/partnerops/partnerops/starts"
 	"net/http"
 	"strings"
 	"time"
@@ -91,14 +92,13 @@ func (s *Server) createApplication(c *gin.Context) {
 		if err != nil {
 			return answer{}, err
 		}
-		// Started inside the transaction: if the start fails nothing is stored; if the
-		// commit fails after it, the workflow finds no partner and ends (LoadPartnerPolicy).
+		// Recorded with the partner, started after the commit (or by the sweep).
 		prog, err := q.GetProgram(ctx, programID)
 		if err != nil {
 			return answer{}, err
 		}
-		if err := workflows.StartPartner(ctx, s.temporal, workflows.PartnerInput{PartnerID: id, ProgramID: programID, PartnerType: req.PartnerType},
-			domain.PartnerSummary(req.Company, req.PartnerType, prog.Name)); err != nil {
+		if err := starts.Record(ctx, q, workflows.PartnerStart(workflows.PartnerInput{PartnerID: id, ProgramID: programID, PartnerType: req.PartnerType},
+			domain.PartnerSummary(req.Company, req.PartnerType, prog.Name))); err != nil {
 			return answer{}, err
 		}
 		return answer{Status: http.StatusCreated, Body: PartnerView{Partner: p, Tier: TierRef{tier.ID, tier.Name}, Step: workflows.StepReview, Certifications: []db.Certification{}}}, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/partnerops/partnerops/starts"
 	"net/http"
 	"strings"
 	"time"
@@ -294,10 +295,13 @@ func (s *Server) retryPayout(c *gin.Context) {
 		if err != nil {
 			return answer{}, err
 		}
-		err = workflows.RetryPayout(ctx, s.temporal, p.WorkflowID, workflows.PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: int(p.Attempts) + 1}, p.PartnerID, cl.ProgramID,
-			domain.PayoutSummary(p.Amount.Decimal, p.Currency, partner.Company)+fmt.Sprintf(", attempt %d", p.Attempts+1))
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
+		// One retry per attempt: the attempt's token makes a second request of
+		// it (two at once, or one after it was made) a conflict.
+		attempt := int(p.Attempts) + 1
+		err = starts.RecordOnce(ctx, q, workflows.PayoutRetryStart(p.WorkflowID, workflows.PayoutInput{PayoutID: p.ID, Provider: p.Provider, Attempt: attempt}, p.PartnerID, cl.ProgramID,
+			domain.PayoutSummary(p.Amount.Decimal, p.Currency, partner.Company)+fmt.Sprintf(", attempt %d", attempt)),
+			uuid.NewSHA1(p.ID, []byte(fmt.Sprintf("attempt-%d", attempt))))
+		if errors.Is(err, starts.ErrRequested) {
 			return answer{}, domain.Conflict("in_progress", "the payout is being retried already")
 		}
 		if err != nil {

@@ -566,3 +566,13 @@ type WebhookEndpoint struct {
 	DisabledAt     *time.Time    `json:"disabled_at"`
 	DisabledReason *string       `json:"disabled_reason"`
 }
+
+type WorkflowStart struct {
+	WorkflowID string          `json:"workflow_id"`
+	Token      uuid.UUID       `json:"token"`
+	Start      json.RawMessage `json:"start"`
+	CreatedAt  time.Time       `json:"created_at"`
+	StartedAt  *time.Time      `json:"started_at"`
+	Attempts   int32           `json:"attempts"`
+	LastError  *string         `json:"last_error"`
+}

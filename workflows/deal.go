@@ -141,8 +141,7 @@ func (w *dealWorkflow) run(ctx workflow.Context) (DealState, error) {
 	ctx = workflow.WithActivityOptions(ctx, defaultActivityOptions)
 	var a *activities.Activities
 
-	lctx := workflow.WithRetryPolicy(ctx, temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 20})
-	if err := workflow.ExecuteActivity(summarized(lctx, "load the program's deal SLA, stages and the tier's protection"), a.LoadDealPolicy, w.in.DealID).Get(ctx, &w.state.Policy); err != nil {
+	if err := workflow.ExecuteActivity(summarized(ctx, "load the program's deal SLA, stages and the tier's protection"), a.LoadDealPolicy, w.in.DealID).Get(ctx, &w.state.Policy); err != nil {
 		return w.state, fmt.Errorf("load deal policy: %w", err)
 	}
 	w.state.Stage = w.state.Policy.Stages[0].Name

@@ -19,7 +19,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerops/partnerops/activities"
@@ -124,8 +123,7 @@ func (w *mdfWorkflow) setup(ctx workflow.Context) error {
 func (w *mdfWorkflow) run(ctx workflow.Context) (MDFState, error) {
 	ctx = workflow.WithActivityOptions(ctx, defaultActivityOptions)
 	var a *activities.Activities
-	lctx := workflow.WithRetryPolicy(ctx, temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 20})
-	if err := workflow.ExecuteActivity(summarized(lctx, "load the program's MDF SLA and claim windows"), a.LoadMDFPolicy, w.in.RequestID).Get(ctx, &w.state.Policy); err != nil {
+	if err := workflow.ExecuteActivity(summarized(ctx, "load the program's MDF SLA and claim windows"), a.LoadMDFPolicy, w.in.RequestID).Get(ctx, &w.state.Policy); err != nil {
 		return w.state, fmt.Errorf("load MDF policy: %w", err)
 	}
 

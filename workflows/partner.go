@@ -151,9 +151,7 @@ func (w *partnerWorkflow) run(ctx workflow.Context) (PartnerState, error) {
 	var a *activities.Activities
 
 	if w.in.State == nil {
-		// Bounded: if the API's transaction rolled back there is no partner to onboard.
-		lctx := workflow.WithRetryPolicy(ctx, temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 20})
-		if err := workflow.ExecuteActivity(summarized(lctx, "load the program's review SLA, terms and required certifications"), a.LoadPartnerPolicy, w.in.PartnerID).Get(ctx, &w.state.Policy); err != nil {
+		if err := workflow.ExecuteActivity(summarized(ctx, "load the program's review SLA, terms and required certifications"), a.LoadPartnerPolicy, w.in.PartnerID).Get(ctx, &w.state.Policy); err != nil {
 			return w.state, fmt.Errorf("load partner policy: %w", err)
 		}
 	}

@@ -603,7 +603,9 @@ func ensureLocalCertificate(path string) (string, error) {
 //   - /c/ (clicks) by source address, consistently hashed: one visitor's
 //     clicks reach one replica, whose duplicate detection sees them all.
 //   - Requests carrying an API key by the key's id (its third part), so one
-//     key's rate limit is counted by one replica; the others round robin.
+//     key's rate limit is counted by one replica; the others (the portal,
+//     applications, webhooks) by source address, as the per-address limit
+//     of the public routes is counted.
 //   - Retries only what never reached a replica (a refused connection).
 func writeHAProxyConfig(path string, s clusterSpec, cert string) error {
 	var servers, tracked strings.Builder
@@ -641,7 +643,8 @@ frontend partnerops
     default_backend api
 
 backend api
-    balance roundrobin
+    balance source
+    hash-type consistent
     option httpchk GET /readyz
     http-check expect status 200
     default-server inter 1s fall 2 rise 2

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/partnerops/partnerops/starts"
 	"log/slog"
 	"net"
 	"net/http"
@@ -124,6 +125,7 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer w.Stop()
+	go starts.Sweeper(ctx, workerStore, c, logger, startSweepInterval)
 
 	ready := make(chan string, 1)
 	apiErr := make(chan error, 1)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/partnerops/partnerops/starts"
 	"log/slog"
 	"net/http"
 	"os"
@@ -102,6 +103,8 @@ var commands = map[string]command{
 				return err
 			}
 			logger.Info("worker running")
+			// Starts a crash or an unreachable Temporal left unmade (package starts).
+			go starts.Sweeper(ctx, store, c, logger, startSweepInterval)
 			merr := make(chan error, 1)
 			// /healthz and /readyz beside /metrics: ready while the Temporal server answers.
 			go func() {

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/partnerops/partnerops/starts"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -160,6 +161,9 @@ func runWithSystem(m *testing.M) (int, error) {
 		return 0, err
 	}
 	sys.worker = w
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go starts.Sweeper(sweepCtx, sys.workerStore, sys.temporal, sys.logger, startSweepInterval)
 	defer func() { sys.worker.Stop() }()
 	cfg := testAPIConfig()
 	cfg.Registry = reg

@@ -89,6 +89,10 @@ func ensureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 	return nil
 }
 
+// startSweepInterval: how often a worker makes the workflow starts left
+// unmade (package starts), each at least starts.Grace old.
+const startSweepInterval = 10 * time.Second
+
 // startWorker runs every workflow and activity on the task queue until stopped.
 func startWorker(c client.Client, store *db.Store, logger *slog.Logger, payments activities.Payments) (worker.Worker, error) {
 	// Pollers scale with the server's backlog: a burst of decisions (each a few
