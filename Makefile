@@ -121,11 +121,13 @@ test: lint check-generated check-alerts $(TEMPORAL) browser
 	$(MAKE) compose-check walkthroughs
 
 # The checks that matter across replicas — throttles, rate limits, volume
-# tiers, link changes, concurrent decisions, a rolling restart under load —
-# against partnerops cluster on a private database (needs make cluster's ports:
+# tiers, link changes, concurrent decisions, a rolling restart under load,
+# Temporal only over mTLS — then the walkthroughs of docs/ twice, against
+# partnerops cluster on a private database (needs make cluster's ports:
 # stop make run and make cluster first). CI runs it after make test.
-test-cluster: build cluster-tools $(TEMPORAL)
+test-cluster: build cluster-tools $(TEMPORAL) walkthrough-tools
 	PARTNEROPS=$(PARTNEROPS) $(GO) test $(CLUSTER_TAGS) -count=1 -timeout 15m -run TestCluster -v ./cmd/partnerops
+	PARTNEROPS=$(PARTNEROPS) WALKTHROUGH_CMD=cluster .ci/walkthroughs
 
 # The portal pictures of docs/portal.md, taken by the browser tests.
 screenshots: $(TEMPORAL) browser

@@ -99,6 +99,10 @@ func (s *Server) createConversion(c *gin.Context) {
 	c.JSON(status, view)
 }
 
+// refundStatsCachedFrom: from this many sales in 90 days a partner's refund
+// rate is cached (a refund moves it by less than a tenth of a point).
+const refundStatsCachedFrom = 1000
+
 // recordAlone records a postback in its own transaction: a refund, a repeat
 // of an external id, a flagged conversion, or one of a batch that failed as a whole.
 func (s *Server) recordAlone(ctx context.Context, conv activities.Conversion) (ConversionView, int, error) {
@@ -225,10 +229,20 @@ func (s *Server) newIngest() *activities.Ingest {
 		Rules: func(ctx context.Context, q *db.Queries, programID uuid.UUID) ([]domain.CommissionRule, error) {
 			return s.rules.get(programID, func() ([]domain.CommissionRule, error) { return activities.LoadRules(ctx, q, programID) })
 		},
-		// The 90-day refund rate moves slowly; counting it on every conversion would
-		// slow ingest as volume grows, so it is cached a minute per partner.
+		// The 90-day refund rate of a partner with many sales moves slowly, and
+		// counting it on every conversion would slow ingest as volume grows: it
+		// is cached a minute. A partner with few sales is counted every time —
+		// one refund moves its rate a lot, and a cached count would flag its
+		// sales differently on each replica (cheap: few rows).
 		RefundStats: func(ctx context.Context, q *db.Queries, partnerID uuid.UUID, at time.Time) (db.PartnerRefundStatsRow, error) {
-			return s.refunds.get(partnerID, func() (db.PartnerRefundStatsRow, error) { return activities.RefundStats(ctx, q, partnerID, at) })
+			loaded := false
+			live := func() (db.PartnerRefundStatsRow, error) { loaded = true; return activities.RefundStats(ctx, q, partnerID, at) }
+			stats, err := s.refunds.get(partnerID, live)
+			if err != nil || loaded || stats.Sales >= refundStatsCachedFrom {
+				return stats, err
+			}
+			s.refunds.forget(partnerID)
+			return s.refunds.get(partnerID, live)
 		},
 		TokenKey:    s.cfg.Click.TokenKey,
 		StartReview: s.startReview,

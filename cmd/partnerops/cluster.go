@@ -66,6 +66,7 @@ type clusterSpec struct {
 	SMTPURL              string
 	ClickKey, IPKey      string // files shared by every API replica
 	TemporalUI, Balancer string
+	PKI                  localPKI
 }
 
 func clusterSpecFromEnv(cfg Config) clusterSpec {
@@ -121,6 +122,18 @@ func runCluster(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	procs := &processGroup{logger: logger, logsDir: filepath.Join(spec.Dir, "logs")}
 	defer procs.stopAll()
 
+	// One local CA for the balancer's TLS and the Temporal frontend's mTLS;
+	// every Temporal client of this process and its children uses the client
+	// certificate (temporalConnection reads these).
+	pki, err := ensureLocalPKI(filepath.Join(spec.Dir, "tls"))
+	if err != nil {
+		return fmt.Errorf("make the cluster's certificates: %w", err)
+	}
+	spec.PKI = pki
+	os.Setenv("TEMPORAL_TLS_CA", pki.CA)
+	os.Setenv("TEMPORAL_TLS_CERT", pki.ClientCert)
+	os.Setenv("TEMPORAL_TLS_KEY", pki.ClientKey)
+	os.Setenv("TEMPORAL_TLS_SERVER_NAME", "localhost")
 	if err := setupTemporalSchemas(ctx, spec, logger); err != nil {
 		return err
 	}
@@ -179,7 +192,7 @@ func runCluster(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 	spec.TemporalUI = fmt.Sprintf("http://localhost:%d", cfg.TemporalUIPort)
 	uiDir := filepath.Join(spec.Dir, "ui")
-	if err := writeUIConfig(uiDir, address, cfg.TemporalUIPort, cfg.TemporalNamespace); err != nil {
+	if err := writeUIConfig(uiDir, address, cfg.TemporalUIPort, cfg.TemporalNamespace, pki); err != nil {
 		return err
 	}
 	if err := procs.start(ctx, "temporal-ui", nil, spec.UIServer, "--root", uiDir, "--config", ".", "--env", "ui", "start"); err != nil {
@@ -211,10 +224,7 @@ func runCluster(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}
 
-	cert, err := ensureLocalCertificate(filepath.Join(spec.Dir, "balancer.pem"))
-	if err != nil {
-		return err
-	}
+	cert := pki.Balancer
 	cfgPath := filepath.Join(spec.Dir, "haproxy.cfg")
 	if err := writeHAProxyConfig(cfgPath, spec, cert); err != nil {
 		return err
@@ -237,7 +247,8 @@ partnerops cluster is running (%d API replicas, %d workers, a Temporal server on
   Workers       %s   (/metrics, /healthz, /readyz)
   Balancer      http://127.0.0.1:%d   (HAProxy statistics)
   Temporal UI   %s
-  Temporal      %s, namespace %s (PostgreSQL databases %s and %s)
+  Temporal      %s, namespace %s (PostgreSQL databases %s and %s; mTLS, certificates in %s)
+  Temporal CLI  %s   (then .bin/temporal workflow list)
   PostgreSQL    %s
   Payments      %s
   Mail inbox    %s/mail   (SMTP 127.0.0.1:1025)
@@ -247,7 +258,7 @@ partnerops cluster is running (%d API replicas, %d workers, a Temporal server on
   export PO=http://localhost:%d ADMIN=$(cat %s)
 Press Ctrl-C to stop everything.
 `, spec.APIs, spec.Workers, clusterHTTPPort, clusterHTTPSPort, cert, spec.replicaURLs(clusterAPIBasePort), spec.workerURLs(),
-		clusterStatsPort, spec.TemporalUI, address, cfg.TemporalNamespace, spec.TemporalDB, spec.VisDB, redactURL(dbURL),
+		clusterStatsPort, spec.TemporalUI, address, cfg.TemporalNamespace, spec.TemporalDB, spec.VisDB, filepath.Dir(pki.CA), temporalCLIFlags(cfg.TemporalCLI, pki), redactURL(dbURL),
 		spec.PaymentsURL, spec.PaymentsURL, procs.dir(), adminKey, filepath.Join(cfg.DataDir, "admin-key"), clusterHTTPPort, filepath.Join(cfg.DataDir, "admin-key"))
 
 	// SIGHUP: a rolling restart of every API replica, then every worker, from
@@ -438,7 +449,7 @@ func writeTemporalConfig(s clusterSpec) error {
 	var b strings.Builder
 	err = temporalConfig.Execute(&b, map[string]any{
 		"Addr": host, "User": u.User.Username(), "Password": password, "DB": s.TemporalDB, "VisDB": s.VisDB,
-		"Port": clusterTemporalPort, "Metrics": clusterTemporalMet, "Dynamic": filepath.Join(s.Dir, "dynamicconfig.yaml"),
+		"Port": clusterTemporalPort, "Metrics": clusterTemporalMet, "Dynamic": filepath.Join(s.Dir, "dynamicconfig.yaml"), "PKI": s.PKI,
 	})
 	if err != nil {
 		return err
@@ -484,6 +495,24 @@ global:
   membership:
     maxJoinDuration: 30s
     broadcastAddress: 127.0.0.1
+  tls:
+    # The frontend serves TLS and asks every client for a certificate of the
+    # cluster's CA (mTLS); the system worker presents one too.
+    frontend:
+      server:
+        certFile: "{{.PKI.ServerCert}}"
+        keyFile: "{{.PKI.ServerKey}}"
+        clientCaFiles: ["{{.PKI.CA}}"]
+        requireClientAuth: true
+      client:
+        serverName: localhost
+        rootCaFiles: ["{{.PKI.CA}}"]
+    systemWorker:
+      certFile: "{{.PKI.ClientCert}}"
+      keyFile: "{{.PKI.ClientKey}}"
+      client:
+        serverName: localhost
+        rootCaFiles: ["{{.PKI.CA}}"]
   metrics:
     prometheus:
       framework: tally
@@ -535,7 +564,11 @@ limit.maxIDLength:
 // ensureNamespace registers the namespace (a real server has none) with
 // 30 days' retention, and its search attributes.
 func ensureNamespace(ctx context.Context, address, namespace string, logger *slog.Logger) error {
-	c, err := client.DialContext(ctx, client.Options{HostPort: address, Namespace: namespace, Logger: quietLogger{}})
+	conn, err := temporalConnection()
+	if err != nil {
+		return err
+	}
+	c, err := client.DialContext(ctx, client.Options{HostPort: address, Namespace: namespace, Logger: quietLogger{}, ConnectionOptions: conn})
 	if err != nil {
 		return err
 	}
@@ -566,35 +599,77 @@ func ensureNamespace(ctx context.Context, address, namespace string, logger *slo
 	return nil
 }
 
-// ensureLocalCertificate makes a self-signed certificate for localhost (once;
-// HAProxy reads certificate and key from one PEM file).
-func ensureLocalCertificate(path string) (string, error) {
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
+// localPKI is the cluster's own certificate authority and what it signed:
+// the server certificate (localhost, 127.0.0.1) the balancer and the Temporal
+// frontend present, and the client certificate partnerops's processes, the
+// Temporal system worker and the Web UI present to the frontend (mTLS).
+type localPKI struct {
+	CA, ServerCert, ServerKey, ClientCert, ClientKey, Balancer string
+}
+
+// ensureLocalPKI makes the cluster's certificates under dir, once.
+func ensureLocalPKI(dir string) (localPKI, error) {
+	p := localPKI{CA: filepath.Join(dir, "ca.pem"), ServerCert: filepath.Join(dir, "server.pem"), ServerKey: filepath.Join(dir, "server-key.pem"),
+		ClientCert: filepath.Join(dir, "client.pem"), ClientKey: filepath.Join(dir, "client-key.pem"), Balancer: filepath.Join(dir, "balancer.pem")}
+	if _, err := os.Stat(p.Balancer); err == nil {
+		return p, nil
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return p, err
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return "", err
+		return p, err
 	}
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: "partnerops cluster (local)"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:    []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	serial := func() *big.Int { n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64)); return n }
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: "partnerops cluster local CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(2, 0, 0), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
-		return "", err
+		return p, err
 	}
-	kb, err := x509.MarshalECPrivateKey(key)
+	ca, err := x509.ParseCertificate(caDER)
 	if err != nil {
-		return "", err
+		return p, err
 	}
-	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})...)
-	return path, os.WriteFile(path, out, 0o600)
+	issue := func(cn string, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte, err error) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, nil, err
+		}
+		tmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: cn}, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+			DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		kb, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			return nil, nil, err
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), nil
+	}
+	serverCert, serverKey, err := issue("localhost", x509.ExtKeyUsageServerAuth)
+	if err != nil {
+		return p, err
+	}
+	clientCert, clientKey, err := issue("partnerops", x509.ExtKeyUsageClientAuth)
+	if err != nil {
+		return p, err
+	}
+	files := map[string][]byte{
+		p.CA: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), p.ServerCert: serverCert, p.ServerKey: serverKey,
+		p.ClientCert: clientCert, p.ClientKey: clientKey, p.Balancer: append(append([]byte{}, serverCert...), serverKey...),
+	}
+	for _, name := range []string{p.CA, p.ServerCert, p.ServerKey, p.ClientCert, p.ClientKey, p.Balancer} { // the balancer's last: it marks a complete set
+		if err := os.WriteFile(name, files[name], 0o600); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
 }
 
 // writeHAProxyConfig: the balancer in front of the API replicas.
@@ -816,14 +891,21 @@ func (g *processGroup) stopAll() {
 
 // writeUIConfig: the Temporal Web UI's configuration (base.yaml is read
 // first, then ui.yaml).
-func writeUIConfig(dir, temporal string, port int, namespace string) error {
+func writeUIConfig(dir, temporal string, port int, namespace string, pki localPKI) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	base := fmt.Sprintf("temporalGrpcAddress: %s\nport: %d\n", temporal, port)
-	ui := fmt.Sprintf("enableUi: true\ndefaultNamespace: %s\nrefreshInterval: 1m\nnotifyOnNewVersion: false\ncors:\n  cookieInsecure: true\n", namespace)
+	ui := fmt.Sprintf("enableUi: true\ndefaultNamespace: %s\nrefreshInterval: 1m\nnotifyOnNewVersion: false\ncors:\n  cookieInsecure: true\n"+
+		"tls:\n  caFile: %s\n  certFile: %s\n  keyFile: %s\n  serverName: localhost\n  enableHostVerification: true\n", namespace, pki.CA, pki.ClientCert, pki.ClientKey)
 	if err := os.WriteFile(filepath.Join(dir, "base.yaml"), []byte(base), 0o644); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "ui.yaml"), []byte(ui), 0o644)
+}
+
+// temporalCLIFlags: how an operator's Temporal CLI (and partnerops) reaches
+// the cluster's frontend: both read the same variables.
+func temporalCLIFlags(_ string, p localPKI) string {
+	return fmt.Sprintf("export TEMPORAL_TLS_CA=%s TEMPORAL_TLS_CERT=%s TEMPORAL_TLS_KEY=%s", p.CA, p.ClientCert, p.ClientKey)
 }

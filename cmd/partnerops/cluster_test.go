@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,6 +32,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
+	"go.temporal.io/sdk/client"
 )
 
 var (
@@ -41,11 +43,12 @@ var (
 // clusterUnderTest is the running cluster: its process, what it prints, its
 // database and the admin key.
 type clusterUnderTest struct {
-	cmd    *exec.Cmd
-	lines  chan string
-	pool   *pgxpool.Pool
-	admin  string
-	dbName string
+	cmd     *exec.Cmd
+	lines   chan string
+	pool    *pgxpool.Pool
+	admin   string
+	dbName  string
+	dataDir string
 }
 
 func startCluster(t *testing.T) *clusterUnderTest {
@@ -82,7 +85,7 @@ func startCluster(t *testing.T) *clusterUnderTest {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &clusterUnderTest{cmd: cmd, lines: make(chan string, 100), dbName: name}
+	c := &clusterUnderTest{cmd: cmd, lines: make(chan string, 100), dbName: name, dataDir: dataDir}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -251,6 +254,42 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("TLS at the balancer: %v %v", err, resp)
 		}
 		resp.Body.Close()
+	})
+
+	// The Temporal frontend speaks only mTLS: without a client certificate of
+	// the cluster's CA it refuses; the processes' certificate is served.
+	t.Run("Temporal only over mTLS", func(t *testing.T) {
+		tlsDir := filepath.Join(c.dataDir, "cluster", "tls")
+		check := func(opts client.ConnectionOptions) error {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			tc, err := client.DialContext(cctx, client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", clusterTemporalPort), ConnectionOptions: opts, Logger: quietLogger{}})
+			if err != nil {
+				return err
+			}
+			defer tc.Close()
+			_, err = tc.CheckHealth(cctx, &client.CheckHealthRequest{})
+			return err
+		}
+		caPEM, err := os.ReadFile(filepath.Join(tlsDir, "ca.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(caPEM)
+		pair, err := tls.LoadX509KeyPair(filepath.Join(tlsDir, "client.pem"), filepath.Join(tlsDir, "client-key.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := check(client.ConnectionOptions{}); err == nil {
+			t.Error("a plaintext client was served")
+		}
+		if err := check(client.ConnectionOptions{TLS: &tls.Config{RootCAs: pool, ServerName: "localhost"}}); err == nil {
+			t.Error("a TLS client without a certificate was served")
+		}
+		if err := check(client.ConnectionOptions{TLS: &tls.Config{RootCAs: pool, ServerName: "localhost", Certificates: []tls.Certificate{pair}}}); err != nil {
+			t.Errorf("the cluster's client certificate was refused: %v", err)
+		}
 	})
 
 	// Wrong secrets for one key id sent to both replicas in turn: the throttle

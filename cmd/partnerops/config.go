@@ -123,6 +123,9 @@ func loadConfig() (Config, error) {
 	if v := os.Getenv("TRUSTED_PROXIES"); v != "" {
 		c.API.TrustedProxies = strings.Split(v, ",")
 	}
+	if _, err := temporalConnection(); err != nil {
+		errs = append(errs, err.Error())
+	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}

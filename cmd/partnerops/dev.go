@@ -307,7 +307,12 @@ func temporalAnswers(ctx context.Context, address string, within time.Duration) 
 	deadline := time.Now().Add(within)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		c, err := client.DialContext(cctx, client.Options{HostPort: address, Logger: quietLogger{}})
+		conn, err := temporalConnection()
+		if err != nil {
+			cancel()
+			return false
+		}
+		c, err := client.DialContext(cctx, client.Options{HostPort: address, Logger: quietLogger{}, ConnectionOptions: conn})
 		if err == nil {
 			_, err = c.CheckHealth(cctx, &client.CheckHealthRequest{})
 			c.Close()

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,8 +60,12 @@ func openStore(ctx context.Context, url string, maxConns int) (*db.Store, error)
 }
 
 func dialTemporal(ctx context.Context, address, namespace string, logger *slog.Logger, metrics client.MetricsHandler, interceptors ...interceptor.ClientInterceptor) (client.Client, error) {
+	conn, err := temporalConnection()
+	if err != nil {
+		return nil, err
+	}
 	c, err := client.DialContext(ctx, client.Options{HostPort: address, Namespace: namespace, Logger: tlog.NewStructuredLogger(logger.With("component", "temporal")),
-		MetricsHandler: metrics, Interceptors: interceptors})
+		MetricsHandler: metrics, Interceptors: interceptors, ConnectionOptions: conn})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", address, err)
 	}
@@ -310,4 +316,38 @@ func (p *process) close() {
 	for i := len(p.closers) - 1; i >= 0; i-- {
 		p.closers[i]()
 	}
+}
+
+// temporalConnection is how every Temporal client of this process connects:
+// plain, or TLS when TEMPORAL_TLS_CA names the server's certificate authority,
+// with a client certificate (mTLS) when TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY
+// name one; TEMPORAL_TLS_SERVER_NAME overrides the name checked.
+func temporalConnection() (client.ConnectionOptions, error) {
+	cert, key, ca := os.Getenv("TEMPORAL_TLS_CERT"), os.Getenv("TEMPORAL_TLS_KEY"), os.Getenv("TEMPORAL_TLS_CA")
+	if cert == "" && key == "" && ca == "" {
+		return client.ConnectionOptions{}, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: os.Getenv("TEMPORAL_TLS_SERVER_NAME")}
+	if (cert == "") != (key == "") {
+		return client.ConnectionOptions{}, errors.New("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together")
+	}
+	if cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return client.ConnectionOptions{}, fmt.Errorf("TEMPORAL_TLS_CERT/KEY: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return client.ConnectionOptions{}, fmt.Errorf("TEMPORAL_TLS_CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return client.ConnectionOptions{}, fmt.Errorf("TEMPORAL_TLS_CA: %s holds no PEM certificate", ca)
+		}
+		cfg.RootCAs = pool
+	}
+	return client.ConnectionOptions{TLS: cfg}, nil
 }
