@@ -236,7 +236,10 @@ func (s *Server) newIngest() *activities.Ingest {
 		// sales differently on each replica (cheap: few rows).
 		RefundStats: func(ctx context.Context, q *db.Queries, partnerID uuid.UUID, at time.Time) (db.PartnerRefundStatsRow, error) {
 			loaded := false
-			live := func() (db.PartnerRefundStatsRow, error) { loaded = true; return activities.RefundStats(ctx, q, partnerID, at) }
+			live := func() (db.PartnerRefundStatsRow, error) {
+				loaded = true
+				return activities.RefundStats(ctx, q, partnerID, at)
+			}
 			stats, err := s.refunds.get(partnerID, live)
 			if err != nil || loaded || stats.Sales >= refundStatsCachedFrom {
 				return stats, err
