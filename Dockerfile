@@ -13,6 +13,8 @@ RUN CGO_ENABLED=0 go build -tags=go_json -ldflags "-X main.version=${VERSION}" -
 
 FROM gcr.io/distroless/static-debian12:nonroot AS fakepay
 COPY --from=build /out/fakepay /fakepay
+# Its health check ('partnerops health URL': the image has no curl).
+COPY --from=build /out/partnerops /partnerops
 ENTRYPOINT ["/fakepay"]
 
 FROM gcr.io/distroless/static-debian12:nonroot

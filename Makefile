@@ -150,9 +150,11 @@ browser:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "the browser tests need Chromium: sudo apt-get install chromium"; exit 1; fi; }
 
-# docker-compose.yml is valid (no Docker engine needed: the compose CLI only
-# parses and validates it); docker-compose comes from apt where we can.
-compose-check:
+# docker-compose.yml and its balancer's configuration are valid (no Docker
+# engine needed: the compose CLI only parses and validates it, HAProxy checks
+# its file); docker-compose comes from apt where we can.
+compose-check: haproxy
+	@haproxy -c -q -f deploy/haproxy.cfg 2>&1 | grep -v "could not resolve address" | grep -E "ALERT|error" && exit 1 || true
 	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
 	else command -v docker-compose >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -qq docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }; \
