@@ -28,7 +28,7 @@ E2E           := -tags=go_json,e2e
 # tag: make test-cluster runs them against partnerops cluster.
 CLUSTER_TAGS  := -tags=go_json,cluster
 
-.PHONY: cluster cluster-tools haproxy test-cluster check-alerts bench-make-run wrk screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
+.PHONY: cluster cluster-tools haproxy test-cluster bench-cluster check-alerts bench-make-run wrk screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
 .DEFAULT_GOAL := help
 
 help:
@@ -36,6 +36,7 @@ help:
 	@echo "make cluster   the production topology: Temporal server on PostgreSQL, 2 API replicas, 2 workers, HAProxy"
 	@echo "make test      lint, check generated code, run every test against real PostgreSQL and Temporal (go test ./... alone is the fast suite)"
 	@echo "make test-cluster  the checks across replicas against make cluster's topology (CI runs it)"
+	@echo "make bench-cluster  clicks and conversions on make cluster's topology, with wrk"
 	@echo "make generate  regenerate db/ from sql/ with sqlc"
 	@echo "make migrate   apply migrations to DATABASE_URL"
 	@echo "make lint      gofmt, go vet, go mod tidy -diff, workflowcheck"
@@ -191,6 +192,13 @@ bench:
 bench-make-run: build $(TEMPORAL) wrk
 	$(GO) build $(TAGS) -o $(BIN)/clickbench ./cmd/clickbench
 	PARTNEROPS=$(PARTNEROPS) CLICKBENCH=$(BIN)/clickbench .ci/bench-make-run
+
+# What make cluster runs, measured with wrk: the click path on an API replica
+# against a bare handler, clicks and conversions through the balancer with two
+# replicas and with one (docs/capacity.md); needs make cluster's ports.
+bench-cluster: build cluster-tools $(TEMPORAL) wrk walkthrough-tools
+	$(GO) build $(TAGS) -o $(BIN)/clickbench ./cmd/clickbench
+	PARTNEROPS=$(PARTNEROPS) CLICKBENCH=$(BIN)/clickbench .ci/bench-cluster
 
 wrk:
 	@command -v wrk >/dev/null || { \

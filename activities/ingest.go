@@ -396,6 +396,11 @@ func (g *Ingest) recordRefund(ctx context.Context, q *db.Queries, prog db.Progra
 	if err != nil {
 		return db.Conversion{}, nil, err
 	}
+	if conv.PartnerID.Valid { // every replica counts the partner's refund rate again
+		if err := q.MarkPartnerRefund(ctx, conv.PartnerID.UUID); err != nil {
+			return db.Conversion{}, nil, err
+		}
+	}
 	full := refunded.Equal(orig.Amount.Decimal)
 	// What earlier refunds took back from each line (their clawbacks name it).
 	clawed := map[uuid.UUID]decimal.Decimal{}

@@ -44,6 +44,17 @@ func (c *ttlCache[K, V]) get(k K, load func() (V, error)) (V, error) {
 	return v, nil
 }
 
+// getSince is get, but a value cached before since is loaded again.
+func (c *ttlCache[K, V]) getSince(k K, since time.Time, load func() (V, error)) (V, error) {
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if ok && e.at.Before(since) {
+		c.forget(k)
+	}
+	return c.get(k, load)
+}
+
 func (c *ttlCache[K, V]) forget(k K) {
 	c.mu.Lock()
 	delete(c.m, k)

@@ -99,10 +99,6 @@ func (s *Server) createConversion(c *gin.Context) {
 	c.JSON(status, view)
 }
 
-// refundStatsCachedFrom: from this many sales in 90 days a partner's refund
-// rate is cached (a refund moves it by less than a tenth of a point).
-const refundStatsCachedFrom = 1000
-
 // recordAlone records a postback in its own transaction: a refund, a repeat
 // of an external id, a flagged conversion, or one of a batch that failed as a whole.
 func (s *Server) recordAlone(ctx context.Context, conv activities.Conversion) (ConversionView, int, error) {
@@ -229,23 +225,18 @@ func (s *Server) newIngest() *activities.Ingest {
 		Rules: func(ctx context.Context, q *db.Queries, programID uuid.UUID) ([]domain.CommissionRule, error) {
 			return s.rules.get(programID, func() ([]domain.CommissionRule, error) { return activities.LoadRules(ctx, q, programID) })
 		},
-		// The 90-day refund rate of a partner with many sales moves slowly, and
-		// counting it on every conversion would slow ingest as volume grows: it
-		// is cached a minute. A partner with few sales is counted every time —
-		// one refund moves its rate a lot, and a cached count would flag its
-		// sales differently on each replica (cheap: few rows).
+		// The 90-day refund rate moves slowly; counting it on every conversion would
+		// slow ingest as volume grows, so it is cached a minute per partner — and
+		// counted again once the partner (cached 5 s) shows a refund recorded
+		// after the count, through whichever replica: every replica then flags
+		// alike at most 5 s after a refund.
 		RefundStats: func(ctx context.Context, q *db.Queries, partnerID uuid.UUID, at time.Time) (db.PartnerRefundStatsRow, error) {
-			loaded := false
-			live := func() (db.PartnerRefundStatsRow, error) {
-				loaded = true
-				return activities.RefundStats(ctx, q, partnerID, at)
+			load := func() (db.PartnerRefundStatsRow, error) { return activities.RefundStats(ctx, q, partnerID, at) }
+			p, err := s.partners.get(partnerID, func() (db.Partner, error) { return q.GetPartner(ctx, partnerID) })
+			if err != nil || p.LastRefundAt == nil {
+				return s.refunds.get(partnerID, load)
 			}
-			stats, err := s.refunds.get(partnerID, live)
-			if err != nil || loaded || stats.Sales >= refundStatsCachedFrom {
-				return stats, err
-			}
-			s.refunds.forget(partnerID)
-			return s.refunds.get(partnerID, live)
+			return s.refunds.getSince(partnerID, *p.LastRefundAt, load)
 		},
 		TokenKey:    s.cfg.Click.TokenKey,
 		StartReview: s.startReview,

@@ -368,6 +368,7 @@ type Partner struct {
 	UpdatedAt           time.Time  `json:"updated_at"`
 	LastIPHash          []byte     `json:"-"`
 	EmailMuted          []string   `json:"email_muted"`
+	LastRefundAt        *time.Time `json:"-"`
 }
 
 type PartnerEvent struct {

@@ -16,7 +16,7 @@ import (
 const createPartner = `-- name: CreatePartner :one
 INSERT INTO partners (id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending_review', $9)
-RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, email_muted
+RETURNING id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, email_muted, last_refund_at
 `
 
 type CreatePartnerParams struct {
@@ -65,12 +65,13 @@ func (q *Queries) CreatePartner(ctx context.Context, arg CreatePartnerParams) (P
 		&i.UpdatedAt,
 		&i.LastIPHash,
 		&i.EmailMuted,
+		&i.LastRefundAt,
 	)
 	return i, err
 }
 
 const getPartner = `-- name: GetPartner :one
-SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, email_muted FROM partners WHERE id = $1
+SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, email_muted, last_refund_at FROM partners WHERE id = $1
 `
 
 func (q *Queries) GetPartner(ctx context.Context, id uuid.UUID) (Partner, error) {
@@ -97,6 +98,7 @@ func (q *Queries) GetPartner(ctx context.Context, id uuid.UUID) (Partner, error)
 		&i.UpdatedAt,
 		&i.LastIPHash,
 		&i.EmailMuted,
+		&i.LastRefundAt,
 	)
 	return i, err
 }
@@ -166,7 +168,7 @@ func (q *Queries) ListPartnerEvents(ctx context.Context, partnerID uuid.UUID) ([
 }
 
 const listPartners = `-- name: ListPartners :many
-SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, email_muted FROM partners
+SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, email_muted, last_refund_at FROM partners
 WHERE ($2::text IS NULL OR status = $2::text)
   AND ($3::uuid IS NULL OR program_id = $3::uuid)
   AND ($4::uuid IS NULL OR tier_id = $4::uuid)
@@ -219,6 +221,7 @@ func (q *Queries) ListPartners(ctx context.Context, arg ListPartnersParams) ([]P
 			&i.UpdatedAt,
 			&i.LastIPHash,
 			&i.EmailMuted,
+			&i.LastRefundAt,
 		); err != nil {
 			return nil, err
 		}
@@ -228,6 +231,16 @@ func (q *Queries) ListPartners(ctx context.Context, arg ListPartnersParams) ([]P
 		return nil, err
 	}
 	return items, nil
+}
+
+const markPartnerRefund = `-- name: MarkPartnerRefund :exec
+UPDATE partners SET last_refund_at = now() WHERE id = $1
+`
+
+// A refund was recorded for the partner (its refund rate is to be counted again).
+func (q *Queries) MarkPartnerRefund(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, markPartnerRefund, id)
+	return err
 }
 
 const openClosesOfProgram = `-- name: OpenClosesOfProgram :many

@@ -144,7 +144,7 @@ func (q *Queries) ExpireSessionsOfUser(ctx context.Context, userID uuid.UUID) er
 }
 
 const findPartnerContact = `-- name: FindPartnerContact :one
-SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, email_muted FROM partners
+SELECT id, program_id, tier_id, name, email, company, website_domain, partner_type, status, workflow_id, agreement_version, agreement_accepted_at, decided_by, decided_at, reject_reason, activated_at, created_at, updated_at, last_ip_hash, email_muted, last_refund_at FROM partners
 WHERE lower(email) = $1::text AND status <> 'rejected'
 ORDER BY created_at
 LIMIT 1
@@ -175,6 +175,7 @@ func (q *Queries) FindPartnerContact(ctx context.Context, email string) (Partner
 		&i.UpdatedAt,
 		&i.LastIPHash,
 		&i.EmailMuted,
+		&i.LastRefundAt,
 	)
 	return i, err
 }

@@ -675,8 +675,9 @@ func ensureLocalPKI(dir string) (localPKI, error) {
 // writeHAProxyConfig: the balancer in front of the API replicas.
 //   - Health: GET /readyz every second; a replica that fails it twice (it
 //     answers 503 while draining) gets no new requests.
-//   - /c/ (clicks) by source address, consistently hashed: one visitor's
-//     clicks reach one replica, whose duplicate detection sees them all.
+//   - /c/ (clicks) by source address and user agent, consistently hashed:
+//     one visitor's clicks reach one replica, whose duplicate detection (keyed
+//     on the same pair and the link) sees them all.
 //   - Requests carrying an API key by the key's id (its third part), so one
 //     key's rate limit is counted by one replica; the others (the portal,
 //     applications, webhooks) by source address, as the per-address limit
@@ -729,7 +730,10 @@ backend by_key
     hash-type consistent
 %s
 backend clicks
-    balance source
+    # One visitor (address and browser) to one replica: its duplicate key is
+    # the same pair, while the visitors of one office's address spread.
+    http-request set-var(txn.ua) req.fhdr(User-Agent)
+    balance hash src,concat(/,txn.ua)
     hash-type consistent
 %s
 listen stats

@@ -60,3 +60,7 @@ WHERE id = sqlc.arg(id)::uuid
 
 -- name: SetEmailMuted :exec
 UPDATE partners SET email_muted = sqlc.arg(muted)::text[], updated_at = now() WHERE id = sqlc.arg(id)::uuid;
+
+-- name: MarkPartnerRefund :exec
+-- A refund was recorded for the partner (its refund rate is to be counted again).
+UPDATE partners SET last_refund_at = now() WHERE id = @id;
