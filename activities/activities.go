@@ -29,6 +29,9 @@ type Activities struct {
 	// WebhookAllowPrivate lets deliveries reach loopback and private addresses
 	// (make run's demo mode and tests); never in production.
 	WebhookAllowPrivate bool
+	// ClickRetentionMonths: how many months of clicks housekeeping keeps (0:
+	// all); never fewer than any program's attribution window needs.
+	ClickRetentionMonths int
 	// Mail sends notification e-mail (nil: e-mail off; SMTP_URL sets it).
 	Mail *Mailer
 

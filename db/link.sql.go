@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/partnerops/partnerops/domain"
 )
 
 const addClickStats = `-- name: AddClickStats :exec
@@ -158,6 +159,30 @@ UPDATE links SET disabled_at = now(), updated_at = now() WHERE id = $1 AND disab
 func (q *Queries) DisableLink(ctx context.Context, id uuid.UUID) error {
 	_, err := q.db.Exec(ctx, disableLink, id)
 	return err
+}
+
+const dropClickPartitionsBefore = `-- name: DropClickPartitionsBefore :many
+SELECT drop_click_partitions_before($1::date)::text AS name
+`
+
+func (q *Queries) DropClickPartitionsBefore(ctx context.Context, before domain.Date) ([]string, error) {
+	rows, err := q.db.Query(ctx, dropClickPartitionsBefore, before)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		items = append(items, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const ensureClickPartitions = `-- name: EnsureClickPartitions :exec
@@ -438,6 +463,19 @@ func (q *Queries) ListLinks(ctx context.Context, arg ListLinksParams) ([]Link, e
 		return nil, err
 	}
 	return items, nil
+}
+
+const longestCookieWindow = `-- name: LongestCookieWindow :one
+SELECT coalesce(max(cookie_window_days), 0)::integer FROM programs
+`
+
+// The longest attribution window of any program, in days: clicks younger than
+// it are never dropped.
+func (q *Queries) LongestCookieWindow(ctx context.Context) (int32, error) {
+	row := q.db.QueryRow(ctx, longestCookieWindow)
+	var column_1 int32
+	err := row.Scan(&column_1)
+	return column_1, err
 }
 
 const programTracking = `-- name: ProgramTracking :many

@@ -123,6 +123,11 @@ func loadConfig() (Config, error) {
 	if v := os.Getenv("TRUSTED_PROXIES"); v != "" {
 		c.API.TrustedProxies = strings.Split(v, ",")
 	}
+	if v := os.Getenv("CLICK_RETENTION_MONTHS"); v != "" {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 {
+			errs = append(errs, "CLICK_RETENTION_MONTHS must be a whole number of months (0 keeps every click)")
+		}
+	}
 	if _, err := temporalConnection(); err != nil {
 		errs = append(errs, err.Error())
 	}
@@ -130,6 +135,16 @@ func loadConfig() (Config, error) {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// clickRetentionMonths: CLICK_RETENTION_MONTHS, how many months of clicks the
+// hourly housekeeping keeps (unset or 0: every click is kept).
+func clickRetentionMonths() int {
+	n, err := strconv.Atoi(os.Getenv("CLICK_RETENTION_MONTHS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // webhookAllowPrivate: WEBHOOKS_ALLOW_PRIVATE=1 lets webhook endpoints use http

@@ -112,7 +112,7 @@ func startWorker(c client.Client, store *db.Store, logger *slog.Logger, payments
 		return nil, err
 	}
 	workflows.Register(w, &activities.Activities{Store: store, Logger: logger, Payments: payments, Temporal: c, TaskQueue: workflows.TaskQueue,
-		WebhookAllowPrivate: webhookAllowPrivate(), Mail: mailer})
+		WebhookAllowPrivate: webhookAllowPrivate(), Mail: mailer, ClickRetentionMonths: clickRetentionMonths()})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}

@@ -74,3 +74,11 @@ SELECT unnest(@program_ids::uuid[]), (unnest(@days::timestamptz[]) AT TIME ZONE 
 ON CONFLICT (program_id, day, link_id) DO UPDATE
 SET clicks = click_stats.clicks + excluded.clicks, unique_clicks = click_stats.unique_clicks + excluded.unique_clicks,
     flagged_clicks = click_stats.flagged_clicks + excluded.flagged_clicks;
+
+-- name: DropClickPartitionsBefore :many
+SELECT drop_click_partitions_before(@before::date)::text AS name;
+
+-- name: LongestCookieWindow :one
+-- The longest attribution window of any program, in days: clicks younger than
+-- it are never dropped.
+SELECT coalesce(max(cookie_window_days), 0)::integer FROM programs;
