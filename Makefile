@@ -28,7 +28,7 @@ E2E           := -tags=go_json,e2e
 # tag: make test-cluster runs them against partnerops cluster.
 CLUSTER_TAGS  := -tags=go_json,cluster
 
-.PHONY: cluster cluster-tools haproxy test-cluster bench-cluster check-alerts bench-make-run wrk screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
+.PHONY: cluster cluster-tools haproxy test-cluster bench-cluster previous-build check-alerts bench-make-run wrk screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
 .DEFAULT_GOAL := help
 
 help:
@@ -126,9 +126,18 @@ test: lint check-generated check-alerts $(TEMPORAL) browser
 # Temporal only over mTLS — then the walkthroughs of docs/ twice, against
 # partnerops cluster on a private database (needs make cluster's ports:
 # stop make run and make cluster first). CI runs it after make test.
-test-cluster: build cluster-tools $(TEMPORAL) walkthrough-tools
-	PARTNEROPS=$(PARTNEROPS) $(GO) test $(CLUSTER_TAGS) -count=1 -timeout 15m -run TestCluster -v ./cmd/partnerops
+test-cluster: build previous-build cluster-tools $(TEMPORAL) walkthrough-tools
+	PARTNEROPS=$(PARTNEROPS) PARTNEROPS_PREVIOUS=$(PREVIOUS) $(GO) test $(CLUSTER_TAGS) -count=1 -timeout 20m -run 'TestCluster' -v ./cmd/partnerops
 	PARTNEROPS=$(PARTNEROPS) WALKTHROUGH_CMD=cluster .ci/walkthroughs
+
+# The previous commit's build, for the rolling deploy of test-cluster (from
+# that build to this one, with this one's migrations in between).
+PREVIOUS := $(BIN)/partnerops-previous
+previous-build:
+	@rm -rf $(BIN)/previous-src && mkdir -p $(BIN)/previous-src
+	git archive HEAD~1 | tar -x -C $(BIN)/previous-src
+	cd $(BIN)/previous-src && $(GO) build $(TAGS) -ldflags "-X main.version=$$(git -C $(CURDIR) rev-parse --short HEAD~1)" -o $(PREVIOUS) ./cmd/partnerops
+	@rm -rf $(BIN)/previous-src
 
 # The portal pictures of docs/portal.md, taken by the browser tests.
 screenshots: $(TEMPORAL) browser

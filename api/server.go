@@ -38,6 +38,8 @@ type Config struct {
 	AcceptWait     time.Duration
 	MaxPageSize    int
 	RequestTimeout time.Duration
+	// Version is the build (/healthz says it).
+	Version string
 	// Postbacks are recorded by ConversionWriters writers in batches of at most
 	// ConversionBatch (one transaction each); keep the writers below the pool size.
 	ConversionWriters int
@@ -368,7 +370,9 @@ func (s *Server) deadline(c *gin.Context) {
 	c.Next()
 }
 
-func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "version": s.cfg.Version})
+}
 
 // readyz answers 200 only when PostgreSQL and Temporal both answer.
 func (s *Server) readyz(c *gin.Context) {

@@ -944,6 +944,9 @@ type Error struct {
 // Health defines model for Health.
 type Health struct {
 	Status string `json:"status"`
+
+	// Version the build answering (a rolling deploy shows each replica's)
+	Version *string `json:"version,omitempty"`
 }
 
 // Key defines model for Key.

@@ -66,7 +66,18 @@ func main() {
 	links := flag.Int("links", 1_000_000, "active links for the link cache benchmark (0 skips it)")
 	portalDeals := flag.Int("portal-deals", 20_000, "waiting deals for the portal benchmark (0 skips it)")
 	only := flag.String("only", "", "run one benchmark: clicks, conversions, links or portal")
+	soakBase := flag.String("soak", "", "drive a running partnerops at this URL at a constant rate (see soak.go)")
+	adminKey := flag.String("admin-key", ".data/admin-key", "soak: the file holding an admin key")
+	clickRate := flag.Int("click-rate", 1500, "soak: clicks a second")
+	convRate := flag.Int("conversion-rate", 40, "soak: conversions a second")
 	flag.Parse()
+	if *soakBase != "" {
+		if err := soak(*soakBase, *adminKey, *duration, *clickRate, *convRate); err != nil {
+			fmt.Fprintln(os.Stderr, "clickbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	api.TuneRuntime() // both servers (and this load generator) run as partnerops does
 	var err error
 	switch *mode {

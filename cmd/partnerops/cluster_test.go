@@ -48,6 +48,7 @@ type clusterUnderTest struct {
 	pool    *pgxpool.Pool
 	admin   string
 	dbName  string
+	dbURL   string
 	dataDir string
 }
 
@@ -57,6 +58,12 @@ func startCluster(t *testing.T) *clusterUnderTest {
 	if bin == "" {
 		t.Fatal("PARTNEROPS must name the partnerops binary (make test-cluster builds it)")
 	}
+	return startClusterFrom(t, bin)
+}
+
+// startClusterFrom starts `bin cluster` on a private database.
+func startClusterFrom(t *testing.T, bin string) *clusterUnderTest {
+	t.Helper()
 	base := os.Getenv("TEST_DATABASE_URL")
 	if base == "" {
 		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -73,7 +80,7 @@ func startCluster(t *testing.T) *clusterUnderTest {
 	cmd := exec.Command(bin, "cluster")
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+u.String(), "DATA_DIR="+dataDir,
 		"CLUSTER_TEMPORAL_DB=partnerops_cluster_temporal_"+suffix,
-		"TEMPORAL_CLI="+filepath.Join(filepath.Dir(bin), "temporal"),
+		"TEMPORAL_CLI="+filepath.Join(filepath.Dir(os.Getenv("PARTNEROPS")), "temporal"),
 		// A low per-key limit, so that one key's limit counted twice shows.
 		"API_RATE_LIMIT=50", "API_RATE_BURST=40", "LOG_LEVEL=warn")
 	out, err := cmd.StdoutPipe()
@@ -85,7 +92,7 @@ func startCluster(t *testing.T) *clusterUnderTest {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &clusterUnderTest{cmd: cmd, lines: make(chan string, 100), dbName: name, dataDir: dataDir}
+	c := &clusterUnderTest{cmd: cmd, lines: make(chan string, 100), dbName: name, dbURL: u.String(), dataDir: dataDir}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -439,43 +446,40 @@ func TestCluster(t *testing.T) {
 
 	// Clicks and conversions flow through the balancer while every API
 	// replica and then every worker restarts: no request fails, every click
-	// answered is stored, every conversion answered 201 is recorded.
+	// answered is stored, every conversion answered 201 is recorded, and an
+	// onboarding started before is decided after.
 	t.Run("rolling restart under load", func(t *testing.T) {
-		var clicks, conversions, failures atomic.Int64
-		var firstFailure atomic.Value
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		fail := func(what string) {
-			failures.Add(1)
-			firstFailure.CompareAndSwap(nil, what)
+		run := uuid.NewString()[:8]
+		applied := must(t, send(t, lb, "POST", "/v1/applications", "", map[string]any{"program_id": s.program, "name": "Ro " + run, "email": "ro." + run + "@creator.example",
+			"company": "Ro " + run, "website_domain": "ro-" + run + ".example", "partner_type": "creator"}), 201).str("id")
+		underLoad(t, c, s, "roll-"+run, func() {
+			if err := c.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+			c.waitLine(t, "rolling restart finished", 5*time.Minute)
+		})
+		if a := must(t, send(t, lb, "POST", "/v1/partners/"+applied+"/approve", s.manager, map[string]any{}), 200); a.str("status") != "awaiting_agreement" {
+			t.Fatalf("approved after the restart: %s", a.raw)
 		}
-		for g := range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					req, _ := http.NewRequest("GET", lb+"/c/"+s.link, nil)
-					req.Header.Set("User-Agent", fmt.Sprintf("Mozilla/5.0 Firefox/128.0 load-%d-%d", g, i))
-					resp, err := httpc.Do(req)
-					if err != nil {
-						fail("click: " + err.Error())
-						continue
-					}
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusFound {
-						fail(fmt.Sprintf("click answered %d", resp.StatusCode))
-						continue
-					}
-					clicks.Add(1)
-					time.Sleep(5 * time.Millisecond)
-				}
-			}()
-		}
+	})
+}
+
+// underLoad runs during() while four clients click and one posts conversions
+// through the balancer, then checks that no request failed, every click
+// answered was stored and every conversion answered 201 was recorded.
+func underLoad(t *testing.T, c *clusterUnderTest, s affiliateSetup, prefix string, during func()) {
+	t.Helper()
+	ctx := context.Background()
+	var clicks, conversions, failures atomic.Int64
+	var firstFailure atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	fail := func(what string) {
+		failures.Add(1)
+		firstFailure.CompareAndSwap(nil, what)
+		time.Sleep(20 * time.Millisecond)
+	}
+	for g := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -485,59 +489,134 @@ func TestCluster(t *testing.T) {
 					return
 				default:
 				}
-				b, _ := json.Marshal(map[string]any{"program_id": s.program, "external_id": fmt.Sprintf("roll-%d", i), "kind": "lead", "currency": "EUR", "coupon_code": s.coupon})
-				req, _ := http.NewRequest("POST", lb+"/v1/conversions", bytes.NewReader(b))
-				req.Header.Set("Authorization", "Bearer "+s.integration)
+				req, _ := http.NewRequest("GET", lb+"/c/"+s.link, nil)
+				req.Header.Set("User-Agent", fmt.Sprintf("Mozilla/5.0 Firefox/128.0 %s-%d-%d", prefix, g, i))
 				resp, err := httpc.Do(req)
 				if err != nil {
-					fail("conversion: " + err.Error())
+					fail("click: " + err.Error())
 					continue
 				}
-				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
-					fail(fmt.Sprintf("conversion answered %d: %s", resp.StatusCode, body))
+				if resp.StatusCode != http.StatusFound {
+					fail(fmt.Sprintf("click answered %d", resp.StatusCode))
 					continue
 				}
-				conversions.Add(1)
-				time.Sleep(40 * time.Millisecond) // 25 a second: below the key's limit
+				clicks.Add(1)
+				time.Sleep(5 * time.Millisecond)
 			}
 		}()
-		// A partner's onboarding workflow started before the restart is
-		// decided after it: workflows carry on across the workers' restarts.
-		run := uuid.NewString()[:8]
-		applied := must(t, send(t, lb, "POST", "/v1/applications", "", map[string]any{"program_id": s.program, "name": "Ro " + run, "email": "ro." + run + "@creator.example",
-			"company": "Ro " + run, "website_domain": "ro-" + run + ".example", "partner_type": "creator"}), 201).str("id")
-		time.Sleep(2 * time.Second)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			b, _ := json.Marshal(map[string]any{"program_id": s.program, "external_id": fmt.Sprintf("%s-%d", prefix, i), "kind": "lead", "currency": "EUR", "coupon_code": s.coupon})
+			req, _ := http.NewRequest("POST", lb+"/v1/conversions", bytes.NewReader(b))
+			req.Header.Set("Authorization", "Bearer "+s.integration)
+			resp, err := httpc.Do(req)
+			if err != nil {
+				fail("conversion: " + err.Error())
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				fail(fmt.Sprintf("conversion answered %d: %s", resp.StatusCode, body))
+				continue
+			}
+			conversions.Add(1)
+			time.Sleep(40 * time.Millisecond) // 25 a second: below the key's limit
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	during()
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	if n := failures.Load(); n > 0 {
+		t.Errorf("%d requests failed; the first: %v", n, firstFailure.Load())
+	}
+	var stored, recorded int64
+	eventuallyTrue(t, "every answered click stored", 30*time.Second, func() bool {
+		_ = c.pool.QueryRow(ctx, "SELECT count(*) FROM clicks WHERE link_id = (SELECT id FROM links WHERE code = $1) AND user_agent LIKE '% '||$2||'-%'", s.link, prefix).Scan(&stored)
+		return stored == clicks.Load()
+	})
+	if err := c.pool.QueryRow(ctx, "SELECT count(*) FROM conversions WHERE program_id = $1 AND external_id LIKE $2||'-%'", uuid.MustParse(s.program), prefix).Scan(&recorded); err != nil {
+		t.Fatal(err)
+	}
+	if recorded != conversions.Load() {
+		t.Fatalf("%d conversions answered 201, %d recorded", conversions.Load(), recorded)
+	}
+	if clicks.Load() < 100 || conversions.Load() < 20 {
+		t.Fatalf("too little load to mean anything: %d clicks, %d conversions", clicks.Load(), conversions.Load())
+	}
+	t.Logf("under load: %d clicks stored = answered, %d conversions recorded = answered, %d failed", stored, recorded, failures.Load())
+}
+
+// A rolling deploy from the previous commit's build to this one, with this
+// one's migrations applied in between while the previous build serves: no
+// request fails, nothing answered is lost, and every replica answers with the
+// new build afterwards.
+func TestClusterRollingDeploy(t *testing.T) {
+	prev, next := os.Getenv("PARTNEROPS_PREVIOUS"), os.Getenv("PARTNEROPS")
+	if prev == "" || next == "" {
+		t.Fatal("PARTNEROPS_PREVIOUS (the previous commit's build) and PARTNEROPS (this one's) must be set: make test-cluster builds both")
+	}
+	// The cluster runs from a path whose binary is swapped, as a deploy does.
+	bin := filepath.Join(t.TempDir(), "partnerops")
+	copyFile(t, prev, bin)
+	c := startClusterFrom(t, bin)
+	s := newAffiliate(t, c)
+	versionOf := func(base string) string { return send(t, base, "GET", "/healthz", "", nil).str("version") }
+	before := versionOf(replicas[0])
+	want := strings.TrimSpace(runOut(t, next, "version"))
+	underLoad(t, c, s, "deploy", func() {
+		migrate := exec.Command(next, "migrate")
+		migrate.Env = append(os.Environ(), "DATABASE_URL="+c.dbURL)
+		if out, err := migrate.CombinedOutput(); err != nil {
+			t.Fatalf("migrate with the new build: %v: %s", err, out)
+		}
+		time.Sleep(2 * time.Second) // the previous build serves on the new schema
+		copyFile(t, next, bin+".new")
+		if err := os.Rename(bin+".new", bin); err != nil {
+			t.Fatal(err)
+		}
 		if err := c.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 		c.waitLine(t, "rolling restart finished", 5*time.Minute)
-		time.Sleep(2 * time.Second)
-		close(stop)
-		wg.Wait()
-		if a := must(t, send(t, lb, "POST", "/v1/partners/"+applied+"/approve", s.manager, map[string]any{}), 200); a.str("status") != "awaiting_agreement" {
-			t.Fatalf("approved after the restart: %s", a.raw)
-		}
-		if n := failures.Load(); n > 0 {
-			t.Errorf("%d requests failed during the rolling restart; the first: %v", n, firstFailure.Load())
-		}
-		var stored, recorded int64
-		eventuallyTrue(t, "every answered click stored", 30*time.Second, func() bool {
-			_ = c.pool.QueryRow(ctx, "SELECT count(*) FROM clicks WHERE link_id = (SELECT id FROM links WHERE code = $1) AND user_agent LIKE '%load-%'", s.link).Scan(&stored)
-			return stored == clicks.Load()
-		})
-		if err := c.pool.QueryRow(ctx, "SELECT count(*) FROM conversions WHERE program_id = $1 AND external_id LIKE 'roll-%'", uuid.MustParse(s.program)).Scan(&recorded); err != nil {
-			t.Fatal(err)
-		}
-		if recorded != conversions.Load() {
-			t.Fatalf("%d conversions answered 201, %d recorded", conversions.Load(), recorded)
-		}
-		if clicks.Load() < 100 || conversions.Load() < 20 {
-			t.Fatalf("too little load to mean anything: %d clicks, %d conversions", clicks.Load(), conversions.Load())
-		}
-		t.Logf("through the rolling restart: %d clicks stored = answered, %d conversions recorded = answered, 0 failed", stored, recorded)
 	})
+	for _, r := range replicas {
+		if v := versionOf(r); !strings.Contains(want, v) || v == "" {
+			t.Errorf("%s answers build %q after the deploy; want %q (before: %q)", r, v, want, before)
+		}
+	}
+	t.Logf("deployed %s → %s", before, want)
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runOut(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
 }
 
 // insecureTLS trusts the cluster's self-signed local certificate.

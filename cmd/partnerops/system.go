@@ -195,6 +195,7 @@ func serveAPI(ctx context.Context, cfg Config, store *db.Store, c client.Client,
 			return err
 		}
 	}
+	cfg.API.Version = versionString()
 	srv, err := api.New(cfg.API, store, c, logger)
 	if err != nil {
 		return err
