@@ -252,7 +252,9 @@ func (s *Server) startReview(ctx context.Context, q *db.Queries, conv db.Convers
 	if err != nil {
 		return err
 	}
-	return starts.Record(ctx, q, workflows.ConversionReviewStart(workflows.ReviewInput{ConversionID: conv.ID, PartnerID: conv.PartnerID.UUID,
+	// The review starts in the background: a merchant's postback never waits
+	// for Temporal (under load a start can take seconds).
+	return starts.RecordLater(ctx, q, workflows.ConversionReviewStart(workflows.ReviewInput{ConversionID: conv.ID, PartnerID: conv.PartnerID.UUID,
 		SLA: time.Duration(prog.ConversionReviewSLAHours) * time.Hour, Flags: conv.FraudFlags}, prog.ID,
 		domain.ReviewSummary(conv.ExternalID, conv.Amount.Decimal, conv.Currency, partner.Company, conv.FraudFlags)))
 }

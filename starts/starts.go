@@ -39,6 +39,7 @@ type pending struct {
 type recorded struct {
 	start workflows.Start
 	token uuid.UUID
+	later bool // made in the background: the caller does not wait for it
 }
 
 type pendingKey struct{}
@@ -46,12 +47,23 @@ type pendingKey struct{}
 // Record writes s in the transaction of q, under a new token; Tx makes it
 // after the commit.
 func Record(ctx context.Context, q *db.Queries, s workflows.Start) error {
-	return RecordOnce(ctx, q, s, uuid.Must(uuid.NewV7()))
+	return record(ctx, q, s, uuid.Must(uuid.NewV7()), false)
+}
+
+// RecordLater is Record for a start nobody waits on (a flagged postback's
+// review): Tx makes it in the background after the commit, so the caller
+// answers at once; when too many are in flight it is left to the sweep.
+func RecordLater(ctx context.Context, q *db.Queries, s workflows.Start) error {
+	return record(ctx, q, s, uuid.Must(uuid.NewV7()), true)
 }
 
 // RecordOnce writes s under the caller's token: recorded again under the same
 // token (a request repeated, two at once), it answers ErrRequested.
 func RecordOnce(ctx context.Context, q *db.Queries, s workflows.Start, token uuid.UUID) error {
+	return record(ctx, q, s, token, false)
+}
+
+func record(ctx context.Context, q *db.Queries, s workflows.Start, token uuid.UUID, later bool) error {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -65,7 +77,7 @@ func RecordOnce(ctx context.Context, q *db.Queries, s workflows.Start, token uui
 	}
 	if p, ok := ctx.Value(pendingKey{}).(*pending); ok {
 		p.mu.Lock()
-		p.list = append(p.list, recorded{s, token})
+		p.list = append(p.list, recorded{s, token, later})
 		p.mu.Unlock()
 	}
 	return nil
@@ -81,10 +93,24 @@ func Tx(ctx context.Context, store *db.Store, c client.Client, logger *slog.Logg
 		return err
 	}
 	for _, r := range p.list {
-		launch(ctx, store, c, logger, r.start, r.token)
+		if !r.later {
+			launch(ctx, store, c, logger, r.start, r.token)
+			continue
+		}
+		select {
+		case background <- struct{}{}:
+			go func() {
+				defer func() { <-background }()
+				launch(ctx, store, c, logger, r.start, r.token)
+			}()
+		default: // too many in flight: the sweep makes it
+		}
 	}
 	return nil
 }
+
+// background bounds the starts made in the background at once (per process).
+var background = make(chan struct{}, 32)
 
 // launch makes one start and marks it made; a failure is counted on its row
 // for the sweep.
