@@ -28,7 +28,7 @@ E2E           := -tags=go_json,e2e
 # tag: make test-cluster runs them against partnerops cluster.
 CLUSTER_TAGS  := -tags=go_json,cluster
 
-.PHONY: cluster cluster-tools haproxy test-cluster bench-cluster previous-build check-alerts bench-make-run wrk screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
+.PHONY: cluster cluster-tools haproxy test-cluster bench-cluster previous-build soak check-alerts bench-make-run wrk screenshots browser run build test lint generate check-generated migrate bench tools clean help walkthroughs walkthrough-tools compose-check
 .DEFAULT_GOAL := help
 
 help:
@@ -208,6 +208,12 @@ bench-make-run: build $(TEMPORAL) wrk
 bench-cluster: build cluster-tools $(TEMPORAL) wrk walkthrough-tools
 	$(GO) build $(TAGS) -o $(BIN)/clickbench ./cmd/clickbench
 	PARTNEROPS=$(PARTNEROPS) CLICKBENCH=$(BIN)/clickbench .ci/bench-cluster
+
+# A soak of make run: constant clicks and conversions, each second's postback
+# latency, every review started (clickbench -soak); needs make run's ports.
+soak: build $(TEMPORAL)
+	$(GO) build $(TAGS) -o $(BIN)/clickbench ./cmd/clickbench
+	PARTNEROPS=$(PARTNEROPS) CLICKBENCH=$(BIN)/clickbench .ci/soak
 
 wrk:
 	@command -v wrk >/dev/null || { \

@@ -168,6 +168,11 @@ var errProcessEnded = errors.New("the process has ended")
 var errNotAccepted = newHTTPError(http.StatusServiceUnavailable, "not_accepted",
 	"the decision could not be handed to its process just now and was not made; retry with the same Idempotency-Key", "")
 
+// errNotStarted: the record's process is recorded but not started yet (Temporal
+// was away when the record was written). Nothing happened; retry shortly.
+var errNotStarted = newHTTPError(http.StatusServiceUnavailable, "not_started",
+	"the process of this record has not started yet (it starts within seconds); retry with the same Idempotency-Key", "")
+
 // sendUpdate delivers a decision to a workflow as an Update in two steps: until
 // Temporal has accepted it (AcceptWait: past it, errNotAccepted — a 503, never a
 // 202 for something that never arrived), then until its result (DecisionWait:
@@ -184,6 +189,11 @@ func (s *Server) sendUpdate(ctx context.Context, workflowID, updateID, name stri
 	var unavailable *serviceerror.Unavailable
 	switch {
 	case errors.As(err, &notFound):
+		// No such workflow: ended long ago — or not started yet (its start is
+		// recorded and Temporal was away; the sweep makes it within seconds).
+		if pending, perr := s.store.WorkflowStartPending(ctx, workflowID); perr == nil && pending {
+			return true, errNotStarted
+		}
 		return true, errProcessEnded
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), isDeadlineExceeded(err), errors.As(err, &unavailable):
 		return true, errNotAccepted

@@ -132,3 +132,15 @@ func (q *Queries) UnstartedWorkflowStarts(ctx context.Context, arg UnstartedWork
 	}
 	return items, nil
 }
+
+const workflowStartPending = `-- name: WorkflowStartPending :one
+SELECT EXISTS (SELECT 1 FROM workflow_starts WHERE workflow_id = $1 AND started_at IS NULL)
+`
+
+// Whether a start of the workflow is recorded and not made yet.
+func (q *Queries) WorkflowStartPending(ctx context.Context, workflowID string) (bool, error) {
+	row := q.db.QueryRow(ctx, workflowStartPending, workflowID)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}

@@ -66,6 +66,13 @@ func TestWorkflowStartsAfterCommit(t *testing.T) {
 		t.Fatalf("the workflow exists although Temporal was away: %v", err)
 	}
 
+	// A decision sent meanwhile is not lost in a "process ended": it is told
+	// the process has not started yet, to retry.
+	early := do(t, call{method: "POST", path: "/v1/partners/" + id.String() + "/approve", key: f.manager, body: map[string]any{}})
+	if code, _ := early.errCode(); early.status != http.StatusServiceUnavailable || code != "not_started" || early.header.Get("Retry-After") == "" {
+		t.Fatalf("a decision before the start: %d %s (Retry-After %q)", early.status, early.raw, early.header.Get("Retry-After"))
+	}
+
 	// Temporal answers again: the workers' sweep (here called as it would be)
 	// makes the start, and the onboarding carries on.
 	eventually(t, "the sweep to make the start", func() bool {

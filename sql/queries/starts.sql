@@ -24,3 +24,7 @@ SELECT count(*) FROM workflow_starts WHERE started_at IS NULL;
 
 -- name: DeleteStartedWorkflowStarts :execrows
 DELETE FROM workflow_starts WHERE started_at < now() - interval '7 days';
+
+-- name: WorkflowStartPending :one
+-- Whether a start of the workflow is recorded and not made yet.
+SELECT EXISTS (SELECT 1 FROM workflow_starts WHERE workflow_id = @workflow_id AND started_at IS NULL);
