@@ -98,6 +98,7 @@ func soak(base, adminKeyFile string, d time.Duration, clickRate, convRate int) e
 	var tokens []string
 	var tokMu sync.Mutex
 	var clicksOK, clicksBad atomic.Int64
+	var firstBad atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	pace := func(rate int, fire func(i int)) {
@@ -124,11 +125,13 @@ func soak(base, adminKeyFile string, d time.Duration, clickRate, convRate int) e
 		resp, err := c.Do(req)
 		if err != nil {
 			clicksBad.Add(1)
+			firstBad.CompareAndSwap(nil, err.Error())
 			return
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusFound {
 			clicksBad.Add(1)
+			firstBad.CompareAndSwap(nil, fmt.Sprintf("answered %d", resp.StatusCode))
 			return
 		}
 		clicksOK.Add(1)
@@ -198,7 +201,7 @@ func soak(base, adminKeyFile string, d time.Duration, clickRate, convRate int) e
 		fmt.Printf("%-22s %6d postbacks  p50 %-9s p99 %-9s max %-9s  answers %v\n", label, len(took), q(0.50).Round(100*time.Microsecond),
 			q(0.99).Round(100*time.Microsecond), took[len(took)-1].Round(100*time.Microsecond), codes)
 	}
-	fmt.Printf("soak of %s: %d clicks/s and %d conversions/s for %s; clicks answered 302: %d, failed: %d\n", base, clickRate, convRate, d, clicksOK.Load(), clicksBad.Load())
+	fmt.Printf("soak of %s: %d clicks/s and %d conversions/s for %s; clicks answered 302: %d, failed: %d (first: %v)\n", base, clickRate, convRate, d, clicksOK.Load(), clicksBad.Load(), firstBad.Load())
 	for sec := 0; sec < int(d/time.Second); sec++ {
 		report(fmt.Sprintf("  second %d", sec), func(s sample) bool { return s.second == sec })
 	}
