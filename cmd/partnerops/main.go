@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.temporal.io/sdk/client"
 
 	"github.com/partnerops/partnerops/api"
 	"github.com/partnerops/partnerops/db"
@@ -106,13 +105,9 @@ var commands = map[string]command{
 			// Starts a crash or an unreachable Temporal left unmade (package starts).
 			go starts.Sweeper(ctx, store, c, logger, startSweepInterval)
 			merr := make(chan error, 1)
-			// /healthz and /readyz beside /metrics: ready while the Temporal server answers.
-			go func() {
-				merr <- serveMetrics(ctx, cfg.MetricsAddr, reg, logger, func(ctx context.Context) error {
-					_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
-					return err
-				})
-			}()
+			// /healthz and /readyz beside /metrics: ready once Temporal lists this
+			// worker's pollers on the task queue.
+			go func() { merr <- serveMetrics(ctx, cfg.MetricsAddr, reg, logger, workerReady(c)) }()
 			select {
 			case <-ctx.Done():
 			case err := <-merr:

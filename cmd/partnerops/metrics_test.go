@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.temporal.io/sdk/client"
 	"gopkg.in/yaml.v3"
 )
 
@@ -169,40 +167,45 @@ func TestDashboardAndAlertsNameServedMetrics(t *testing.T) {
 	}
 }
 
-// A worker's metrics listener also answers /healthz and /readyz: ready while its
-// Temporal server answers, 503 when not.
+// A worker's metrics listener also answers /healthz and /readyz: ready once
+// Temporal lists the worker's own pollers on the task queue, 503 before.
 func TestWorkerHealthEndpoints(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	for _, tc := range []struct {
-		ready func(context.Context) error
-		want  int
-	}{
-		{func(ctx context.Context) error {
-			_, err := sys.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
-			return err
-		}, http.StatusOK},
-		{func(context.Context) error { return errors.New("no Temporal") }, http.StatusServiceUnavailable},
-	} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() { _ = serveMetrics(ctx, addr, reg, sys.logger, tc.ready) }()
-		eventually(t, "the listener", func() bool {
-			resp, err := http.Get("http://" + addr + "/healthz")
-			if err == nil {
-				resp.Body.Close()
-			}
-			return err == nil && resp.StatusCode == http.StatusOK
-		})
+	ctx := context.Background()
+	c, err := dialTemporal(ctx, sys.temporalAddress, "default", sys.logger, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = serveMetrics(mctx, addr, prometheus.NewRegistry(), sys.logger, workerReady(c)) }()
+	readyz := func() int {
 		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil || resp.StatusCode != tc.want {
-			t.Fatalf("/readyz: %v %v, want %d", resp, err, tc.want)
+		if err != nil {
+			return 0
 		}
 		resp.Body.Close()
-		cancel()
+		return resp.StatusCode
 	}
+	eventually(t, "the listener", func() bool { return readyz() != 0 })
+	if got := readyz(); got != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz before this worker polls: %d, want 503", got)
+	}
+	w, err := startWorker(c, sys.workerStore, sys.logger, sys.payments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	eventually(t, "/readyz 200 once the worker's pollers are connected", func() bool { return readyz() == http.StatusOK })
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }

@@ -6,10 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,7 +67,7 @@ func dialTemporal(ctx context.Context, address, namespace string, logger *slog.L
 		return nil, err
 	}
 	c, err := client.DialContext(ctx, client.Options{HostPort: address, Namespace: namespace, Logger: tlog.NewStructuredLogger(logger.With("component", "temporal")),
-		MetricsHandler: metrics, Interceptors: interceptors, ConnectionOptions: conn})
+		MetricsHandler: metrics, Interceptors: interceptors, ConnectionOptions: conn, Identity: processIdentity})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", address, err)
 	}
@@ -351,4 +353,29 @@ func temporalConnection() (client.ConnectionOptions, error) {
 		cfg.RootCAs = pool
 	}
 	return client.ConnectionOptions{TLS: cfg}, nil
+}
+
+// processIdentity names this process to Temporal (its pollers, its starts and
+// Updates): pid@host, unique per process on a machine.
+var processIdentity = func() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%d@%s", os.Getpid(), host)
+}()
+
+// workerReady answers nil once Temporal lists this process among the pollers
+// of the task queue, for workflows and for activities: its pollers are
+// connected, not only its server reachable.
+func workerReady(c client.Client) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for _, typ := range []enums.TaskQueueType{enums.TASK_QUEUE_TYPE_WORKFLOW, enums.TASK_QUEUE_TYPE_ACTIVITY} {
+			resp, err := c.DescribeTaskQueue(ctx, workflows.TaskQueue, typ)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(resp.GetPollers(), func(p *taskqueuepb.PollerInfo) bool { return p.GetIdentity() == processIdentity }) {
+				return fmt.Errorf("no %s poller of this worker (%s) on task queue %s yet", strings.ToLower(strings.TrimPrefix(typ.String(), "TASK_QUEUE_TYPE_")), processIdentity, workflows.TaskQueue)
+			}
+		}
+		return nil
+	}
 }
