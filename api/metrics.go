@@ -94,6 +94,8 @@ var (
 	closeOldest     = prometheus.NewDesc("partnerops_close_oldest_age_seconds", "Age of the oldest close in a status (computing or paying for long: stuck).", []string{"status"}, nil)
 	outbox          = prometheus.NewDesc("partnerops_notifications_pending", "Notifications written to the outbox.", nil, nil)
 	webhooks        = prometheus.NewDesc("partnerops_webhook_deliveries", "Webhook deliveries by status (pending: being retried).", []string{"status"}, nil)
+	startsUnmade    = prometheus.NewDesc("partnerops_workflow_starts_unmade", "Workflow starts recorded with their records and not made yet (the workers' sweep makes them).", nil, nil)
+	startsOldest    = prometheus.NewDesc("partnerops_workflow_starts_unmade_oldest_age_seconds", "Age of the oldest workflow start not made yet (growing: Temporal or every worker is away).", nil, nil)
 )
 
 func (b businessCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -102,6 +104,8 @@ func (b businessCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- closeOldest
 	ch <- outbox
 	ch <- webhooks
+	ch <- startsUnmade
+	ch <- startsOldest
 }
 
 func (b businessCollector) Collect(ch chan<- prometheus.Metric) {
@@ -126,6 +130,10 @@ func (b businessCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(closesByStatus, prometheus.GaugeValue, float64(v), status)
 			ch <- prometheus.MustNewConstMetric(closeOldest, prometheus.GaugeValue, age[status], status)
 		}
+	}
+	if r, err := b.store.UnmadeWorkflowStarts(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(startsUnmade, prometheus.GaugeValue, float64(r.N))
+		ch <- prometheus.MustNewConstMetric(startsOldest, prometheus.GaugeValue, r.OldestAgeSeconds)
 	}
 	if n, err := b.store.CountNotifications(ctx); err == nil {
 		ch <- prometheus.MustNewConstMetric(outbox, prometheus.GaugeValue, float64(n))

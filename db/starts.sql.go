@@ -13,17 +13,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const countUnstartedWorkflowStarts = `-- name: CountUnstartedWorkflowStarts :one
-SELECT count(*) FROM workflow_starts WHERE started_at IS NULL
-`
-
-func (q *Queries) CountUnstartedWorkflowStarts(ctx context.Context) (int64, error) {
-	row := q.db.QueryRow(ctx, countUnstartedWorkflowStarts)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const deleteStartedWorkflowStarts = `-- name: DeleteStartedWorkflowStarts :execrows
 DELETE FROM workflow_starts WHERE started_at < now() - interval '7 days'
 `
@@ -86,6 +75,24 @@ func (q *Queries) RecordWorkflowStart(ctx context.Context, arg RecordWorkflowSta
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const unmadeWorkflowStarts = `-- name: UnmadeWorkflowStarts :one
+SELECT count(*)::bigint AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_age_seconds
+FROM workflow_starts WHERE started_at IS NULL
+`
+
+type UnmadeWorkflowStartsRow struct {
+	N                int64   `json:"n"`
+	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
+}
+
+// How many recorded starts are not made yet, and the age of the oldest.
+func (q *Queries) UnmadeWorkflowStarts(ctx context.Context) (UnmadeWorkflowStartsRow, error) {
+	row := q.db.QueryRow(ctx, unmadeWorkflowStarts)
+	var i UnmadeWorkflowStartsRow
+	err := row.Scan(&i.N, &i.OldestAgeSeconds)
+	return i, err
 }
 
 const unstartedWorkflowStarts = `-- name: UnstartedWorkflowStarts :many

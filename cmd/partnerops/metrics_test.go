@@ -46,6 +46,8 @@ func TestMetrics(t *testing.T) {
 		`partnerops_closes{`,
 		`partnerops_payouts{status="held"}`,
 		`partnerops_notifications_pending`,
+		`partnerops_workflow_starts_unmade `,
+		`partnerops_workflow_starts_unmade_oldest_age_seconds `,
 		`partnerops_clicks_accepted_total`,
 	} {
 		if !strings.Contains(body, want) {

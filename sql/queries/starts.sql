@@ -19,8 +19,10 @@ WHERE started_at IS NULL AND created_at < @before
 ORDER BY created_at
 LIMIT @max_rows;
 
--- name: CountUnstartedWorkflowStarts :one
-SELECT count(*) FROM workflow_starts WHERE started_at IS NULL;
+-- name: UnmadeWorkflowStarts :one
+-- How many recorded starts are not made yet, and the age of the oldest.
+SELECT count(*)::bigint AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_age_seconds
+FROM workflow_starts WHERE started_at IS NULL;
 
 -- name: DeleteStartedWorkflowStarts :execrows
 DELETE FROM workflow_starts WHERE started_at < now() - interval '7 days';
