@@ -27,6 +27,12 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflow(ConversionReviewWorkflow)
 			r.RegisterWorkflow(CloseWorkflow)
 			r.RegisterWorkflow(PayoutWorkflow)
+			// Every workflow the worker registers (workflows.Register), so any recorded history replays.
+			r.RegisterWorkflow(CommissionPayableWorkflow)
+			r.RegisterWorkflow(CloseSchedulerWorkflow)
+			r.RegisterWorkflow(MDFQuarterStartWorkflow)
+			r.RegisterWorkflow(HousekeepingWorkflow)
+			r.RegisterWorkflow(TierReviewWorkflow)
 			r.RegisterWorkflowWithOptions(EmailDelivery, workflow.RegisterOptions{Name: activities.EmailDeliveryWorkflow})
 			r.RegisterWorkflowWithOptions(WebhookDelivery, workflow.RegisterOptions{Name: activities.WebhookDeliveryWorkflow})
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
