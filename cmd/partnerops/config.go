@@ -34,7 +34,37 @@ type Config struct {
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/partnerops?sslmode=disable" // loopback: TLS would cost CPU and protect nothing
 
+// secretsFromFiles: each of these may instead be read from the file NAME_FILE
+// names (a mounted secret), the same for every replica.
+var secretsFromFiles = []string{"DATABASE_URL", "PAYMENTS_API_KEY", "PAYMENTS_WEBHOOK_SECRET", "SMTP_URL", "CLICK_TOKEN_KEY", "IP_HASH_KEY"}
+
+// readSecretFiles sets NAME from NAME_FILE's content for every secret given
+// as a file; a name given both ways is an error. (CLICK_TOKEN_KEY_FILE and
+// IP_HASH_KEY_FILE are read by clickKeys, with their length checks.)
+func readSecretFiles() error {
+	for _, name := range secretsFromFiles {
+		path := os.Getenv(name + "_FILE")
+		if path == "" || name == "CLICK_TOKEN_KEY" || name == "IP_HASH_KEY" { // those two read their files themselves (clickKeys)
+			continue
+		}
+		if os.Getenv(name) != "" {
+			return fmt.Errorf("%s and %s_FILE are both set: set one", name, name)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("%s_FILE: %w", name, err)
+		}
+		// Read once: the variable now holds it (children inherit it as such).
+		os.Setenv(name, strings.TrimSpace(string(b)))
+		os.Unsetenv(name + "_FILE")
+	}
+	return nil
+}
+
 func loadConfig() (Config, error) {
+	if err := readSecretFiles(); err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
 	c := Config{
 		DatabaseURL:       env("DATABASE_URL", defaultDatabaseURL),
 		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
@@ -105,15 +135,8 @@ func loadConfig() (Config, error) {
 	c.API.Click.FlushInterval = dur("CLICK_FLUSH_INTERVAL", c.API.Click.FlushInterval)
 	c.API.FilesDir = env("FILES_DIR", c.DataDir+"/files")
 	c.Payments = activities.Payments{FileDir: env("PAYOUT_FILES_DIR", c.DataDir), URL: os.Getenv("PAYMENTS_URL"), APIKey: os.Getenv("PAYMENTS_API_KEY")}
-	c.API.PaymentsWebhookSecret = []byte(os.Getenv("PAYMENTS_WEBHOOK_SECRET"))
+	c.API.PaymentsWebhookSecret = []byte(os.Getenv("PAYMENTS_WEBHOOK_SECRET")) // or PAYMENTS_WEBHOOK_SECRET_FILE (readSecretFiles)
 	c.API.WebhookAllowPrivate = webhookAllowPrivate()
-	if path := os.Getenv("PAYMENTS_WEBHOOK_SECRET_FILE"); path != "" {
-		if b, err := os.ReadFile(path); err != nil {
-			errs = append(errs, "PAYMENTS_WEBHOOK_SECRET_FILE: "+err.Error())
-		} else {
-			c.API.PaymentsWebhookSecret = []byte(strings.TrimSpace(string(b)))
-		}
-	}
 	_, port, _ := strings.Cut(c.HTTPAddr, ":")
 	c.API.Portal.PublicURL = strings.TrimSuffix(env("PUBLIC_URL", "http://localhost:"+port), "/")
 	c.API.Portal.SessionTTL = dur("SESSION_TTL", c.API.Portal.SessionTTL)
