@@ -105,9 +105,9 @@ var commands = map[string]command{
 			// Starts a crash or an unreachable Temporal left unmade (package starts).
 			go starts.Sweeper(ctx, store, c, logger, startSweepInterval)
 			merr := make(chan error, 1)
-			// /healthz and /readyz beside /metrics: ready once Temporal lists this
-			// worker's pollers on the task queue.
-			go func() { merr <- serveMetrics(ctx, cfg.MetricsAddr, reg, logger, workerReady(c)) }()
+			// /healthz and /readyz beside /metrics: ready while its Temporal
+			// server answers and its pollers have polls in flight.
+			go func() { merr <- serveMetrics(ctx, cfg.MetricsAddr, reg, logger, workerReady(c, reg)) }()
 			select {
 			case <-ctx.Done():
 			case err := <-merr:

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 )
 
@@ -169,11 +168,15 @@ func TestDashboardAndAlertsNameServedMetrics(t *testing.T) {
 	}
 }
 
-// A worker's metrics listener also answers /healthz and /readyz: ready once
-// Temporal lists the worker's own pollers on the task queue, 503 before.
+// A worker's metrics listener also answers /healthz and /readyz: ready once the
+// worker's own workflow and activity pollers have polls in flight, 503 before.
 func TestWorkerHealthEndpoints(t *testing.T) {
 	ctx := context.Background()
-	c, err := dialTemporal(ctx, sys.temporalAddress, "default", sys.logger, nil)
+	reg, sdkMetrics, err := newRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dialTemporal(ctx, sys.temporalAddress, "default", sys.logger, sdkMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +189,7 @@ func TestWorkerHealthEndpoints(t *testing.T) {
 	ln.Close()
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { _ = serveMetrics(mctx, addr, prometheus.NewRegistry(), sys.logger, workerReady(c)) }()
+	go func() { _ = serveMetrics(mctx, addr, reg, sys.logger, workerReady(c, reg)) }()
 	readyz := func() int {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {

@@ -6,12 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -362,18 +360,37 @@ var processIdentity = func() string {
 	return fmt.Sprintf("%d@%s", os.Getpid(), host)
 }()
 
-// workerReady answers nil once Temporal lists this process among the pollers
-// of the task queue, for workflows and for activities: its pollers are
-// connected, not only its server reachable.
-func workerReady(c client.Client) func(context.Context) error {
+// workerReady answers nil while the Temporal server answers and this worker
+// has a workflow-task and an activity-task poll in flight (the SDK's own
+// temporal_num_pollers on the process's registry): its pollers are connected.
+// (The server's DescribeTaskQueue was tried first: it reports the pollers of
+// the root partition only, so with several partitions a connected worker could
+// wait a minute to look ready.)
+func workerReady(c client.Client, reg prometheus.Gatherer) func(context.Context) error {
 	return func(ctx context.Context) error {
-		for _, typ := range []enums.TaskQueueType{enums.TASK_QUEUE_TYPE_WORKFLOW, enums.TASK_QUEUE_TYPE_ACTIVITY} {
-			resp, err := c.DescribeTaskQueue(ctx, workflows.TaskQueue, typ)
-			if err != nil {
-				return err
+		if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			return err
+		}
+		fams, err := reg.Gather()
+		if err != nil {
+			return err
+		}
+		pollers := map[string]float64{}
+		for _, f := range fams {
+			if f.GetName() != "temporal_num_pollers" {
+				continue
 			}
-			if !slices.ContainsFunc(resp.GetPollers(), func(p *taskqueuepb.PollerInfo) bool { return p.GetIdentity() == processIdentity }) {
-				return fmt.Errorf("no %s poller of this worker (%s) on task queue %s yet", strings.ToLower(strings.TrimPrefix(typ.String(), "TASK_QUEUE_TYPE_")), processIdentity, workflows.TaskQueue)
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "poller_type" {
+						pollers[l.GetValue()] += m.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+		for _, typ := range []string{"workflow_task", "activity_task"} {
+			if pollers[typ] < 1 {
+				return fmt.Errorf("no %s poll of this worker in flight yet", typ)
 			}
 		}
 		return nil
