@@ -53,20 +53,20 @@ const (
 // clusterSpec is what `partnerops cluster` runs: the replicas' counts and where
 // the Temporal server, its schema tool and its Web UI are.
 type clusterSpec struct {
-	APIs, Workers        int
-	Dir                  string
-	TemporalServer       string
-	SQLTool              string
-	UIServer             string
-	HAProxy              string
-	DrainDelay           time.Duration
-	TemporalDB, VisDB    string // the Temporal server's two databases, on DATABASE_URL's server
-	DatabaseURL          string // partnerops's own (after ensurePostgres)
-	PaymentsURL, Secret  string // the fake payments API the workers call, its webhook secret
-	SMTPURL              string
-	ClickKey, IPKey      string // files shared by every API replica
-	TemporalUI, Balancer string
-	PKI                  localPKI
+	APIs, Workers       int
+	Dir                 string
+	TemporalServer      string
+	SQLTool             string
+	UIServer            string
+	HAProxy             string
+	DrainDelay          time.Duration
+	TemporalDB, VisDB   string // the Temporal server's two databases, on DATABASE_URL's server
+	DatabaseURL         string // partnerops's own (after ensurePostgres)
+	PaymentsURL, Secret string // the fake payments API the workers call, its webhook secret
+	SMTPURL             string
+	ClickKey, IPKey     string // files shared by every API replica
+	TemporalUI          string
+	PKI                 localPKI
 }
 
 func clusterSpecFromEnv(cfg Config) clusterSpec {
@@ -137,7 +137,7 @@ func runCluster(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := setupTemporalSchemas(ctx, spec, logger); err != nil {
 		return err
 	}
-	if err := procs.start(ctx, "temporal", nil, spec.TemporalServer, "--root", spec.Dir, "--config", ".", "--env", "temporal", "--allow-no-auth", "start"); err != nil {
+	if err := procs.start("temporal", nil, spec.TemporalServer, "--root", spec.Dir, "--config", ".", "--env", "temporal", "--allow-no-auth", "start"); err != nil {
 		return err
 	}
 	address := fmt.Sprintf("127.0.0.1:%d", clusterTemporalPort)
@@ -195,7 +195,7 @@ func runCluster(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := writeUIConfig(uiDir, address, cfg.TemporalUIPort, cfg.TemporalNamespace, pki); err != nil {
 		return err
 	}
-	if err := procs.start(ctx, "temporal-ui", nil, spec.UIServer, "--root", uiDir, "--config", ".", "--env", "ui", "start"); err != nil {
+	if err := procs.start("temporal-ui", nil, spec.UIServer, "--root", uiDir, "--config", ".", "--env", "ui", "start"); err != nil {
 		return err
 	}
 
@@ -204,12 +204,12 @@ func runCluster(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	for i := 1; i <= spec.Workers; i++ {
-		if err := procs.start(ctx, fmt.Sprintf("worker-%d", i), spec.processEnv(cfg, address, 0, clusterWorkerMetric+i), self, "worker"); err != nil {
+		if err := procs.start(fmt.Sprintf("worker-%d", i), spec.processEnv(cfg, address, 0, clusterWorkerMetric+i), self, "worker"); err != nil {
 			return err
 		}
 	}
 	for i := 1; i <= spec.APIs; i++ {
-		if err := procs.start(ctx, fmt.Sprintf("api-%d", i), spec.processEnv(cfg, address, clusterAPIBasePort+i, clusterAPIBasePort+1000+i), self, "serve"); err != nil {
+		if err := procs.start(fmt.Sprintf("api-%d", i), spec.processEnv(cfg, address, clusterAPIBasePort+i, clusterAPIBasePort+1000+i), self, "serve"); err != nil {
 			return err
 		}
 	}
@@ -232,10 +232,10 @@ func runCluster(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if out, err := exec.Command(spec.HAProxy, "-c", "-q", "-f", cfgPath).CombinedOutput(); err != nil {
 		return fmt.Errorf("haproxy refuses %s: %v: %s", cfgPath, err, out)
 	}
-	if err := procs.start(ctx, "haproxy", nil, spec.HAProxy, "-db", "-W", "-f", cfgPath); err != nil {
+	if err := procs.start("haproxy", nil, spec.HAProxy, "-db", "-W", "-f", cfgPath); err != nil {
 		return err
 	}
-	procs.first("haproxy") // stopped first: nothing new arrives while the replicas drain
+	// Started last, stopped first: nothing new arrives while the replicas drain.
 	if err := waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", clusterHTTPPort), 30*time.Second); err != nil {
 		return fmt.Errorf("the balancer does not answer (its log: %s): %w", procs.logPath("haproxy"), err)
 	}
@@ -258,7 +258,7 @@ partnerops cluster is running (%d API replicas, %d workers, a Temporal server on
   export PO=http://localhost:%d ADMIN=$(cat %s)
 Press Ctrl-C to stop everything.
 `, spec.APIs, spec.Workers, clusterHTTPPort, clusterHTTPSPort, cert, spec.replicaURLs(clusterAPIBasePort), spec.workerURLs(),
-		clusterStatsPort, spec.TemporalUI, address, cfg.TemporalNamespace, spec.TemporalDB, spec.VisDB, filepath.Dir(pki.CA), temporalCLIFlags(cfg.TemporalCLI, pki), redactURL(dbURL),
+		clusterStatsPort, spec.TemporalUI, address, cfg.TemporalNamespace, spec.TemporalDB, spec.VisDB, filepath.Dir(pki.CA), temporalCLIFlags(pki), redactURL(dbURL),
 		spec.PaymentsURL, spec.PaymentsURL, procs.dir(), adminKey, filepath.Join(cfg.DataDir, "admin-key"), clusterHTTPPort, filepath.Join(cfg.DataDir, "admin-key"))
 
 	// SIGHUP: a rolling restart of every API replica, then every worker, from
@@ -795,7 +795,7 @@ func (g *processGroup) dir() string { return g.logsDir }
 
 func (g *processGroup) logPath(name string) string { return filepath.Join(g.logsDir, name+".log") }
 
-func (g *processGroup) start(ctx context.Context, name string, env []string, bin string, args ...string) error {
+func (g *processGroup) start(name string, env []string, bin string, args ...string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.exited == nil {
@@ -840,18 +840,6 @@ func (g *processGroup) start(ctx context.Context, name string, env []string, bin
 	return nil
 }
 
-// first moves the named process to the front of the stopping order.
-func (g *processGroup) first(name string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for i, p := range g.procs {
-		if p.name == name {
-			g.procs = append(append(g.procs[:i:i], g.procs[i+1:]...), p)
-			return
-		}
-	}
-}
-
 // restart stops the named process (SIGTERM, up to 30 s to drain) and starts
 // it again with the same command line, from the binary now at its path.
 func (g *processGroup) restart(name string) error {
@@ -867,7 +855,7 @@ func (g *processGroup) restart(name string) error {
 		return fmt.Errorf("no process %s", name)
 	}
 	stop(p)
-	return g.start(context.Background(), name, p.env, p.bin, p.args...)
+	return g.start(name, p.env, p.bin, p.args...)
 }
 
 func stop(p *clusterProcess) {
@@ -913,6 +901,6 @@ func writeUIConfig(dir, temporal string, port int, namespace string, pki localPK
 
 // temporalCLIFlags: how an operator's Temporal CLI (and partnerops) reaches
 // the cluster's frontend: both read the same variables.
-func temporalCLIFlags(_ string, p localPKI) string {
+func temporalCLIFlags(p localPKI) string {
 	return fmt.Sprintf("export TEMPORAL_TLS_CA=%s TEMPORAL_TLS_CERT=%s TEMPORAL_TLS_KEY=%s", p.CA, p.ClientCert, p.ClientKey)
 }
